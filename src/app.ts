@@ -1,0 +1,89 @@
+// buildApp(gateway): the Fastify application with every route and plugin — never listens; tests use inject().
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { SbError } from './domain/errors.js';
+import type { Gateway } from './gateway.js';
+import { type PrincipalResolver, registerAuth } from './http/auth.js';
+import { registerErrorHandling } from './http/errors.js';
+import { companyRoutes } from './http/routes/companies.js';
+import { eventsWsRoutes } from './http/routes/events-ws.js';
+import { healthRoutes } from './http/routes/health.js';
+import { instanceRoutes } from './http/routes/instances.js';
+import { messageRoutes } from './http/routes/messages.js';
+import { simulateRoutes } from './http/routes/simulate.js';
+
+export interface BuildAppOptions {
+  /** More ways to authenticate (e.g. user bearer tokens), tried after API keys. */
+  extraResolvers?: PrincipalResolver[];
+}
+
+export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: gw.logger as unknown as FastifyBaseLogger,
+    bodyLimit: gw.config.http.bodyLimit,
+    requestTimeout: 120_000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: undefined,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API; responses are serialised as-is (no runtime response validation).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerErrorHandling(app as unknown as FastifyInstance);
+  // An empty JSON body (curl -XPOST -H 'content-type: application/json') means "no body", not an error.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new SbError('SB_ERR_BAD_JSON', 'the request body is not valid JSON'), undefined);
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Switchboard API',
+        version: '0.1.0',
+        description: 'Multi-tenant messaging gateway: instances, sessions, messages, events.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), public: true };
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  registerAuth(app as unknown as FastifyInstance, [
+    async (token) => gw.keys.resolve(token),
+    ...(opts.extraResolvers ?? []),
+  ]);
+
+  for (const routes of [
+    healthRoutes,
+    companyRoutes,
+    instanceRoutes,
+    messageRoutes,
+    simulateRoutes,
+    eventsWsRoutes,
+  ]) {
+    await app.register(routes(gw));
+  }
+  return app as unknown as FastifyInstance;
+}

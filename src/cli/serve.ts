@@ -1,0 +1,53 @@
+// `switchboard serve`: open the store, migrate, wire, resume sessions, listen; SIGTERM/SIGINT stop gracefully.
+import { buildApp } from '../app.js';
+import type { Config } from '../config/index.js';
+import { createGateway, prepareGateway, shutdownGateway } from '../gateway.js';
+import { createLogger } from '../logger.js';
+import { openStore } from '../storage/index.js';
+
+export async function serve(config: Readonly<Config>): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const { store, applied } = await openStore(config.database);
+  if (applied.length) logger.info({ applied }, 'migrations applied');
+  const gw = createGateway(config, store, logger);
+  const { adminKey } = await prepareGateway(gw);
+  const app = await buildApp(gw);
+  await app.listen({ port: config.port, host: config.host });
+  if (adminKey) {
+    // Printed once, to the terminal only (not through the logger, whose output may be shipped elsewhere).
+    process.stderr.write(
+      `\n  Admin API key (shown once, store it now):\n\n    ${adminKey}\n\n  Use it as: Authorization: Bearer <key>\n\n`,
+    );
+  }
+  const resumed = await gw.supervisor.resumeDesired();
+  logger.info(
+    { port: config.port, database: store.kind, resumed, providers: gw.providers.list().map((p) => p.name) },
+    'switchboard listening',
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    try {
+      gw.shuttingDown = true;
+      await app.close();
+      await shutdownGateway(gw);
+      await store.close();
+      logger.info('bye');
+      logger.flush?.();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

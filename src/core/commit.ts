@@ -1,0 +1,25 @@
+// One transaction for a change and the events describing it; the events are published only after commit.
+import type { GatewayEvent, NewEvent } from '../domain/model.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { Repos, Store } from '../ports/store.js';
+
+export type Emit = (e: NewEvent) => Promise<GatewayEvent>;
+
+/** Runs fn in a transaction; events appended through `emit` are written in it and published after commit. */
+export async function commitWithEvents<T>(
+  store: Store,
+  bus: EventBus,
+  fn: (tx: Repos, emit: Emit) => Promise<T>,
+): Promise<T> {
+  const written: GatewayEvent[] = [];
+  const result = await store.tx(async (tx) => {
+    const emit: Emit = async (e) => {
+      const ev = await tx.events.append(e);
+      written.push(ev);
+      return ev;
+    };
+    return fn(tx, emit);
+  });
+  if (written.length) bus.publish(written);
+  return result;
+}

@@ -1,0 +1,243 @@
+// Instance service: create, read, change, delete instances, and drive their sessions through the supervisor.
+import { notFound, SbError } from '../domain/errors.js';
+import type { Instance, Principal } from '../domain/model.js';
+import type { AuthStatus, InstanceStatus, InstanceType } from '../domain/statuses.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
+import type { InstancePatch, Page, Store } from '../ports/store.js';
+import { assertCompany, canSeeInstance, companyOf, requireCompanyLevel } from './access.js';
+import { commitWithEvents } from './commit.js';
+import { generateKey, type KeyResolver } from './keys.js';
+import type { SessionSupervisor } from './supervisor.js';
+
+export interface CreateInstanceInput {
+  company_id: string;
+  provider: string;
+  name?: string | null;
+  type_instance?: InstanceType[];
+  settings?: Record<string, unknown>;
+  api_webhook_schema?: Record<string, unknown>;
+  mcp_schema?: Record<string, unknown>;
+  agent?: Record<string, unknown>;
+  start?: boolean;
+  is_pooled?: boolean;
+}
+
+export interface UpdateInstanceInput {
+  name?: string | null;
+  type_instance?: InstanceType[];
+  settings?: Record<string, unknown>;
+  api_webhook_schema?: Record<string, unknown>;
+  mcp_schema?: Record<string, unknown>;
+  agent?: Record<string, unknown>;
+}
+
+/** The API view of an instance: secret settings removed. */
+export type PublicInstance = Omit<Instance, 'settings' | 'qr'> & {
+  settings: Record<string, unknown>;
+  has_qr: boolean;
+};
+
+export interface InstanceServiceDeps {
+  store: Store;
+  bus: EventBus;
+  providers: ProviderRegistry;
+  supervisor: SessionSupervisor;
+  keys: KeyResolver;
+}
+
+export class InstanceService {
+  constructor(private readonly deps: InstanceServiceDeps) {}
+
+  provider(name: string): ProviderFactory {
+    const f = this.deps.providers.get(name);
+    if (!f) {
+      throw new SbError('SB_ERR_PROVIDER_UNKNOWN', `unknown or disabled provider "${name}"`, {
+        details: { available: this.deps.providers.list().map((p) => p.name) },
+      });
+    }
+    return f;
+  }
+
+  /** The public view: secret settings (tokens, keys) are dropped, the QR itself is served by its own route. */
+  toPublic(inst: Instance): PublicInstance {
+    const secret = new Set(this.deps.providers.get(inst.provider)?.secretSettings ?? []);
+    const settings = Object.fromEntries(Object.entries(inst.settings).filter(([k]) => !secret.has(k)));
+    const { qr, settings: _s, ...rest } = inst;
+    return { ...rest, settings, has_qr: qr !== null };
+  }
+
+  /** Loads an instance the principal may see, or throws 404 (also for foreign ids). */
+  async get(p: Principal, id: string): Promise<Instance> {
+    const inst = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+      ? await this.deps.store.instances.get(id)
+      : null;
+    if (!inst || !canSeeInstance(p, inst)) throw notFound('instance', id);
+    return inst;
+  }
+
+  async create(p: Principal, input: CreateInstanceInput): Promise<{ instance: Instance; api_key: string }> {
+    requireCompanyLevel(p);
+    assertCompany(p, input.company_id);
+    const factory = this.provider(input.provider);
+    let settings = input.settings ?? {};
+    let account: string | null | undefined;
+    if (factory.prepare) {
+      const prepared = await factory.prepare(settings);
+      settings = prepared.settings;
+      account = prepared.account;
+    }
+    const key = generateKey('instance');
+    const created = await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      if (p.kind === 'admin') await tx.companies.ensure(input.company_id);
+      else if (!(await tx.companies.get(input.company_id))) await tx.companies.ensure(input.company_id);
+      let inst = await tx.instances.create({
+        company_id: input.company_id,
+        provider: factory.name,
+        name: input.name ?? null,
+        type_instance: input.type_instance ?? ['api'],
+        settings,
+        api_webhook_schema: input.api_webhook_schema ?? {},
+        mcp_schema: input.mcp_schema ?? {},
+        agent: input.agent ?? {},
+        desired_state: input.start === false ? 'stopped' : 'running',
+        is_pooled: input.is_pooled ?? false,
+      });
+      if (account) inst = (await tx.instances.update(inst.id, { account }))!;
+      await tx.keys.insert({
+        kind: 'instance',
+        prefix: key.prefix,
+        hash: key.hash,
+        company_id: inst.company_id,
+        instance_id: inst.id,
+        scopes: [],
+        label: null,
+      });
+      await emit({
+        type: 'instance.created',
+        instance_id: inst.id,
+        company_id: inst.company_id,
+        data: { provider: inst.provider, name: inst.name, type_instance: inst.type_instance },
+      });
+      return inst;
+    });
+    let instance = created;
+    if (input.start !== false) {
+      try {
+        instance = await this.deps.supervisor.start(created.id);
+      } catch {
+        // The failure is recorded on the instance (status error, last_error, an error event).
+        instance = (await this.deps.store.instances.get(created.id)) ?? created;
+      }
+    }
+    return { instance, api_key: key.key };
+  }
+
+  async list(
+    p: Principal,
+    f: {
+      company_id?: string;
+      provider?: string;
+      status?: InstanceStatus;
+      auth_status?: AuthStatus;
+      limit: number;
+      cursor?: string;
+    },
+  ): Promise<Page<Instance>> {
+    if (p.kind === 'instance') {
+      const inst = await this.get(p, p.instanceId);
+      const matches =
+        (f.company_id === undefined || f.company_id === inst.company_id) &&
+        (f.provider === undefined || f.provider === inst.provider) &&
+        (f.status === undefined || f.status === inst.status) &&
+        (f.auth_status === undefined || f.auth_status === inst.auth_status);
+      return { items: matches && !f.cursor ? [inst] : [], next_cursor: null };
+    }
+    const own = companyOf(p);
+    if (own !== null && f.company_id !== undefined && f.company_id !== own)
+      return { items: [], next_cursor: null };
+    const provider = f.provider ? (this.deps.providers.get(f.provider)?.name ?? f.provider) : undefined;
+    return this.deps.store.instances.list({ ...f, provider, company_id: own ?? f.company_id });
+  }
+
+  async update(p: Principal, id: string, input: UpdateInstanceInput): Promise<Instance> {
+    const inst = await this.get(p, id);
+    const patch: InstancePatch = {};
+    if (input.name !== undefined) patch.name = input.name;
+    if (input.type_instance !== undefined) patch.type_instance = input.type_instance;
+    if (input.api_webhook_schema !== undefined) patch.api_webhook_schema = input.api_webhook_schema;
+    if (input.mcp_schema !== undefined) patch.mcp_schema = input.mcp_schema;
+    if (input.agent !== undefined) patch.agent = input.agent;
+    if (input.settings !== undefined) {
+      const factory = this.provider(inst.provider);
+      const merged = { ...inst.settings, ...input.settings };
+      const prepared = factory.prepare ? await factory.prepare(merged) : { settings: merged };
+      patch.settings = prepared.settings;
+      if (prepared.account) patch.account = prepared.account;
+    }
+    return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
+  }
+
+  async delete(p: Principal, id: string): Promise<void> {
+    const inst = await this.get(p, id);
+    await this.deps.supervisor.stop(inst.id);
+    await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      await tx.instances.delete(inst.id);
+      await emit({
+        type: 'instance.deleted',
+        instance_id: inst.id,
+        company_id: inst.company_id,
+        data: { provider: inst.provider, name: inst.name },
+      });
+    });
+    this.deps.keys.invalidate();
+  }
+
+  async rotateKey(p: Principal, id: string): Promise<{ api_key: string }> {
+    const inst = await this.get(p, id);
+    const key = generateKey('instance');
+    await this.deps.store.tx(async (tx) => {
+      await tx.keys.revokeInstanceKeys(inst.id);
+      await tx.keys.insert({
+        kind: 'instance',
+        prefix: key.prefix,
+        hash: key.hash,
+        company_id: inst.company_id,
+        instance_id: inst.id,
+        scopes: [],
+        label: null,
+      });
+    });
+    this.deps.keys.invalidate();
+    return { api_key: key.key };
+  }
+
+  async start(p: Principal, id: string): Promise<Instance> {
+    return this.deps.supervisor.start((await this.get(p, id)).id);
+  }
+
+  async stop(p: Principal, id: string): Promise<Instance> {
+    const inst = await this.get(p, id);
+    return (await this.deps.supervisor.stop(inst.id)) ?? inst;
+  }
+
+  async restart(p: Principal, id: string): Promise<Instance> {
+    return this.deps.supervisor.restart((await this.get(p, id)).id);
+  }
+
+  async logout(p: Principal, id: string): Promise<Instance> {
+    const inst = await this.get(p, id);
+    return (await this.deps.supervisor.logout(inst.id)) ?? inst;
+  }
+
+  /** The current QR, or 409 when the instance is not waiting for a scan. */
+  async qr(p: Principal, id: string): Promise<{ qr: string; updated_at: string | null; instance: Instance }> {
+    const inst = await this.get(p, id);
+    if (!inst.qr || inst.auth_status !== 'qr_ready') {
+      throw new SbError('SB_ERR_NO_QR', `no QR: the instance is ${inst.status}/${inst.auth_status}`, {
+        details: { status: inst.status, auth_status: inst.auth_status },
+      });
+    }
+    return { qr: inst.qr, updated_at: inst.qr_updated_at, instance: inst };
+  }
+}

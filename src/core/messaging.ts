@@ -1,0 +1,212 @@
+// Messaging service: sending with idempotency keys, and reading chats, contacts and message history.
+import { createHash } from 'node:crypto';
+import { SbError } from '../domain/errors.js';
+import type { Chat, Contact, Instance, Message, Principal } from '../domain/model.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { OutboundMessage, ProviderRegistry } from '../ports/provider.js';
+import type { Page, Store } from '../ports/store.js';
+import { normalizeRecipient } from './addressing.js';
+import { commitWithEvents } from './commit.js';
+import type { InstanceService } from './instances.js';
+import type { SessionSupervisor } from './supervisor.js';
+
+export interface SendInput {
+  to: string;
+  text?: string;
+  reply_to?: string | null;
+  media?: OutboundMessage['media'];
+  reaction?: OutboundMessage['reaction'];
+}
+
+/** Called before a send is accepted (rate limits, MCP policy…); throws to refuse. */
+export type SendGuard = (inst: Instance, input: SendInput) => Promise<void>;
+
+export interface MessagingDeps {
+  store: Store;
+  bus: EventBus;
+  providers: ProviderRegistry;
+  supervisor: SessionSupervisor;
+  instances: InstanceService;
+  guards?: SendGuard[];
+}
+
+export class MessagingService {
+  constructor(private readonly deps: MessagingDeps) {}
+
+  /**
+   * Sends a message. With an idempotency key, a repeat of the same request returns the first message and never
+   * sends twice; the same key with a different body is refused with 409.
+   */
+  async send(
+    p: Principal,
+    instanceId: string,
+    input: SendInput,
+    idempotencyKey?: string,
+  ): Promise<{ message: Message; replayed: boolean }> {
+    const inst = await this.deps.instances.get(p, instanceId);
+    const factory = this.deps.instances.provider(inst.provider);
+    const chatId = normalizeRecipient(input.to, factory.addressing);
+    if (input.media && !factory.capabilities.has('media')) {
+      throw new SbError('SB_ERR_UNSUPPORTED', `provider ${inst.provider} cannot send media`);
+    }
+    if (input.reaction && !factory.capabilities.has('reactions')) {
+      throw new SbError('SB_ERR_UNSUPPORTED', `provider ${inst.provider} cannot send reactions`);
+    }
+    const requestHash = createHash('sha256')
+      .update(
+        JSON.stringify([
+          chatId,
+          input.text ?? null,
+          input.reply_to ?? null,
+          input.media ?? null,
+          input.reaction ?? null,
+        ]),
+      )
+      .digest('hex');
+    if (idempotencyKey) {
+      const existing = await this.deps.store.messages.getByIdempotencyKey(inst.id, idempotencyKey);
+      if (existing) return this.replay(existing, requestHash);
+    }
+    if (!this.deps.supervisor.has(inst.id) || inst.auth_status !== 'client_ready') {
+      throw new SbError(
+        'SB_ERR_NOT_CONNECTED',
+        `instance is not connected (${inst.status}/${inst.auth_status})`,
+        {
+          details: { status: inst.status, auth_status: inst.auth_status },
+        },
+      );
+    }
+    for (const guard of this.deps.guards ?? []) await guard(inst, input);
+    const now = new Date().toISOString();
+    const pending = await this.deps.store.messages.insertOutbound({
+      instance_id: inst.id,
+      company_id: inst.company_id,
+      message_id: null,
+      chat_id: chatId,
+      from: inst.account,
+      to: chatId,
+      body: input.text ?? input.media?.caption ?? input.reaction?.emoji ?? null,
+      type: input.reaction ? 'reaction' : input.media ? 'media' : 'text',
+      is_from_me: true,
+      is_group: chatId.endsWith('@g.us') || chatId.startsWith('-'),
+      group_id: chatId.endsWith('@g.us') ? chatId : null,
+      contact_name: null,
+      reply_to: input.reply_to ?? null,
+      media: input.media
+        ? {
+            mimetype: input.media.mimetype ?? null,
+            filename: input.media.filename ?? null,
+            url: input.media.url ?? null,
+          }
+        : null,
+      status: 'pending',
+      timestamp: now,
+      idempotency_key: idempotencyKey ?? null,
+      request_hash: requestHash,
+    });
+    if (!pending.inserted) return this.replay(pending, requestHash);
+    const msg = pending.message;
+    try {
+      const result = await this.deps.supervisor.send(inst.id, {
+        to: chatId,
+        text: input.text,
+        reply_to: input.reply_to ?? null,
+        media: input.media ?? null,
+        reaction: input.reaction ?? null,
+      });
+      const sent = await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+        const updated = (await tx.messages.update(inst.id, msg.id, {
+          message_id: result.message_id,
+          status: 'sent',
+          timestamp: result.timestamp,
+        }))!;
+        await tx.chats.touch({
+          instance_id: inst.id,
+          chat_id: chatId,
+          name: null,
+          is_group: updated.is_group,
+          at: updated.timestamp,
+          preview: updated.body?.slice(0, 120) ?? `[${updated.type}]`,
+          unread_delta: 0,
+        });
+        await tx.instances.update(inst.id, { last_activity_at: new Date().toISOString() });
+        await emit({
+          type: 'message',
+          instance_id: inst.id,
+          company_id: inst.company_id,
+          data: { message: updated },
+        });
+        return updated;
+      });
+      return { message: sent, replayed: false };
+    } catch (err) {
+      await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+        await tx.messages.update(inst.id, msg.id, { status: 'failed' });
+        await emit({
+          type: 'error',
+          instance_id: inst.id,
+          company_id: inst.company_id,
+          data: { message: 'send failed', code: 'send_failed', id: msg.id },
+        });
+      });
+      if (err instanceof SbError) throw err;
+      throw new SbError(
+        'SB_ERR_PROVIDER',
+        `the provider failed to send: ${err instanceof Error ? err.message : err}`,
+        {
+          cause: err,
+          details: { id: msg.id },
+        },
+      );
+    }
+  }
+
+  private replay(found: { message: Message; request_hash: string | null }, requestHash: string) {
+    if (found.request_hash && found.request_hash !== requestHash) {
+      throw new SbError(
+        'SB_ERR_IDEMPOTENCY_CONFLICT',
+        'this Idempotency-Key was used with a different request',
+        {
+          details: { id: found.message.id },
+        },
+      );
+    }
+    return { message: found.message, replayed: true };
+  }
+
+  async listMessages(
+    p: Principal,
+    instanceId: string,
+    f: { chat_id?: string; before?: string; limit: number; cursor?: string },
+  ): Promise<Page<Message>> {
+    const inst = await this.deps.instances.get(p, instanceId);
+    return this.deps.store.messages.list({ instance_id: inst.id, ...f });
+  }
+
+  async getMessage(p: Principal, instanceId: string, id: string): Promise<Message> {
+    const inst = await this.deps.instances.get(p, instanceId);
+    const m =
+      (await this.deps.store.messages.get(inst.id, id)) ??
+      (await this.deps.store.messages.getByMessageId(inst.id, id));
+    if (!m) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', `message ${id} not found`);
+    return m;
+  }
+
+  async listChats(
+    p: Principal,
+    instanceId: string,
+    f: { limit: number; cursor?: string },
+  ): Promise<Page<Chat>> {
+    const inst = await this.deps.instances.get(p, instanceId);
+    return this.deps.store.chats.list({ instance_id: inst.id, ...f });
+  }
+
+  async listContacts(
+    p: Principal,
+    instanceId: string,
+    f: { query?: string; limit: number; cursor?: string },
+  ): Promise<Page<Contact>> {
+    const inst = await this.deps.instances.get(p, instanceId);
+    return this.deps.store.contacts.list({ instance_id: inst.id, ...f });
+  }
+}

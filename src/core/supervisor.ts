@@ -1,0 +1,468 @@
+// The session supervisor: at most one live session per instance in this process, and every fact a provider
+// reports written to the instance row and the event log in one transaction, in the handler that learned it.
+import { SbError } from '../domain/errors.js';
+import type { Instance } from '../domain/model.js';
+import { type AuthStatus, type InstanceStatus, isAckProgress } from '../domain/statuses.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type {
+  OutboundMessage,
+  ProviderEvent,
+  ProviderLogger,
+  ProviderRegistry,
+  ProviderSession,
+  SendResult,
+} from '../ports/provider.js';
+import type { InstancePatch, Repos, Store } from '../ports/store.js';
+import { phoneOfJid } from './addressing.js';
+import { commitWithEvents, type Emit } from './commit.js';
+
+interface LiveSession {
+  instanceId: string;
+  companyId: string;
+  session: ProviderSession;
+  /** Serialises the handling of this session's provider events. */
+  queue: Promise<void>;
+  closed: boolean;
+}
+
+export interface SupervisorHooks {
+  /** Called after a provider fact was persisted (metrics, pool release…). */
+  onProviderEvent?(instance: Instance, event: ProviderEvent): void;
+}
+
+export interface SupervisorDeps {
+  store: Store;
+  bus: EventBus;
+  providers: ProviderRegistry;
+  logger: ProviderLogger & { child(bindings: object): ProviderLogger };
+  hooks?: SupervisorHooks;
+}
+
+const CONNECTED: ReadonlySet<AuthStatus> = new Set(['authenticated', 'client_ready']);
+
+export class SessionSupervisor {
+  private readonly sessions = new Map<string, LiveSession>();
+  /** Per-instance lock so start/stop/restart of one instance never interleave. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private accepting = true;
+
+  constructor(private readonly deps: SupervisorDeps) {}
+
+  /** True when this process holds a live session for the instance. */
+  has(instanceId: string): boolean {
+    return this.sessions.has(instanceId);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  liveInstanceIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  private async withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(instanceId) ?? Promise.resolve();
+    const run = prev.catch(() => {}).then(fn);
+    this.locks.set(instanceId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(instanceId) === run) this.locks.delete(instanceId);
+    }
+  }
+
+  /** Writes a status/auth change and its `instance.status` event in one transaction. */
+  private async transition(
+    instanceId: string,
+    patch: InstancePatch,
+    extra: (tx: Repos, emit: Emit, before: Instance, after: Instance) => Promise<void> = async () => {},
+    reason?: string,
+  ): Promise<Instance | null> {
+    return commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      const before = await tx.instances.getForUpdate(instanceId);
+      if (!before) return null;
+      const after = (await tx.instances.update(instanceId, patch))!;
+      if (before.status !== after.status || before.auth_status !== after.auth_status) {
+        await emit({
+          type: 'instance.status',
+          instance_id: instanceId,
+          company_id: after.company_id,
+          data: {
+            status: after.status,
+            auth_status: after.auth_status,
+            previous_status: before.status,
+            previous_auth_status: before.auth_status,
+            account: after.account,
+            ...(reason ? { reason } : {}),
+          },
+        });
+      }
+      await extra(tx, emit, before, after);
+      return after;
+    });
+  }
+
+  /** Opens the instance's session (desired state becomes running). No-op if already live here. */
+  async start(instanceId: string): Promise<Instance> {
+    if (!this.accepting) throw new SbError('SB_ERR_UNAVAILABLE', 'gateway is shutting down');
+    return this.withLock(instanceId, () => this.startLocked(instanceId));
+  }
+
+  private async startLocked(instanceId: string): Promise<Instance> {
+    const inst = await this.deps.store.instances.get(instanceId);
+    if (!inst) throw new SbError('SB_ERR_INSTANCE_NOT_FOUND', `instance ${instanceId} not found`);
+    if (this.sessions.has(instanceId)) {
+      if (inst.desired_state !== 'running') {
+        return (await this.deps.store.instances.update(instanceId, { desired_state: 'running' }))!;
+      }
+      return inst;
+    }
+    const factory = this.deps.providers.get(inst.provider);
+    if (!factory) {
+      const failed = await this.transition(instanceId, {
+        status: 'error',
+        last_error: `provider ${inst.provider} is not available in this deployment`,
+      });
+      throw new SbError('SB_ERR_PROVIDER_UNKNOWN', `provider ${inst.provider} is not available`, {
+        details: { instance: failed?.id },
+      });
+    }
+    const started = await this.transition(instanceId, {
+      status: 'starting',
+      desired_state: 'running',
+      auth_status:
+        inst.auth_status === 'client_ready' || inst.auth_status === 'authenticated'
+          ? 'reconnecting'
+          : inst.auth_status === 'logged_out' || inst.auth_status === 'failed'
+            ? 'pending'
+            : inst.auth_status,
+      last_error: null,
+    });
+    const live: LiveSession = {
+      instanceId,
+      companyId: inst.company_id,
+      session: undefined as unknown as ProviderSession,
+      queue: Promise.resolve(),
+      closed: false,
+    };
+    const logger = this.deps.logger.child({ instance_id: instanceId, provider: factory.name });
+    live.session = factory.createSession({
+      instanceId,
+      companyId: inst.company_id,
+      settings: inst.settings,
+      previous: { auth_status: inst.auth_status, account: inst.account },
+      logger,
+      emit: (event) => this.enqueue(live, event),
+    });
+    this.sessions.set(instanceId, live);
+    try {
+      await live.session.start();
+    } catch (err) {
+      this.sessions.delete(instanceId);
+      live.closed = true;
+      const message = err instanceof Error ? err.message : String(err);
+      logger.warn({ err: message }, 'session failed to start');
+      await this.transition(
+        instanceId,
+        { status: 'error', last_error: message },
+        async (_tx, emit, _b, after) => {
+          await emit({
+            type: 'error',
+            instance_id: instanceId,
+            company_id: after.company_id,
+            data: { message, code: 'start_failed' },
+          });
+        },
+      );
+      throw new SbError('SB_ERR_PROVIDER', `session failed to start: ${message}`, { cause: err });
+    }
+    const running = await this.transition(instanceId, { status: 'running' });
+    return running ?? started!;
+  }
+
+  /** Closes the session without logging out. `desired` records whether it should run after a restart. */
+  async stop(instanceId: string, opts: { desired?: 'stopped' | 'running' } = {}): Promise<Instance | null> {
+    return this.withLock(instanceId, () => this.stopLocked(instanceId, opts.desired ?? 'stopped'));
+  }
+
+  private async stopLocked(instanceId: string, desired: 'stopped' | 'running'): Promise<Instance | null> {
+    const live = this.sessions.get(instanceId);
+    const inst = await this.deps.store.instances.get(instanceId);
+    if (!inst) return null;
+    if (live) {
+      await this.transition(instanceId, { status: 'stopping' });
+      await this.closeSession(live);
+    }
+    const auth: AuthStatus =
+      CONNECTED.has(inst.auth_status) || inst.auth_status === 'reconnecting'
+        ? 'disconnected'
+        : inst.auth_status === 'qr_ready'
+          ? 'pending'
+          : inst.auth_status;
+    return this.transition(instanceId, {
+      status: 'stopped',
+      desired_state: desired,
+      auth_status: auth,
+      qr: null,
+    });
+  }
+
+  private async closeSession(live: LiveSession): Promise<void> {
+    live.closed = true;
+    this.sessions.delete(live.instanceId);
+    try {
+      await live.session.stop();
+    } catch (err) {
+      this.deps.logger.warn(
+        { instance_id: live.instanceId, err: String(err) },
+        'error while closing session',
+      );
+    }
+    await live.queue.catch(() => {});
+  }
+
+  async restart(instanceId: string): Promise<Instance> {
+    return this.withLock(instanceId, async () => {
+      await this.stopLocked(instanceId, 'running');
+      return this.startLocked(instanceId);
+    });
+  }
+
+  /** Logs the account out and stops the session; the next start needs a new login. */
+  async logout(instanceId: string): Promise<Instance | null> {
+    return this.withLock(instanceId, async () => {
+      const live = this.sessions.get(instanceId);
+      if (live) {
+        try {
+          await live.session.logout();
+        } catch (err) {
+          this.deps.logger.warn({ instance_id: instanceId, err: String(err) }, 'provider logout failed');
+        }
+        await this.closeSession(live);
+      }
+      return this.markLoggedOut(instanceId, 'requested');
+    });
+  }
+
+  private async markLoggedOut(instanceId: string, reason: string): Promise<Instance | null> {
+    return this.transition(
+      instanceId,
+      { status: 'stopped', auth_status: 'logged_out', desired_state: 'stopped', account: null, qr: null },
+      async (_tx, emit, before, after) => {
+        if (before.auth_status !== 'logged_out') {
+          await emit({
+            type: 'logout',
+            instance_id: instanceId,
+            company_id: after.company_id,
+            data: { reason, account: before.account },
+          });
+        }
+      },
+      reason,
+    );
+  }
+
+  async send(instanceId: string, msg: OutboundMessage): Promise<SendResult> {
+    const live = this.sessions.get(instanceId);
+    if (!live) throw new SbError('SB_ERR_NOT_CONNECTED', 'the instance has no running session');
+    return live.session.send(msg);
+  }
+
+  async control(instanceId: string, action: string, payload: Record<string, unknown>) {
+    const live = this.sessions.get(instanceId);
+    if (!live) throw new SbError('SB_ERR_NOT_CONNECTED', 'the instance has no running session');
+    if (!live.session.control)
+      throw new SbError('SB_ERR_UNSUPPORTED', `the provider does not support ${action}`);
+    return live.session.control(action, payload);
+  }
+
+  private enqueue(live: LiveSession, event: ProviderEvent): Promise<void> {
+    const run = live.queue.catch(() => {}).then(() => this.handle(live, event));
+    live.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Persists one provider fact and publishes its events; the single place that learns from providers. */
+  private async handle(live: LiveSession, event: ProviderEvent): Promise<void> {
+    const { instanceId, companyId } = live;
+    if (live.closed && event.type !== 'message' && event.type !== 'ack') return;
+    let inst: Instance | null = null;
+    switch (event.type) {
+      case 'qr':
+        inst = await this.transition(
+          instanceId,
+          { qr: event.qr, auth_status: 'qr_ready' },
+          async (_tx, emit) => {
+            await emit({
+              type: 'qr',
+              instance_id: instanceId,
+              company_id: companyId,
+              data: { qr: event.qr },
+            });
+          },
+        );
+        break;
+      case 'auth':
+        inst = await this.handleAuth(live, event);
+        break;
+      case 'message':
+        inst = await this.storeMessage(live, event.message);
+        break;
+      case 'ack':
+        await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+          const m = await tx.messages.getByMessageId(instanceId, event.message_id);
+          if (!m) return;
+          if (!isAckProgress(m.status, event.status)) return;
+          await tx.messages.update(instanceId, m.id, { status: event.status });
+          await emit({
+            type: 'message.ack',
+            instance_id: instanceId,
+            company_id: companyId,
+            data: { id: m.id, message_id: m.message_id, chat_id: m.chat_id, status: event.status },
+          });
+        });
+        break;
+      case 'error':
+        inst = await this.transition(instanceId, { last_error: event.message }, async (_tx, emit) => {
+          await emit({
+            type: 'error',
+            instance_id: instanceId,
+            company_id: companyId,
+            data: { message: event.message, code: event.code ?? null },
+          });
+        });
+        break;
+      case 'reconnect_failed':
+      case 'health_check_failed':
+        inst = await this.transition(instanceId, {}, async (_tx, emit) => {
+          const { type: _t, ...data } = event;
+          await emit({ type: event.type, instance_id: instanceId, company_id: companyId, data });
+        });
+        break;
+    }
+    if (inst) this.deps.hooks?.onProviderEvent?.(inst, event);
+  }
+
+  private async handleAuth(live: LiveSession, event: Extract<ProviderEvent, { type: 'auth' }>) {
+    const { instanceId, companyId } = live;
+    if (event.auth_status === 'logged_out') {
+      // The messenger ended the login (phone removed the device): close our side, never reconnect.
+      if (!live.closed) {
+        live.closed = true;
+        this.sessions.delete(instanceId);
+        void Promise.resolve()
+          .then(() => live.session.stop())
+          .catch(() => {});
+      }
+      return this.markLoggedOut(instanceId, event.reason ?? 'remote');
+    }
+    const patch: InstancePatch = { auth_status: event.auth_status };
+    if (event.account !== undefined) patch.account = event.account;
+    if (CONNECTED.has(event.auth_status)) patch.qr = null;
+    if (event.auth_status === 'failed') {
+      patch.status = 'error' satisfies InstanceStatus;
+      patch.last_error = event.reason ?? 'login failed';
+      if (!live.closed) {
+        live.closed = true;
+        this.sessions.delete(instanceId);
+        void Promise.resolve()
+          .then(() => live.session.stop())
+          .catch(() => {});
+      }
+    }
+    return this.transition(
+      instanceId,
+      patch,
+      async (_tx, emit, before, after) => {
+        if (event.auth_status === 'client_ready' && before.auth_status !== 'client_ready') {
+          await emit({
+            type: 'connected',
+            instance_id: instanceId,
+            company_id: companyId,
+            data: {
+              account: after.account,
+              phone: after.account ? (phoneOfJid(after.account) ?? after.account) : null,
+            },
+          });
+        }
+      },
+      event.reason,
+    );
+  }
+
+  private async storeMessage(live: LiveSession, m: Extract<ProviderEvent, { type: 'message' }>['message']) {
+    const { instanceId, companyId } = live;
+    return commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      const { message, inserted } = await tx.messages.upsert({
+        instance_id: instanceId,
+        company_id: companyId,
+        message_id: m.message_id,
+        chat_id: m.chat_id,
+        from: m.from,
+        to: m.to,
+        body: m.body,
+        type: m.type,
+        is_from_me: m.is_from_me,
+        is_group: m.is_group,
+        group_id: m.group_id ?? null,
+        contact_name: m.contact_name ?? null,
+        reply_to: m.reply_to ?? null,
+        media: m.media ?? null,
+        status: m.is_from_me ? 'sent' : 'received',
+        timestamp: m.timestamp,
+      });
+      if (!inserted) return null;
+      await tx.chats.touch({
+        instance_id: instanceId,
+        chat_id: m.chat_id,
+        name: m.is_group ? null : (m.contact_name ?? null),
+        is_group: m.is_group,
+        at: m.timestamp,
+        preview: m.body ? m.body.slice(0, 120) : `[${m.type}]`,
+        unread_delta: m.is_from_me ? 0 : 1,
+      });
+      if (!m.is_from_me && m.from) {
+        await tx.contacts.upsert({
+          instance_id: instanceId,
+          contact_id: m.from,
+          name: m.contact_name ?? null,
+          phone: m.contact_phone ?? phoneOfJid(m.from),
+        });
+      }
+      const inst = await tx.instances.update(instanceId, { last_activity_at: new Date().toISOString() });
+      await emit({ type: 'message', instance_id: instanceId, company_id: companyId, data: { message } });
+      return inst;
+    });
+  }
+
+  /** Starts every instance whose desired state is running (after a restart). Failures are logged, not thrown. */
+  async resumeDesired(filter: (i: Instance) => boolean = () => true): Promise<number> {
+    const list = (await this.deps.store.instances.listDesiredRunning()).filter(filter);
+    let started = 0;
+    for (const inst of list) {
+      try {
+        await this.start(inst.id);
+        started++;
+      } catch (err) {
+        this.deps.logger.warn({ instance_id: inst.id, err: String(err) }, 'could not resume session');
+      }
+    }
+    return started;
+  }
+
+  /** Graceful shutdown: refuse new sessions, close all (no logout), desired state kept as it was. */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    await Promise.all(
+      [...this.sessions.keys()].map((id) =>
+        this.withLock(id, async () => {
+          const inst = await this.deps.store.instances.get(id);
+          return this.stopLocked(id, inst?.desired_state ?? 'running');
+        }).catch((err) =>
+          this.deps.logger.warn({ instance_id: id, err: String(err) }, 'stop at shutdown failed'),
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,122 @@
+// Plain data shapes shared by every layer: companies, instances, messages, chats, contacts, events, keys.
+import type { AuthStatus, DesiredState, InstanceStatus, InstanceType, MessageStatus } from './statuses.js';
+
+export interface Company {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+/** One messenger connection of a company, as stored. `settings` may hold secrets: never return it raw. */
+export interface Instance {
+  id: string;
+  company_id: string;
+  name: string | null;
+  provider: string;
+  type_instance: InstanceType[];
+  status: InstanceStatus;
+  auth_status: AuthStatus;
+  desired_state: DesiredState;
+  account: string | null;
+  qr: string | null;
+  qr_updated_at: string | null;
+  settings: Record<string, unknown>;
+  api_webhook_schema: Record<string, unknown>;
+  mcp_schema: Record<string, unknown>;
+  agent: Record<string, unknown>;
+  is_pooled: boolean;
+  assigned_to: string | null;
+  last_error: string | null;
+  last_activity_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Message {
+  id: string;
+  instance_id: string;
+  company_id: string;
+  message_id: string | null;
+  chat_id: string;
+  from: string | null;
+  to: string | null;
+  body: string | null;
+  type: string;
+  is_from_me: boolean;
+  is_group: boolean;
+  group_id: string | null;
+  contact_name: string | null;
+  reply_to: string | null;
+  media: Record<string, unknown> | null;
+  status: MessageStatus;
+  timestamp: string;
+  created_at: string;
+}
+
+export interface Chat {
+  instance_id: string;
+  chat_id: string;
+  name: string | null;
+  is_group: boolean;
+  last_message_at: string | null;
+  last_message_preview: string | null;
+  unread_count: number;
+}
+
+export interface Contact {
+  instance_id: string;
+  contact_id: string;
+  name: string | null;
+  phone: string | null;
+  updated_at: string;
+}
+
+export const EVENT_TYPES = [
+  'instance.status',
+  'qr',
+  'connected',
+  'message',
+  'message.ack',
+  'logout',
+  'error',
+  'reconnect_failed',
+  'health_check_failed',
+  'instance.created',
+  'instance.deleted',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number] | (string & {});
+
+/** One entry of the append-only event log; the same shape on every channel. */
+export interface GatewayEvent {
+  id: number;
+  type: EventType;
+  instance_id: string | null;
+  company_id: string;
+  created_at: string;
+  data: Record<string, unknown>;
+}
+
+/** An event before the log gives it an id and a time. */
+export type NewEvent = Omit<GatewayEvent, 'id' | 'created_at'>;
+
+export type KeyKind = 'admin' | 'company' | 'instance';
+
+export interface ApiKeyRecord {
+  id: string;
+  kind: KeyKind;
+  prefix: string;
+  hash: string;
+  company_id: string | null;
+  instance_id: string | null;
+  scopes: string[];
+  label: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** Who is calling: resolved from an API key. */
+export type Principal =
+  | { kind: 'admin'; keyId: string | null }
+  | { kind: 'company'; companyId: string; keyId: string; scopes: string[] }
+  | { kind: 'instance'; companyId: string; instanceId: string; keyId: string };

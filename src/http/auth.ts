@@ -1,0 +1,60 @@
+// Authentication: resolves `Authorization: Bearer`, `X-Api-Key` (or `?api_key=` where allowed) to a Principal.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SbError } from '../domain/errors.js';
+import type { Principal } from '../domain/model.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** No key needed (health, docs, login). */
+    public?: boolean;
+    /** Accept the key as `?api_key=` (browsers cannot set WebSocket headers). */
+    queryKey?: boolean;
+  }
+}
+
+/** Resolves a presented key to a principal, or null. Extra resolvers (user tokens) can be chained. */
+export type PrincipalResolver = (token: string, req: FastifyRequest) => Promise<Principal | null>;
+
+export function presentedKey(req: FastifyRequest, allowQuery: boolean): string | null {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
+  const x = req.headers['x-api-key'];
+  if (typeof x === 'string' && x.length > 0) return x.trim();
+  if (allowQuery) {
+    const q = (req.query as Record<string, unknown> | undefined)?.api_key;
+    if (typeof q === 'string' && q.length > 0) return q;
+  }
+  return null;
+}
+
+/** Registers the hook that authenticates every non-public route. */
+export function registerAuth(app: FastifyInstance, resolvers: PrincipalResolver[]): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req) => {
+    const cfg = req.routeOptions.config ?? {};
+    if (cfg.public || !req.routeOptions.url) return;
+    const key = presentedKey(req, cfg.queryKey === true);
+    if (!key)
+      throw new SbError(
+        'SB_ERR_UNAUTHORIZED',
+        'missing API key: send Authorization: Bearer <key> or X-Api-Key',
+      );
+    for (const resolve of resolvers) {
+      const p = await resolve(key, req);
+      if (p) {
+        req.principal = p;
+        return;
+      }
+    }
+    throw new SbError('SB_ERR_UNAUTHORIZED', 'invalid or revoked API key');
+  });
+}
+
+/** The authenticated principal of a request (routes behind the auth hook always have one). */
+export function principal(req: FastifyRequest): Principal {
+  if (!req.principal) throw new SbError('SB_ERR_UNAUTHORIZED', 'not authenticated');
+  return req.principal;
+}

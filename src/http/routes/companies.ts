@@ -1,0 +1,163 @@
+// Companies (tenants) and their API keys: create, list, issue a key (shown once), revoke.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { assertCompany, requireAdmin, requireCompanyLevel } from '../../core/access.js';
+import { generateKey } from '../../core/keys.js';
+import { notFound, SbError } from '../../domain/errors.js';
+import type { Gateway } from '../../gateway.js';
+import { principal } from '../auth.js';
+import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
+
+const companyView = z
+  .object({ id: z.string(), name: z.string(), created_at: z.string() })
+  .meta({ id: 'Company' });
+const keyView = z
+  .object({
+    id: z.string(),
+    prefix: z.string(),
+    kind: z.string(),
+    company_id: z.string().nullable(),
+    scopes: z.array(z.string()),
+    label: z.string().nullable(),
+    created_at: z.string(),
+    last_used_at: z.string().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+const idParam = z.object({ id: companyIdSchema });
+
+export const companyRoutes =
+  (gw: Gateway): FastifyPluginAsyncZod =>
+  async (app) => {
+    const tags = ['companies'];
+
+    app.post(
+      '/api/v1/companies',
+      {
+        schema: {
+          tags,
+          summary: 'Create a company (admin)',
+          body: z.object({ id: companyIdSchema, name: z.string().trim().min(1).max(200) }).strict(),
+          response: { 201: z.object({ company: companyView }), 403: errorBody, 409: errorBody, ...stdErrors },
+        },
+      },
+      async (req, reply) => {
+        requireAdmin(principal(req));
+        const company = await gw.store.companies.create(req.body);
+        if (!company) throw new SbError('SB_ERR_COMPANY_EXISTS', `company ${req.body.id} already exists`);
+        reply.status(201);
+        return { company };
+      },
+    );
+
+    app.get(
+      '/api/v1/companies',
+      {
+        schema: {
+          tags,
+          summary: 'Companies visible to the caller',
+          response: { 200: z.object({ companies: z.array(companyView) }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        const p = principal(req);
+        if (p.kind === 'admin') return { companies: await gw.store.companies.list() };
+        const c = await gw.store.companies.get(p.companyId);
+        return { companies: c ? [c] : [] };
+      },
+    );
+
+    app.get(
+      '/api/v1/companies/:id',
+      {
+        schema: {
+          tags,
+          summary: 'One company',
+          params: idParam,
+          response: { 200: z.object({ company: companyView }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        assertCompany(principal(req), req.params.id);
+        const company = await gw.store.companies.get(req.params.id);
+        if (!company) throw notFound('company', req.params.id);
+        return { company };
+      },
+    );
+
+    app.post(
+      '/api/v1/companies/:id/keys',
+      {
+        schema: {
+          tags,
+          summary: 'Issue a company API key; the key is shown once',
+          params: idParam,
+          body: z
+            .object({ label: z.string().trim().min(1).max(100).optional() })
+            .strict()
+            .nullish(),
+          response: { 201: z.object({ key: z.string(), api_key: keyView }), 403: errorBody, ...stdErrors },
+        },
+      },
+      async (req, reply) => {
+        const p = principal(req);
+        requireCompanyLevel(p);
+        assertCompany(p, req.params.id);
+        if (!(await gw.store.companies.get(req.params.id))) throw notFound('company', req.params.id);
+        const k = generateKey('company');
+        const rec = await gw.store.keys.insert({
+          kind: 'company',
+          prefix: k.prefix,
+          hash: k.hash,
+          company_id: req.params.id,
+          instance_id: null,
+          scopes: [],
+          label: req.body?.label ?? null,
+        });
+        reply.status(201);
+        const { hash: _h, instance_id: _i, revoked_at: _r, ...view } = rec;
+        return { key: k.key, api_key: view };
+      },
+    );
+
+    app.get(
+      '/api/v1/companies/:id/keys',
+      {
+        schema: {
+          tags,
+          summary: 'Company keys (prefix only, never the key)',
+          params: idParam,
+          response: { 200: z.object({ keys: z.array(keyView) }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        const p = principal(req);
+        requireCompanyLevel(p);
+        assertCompany(p, req.params.id);
+        const keys = await gw.store.keys.list({ company_id: req.params.id, kind: 'company' });
+        return { keys: keys.map(({ hash: _h, instance_id: _i, revoked_at: _r, ...v }) => v) };
+      },
+    );
+
+    app.delete(
+      '/api/v1/companies/:id/keys/:keyId',
+      {
+        schema: {
+          tags,
+          summary: 'Revoke a company key',
+          params: idParam.extend({ keyId: z.uuid() }),
+          response: { 200: z.object({ revoked: z.literal(true) }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        const p = principal(req);
+        requireCompanyLevel(p);
+        assertCompany(p, req.params.id);
+        const keys = await gw.store.keys.list({ company_id: req.params.id, kind: 'company' });
+        if (!keys.some((k) => k.id === req.params.keyId))
+          throw new SbError('SB_ERR_NOT_FOUND', 'no such key');
+        await gw.store.keys.revoke(req.params.keyId);
+        gw.keys.invalidate();
+        return { revoked: true as const };
+      },
+    );
+  };

@@ -1,0 +1,98 @@
+// WebSocket `/api/v1/events`: live events filtered by company, instance and type, resumable with `since`.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { openEventStream, type StreamFilter } from '../../delivery/event-stream.js';
+import { notFound } from '../../domain/errors.js';
+import type { Gateway } from '../../gateway.js';
+import { principal } from '../auth.js';
+import { companyIdSchema } from '../schemas.js';
+
+/** Close code for a subscriber that fell too far behind; it can reconnect with `since` = last id seen. */
+export const WS_CLOSE_SLOW = 4008;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const PING_MS = 30_000;
+
+const wsQuery = z
+  .object({
+    api_key: z.string().optional(),
+    company_id: companyIdSchema.optional(),
+    instance_id: z.uuid().optional(),
+    types: z
+      .string()
+      .max(500)
+      .optional()
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean)
+          : undefined,
+      ),
+    since: z.coerce.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const eventsWsRoutes =
+  (gw: Gateway): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/api/v1/events',
+      {
+        websocket: true,
+        config: { queryKey: true },
+        schema: {
+          tags: ['events'],
+          summary: 'WebSocket stream of events (query: company_id, instance_id, types, since, api_key)',
+          querystring: wsQuery,
+        },
+        preValidation: async (req) => {
+          // Tenant checks before the upgrade, so a refused subscription is a plain 404 response.
+          const p = principal(req);
+          const q = req.query as z.infer<typeof wsQuery>;
+          if (p.kind !== 'admin' && q.company_id !== undefined && q.company_id !== p.companyId) {
+            throw notFound('company', q.company_id);
+          }
+          if (q.instance_id !== undefined) await gw.instances.get(p, q.instance_id);
+        },
+      },
+      async (socket, req) => {
+        const p = principal(req);
+        const q = req.query as z.infer<typeof wsQuery>;
+        const filter: StreamFilter = {
+          company_id: p.kind === 'admin' ? q.company_id : p.companyId,
+          instance_id: p.kind === 'instance' ? p.instanceId : q.instance_id,
+          types: q.types,
+        };
+        let alive = true;
+        const send = (e: unknown): boolean => {
+          if (socket.readyState !== socket.OPEN) return false;
+          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+            socket.close(WS_CLOSE_SLOW, 'too slow: reconnect with since=<last id>');
+            return false;
+          }
+          socket.send(JSON.stringify(e));
+          return true;
+        };
+        const ping = setInterval(() => {
+          if (!alive) return socket.terminate();
+          alive = false;
+          socket.ping();
+        }, PING_MS);
+        ping.unref();
+        socket.on('pong', () => {
+          alive = true;
+        });
+        let stop: () => void = () => {};
+        socket.on('close', () => {
+          clearInterval(ping);
+          stop();
+        });
+        socket.on('message', () => {
+          // The stream is one-way; client messages are ignored.
+        });
+        stop = await openEventStream({ store: gw.store, bus: gw.bus }, filter, q.since, send);
+        if (socket.readyState !== socket.OPEN) stop();
+      },
+    );
+  };

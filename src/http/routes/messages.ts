@@ -1,0 +1,209 @@
+// Messages, chats and contacts of an instance; sending with an optional Idempotency-Key.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { SbError } from '../../domain/errors.js';
+import type { Gateway } from '../../gateway.js';
+import { principal } from '../auth.js';
+import { cursorQuery, errorBody, limitQuery, messageView, stdErrors, uuidParam } from '../schemas.js';
+
+export const MAX_TEXT = 4096;
+
+const chatIdField = z.string().trim().min(1).max(128);
+
+const mediaSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+    base64: z.string().min(1).max(22_000_000).optional(),
+    mimetype: z.string().trim().min(3).max(100).optional(),
+    filename: z.string().trim().min(1).max(255).optional(),
+    caption: z.string().max(MAX_TEXT).optional(),
+  })
+  .strict()
+  .refine((m) => (m.url === undefined) !== (m.base64 === undefined), {
+    message: 'give exactly one of url or base64',
+  });
+
+const sendBody = z
+  .object({
+    to: chatIdField.describe('Phone number (E.164 or digits), WhatsApp JID, or Telegram chat id.'),
+    text: z.string().min(1).max(MAX_TEXT).optional(),
+    reply_to: z.string().trim().min(1).max(128).optional(),
+    media: mediaSchema.optional(),
+    reaction: z
+      .object({ message_id: z.string().trim().min(1).max(128), emoji: z.string().max(16) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((b) => b.text !== undefined || b.media !== undefined || b.reaction !== undefined, {
+    message: 'text is required (or media, or reaction)',
+    path: ['text'],
+  });
+
+const idempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
+});
+
+const chatView = z
+  .object({
+    instance_id: z.string(),
+    chat_id: z.string(),
+    name: z.string().nullable(),
+    is_group: z.boolean(),
+    last_message_at: z.string().nullable(),
+    last_message_preview: z.string().nullable(),
+    unread_count: z.number(),
+  })
+  .meta({ id: 'Chat' });
+
+const contactView = z
+  .object({
+    instance_id: z.string(),
+    contact_id: z.string(),
+    name: z.string().nullable(),
+    phone: z.string().nullable(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Contact' });
+
+const beforeQuery = z
+  .string()
+  .trim()
+  .max(40)
+  .refine((v) => !Number.isNaN(Date.parse(v)) || /^\d{10,13}$/.test(v), 'an ISO date-time or a Unix time')
+  .transform((v) =>
+    (/^\d{10,13}$/.test(v) ? new Date(Number(v) * (v.length === 10 ? 1000 : 1)) : new Date(v)).toISOString(),
+  );
+
+export const messageRoutes =
+  (gw: Gateway): FastifyPluginAsyncZod =>
+  async (app) => {
+    const tags = ['messages'];
+
+    app.post(
+      '/api/v1/instances/:id/messages',
+      {
+        schema: {
+          tags,
+          summary: 'Send a message (text, reply; media and reactions where the provider supports them)',
+          params: uuidParam,
+          headers: idempotencyHeader,
+          body: sendBody,
+          response: {
+            201: z.object({ message: messageView, replayed: z.boolean() }),
+            200: z.object({ message: messageView, replayed: z.boolean() }),
+            409: errorBody,
+            429: errorBody,
+            ...stdErrors,
+          },
+        },
+      },
+      async (req, reply) => {
+        const { message, replayed } = await gw.messaging.send(
+          principal(req),
+          req.params.id,
+          req.body,
+          req.headers['idempotency-key'],
+        );
+        reply.status(replayed ? 200 : 201);
+        if (replayed) reply.header('idempotent-replayed', 'true');
+        return { message, replayed };
+      },
+    );
+
+    app.get(
+      '/api/v1/instances/:id/messages',
+      {
+        schema: {
+          tags,
+          summary: 'Stored messages, newest first',
+          params: uuidParam,
+          querystring: z
+            .object({
+              chat_id: chatIdField.optional(),
+              before: beforeQuery.optional(),
+              limit: limitQuery,
+              cursor: cursorQuery,
+            })
+            .strict(),
+          response: {
+            200: z.object({ messages: z.array(messageView), next_cursor: z.string().nullable() }),
+            ...stdErrors,
+          },
+        },
+      },
+      async (req) => {
+        const page = await gw.messaging.listMessages(principal(req), req.params.id, req.query);
+        return { messages: page.items, next_cursor: page.next_cursor };
+      },
+    );
+
+    app.get(
+      '/api/v1/instances/:id/messages/:messageId',
+      {
+        schema: {
+          tags,
+          summary: 'One stored message by our id or the provider message id',
+          params: uuidParam.extend({ messageId: z.string().trim().min(1).max(128) }),
+          response: { 200: z.object({ message: messageView }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        const message = await gw.messaging.getMessage(principal(req), req.params.id, req.params.messageId);
+        if (!message) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', 'message not found');
+        return { message };
+      },
+    );
+
+    app.get(
+      '/api/v1/instances/:id/chats',
+      {
+        schema: {
+          tags,
+          summary: 'Chats, most recent first',
+          params: uuidParam,
+          querystring: z.object({ limit: limitQuery, cursor: cursorQuery }).strict(),
+          response: {
+            200: z.object({ chats: z.array(chatView), next_cursor: z.string().nullable() }),
+            ...stdErrors,
+          },
+        },
+      },
+      async (req) => {
+        const page = await gw.messaging.listChats(principal(req), req.params.id, req.query);
+        return { chats: page.items, next_cursor: page.next_cursor };
+      },
+    );
+
+    app.get(
+      '/api/v1/instances/:id/contacts',
+      {
+        schema: {
+          tags,
+          summary: 'Contacts, optionally searched by name, id or phone',
+          params: uuidParam,
+          querystring: z
+            .object({
+              query: z.string().trim().min(1).max(100).optional(),
+              limit: limitQuery,
+              cursor: cursorQuery,
+            })
+            .strict(),
+          response: {
+            200: z.object({ contacts: z.array(contactView), next_cursor: z.string().nullable() }),
+            ...stdErrors,
+          },
+        },
+      },
+      async (req) => {
+        const page = await gw.messaging.listContacts(principal(req), req.params.id, req.query);
+        return { contacts: page.items, next_cursor: page.next_cursor };
+      },
+    );
+  };

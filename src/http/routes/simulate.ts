@@ -1,0 +1,75 @@
+// Simulator controls: scan the QR, inject inbound messages, drop the connection, log out from the "phone".
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { normalizeRecipient } from '../../core/addressing.js';
+import { SbError } from '../../domain/errors.js';
+import type { Gateway } from '../../gateway.js';
+import { principal } from '../auth.js';
+import { errorBody, stdErrors, uuidParam } from '../schemas.js';
+import { MAX_TEXT } from './messages.js';
+
+const bodies = {
+  scan: z
+    .object({
+      phone: z
+        .string()
+        .trim()
+        .regex(/^\+?\d{8,15}$/, 'digits, optionally with a leading +')
+        .optional(),
+    })
+    .strict(),
+  inbound: z
+    .object({
+      from: z
+        .string()
+        .trim()
+        .min(1)
+        .max(128)
+        .describe('Phone number or JID of the sender (a @g.us JID for a group).'),
+      text: z.string().min(1).max(MAX_TEXT),
+      name: z.string().trim().min(1).max(100).optional(),
+      participant: z.string().trim().min(1).max(128).optional(),
+      message_id: z.string().trim().min(1).max(128).optional(),
+    })
+    .strict(),
+  drop: z.object({}).strict(),
+  logout: z.object({}).strict(),
+} as const;
+
+export const simulateRoutes =
+  (gw: Gateway): FastifyPluginAsyncZod =>
+  async (app) => {
+    for (const action of Object.keys(bodies) as (keyof typeof bodies)[]) {
+      app.post(
+        `/api/v1/instances/:id/simulate/${action}`,
+        {
+          schema: {
+            tags: ['simulator'],
+            summary: `Simulator: ${action}`,
+            params: uuidParam,
+            body: bodies[action].nullish(),
+            response: {
+              200: z.record(z.string(), z.unknown()),
+              409: errorBody,
+              422: errorBody,
+              ...stdErrors,
+            },
+          },
+        },
+        async (req) => {
+          const inst = await gw.instances.get(principal(req), req.params.id);
+          const factory = gw.instances.provider(inst.provider);
+          if (!factory.capabilities.has('simulate')) {
+            throw new SbError('SB_ERR_UNSUPPORTED', 'only simulator instances can be driven by /simulate');
+          }
+          const payload: Record<string, unknown> = { ...(req.body ?? {}) };
+          if (action === 'inbound') {
+            payload.from = normalizeRecipient(String(payload.from), 'phone', 'from');
+            if (payload.participant)
+              payload.participant = normalizeRecipient(String(payload.participant), 'phone', 'participant');
+          }
+          return gw.supervisor.control(inst.id, action, payload);
+        },
+      );
+    }
+  };

@@ -1,0 +1,88 @@
+// Zod schemas shared by routes: they validate input, type handlers and generate the OpenAPI document.
+import { z } from 'zod';
+import { AUTH_STATUSES, INSTANCE_STATUSES, INSTANCE_TYPES, MESSAGE_STATUSES } from '../domain/statuses.js';
+
+export const errorBody = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
+  })
+  .meta({ id: 'Error' });
+
+export const uuidParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
+
+export const companyIdSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
+
+export const limitQuery = z.coerce.number().int().min(1).max(200).default(50);
+export const cursorQuery = z.string().min(1).max(512).optional();
+
+export const instanceView = z
+  .object({
+    id: z.string(),
+    company_id: z.string(),
+    name: z.string().nullable(),
+    provider: z.string(),
+    type_instance: z.array(z.enum(INSTANCE_TYPES)),
+    status: z.enum(INSTANCE_STATUSES),
+    auth_status: z.enum(AUTH_STATUSES),
+    desired_state: z.enum(['running', 'stopped']),
+    account: z.string().nullable(),
+    has_qr: z.boolean(),
+    qr_updated_at: z.string().nullable(),
+    settings: z.record(z.string(), z.unknown()),
+    api_webhook_schema: z.record(z.string(), z.unknown()),
+    mcp_schema: z.record(z.string(), z.unknown()),
+    agent: z.record(z.string(), z.unknown()),
+    is_pooled: z.boolean(),
+    assigned_to: z.string().nullable(),
+    last_error: z.string().nullable(),
+    last_activity_at: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Instance' });
+
+export const messageView = z
+  .object({
+    id: z.string(),
+    instance_id: z.string(),
+    company_id: z.string(),
+    message_id: z.string().nullable(),
+    chat_id: z.string(),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+    body: z.string().nullable(),
+    type: z.string(),
+    is_from_me: z.boolean(),
+    is_group: z.boolean(),
+    group_id: z.string().nullable(),
+    contact_name: z.string().nullable(),
+    reply_to: z.string().nullable(),
+    media: z.record(z.string(), z.unknown()).nullable(),
+    status: z.enum(MESSAGE_STATUSES),
+    timestamp: z.string(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Message' });
+
+export const eventView = z
+  .object({
+    id: z.number(),
+    type: z.string(),
+    instance_id: z.string().nullable(),
+    company_id: z.string(),
+    created_at: z.string(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Event' });
+
+/** Standard error responses every authenticated route can give. */
+export const stdErrors = {
+  400: errorBody,
+  401: errorBody,
+  404: errorBody,
+} as const;

@@ -1,0 +1,202 @@
+// The storage port: repositories over the system of record, usable alone or inside one transaction.
+import type {
+  ApiKeyRecord,
+  Chat,
+  Company,
+  Contact,
+  GatewayEvent,
+  Instance,
+  Message,
+  NewEvent,
+} from '../domain/model.js';
+import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface CompanyRepo {
+  create(c: { id: string; name: string }): Promise<Company | null>;
+  ensure(id: string, name?: string): Promise<Company>;
+  get(id: string): Promise<Company | null>;
+  list(): Promise<Company[]>;
+}
+
+export interface NewInstance {
+  company_id: string;
+  provider: string;
+  name: string | null;
+  type_instance: string[];
+  settings: Record<string, unknown>;
+  api_webhook_schema: Record<string, unknown>;
+  mcp_schema: Record<string, unknown>;
+  agent: Record<string, unknown>;
+  desired_state: DesiredState;
+  is_pooled?: boolean;
+}
+
+export interface InstancePatch {
+  name?: string | null;
+  type_instance?: string[];
+  status?: InstanceStatus;
+  auth_status?: AuthStatus;
+  desired_state?: DesiredState;
+  account?: string | null;
+  qr?: string | null;
+  settings?: Record<string, unknown>;
+  api_webhook_schema?: Record<string, unknown>;
+  mcp_schema?: Record<string, unknown>;
+  agent?: Record<string, unknown>;
+  is_pooled?: boolean;
+  assigned_to?: string | null;
+  last_error?: string | null;
+  last_activity_at?: string | null;
+}
+
+export interface InstanceFilter {
+  company_id?: string;
+  provider?: string;
+  status?: InstanceStatus;
+  auth_status?: AuthStatus;
+  is_pooled?: boolean;
+  limit: number;
+  cursor?: string;
+}
+
+export interface InstanceRepo {
+  create(i: NewInstance): Promise<Instance>;
+  get(id: string): Promise<Instance | null>;
+  /** Locks the row for the rest of the transaction (FOR UPDATE); outside a transaction same as get. */
+  getForUpdate(id: string): Promise<Instance | null>;
+  list(f: InstanceFilter): Promise<Page<Instance>>;
+  update(id: string, patch: InstancePatch): Promise<Instance | null>;
+  delete(id: string): Promise<boolean>;
+  /** Instances the operator wants running (desired_state = running). */
+  listDesiredRunning(): Promise<Instance[]>;
+}
+
+export interface NewMessage {
+  instance_id: string;
+  company_id: string;
+  message_id: string | null;
+  chat_id: string;
+  from: string | null;
+  to: string | null;
+  body: string | null;
+  type: string;
+  is_from_me: boolean;
+  is_group: boolean;
+  group_id: string | null;
+  contact_name: string | null;
+  reply_to: string | null;
+  media: Record<string, unknown> | null;
+  status: MessageStatus;
+  timestamp: string;
+  idempotency_key?: string | null;
+  request_hash?: string | null;
+}
+
+export interface MessageRepo {
+  /** Inserts unless (instance_id, message_id) exists; `inserted` false means it was a re-delivery. */
+  upsert(m: NewMessage): Promise<{ message: Message; inserted: boolean }>;
+  /** Inserts an outbound message keyed by idempotency key; returns the existing one on a repeat. */
+  insertOutbound(
+    m: NewMessage,
+  ): Promise<{ message: Message; inserted: boolean; request_hash: string | null }>;
+  get(instanceId: string, id: string): Promise<Message | null>;
+  getByIdempotencyKey(
+    instanceId: string,
+    key: string,
+  ): Promise<{ message: Message; request_hash: string | null } | null>;
+  getByMessageId(instanceId: string, messageId: string): Promise<Message | null>;
+  update(
+    instanceId: string,
+    id: string,
+    patch: { message_id?: string; status?: MessageStatus; timestamp?: string },
+  ): Promise<Message | null>;
+  list(f: {
+    instance_id: string;
+    chat_id?: string;
+    before?: string;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<Message>>;
+  count(instanceId: string): Promise<number>;
+}
+
+export interface ChatRepo {
+  touch(c: {
+    instance_id: string;
+    chat_id: string;
+    name: string | null;
+    is_group: boolean;
+    at: string;
+    preview: string | null;
+    unread_delta: number;
+  }): Promise<void>;
+  list(f: { instance_id: string; limit: number; cursor?: string }): Promise<Page<Chat>>;
+  get(instanceId: string, chatId: string): Promise<Chat | null>;
+}
+
+export interface ContactRepo {
+  upsert(c: {
+    instance_id: string;
+    contact_id: string;
+    name: string | null;
+    phone: string | null;
+  }): Promise<void>;
+  list(f: { instance_id: string; query?: string; limit: number; cursor?: string }): Promise<Page<Contact>>;
+}
+
+export interface EventRepo {
+  append(e: NewEvent): Promise<GatewayEvent>;
+  /** Events with id > since, oldest first. */
+  listSince(f: {
+    since: number;
+    limit: number;
+    company_id?: string;
+    instance_id?: string;
+    types?: string[];
+  }): Promise<GatewayEvent[]>;
+  latestId(): Promise<number>;
+}
+
+export interface KeyRepo {
+  insert(k: Omit<ApiKeyRecord, 'id' | 'created_at' | 'last_used_at' | 'revoked_at'>): Promise<ApiKeyRecord>;
+  findByHash(hash: string): Promise<ApiKeyRecord | null>;
+  list(f: { company_id?: string; kind?: string; instance_id?: string }): Promise<ApiKeyRecord[]>;
+  revoke(id: string): Promise<boolean>;
+  revokeInstanceKeys(instanceId: string): Promise<void>;
+  touch(id: string): Promise<void>;
+}
+
+export interface MetaRepo {
+  get(key: string): Promise<string | null>;
+  /** Sets the value only if absent; returns the value now stored. */
+  setIfAbsent(key: string, value: string): Promise<string>;
+}
+
+/** Repositories that work the same on their own or within a transaction. */
+export interface Repos {
+  companies: CompanyRepo;
+  instances: InstanceRepo;
+  messages: MessageRepo;
+  chats: ChatRepo;
+  contacts: ContactRepo;
+  events: EventRepo;
+  keys: KeyRepo;
+  meta: MetaRepo;
+}
+
+export interface Store extends Repos {
+  readonly kind: 'postgres' | 'pglite';
+  readonly schema: string;
+  /** Runs fn in one transaction; everything written through `tx` commits or rolls back together. */
+  tx<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
+  /** Throws if the database cannot be reached. */
+  ping(): Promise<void>;
+  /** Versions of migrations not yet applied (empty when up to date). */
+  pendingMigrations(): Promise<string[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,47 @@
+// The simulator's fake messenger network: knobs for latency and failures, and a log of connections.
+import { randomBytes } from 'node:crypto';
+
+export interface SimulatorKnobs {
+  /** Delay before each simulated network step, in ms (default 0). */
+  latencyMs: number;
+  /** Probability 0..1 that a send fails (default 0). */
+  failureRate: number;
+  /** QR rotation interval in ms (default 20 000). */
+  qrRotateMs: number;
+  /** Delay between sent → delivered → read acks in ms (default 200). */
+  ackDelayMs: number;
+}
+
+/** Shared by all simulator sessions of a process; tests and benchmarks read its connection log. */
+export class SimulatorNetwork {
+  readonly knobs: SimulatorKnobs;
+  /** Live connections per instance id (the failover test checks it never exceeds 1). */
+  readonly live = new Map<string, number>();
+  maxConcurrent = 0;
+
+  constructor(knobs: Partial<SimulatorKnobs> = {}) {
+    this.knobs = { latencyMs: 0, failureRate: 0, qrRotateMs: 20_000, ackDelayMs: 200, ...knobs };
+  }
+
+  connect(instanceId: string): void {
+    const n = (this.live.get(instanceId) ?? 0) + 1;
+    this.live.set(instanceId, n);
+    this.maxConcurrent = Math.max(this.maxConcurrent, n);
+  }
+
+  disconnect(instanceId: string): void {
+    const n = (this.live.get(instanceId) ?? 1) - 1;
+    if (n <= 0) this.live.delete(instanceId);
+    else this.live.set(instanceId, n);
+  }
+
+  delay(): Promise<void> {
+    const ms = this.knobs.latencyMs;
+    return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+  }
+
+  /** A fake phone number for a scanned account: +1 555 01xx xxxx style, valid E.164 digits. */
+  static fakePhone(): string {
+    return `1555${String(randomBytes(4).readUInt32BE(0) % 10_000_000).padStart(7, '0')}`;
+  }
+}

@@ -1,0 +1,574 @@
+// The Store implemented once in SQL for both drivers; every statement is schema-qualified.
+import type {
+  ApiKeyRecord,
+  Chat,
+  Company,
+  Contact,
+  GatewayEvent,
+  Instance,
+  Message,
+  NewEvent,
+} from '../domain/model.js';
+import type {
+  ChatRepo,
+  CompanyRepo,
+  ContactRepo,
+  EventRepo,
+  InstancePatch,
+  InstanceRepo,
+  KeyRepo,
+  MessageRepo,
+  MetaRepo,
+  NewMessage,
+  Repos,
+  Store,
+} from '../ports/store.js';
+import { pendingMigrations } from './migrate.js';
+import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
+import { type Driver, ident, type Sql } from './sql.js';
+
+type Row = Record<string, any>;
+
+const INSTANCE_COLUMNS = `id::text AS id, company_id, name, provider, type_instance, status, auth_status, desired_state,
+  account, qr, qr_updated_at, settings, api_webhook_schema, mcp_schema, agent, is_pooled, assigned_to, last_error,
+  last_activity_at, created_at, updated_at`;
+
+const toInstance = (r: Row): Instance => ({
+  id: r.id,
+  company_id: r.company_id,
+  name: r.name,
+  provider: r.provider,
+  type_instance: r.type_instance,
+  status: r.status,
+  auth_status: r.auth_status,
+  desired_state: r.desired_state,
+  account: r.account,
+  qr: r.qr,
+  qr_updated_at: iso(r.qr_updated_at),
+  settings: r.settings ?? {},
+  api_webhook_schema: r.api_webhook_schema ?? {},
+  mcp_schema: r.mcp_schema ?? {},
+  agent: r.agent ?? {},
+  is_pooled: r.is_pooled,
+  assigned_to: r.assigned_to,
+  last_error: r.last_error,
+  last_activity_at: iso(r.last_activity_at),
+  created_at: isoReq(r.created_at),
+  updated_at: isoReq(r.updated_at),
+});
+
+const MESSAGE_COLUMNS = `id::text AS id, instance_id::text AS instance_id, company_id, message_id, chat_id, from_id, to_id,
+  body, type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, created_at, request_hash`;
+
+const toMessage = (r: Row): Message => ({
+  id: r.id,
+  instance_id: r.instance_id,
+  company_id: r.company_id,
+  message_id: r.message_id,
+  chat_id: r.chat_id,
+  from: r.from_id,
+  to: r.to_id,
+  body: r.body,
+  type: r.type,
+  is_from_me: r.is_from_me,
+  is_group: r.is_group,
+  group_id: r.group_id,
+  contact_name: r.contact_name,
+  reply_to: r.reply_to,
+  media: r.media,
+  status: r.status,
+  timestamp: isoReq(r.ts),
+  created_at: isoReq(r.created_at),
+});
+
+const toEvent = (r: Row): GatewayEvent => ({
+  id: Number(r.id),
+  type: r.type,
+  instance_id: r.instance_id,
+  company_id: r.company_id,
+  created_at: isoReq(r.created_at),
+  data: r.data ?? {},
+});
+
+const toKey = (r: Row): ApiKeyRecord => ({
+  id: r.id,
+  kind: r.kind,
+  prefix: r.prefix,
+  hash: r.hash,
+  company_id: r.company_id,
+  instance_id: r.instance_id,
+  scopes: r.scopes ?? [],
+  label: r.label,
+  created_at: isoReq(r.created_at),
+  last_used_at: iso(r.last_used_at),
+  revoked_at: iso(r.revoked_at),
+});
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** Builds the repositories over one SQL connection (the pool, or a transaction's client). */
+export function createRepos(sql: Sql, schema: string): Repos {
+  const s = ident(schema);
+
+  const companies: CompanyRepo = {
+    async create(c) {
+      const rows = await sql.query(
+        `INSERT INTO ${s}.companies (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING *`,
+        [c.id, c.name],
+      );
+      return rows[0] ? toCompany(rows[0]) : null;
+    },
+    async ensure(id, name) {
+      await sql.query(`INSERT INTO ${s}.companies (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [
+        id,
+        name ?? id,
+      ]);
+      return (await companies.get(id))!;
+    },
+    async get(id) {
+      const rows = await sql.query(`SELECT * FROM ${s}.companies WHERE id = $1`, [id]);
+      return rows[0] ? toCompany(rows[0]) : null;
+    },
+    async list() {
+      return (await sql.query(`SELECT * FROM ${s}.companies ORDER BY id`)).map(toCompany);
+    },
+  };
+
+  const instances: InstanceRepo = {
+    async create(i) {
+      const rows = await sql.query(
+        `INSERT INTO ${s}.instances (company_id, provider, name, type_instance, settings, api_webhook_schema,
+           mcp_schema, agent, desired_state, is_pooled)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${INSTANCE_COLUMNS}`,
+        [
+          i.company_id,
+          i.provider,
+          i.name,
+          i.type_instance,
+          json(i.settings),
+          json(i.api_webhook_schema),
+          json(i.mcp_schema),
+          json(i.agent),
+          i.desired_state,
+          i.is_pooled ?? false,
+        ],
+      );
+      return toInstance(rows[0]);
+    },
+    async get(id) {
+      const rows = await sql.query(`SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances WHERE id = $1`, [id]);
+      return rows[0] ? toInstance(rows[0]) : null;
+    },
+    async getForUpdate(id) {
+      const rows = await sql.query(
+        `SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      return rows[0] ? toInstance(rows[0]) : null;
+    },
+    async list(f) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (cond: string, v: unknown) => {
+        params.push(v);
+        where.push(cond.replace('?', `$${params.length}`));
+      };
+      if (f.company_id !== undefined) add('company_id = ?', f.company_id);
+      if (f.provider !== undefined) add('provider = ?', f.provider);
+      if (f.status !== undefined) add('status = ?', f.status);
+      if (f.auth_status !== undefined) add('auth_status = ?', f.auth_status);
+      if (f.is_pooled !== undefined) add('is_pooled = ?', f.is_pooled);
+      if (f.cursor) {
+        const [at, id] = decodeCursor(f.cursor, 2);
+        params.push(at, id);
+        where.push(`(created_at, id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+      }
+      params.push(f.limit + 1);
+      const rows = await sql.query(
+        `SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY created_at, id LIMIT $${params.length}`,
+        params,
+      );
+      const items = rows.slice(0, f.limit).map(toInstance);
+      const last = items[items.length - 1];
+      return {
+        items,
+        next_cursor: rows.length > f.limit && last ? encodeCursor([last.created_at, last.id]) : null,
+      };
+    },
+    async update(id, patch) {
+      const sets: string[] = [];
+      const params: unknown[] = [id];
+      const jsonCols = new Set(['settings', 'api_webhook_schema', 'mcp_schema', 'agent']);
+      for (const [k, v] of Object.entries(patch as InstancePatch)) {
+        if (v === undefined) continue;
+        params.push(jsonCols.has(k) ? json(v) : v);
+        sets.push(`${k} = $${params.length}`);
+        if (k === 'qr') sets.push(`qr_updated_at = ${v === null ? 'NULL' : 'now()'}`);
+      }
+      sets.push('updated_at = now()');
+      const rows = await sql.query(
+        `UPDATE ${s}.instances SET ${sets.join(', ')} WHERE id = $1 RETURNING ${INSTANCE_COLUMNS}`,
+        params,
+      );
+      return rows[0] ? toInstance(rows[0]) : null;
+    },
+    async delete(id) {
+      const rows = await sql.query(`DELETE FROM ${s}.instances WHERE id = $1 RETURNING id`, [id]);
+      return rows.length > 0;
+    },
+    async listDesiredRunning() {
+      return (
+        await sql.query(
+          `SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances WHERE desired_state = 'running' ORDER BY created_at`,
+        )
+      ).map(toInstance);
+    },
+  };
+
+  const messageParams = (m: NewMessage) => [
+    m.instance_id,
+    m.company_id,
+    m.message_id,
+    m.chat_id,
+    m.from,
+    m.to,
+    m.body,
+    m.type,
+    m.is_from_me,
+    m.is_group,
+    m.group_id,
+    m.contact_name,
+    m.reply_to,
+    json(m.media),
+    m.status,
+    m.timestamp,
+    m.idempotency_key ?? null,
+    m.request_hash ?? null,
+  ];
+  const INSERT_MESSAGE = `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body,
+      type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`;
+
+  const messages: MessageRepo = {
+    async upsert(m) {
+      const rows = await sql.query(
+        `${INSERT_MESSAGE} ON CONFLICT (instance_id, message_id) DO NOTHING RETURNING ${MESSAGE_COLUMNS}`,
+        messageParams(m),
+      );
+      if (rows[0]) return { message: toMessage(rows[0]), inserted: true };
+      const existing = await messages.getByMessageId(m.instance_id, m.message_id!);
+      return { message: existing!, inserted: false };
+    },
+    async insertOutbound(m) {
+      if (!m.idempotency_key) {
+        const rows = await sql.query(`${INSERT_MESSAGE} RETURNING ${MESSAGE_COLUMNS}`, messageParams(m));
+        return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
+      }
+      const rows = await sql.query(
+        `${INSERT_MESSAGE} ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING ${MESSAGE_COLUMNS}`,
+        messageParams(m),
+      );
+      if (rows[0])
+        return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
+      const existing = (await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key))!;
+      return { ...existing, inserted: false };
+    },
+    async getByIdempotencyKey(instanceId, key) {
+      const rows = await sql.query(
+        `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE instance_id = $1 AND idempotency_key = $2`,
+        [instanceId, key],
+      );
+      return rows[0] ? { message: toMessage(rows[0]), request_hash: rows[0].request_hash ?? null } : null;
+    },
+    async get(instanceId, id) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+      const rows = await sql.query(
+        `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE instance_id = $1 AND id = $2`,
+        [instanceId, id],
+      );
+      return rows[0] ? toMessage(rows[0]) : null;
+    },
+    async getByMessageId(instanceId, messageId) {
+      const rows = await sql.query(
+        `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE instance_id = $1 AND message_id = $2`,
+        [instanceId, messageId],
+      );
+      return rows[0] ? toMessage(rows[0]) : null;
+    },
+    async update(instanceId, id, patch) {
+      const rows = await sql.query(
+        `UPDATE ${s}.messages SET message_id = COALESCE($3, message_id), status = COALESCE($4, status),
+           ts = COALESCE($5::timestamptz, ts)
+         WHERE instance_id = $1 AND id = $2 RETURNING ${MESSAGE_COLUMNS}`,
+        [instanceId, id, patch.message_id ?? null, patch.status ?? null, patch.timestamp ?? null],
+      );
+      return rows[0] ? toMessage(rows[0]) : null;
+    },
+    async list(f) {
+      const params: unknown[] = [f.instance_id];
+      const where = ['instance_id = $1'];
+      if (f.chat_id !== undefined) {
+        params.push(f.chat_id);
+        where.push(`chat_id = $${params.length}`);
+      }
+      if (f.before !== undefined) {
+        params.push(f.before);
+        where.push(`ts < $${params.length}::timestamptz`);
+      }
+      if (f.cursor) {
+        const [ts, id] = decodeCursor(f.cursor, 2);
+        params.push(ts, id);
+        where.push(`(ts, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+      }
+      params.push(f.limit + 1);
+      const rows = await sql.query(
+        `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE ${where.join(' AND ')}
+         ORDER BY ts DESC, id DESC LIMIT $${params.length}`,
+        params,
+      );
+      const items = rows.slice(0, f.limit).map(toMessage);
+      const last = items[items.length - 1];
+      return {
+        items,
+        next_cursor: rows.length > f.limit && last ? encodeCursor([last.timestamp, last.id]) : null,
+      };
+    },
+    async count(instanceId) {
+      const rows = await sql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${s}.messages WHERE instance_id = $1`,
+        [instanceId],
+      );
+      return rows[0].n;
+    },
+  };
+
+  const chats: ChatRepo = {
+    async touch(c) {
+      await sql.query(
+        `INSERT INTO ${s}.chats (instance_id, chat_id, name, is_group, last_message_at, last_message_preview, unread_count)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (instance_id, chat_id) DO UPDATE SET
+           name = COALESCE(EXCLUDED.name, ${s}.chats.name),
+           last_message_at = GREATEST(${s}.chats.last_message_at, EXCLUDED.last_message_at),
+           last_message_preview = CASE WHEN ${s}.chats.last_message_at IS NULL
+             OR EXCLUDED.last_message_at >= ${s}.chats.last_message_at
+             THEN EXCLUDED.last_message_preview ELSE ${s}.chats.last_message_preview END,
+           unread_count = ${s}.chats.unread_count + EXCLUDED.unread_count`,
+        [c.instance_id, c.chat_id, c.name, c.is_group, c.at, c.preview, c.unread_delta],
+      );
+    },
+    async list(f) {
+      const params: unknown[] = [f.instance_id];
+      let cond = '';
+      if (f.cursor) {
+        const [at, id] = decodeCursor(f.cursor, 2);
+        params.push(at, id);
+        cond = `AND (COALESCE(last_message_at, 'epoch'::timestamptz), chat_id) < ($2::timestamptz, $3)`;
+      }
+      params.push(f.limit + 1);
+      const rows = await sql.query(
+        `SELECT instance_id::text AS instance_id, chat_id, name, is_group, last_message_at, last_message_preview,
+           unread_count FROM ${s}.chats WHERE instance_id = $1 ${cond}
+         ORDER BY COALESCE(last_message_at, 'epoch'::timestamptz) DESC, chat_id DESC LIMIT $${params.length}`,
+        params,
+      );
+      const items = rows.slice(0, f.limit).map(toChat);
+      const last = items[items.length - 1];
+      return {
+        items,
+        next_cursor:
+          rows.length > f.limit && last
+            ? encodeCursor([last.last_message_at ?? new Date(0).toISOString(), last.chat_id])
+            : null,
+      };
+    },
+    async get(instanceId, chatId) {
+      const rows = await sql.query(
+        `SELECT instance_id::text AS instance_id, chat_id, name, is_group, last_message_at, last_message_preview,
+           unread_count FROM ${s}.chats WHERE instance_id = $1 AND chat_id = $2`,
+        [instanceId, chatId],
+      );
+      return rows[0] ? toChat(rows[0]) : null;
+    },
+  };
+
+  const contacts: ContactRepo = {
+    async upsert(c) {
+      await sql.query(
+        `INSERT INTO ${s}.contacts (instance_id, contact_id, name, phone) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (instance_id, contact_id) DO UPDATE SET name = COALESCE(EXCLUDED.name, ${s}.contacts.name),
+           phone = COALESCE(EXCLUDED.phone, ${s}.contacts.phone), updated_at = now()`,
+        [c.instance_id, c.contact_id, c.name, c.phone],
+      );
+    },
+    async list(f) {
+      const params: unknown[] = [f.instance_id];
+      const where = ['instance_id = $1'];
+      if (f.query) {
+        params.push(`%${f.query.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
+        where.push(
+          `(name ILIKE $${params.length} OR contact_id ILIKE $${params.length} OR phone ILIKE $${params.length})`,
+        );
+      }
+      if (f.cursor) {
+        const [id] = decodeCursor(f.cursor, 1);
+        params.push(id);
+        where.push(`contact_id > $${params.length}`);
+      }
+      params.push(f.limit + 1);
+      const rows = await sql.query(
+        `SELECT instance_id::text AS instance_id, contact_id, name, phone, updated_at FROM ${s}.contacts
+         WHERE ${where.join(' AND ')} ORDER BY contact_id LIMIT $${params.length}`,
+        params,
+      );
+      const items: Contact[] = rows.slice(0, f.limit).map((r) => ({
+        instance_id: r.instance_id,
+        contact_id: r.contact_id,
+        name: r.name,
+        phone: r.phone,
+        updated_at: isoReq(r.updated_at),
+      }));
+      const last = items[items.length - 1];
+      return { items, next_cursor: rows.length > f.limit && last ? encodeCursor([last.contact_id]) : null };
+    },
+  };
+
+  const events: EventRepo = {
+    async append(e: NewEvent) {
+      const rows = await sql.query(
+        `INSERT INTO ${s}.events (type, instance_id, company_id, data) VALUES ($1, $2, $3, $4)
+         RETURNING id, type, instance_id::text AS instance_id, company_id, data, created_at`,
+        [e.type, e.instance_id, e.company_id, JSON.stringify(e.data)],
+      );
+      return toEvent(rows[0]);
+    },
+    async listSince(f) {
+      const params: unknown[] = [f.since];
+      const where = ['id > $1'];
+      if (f.company_id !== undefined) {
+        params.push(f.company_id);
+        where.push(`company_id = $${params.length}`);
+      }
+      if (f.instance_id !== undefined) {
+        params.push(f.instance_id);
+        where.push(`instance_id = $${params.length}`);
+      }
+      if (f.types?.length) {
+        params.push(f.types);
+        where.push(`type = ANY($${params.length}::text[])`);
+      }
+      params.push(f.limit);
+      const rows = await sql.query(
+        `SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ${s}.events
+         WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+        params,
+      );
+      return rows.map(toEvent);
+    },
+    async latestId() {
+      const rows = await sql.query<{ id: number }>(
+        `SELECT COALESCE(max(id), 0)::bigint AS id FROM ${s}.events`,
+      );
+      return Number(rows[0].id);
+    },
+  };
+
+  const keys: KeyRepo = {
+    async insert(k) {
+      const rows = await sql.query(
+        `INSERT INTO ${s}.api_keys (kind, prefix, hash, company_id, instance_id, scopes, label)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id::text AS id, kind, prefix, hash, company_id,
+           instance_id::text AS instance_id, scopes, label, created_at, last_used_at, revoked_at`,
+        [k.kind, k.prefix, k.hash, k.company_id, k.instance_id, k.scopes, k.label],
+      );
+      return toKey(rows[0]);
+    },
+    async findByHash(hash) {
+      const rows = await sql.query(
+        `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, label,
+           created_at, last_used_at, revoked_at FROM ${s}.api_keys WHERE hash = $1 AND revoked_at IS NULL`,
+        [hash],
+      );
+      return rows[0] ? toKey(rows[0]) : null;
+    },
+    async list(f) {
+      const params: unknown[] = [];
+      const where = ['revoked_at IS NULL'];
+      for (const [col, v] of Object.entries(f)) {
+        if (v === undefined) continue;
+        params.push(v);
+        where.push(`${col === 'instance_id' ? 'instance_id::text' : col} = $${params.length}`);
+      }
+      const rows = await sql.query(
+        `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, label,
+           created_at, last_used_at, revoked_at FROM ${s}.api_keys WHERE ${where.join(' AND ')} ORDER BY created_at`,
+        params,
+      );
+      return rows.map(toKey);
+    },
+    async revoke(id) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+      const rows = await sql.query(
+        `UPDATE ${s}.api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id`,
+        [id],
+      );
+      return rows.length > 0;
+    },
+    async revokeInstanceKeys(instanceId) {
+      await sql.query(
+        `UPDATE ${s}.api_keys SET revoked_at = now() WHERE instance_id = $1 AND kind = 'instance' AND revoked_at IS NULL`,
+        [instanceId],
+      );
+    },
+    async touch(id) {
+      await sql.query(`UPDATE ${s}.api_keys SET last_used_at = now() WHERE id = $1`, [id]);
+    },
+  };
+
+  const meta: MetaRepo = {
+    async get(key) {
+      const rows = await sql.query<{ value: string }>(`SELECT value FROM ${s}.gateway_meta WHERE key = $1`, [
+        key,
+      ]);
+      return rows[0]?.value ?? null;
+    },
+    async setIfAbsent(key, value) {
+      await sql.query(
+        `INSERT INTO ${s}.gateway_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+        [key, value],
+      );
+      return (await meta.get(key))!;
+    },
+  };
+
+  return { companies, instances, messages, chats, contacts, events, keys, meta };
+}
+
+const toCompany = (r: Row): Company => ({ id: r.id, name: r.name, created_at: isoReq(r.created_at) });
+
+const toChat = (r: Row): Chat => ({
+  instance_id: r.instance_id,
+  chat_id: r.chat_id,
+  name: r.name,
+  is_group: r.is_group,
+  last_message_at: iso(r.last_message_at),
+  last_message_preview: r.last_message_preview,
+  unread_count: Number(r.unread_count),
+});
+
+/** A Store over a driver: repositories on the pool, plus transactions. */
+export function createSqlStore(driver: Driver, schema: string): Store {
+  return {
+    kind: driver.kind,
+    schema,
+    ...createRepos(driver, schema),
+    tx: (fn) => driver.transaction((sql) => fn(createRepos(sql, schema))),
+    ping: async () => {
+      await driver.query('SELECT 1');
+    },
+    pendingMigrations: () => pendingMigrations(driver, schema),
+    close: () => driver.close(),
+  };
+}

@@ -1,0 +1,17 @@
+// The minimal SQL surface both drivers (pg and PGlite) provide: parameterised queries and transactions.
+
+/** Runs one parameterised statement ($1, $2 …) and returns its rows. Never a named prepared statement. */
+export interface Sql {
+  query<T = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+export interface Driver extends Sql {
+  readonly kind: 'postgres' | 'pglite';
+  transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Quotes an SQL identifier (schema names come from config, but quote anyway). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,124 @@
+// HTTP/JSON control API over a WhatsAppEmulator, for tests that drive the emulator from another process.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { StreamErrorKind, WhatsAppEmulator } from './emulator.js';
+
+/** A running control server. */
+export interface ControlServer {
+  /** Base URL, e.g. `http://127.0.0.1:PORT`. */
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+}
+
+const str = (v: unknown, name: string): string => {
+  if (typeof v !== 'string' || !v) throw new Error(`missing string field "${name}"`);
+  return v;
+};
+
+/**
+ * Serves the emulator's control API as JSON:
+ * - `GET  /info` → `{url, rootPublicKey}` (base64 root key)
+ * - `GET  /accounts` → `AccountInfo[]`
+ * - `GET  /sent?phone=P` → `SentMessage[]` (without the raw proto)
+ * - `GET  /live?phone=P` → `{count}`
+ * - `POST /scan-qr {qr, phone?}` → `{phone, lid}`
+ * - `POST /deliver-text {toPhone, fromPhone, text, id?, pushName?}` → `{id}`
+ * - `POST /receipt {accountPhone, messageId, type: 'delivered'|'read'}`
+ * - `POST /stream-error {accountPhone, kind: 'conflict'|'device_removed'|'restart_required'}`
+ * - `POST /drop {accountPhone}`
+ * - `POST /silent {accountPhone, silent}`
+ * Errors answer 400 `{error}`.
+ */
+export async function startControlServer(
+  emulator: WhatsAppEmulator,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<ControlServer> {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = `${req.method} ${url.pathname}`;
+    const phone = url.searchParams.get('phone') ?? '';
+    switch (route) {
+      case 'GET /info':
+        return { url: emulator.url, rootPublicKey: emulator.rootPublicKey.toString('base64') };
+      case 'GET /accounts':
+        return emulator.accounts();
+      case 'GET /sent':
+        return emulator.sentMessages(phone).map(({ message: _m, ...rest }) => rest);
+      case 'GET /live':
+        return { count: emulator.liveConnections(phone) };
+    }
+    if (req.method !== 'POST') {
+      res.statusCode = 404;
+      return { error: `no route ${route}` };
+    }
+    const body = await readJson(req);
+    switch (url.pathname) {
+      case '/scan-qr':
+        return emulator.scanQr(str(body.qr, 'qr'), {
+          phone: typeof body.phone === 'string' ? body.phone : undefined,
+        });
+      case '/deliver-text':
+        return {
+          id: await emulator.deliverText({
+            toPhone: str(body.toPhone, 'toPhone'),
+            fromPhone: str(body.fromPhone, 'fromPhone'),
+            text: str(body.text, 'text'),
+            id: typeof body.id === 'string' ? body.id : undefined,
+            pushName: typeof body.pushName === 'string' ? body.pushName : undefined,
+          }),
+        };
+      case '/receipt':
+        emulator.sendReceipt({
+          accountPhone: str(body.accountPhone, 'accountPhone'),
+          messageId: str(body.messageId, 'messageId'),
+          type: body.type === 'read' ? 'read' : 'delivered',
+        });
+        return { ok: true };
+      case '/stream-error':
+        emulator.injectStreamError(
+          str(body.accountPhone, 'accountPhone'),
+          str(body.kind, 'kind') as StreamErrorKind,
+        );
+        return { ok: true };
+      case '/drop':
+        emulator.dropConnection(str(body.accountPhone, 'accountPhone'));
+        return { ok: true };
+      case '/silent':
+        emulator.setSilent(str(body.accountPhone, 'accountPhone'), body.silent !== false);
+        return { ok: true };
+    }
+    res.statusCode = 404;
+    return { error: `no route ${route}` };
+  };
+  const server = createServer((req, res) => {
+    handle(req, res)
+      .then((out) => out)
+      .catch((e: unknown) => {
+        res.statusCode = 400;
+        return { error: e instanceof Error ? e.message : String(e) };
+      })
+      .then((out) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(out ?? null));
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${addr.port}`,
+    server,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
