@@ -11,6 +11,11 @@ import type {
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
 
+/** Runs one parameterised statement ($1, $2 …) and returns its rows. */
+export interface SqlRunner {
+  query<T = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
@@ -179,6 +184,10 @@ export interface MetaRepo {
 
 /** Repositories that work the same on their own or within a transaction. */
 export interface Repos {
+  /** Raw SQL on the same connection (inside tx: the transaction), for repositories that live beside a feature. */
+  sql: SqlRunner;
+  /** The quoted schema name to qualify every table with, e.g. `"public"`. */
+  qschema: string;
   companies: CompanyRepo;
   instances: InstanceRepo;
   messages: MessageRepo;

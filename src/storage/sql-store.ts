@@ -543,7 +543,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
-  return { companies, instances, messages, chats, contacts, events, keys, meta };
+  return { sql, qschema: s, companies, instances, messages, chats, contacts, events, keys, meta };
 }
 
 const toCompany = (r: Row): Company => ({ id: r.id, name: r.name, created_at: isoReq(r.created_at) });
