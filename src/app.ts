@@ -66,6 +66,10 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
   });
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), public: true };
+    // Public routes say so in the OpenAPI document (no security requirement).
+    if ((route.config as { public?: boolean } | undefined)?.public && route.schema) {
+      route.schema = { ...route.schema, security: [] } as typeof route.schema;
+    }
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
