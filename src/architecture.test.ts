@@ -1,0 +1,82 @@
+// House rules checked mechanically: dependencies point inward, and every error code is documented.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ERROR_CODES } from './domain/errors.js';
+
+const SRC = import.meta.dirname;
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return files(p);
+    return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+/** Every import specifier of a file, relative ones resolved to a path under src/. */
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
+    (m) => m[1] ?? m[2],
+  );
+  return specs.map((s) => (s.startsWith('.') ? relative(SRC, resolve(dirname(file), s)) : s));
+}
+
+/** layer → what it may not import (package names, or folders under src/). */
+const FORBIDDEN: Record<string, RegExp> = {
+  domain: /^(?!domain\/)(?!node:)|^node:(?!crypto)/,
+  ports: /^(?!domain\/|ports\/)/,
+  core: /^(fastify|@fastify|fastify-type-provider-zod|pg|@electric-sql|baileys|grammy|ioredis|telegram-test-api|providers\/|storage\/|http\/|delivery\/|runtime\/|mcp\/|cli\/|app|gateway|main)/,
+  providers: /^(fastify|@fastify|pg|@electric-sql|storage\/|http\/|delivery\/|runtime\/|mcp\/|cli\/|app|gateway|main)/,
+};
+
+describe('architecture', () => {
+  for (const [layer, forbidden] of Object.entries(FORBIDDEN)) {
+    it(`${layer} imports only what its layer allows`, () => {
+      const bad: string[] = [];
+      for (const f of files(join(SRC, layer))) {
+        for (const spec of imports(f)) {
+          if (layer === 'providers' && spec.startsWith('providers/')) continue;
+          if (forbidden.test(spec)) bad.push(`${relative(SRC, f)} imports ${spec}`);
+        }
+      }
+      expect(bad).toEqual([]);
+    });
+  }
+
+  it('only the registry imports provider folders', () => {
+    const bad: string[] = [];
+    for (const f of files(SRC)) {
+      const rel = relative(SRC, f);
+      if (rel.startsWith('providers/')) continue;
+      for (const spec of imports(f)) {
+        if (/^providers\/(?!registry|contract)[^/]+\//.test(spec) && !/^providers\/simulator\/network/.test(spec)) {
+          bad.push(`${rel} imports ${spec}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('no module reads process.env except the config loader and the CLI entry', () => {
+    const bad = files(SRC)
+      .filter((f) => !/config\/index\.ts$|main\.ts$/.test(f))
+      .filter((f) => /process\.env/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    expect(bad).toEqual([]);
+  });
+
+  it('no console.log in product code', () => {
+    const bad = files(SRC)
+      .filter((f) => /console\.(log|info|debug)\(/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    expect(bad).toEqual([]);
+  });
+
+  it('documents every error code in docs/errors.md', () => {
+    const doc = readFileSync(join(SRC, '..', 'docs', 'errors.md'), 'utf8');
+    const missing = Object.keys(ERROR_CODES).filter((c) => !doc.includes(`\`${c}\``));
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,44 @@
+// `GET /api/v1/instances/:id/events`: an instance's event log over HTTP (timeline, polling clients).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Gateway } from '../../gateway.js';
+import { principal } from '../auth.js';
+import { eventView, stdErrors, uuidParam } from '../schemas.js';
+
+export const eventsHttpRoutes =
+  (gw: Gateway): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/api/v1/instances/:id/events',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Events of an instance, oldest first after `since` (use next_since to continue)',
+          params: uuidParam,
+          querystring: z
+            .object({
+              since: z.coerce.number().int().min(0).default(0),
+              types: z
+                .string()
+                .max(500)
+                .optional()
+                .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined)),
+              limit: z.coerce.number().int().min(1).max(500).default(100),
+            })
+            .strict(),
+          response: { 200: z.object({ events: z.array(eventView), next_since: z.number() }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        const inst = await gw.instances.get(principal(req), req.params.id);
+        const events = await gw.store.events.listSince({
+          since: req.query.since,
+          limit: req.query.limit,
+          instance_id: inst.id,
+          company_id: inst.company_id,
+          types: req.query.types,
+        });
+        return { events, next_since: events.length ? events[events.length - 1].id : req.query.since };
+      },
+    );
+  };
