@@ -1,6 +1,6 @@
 // Tenant rules: which principal may see which company and instance (foreign ids look like missing ones).
 import { notFound, SbError } from '../domain/errors.js';
-import type { Instance, Principal } from '../domain/model.js';
+import type { Instance, KeyScope, Principal } from '../domain/model.js';
 
 export const isAdmin = (p: Principal): boolean => p.kind === 'admin';
 
@@ -14,7 +14,20 @@ export function canSeeCompany(p: Principal, companyId: string): boolean {
 export function canSeeInstance(p: Principal, inst: Pick<Instance, 'id' | 'company_id'>): boolean {
   if (p.kind === 'admin') return true;
   if (p.kind === 'instance') return p.instanceId === inst.id;
+  if (p.instanceIds && !p.instanceIds.includes(inst.id)) return false;
   return p.companyId === inst.company_id;
+}
+
+/** True when the principal holds the scope (admin, instance keys and unscoped company keys hold all). */
+export function hasScope(p: Principal, scope: KeyScope): boolean {
+  return p.kind !== 'company' || p.scopes.length === 0 || p.scopes.includes(scope);
+}
+
+/** Throws 403 SB_ERR_SCOPE_MISSING unless the principal holds the scope. */
+export function requireScope(p: Principal, scope: KeyScope): void {
+  if (!hasScope(p, scope)) {
+    throw new SbError('SB_ERR_SCOPE_MISSING', `this key lacks the "${scope}" scope`, { details: { scope } });
+  }
 }
 
 /** Throws 404 unless the principal may act on the company. */

@@ -41,7 +41,13 @@ export class KeyResolver {
     if (rec && timingSafeEqual(Buffer.from(rec.hash, 'hex'), Buffer.from(hash, 'hex'))) {
       if (rec.kind === 'admin') principal = { kind: 'admin', keyId: rec.id };
       else if (rec.kind === 'company' && rec.company_id)
-        principal = { kind: 'company', companyId: rec.company_id, keyId: rec.id, scopes: rec.scopes };
+        principal = {
+          kind: 'company',
+          companyId: rec.company_id,
+          keyId: rec.id,
+          scopes: rec.scopes,
+          instanceIds: rec.instance_ids ?? null,
+        };
       else if (rec.kind === 'instance' && rec.company_id && rec.instance_id)
         principal = {
           kind: 'instance',

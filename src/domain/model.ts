@@ -101,6 +101,10 @@ export type NewEvent = Omit<GatewayEvent, 'id' | 'created_at'>;
 
 export type KeyKind = 'admin' | 'company' | 'instance';
 
+/** What a scoped company key may do; a key without scopes may do all of it. */
+export const KEY_SCOPES = ['read', 'send', 'control', 'admin'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+
 export interface ApiKeyRecord {
   id: string;
   kind: KeyKind;
@@ -109,6 +113,8 @@ export interface ApiKeyRecord {
   company_id: string | null;
   instance_id: string | null;
   scopes: string[];
+  /** Restricts a company key to these instances (null: all of its company). */
+  instance_ids?: string[] | null;
   label: string | null;
   created_at: string;
   last_used_at: string | null;
@@ -118,5 +124,13 @@ export interface ApiKeyRecord {
 /** Who is calling: resolved from an API key. */
 export type Principal =
   | { kind: 'admin'; keyId: string | null }
-  | { kind: 'company'; companyId: string; keyId: string; scopes: string[] }
+  | {
+      kind: 'company';
+      companyId: string;
+      keyId: string;
+      /** Empty means every scope. */
+      scopes: string[];
+      /** When set, the key may act on these instances only. */
+      instanceIds?: string[] | null;
+    }
   | { kind: 'instance'; companyId: string; instanceId: string; keyId: string };

@@ -1,7 +1,8 @@
 // Authentication: resolves `Authorization: Bearer`, `X-Api-Key` (or `?api_key=` where allowed) to a Principal.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SbError } from '../domain/errors.js';
-import type { Principal } from '../domain/model.js';
+import { hasScope } from '../core/access.js';
+import type { KeyScope, Principal } from '../domain/model.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,6 +13,8 @@ declare module 'fastify' {
     public?: boolean;
     /** Accept the key as `?api_key=` (browsers cannot set WebSocket headers). */
     queryKey?: boolean;
+    /** The scope a scoped company key needs; by default derived from the method and path (see requiredScope). */
+    scope?: KeyScope;
   }
 }
 
@@ -46,11 +49,26 @@ export function registerAuth(app: FastifyInstance, resolvers: PrincipalResolver[
       const p = await resolve(key, req);
       if (p) {
         req.principal = p;
+        const scope = cfg.scope ?? requiredScope(req.method, req.routeOptions.url);
+        if (!hasScope(p, scope)) {
+          throw new SbError('SB_ERR_SCOPE_MISSING', `this key lacks the "${scope}" scope`, { details: { scope } });
+        }
         return;
       }
     }
     throw new SbError('SB_ERR_UNAUTHORIZED', 'invalid or revoked API key');
   });
+}
+
+/**
+ * The scope an operation needs by default: reads need `read`; sending needs `send`; managing a company's keys and
+ * users needs `admin`; everything else that changes state needs `control`.
+ */
+export function requiredScope(method: string, url: string): KeyScope {
+  if (method === 'GET' || method === 'HEAD') return 'read';
+  if (/\/(messages|send)$/.test(url)) return 'send';
+  if (/^\/api\/v1\/companies\/:id\/(keys|users)/.test(url)) return 'admin';
+  return 'control';
 }
 
 /** The authenticated principal of a request (routes behind the auth hook always have one). */

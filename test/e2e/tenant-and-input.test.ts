@@ -73,7 +73,7 @@ describe('tenant isolation and input validation on every operation', () => {
         method: op.method as 'GET',
         url,
         headers: alpha,
-        payload: op.hasBody ? validBodyFor(op) : undefined,
+        payload: op.hasBody ? (validBodyFor(op) as object) : undefined,
       });
       const body = res.body;
       if (op.pathParams.length > 0) {
@@ -171,7 +171,7 @@ describe('tenant isolation and input validation on every operation', () => {
       const url = fillPath(op.path, good);
       if (op.pathParams.includes('id') || op.pathParams.includes('instanceId')) {
         const bad = fillPath(op.path, { ...good, id: op.path.startsWith('/api/v1/companies/:id') ? 'bad id!' : 'not-a-uuid', instanceId: 'not-a-uuid' });
-        await expect400(op, bad, op.hasBody ? validBodyFor(op) : undefined, 'param');
+        await expect400(op, bad, op.hasBody ? validBodyFor(op) : undefined, "param");
       }
       if (op.queryParams.length > 0 && op.method === 'GET') await expect400(op, `${url}?unexpected_param=1`, undefined, 'query');
       if (op.hasBody) {
@@ -210,9 +210,9 @@ describe('tenant isolation and input validation on every operation', () => {
 });
 
 /** A body that passes validation for each operation with a body (so the tenant check, not validation, answers). */
-function validBodyFor(op: Operation): unknown {
+function validBodyFor(op: Operation): object {
   const key = `${op.method} ${op.path}`;
-  const examples: Record<string, unknown> = {
+  const examples: Record<string, object> = {
     'POST /api/v1/companies': { id: 'gamma', name: 'Gamma' },
     'POST /api/v1/instances': { company_id: 'alpha', provider: 'simulator', start: false },
     'PATCH /api/v1/instances/:id': { name: 'renamed' },
@@ -231,4 +231,4 @@ function validBodyFor(op: Operation): unknown {
 }
 
 /** Example bodies for operations added by later features. */
-const EXTRA_EXAMPLES: Record<string, unknown> = {};
+const EXTRA_EXAMPLES: Record<string, object> = {};

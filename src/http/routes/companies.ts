@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { assertCompany, requireAdmin, requireCompanyLevel } from '../../core/access.js';
 import { generateKey } from '../../core/keys.js';
 import { notFound, SbError } from '../../domain/errors.js';
+import { KEY_SCOPES } from '../../domain/model.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
@@ -18,6 +19,7 @@ const keyView = z
     kind: z.string(),
     company_id: z.string().nullable(),
     scopes: z.array(z.string()),
+    instance_ids: z.array(z.string()).nullable().optional(),
     label: z.string().nullable(),
     created_at: z.string(),
     last_used_at: z.string().nullable(),
@@ -92,7 +94,15 @@ export const companyRoutes =
           summary: 'Issue a company API key; the key is shown once',
           params: idParam,
           body: z
-            .object({ label: z.string().trim().min(1).max(100).optional() })
+            .object({
+              label: z.string().trim().min(1).max(100).optional(),
+              scopes: z
+                .array(z.enum(KEY_SCOPES))
+                .max(4)
+                .optional()
+                .describe('Omit for a full-access key; otherwise any of read, send, control, admin.'),
+              instance_ids: z.array(z.uuid()).min(1).max(100).optional().describe('Restrict the key to these instances.'),
+            })
             .strict()
             .nullish(),
           response: { 201: z.object({ key: z.string(), api_key: keyView }), 403: errorBody, ...stdErrors },
@@ -103,6 +113,13 @@ export const companyRoutes =
         requireCompanyLevel(p);
         assertCompany(p, req.params.id);
         if (!(await gw.store.companies.get(req.params.id))) throw notFound('company', req.params.id);
+        // A scoped key can only hand out what it holds itself.
+        const scopes = [...new Set(req.body?.scopes ?? [])];
+        if (p.kind === 'company' && p.scopes.length > 0 && (scopes.length === 0 || scopes.some((s) => !p.scopes.includes(s)))) {
+          throw new SbError('SB_ERR_SCOPE_MISSING', 'a scoped key cannot issue a key with more scopes than its own');
+        }
+        const instanceIds = req.body?.instance_ids;
+        for (const id of instanceIds ?? []) await gw.instances.get(p, id);
         const k = generateKey('company');
         const rec = await gw.store.keys.insert({
           kind: 'company',
@@ -110,7 +127,8 @@ export const companyRoutes =
           hash: k.hash,
           company_id: req.params.id,
           instance_id: null,
-          scopes: [],
+          scopes,
+          instance_ids: instanceIds ?? null,
           label: req.body?.label ?? null,
         });
         reply.status(201);
