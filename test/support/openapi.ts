@@ -9,6 +9,8 @@ export interface Operation {
   hasBody: boolean;
   bodyRequired: boolean;
   public: boolean;
+  /** Status codes the operation documents. */
+  responses: number[];
 }
 
 /** Every operation of the OpenAPI document (as produced by app.swagger()). */
@@ -26,6 +28,7 @@ export function listOperations(doc: any): Operation[] {
         hasBody: op.requestBody !== undefined,
         bodyRequired: op.requestBody?.required === true,
         public: Array.isArray(op.security) && op.security.length === 0,
+        responses: Object.keys(op.responses ?? {}).map(Number).filter(Number.isFinite),
       });
     }
   }
