@@ -99,3 +99,34 @@ describe('WebSocket /api/v1/events', () => {
     await expect(subscribe(`${wsBase}?api_key=${key(acme)}&since=-1`)).rejects.toThrow('HTTP 400');
   });
 });
+
+describe('WebSocket connection cap', () => {
+  it('refuses streams above WS_MAX_CONNECTIONS_PER_COMPANY with 429 and accepts again after one closes', async () => {
+    const t = await startTestGateway({ listen: true, env: { WS_MAX_CONNECTIONS_PER_COMPANY: '2' } });
+    try {
+      const acme = await createCompany(t, 'acme');
+      const other = await createCompany(t, 'other');
+      const url = (h: Record<string, string>) =>
+        `${t.url.replace('http', 'ws')}/api/v1/events?api_key=${h.authorization.replace('Bearer ', '')}`;
+      const a = await subscribe(url(acme));
+      const b = await subscribe(url(acme));
+      await expect(subscribe(url(acme))).rejects.toThrow('HTTP 429');
+      // Another company is not affected by acme's streams.
+      const c = await subscribe(url(other));
+      a.ws.close();
+      await eventually(async () => {
+        try {
+          const d = await subscribe(url(acme));
+          d.ws.close();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      b.ws.close();
+      c.ws.close();
+    } finally {
+      await t.close();
+    }
+  });
+});

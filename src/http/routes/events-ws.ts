@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { openEventStream, type StreamFilter } from '../../delivery/event-stream.js';
-import { notFound } from '../../domain/errors.js';
+import { notFound, SbError } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { companyIdSchema } from '../schemas.js';
@@ -36,6 +36,8 @@ const wsQuery = z
 export const eventsWsRoutes =
   (gw: Gateway): FastifyPluginAsyncZod =>
   async (app) => {
+    /** Open streams per company (connection cap). */
+    const open = new Map<string, number>();
     app.get(
       '/api/v1/events',
       {
@@ -54,10 +56,24 @@ export const eventsWsRoutes =
             throw notFound('company', q.company_id);
           }
           if (q.instance_id !== undefined) await gw.instances.get(p, q.instance_id);
+          const owner = p.kind === 'admin' ? '*admin*' : p.companyId;
+          if ((open.get(owner) ?? 0) >= gw.config.http.wsMaxPerCompany) {
+            throw new SbError('SB_ERR_RATE_LIMITED', 'too many open event streams for this company', {
+              headers: { 'retry-after': '5' },
+              details: { limit: gw.config.http.wsMaxPerCompany },
+            });
+          }
         },
       },
       async (socket, req) => {
         const p = principal(req);
+        const owner = p.kind === 'admin' ? '*admin*' : p.companyId;
+        open.set(owner, (open.get(owner) ?? 0) + 1);
+        socket.once('close', () => {
+          const n = (open.get(owner) ?? 1) - 1;
+          if (n <= 0) open.delete(owner);
+          else open.set(owner, n);
+        });
         const q = req.query as z.infer<typeof wsQuery>;
         const filter: StreamFilter = {
           company_id: p.kind === 'admin' ? q.company_id : p.companyId,
