@@ -1,0 +1,92 @@
+// The `whatsapp` provider (alias `whatsappweb`): WhatsApp Web multi-device through Baileys, auth state in SQL.
+import makeWASocket, { WA_CERT_DETAILS } from 'baileys';
+import type { SessionLeases } from '../../ports/leases.js';
+import type { ProviderFactory } from '../../ports/provider.js';
+import type { Store } from '../../ports/store.js';
+import { authDbFromStore, type WhatsAppAuthPort, WhatsAppAuthStore } from './auth-store.js';
+import { quietLibsignal } from './quiet-libsignal.js';
+import {
+  type SocketMaker,
+  type WhatsAppKnobs,
+  WhatsAppSession,
+  type WhatsAppSessionDeps,
+} from './session.js';
+
+/** WhatsApp Web version we announce; pinned (never fetched at run time: that needs the internet). */
+export const WA_VERSION: [number, number, number] = [2, 3000, 1043857760];
+
+export interface WhatsAppProviderOptions {
+  /** The gateway's store: auth state (unless `auth` is given), message lookups, contacts. */
+  store?: Store;
+  /** Auth state storage override (in memory for contract runs and benchmarks). */
+  auth?: WhatsAppAuthPort;
+  /** Websocket URL override (a local emulator in tests); WhatsApp's own server when unset. */
+  wsUrl?: string;
+  /** Base64 Ed25519 root key to trust instead of WhatsApp's (tests against the emulator only). */
+  trustRootKey?: string;
+  maxReconnectAttempts?: number;
+  healthCheckIntervalMs?: number;
+  knobs?: Partial<WhatsAppKnobs>;
+  makeSocket?: SocketMaker;
+  /** Cluster leases: after a 440 the session retries only while this replica still holds the instance's lease. */
+  leases?: SessionLeases;
+  fetchMedia?: WhatsAppSessionDeps['fetchMedia'];
+  downloadMedia?: WhatsAppSessionDeps['downloadMedia'];
+}
+
+/** Creates the provider factory; sessions share the store for auth state, message lookups and contacts. */
+export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderFactory {
+  quietLibsignal();
+  if (opts.trustRootKey) {
+    const key = Buffer.from(opts.trustRootKey, 'base64');
+    if (key.length !== 32) throw new Error('WHATSAPP_TRUST_ROOT_KEY must be 32 bytes in base64');
+    WA_CERT_DETAILS.PUBLIC_KEY = key;
+  }
+  const knobs: WhatsAppKnobs = {
+    wsUrl: opts.wsUrl,
+    version: WA_VERSION,
+    maxReconnectAttempts: opts.maxReconnectAttempts ?? 10,
+    healthCheckIntervalMs: opts.healthCheckIntervalMs ?? 30_000,
+    healthCheckTimeoutMs: 10_000,
+    backoffBaseMs: 1000,
+    backoffMaxMs: 60_000,
+    connectTimeoutMs: 20_000,
+    keepAliveIntervalMs: 30_000,
+    maxMediaBytes: 16 * 1024 * 1024,
+    syncHistory: !opts.wsUrl,
+    ...opts.knobs,
+  };
+  knobs.healthCheckTimeoutMs = Math.min(
+    knobs.healthCheckTimeoutMs,
+    Math.max(1000, knobs.healthCheckIntervalMs),
+  );
+  if (!opts.auth && !opts.store) throw new Error('the whatsapp provider needs a store or an auth port');
+  const auth = opts.auth ?? new WhatsAppAuthStore(authDbFromStore(opts.store!));
+  const store = opts.store;
+  const leases = opts.leases;
+  const makeSocket = opts.makeSocket ?? (makeWASocket as unknown as SocketMaker);
+  return {
+    name: 'whatsapp',
+    aliases: ['whatsappweb'],
+    capabilities: new Set(['qr', 'pairingCode', 'media', 'groups', 'reactions', 'markRead', 'typing']),
+    addressing: 'phone',
+    secretSettings: [],
+    createSession: (ctx) =>
+      new WhatsAppSession({
+        ctx,
+        auth,
+        makeSocket,
+        knobs,
+        ownsSession: leases
+          ? async () => (await leases.owner(ctx.instanceId)) === leases.replicaId
+          : undefined,
+        fetchMedia: opts.fetchMedia,
+        downloadMedia: opts.downloadMedia,
+        findMessage: async (instanceId, messageId) =>
+          store ? store.messages.getByMessageId(instanceId, messageId) : null,
+        upsertContact: store
+          ? (c) => store.contacts.upsert({ instance_id: ctx.instanceId, ...c })
+          : undefined,
+      }),
+  };
+}

@@ -1,0 +1,662 @@
+// One WhatsApp session on Baileys: login (QR, pairing code), the disconnect policy, inbound/outbound, health.
+import { randomBytes } from 'node:crypto';
+import {
+  type AnyMessageContent,
+  type BaileysEventMap,
+  type ConnectionState,
+  downloadMediaMessage,
+  type proto,
+  type UserFacingSocketConfig,
+  type WAMessage,
+  type WAMessageKey,
+  type WASocket,
+} from 'baileys';
+import { SbError } from '../../domain/errors.js';
+import type { MessageStatus } from '../../domain/statuses.js';
+import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
+import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
+import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
+import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
+
+/** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
+export type WaSocket = Pick<
+  WASocket,
+  | 'ev'
+  | 'end'
+  | 'logout'
+  | 'sendMessage'
+  | 'requestPairingCode'
+  | 'readMessages'
+  | 'sendPresenceUpdate'
+  | 'query'
+  | 'updateMediaMessage'
+> & { user?: WASocket['user'] };
+
+/** Builds a socket (Baileys' `makeWASocket` in production). */
+export type SocketMaker = (config: UserFacingSocketConfig) => WaSocket;
+
+/** A stored message, as far as the session needs it (replies, reactions, retry requests). */
+export interface StoredMessageRef {
+  chat_id: string;
+  body: string | null;
+  is_from_me: boolean;
+  from: string | null;
+}
+
+/** Tunables of the session (from configuration; tests shorten them). */
+export interface WhatsAppKnobs {
+  wsUrl?: string;
+  version: [number, number, number];
+  maxReconnectAttempts: number;
+  healthCheckIntervalMs: number;
+  /** Ping timeout of the health check. */
+  healthCheckTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  connectTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  /** Largest outbound media item in bytes. */
+  maxMediaBytes: number;
+  /**
+   * Let Baileys process WhatsApp's history sync (recent chats, LID ↔ phone mappings) after a login. Off against
+   * the emulator, which sends none (Baileys would wait 20 s for it).
+   */
+  syncHistory: boolean;
+}
+
+export interface WhatsAppSessionDeps {
+  ctx: SessionContext;
+  auth: WhatsAppAuthPort;
+  makeSocket: SocketMaker;
+  knobs: WhatsAppKnobs;
+  /** Looks up a stored message of this instance by WhatsApp message id. */
+  findMessage(instanceId: string, messageId: string): Promise<StoredMessageRef | null>;
+  /** Keeps the contacts table current (names, LID ↔ phone). */
+  upsertContact?(c: { contact_id: string; name: string | null; phone: string | null }): Promise<void>;
+  /** Whether this process still owns the session (a lease elsewhere may say no). Default: yes. */
+  ownsSession?(): Promise<boolean>;
+  /** Downloads and decrypts an inbound media message (Baileys' downloadMediaMessage; tests replace it). */
+  downloadMedia?(raw: WAMessage, sock: WaSocket): Promise<Buffer>;
+  /** Fetches outbound media by URL (tests replace it). */
+  fetchMedia?(url: string, maxBytes: number): Promise<Buffer>;
+  random?: () => number;
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'closed';
+
+/** How long after a send returns its acks are held back (the core stores the message id meanwhile). */
+const ACK_GRACE_MS = 250;
+
+/** Message types whose bytes can be downloaded later. */
+const MEDIA_KINDS = new Set(['image', 'video', 'audio', 'document', 'sticker']);
+
+const PING = {
+  tag: 'iq',
+  attrs: { to: 's.whatsapp.net', type: 'get', xmlns: 'w:p' },
+  content: [{ tag: 'ping', attrs: {} }],
+};
+
+/** Live session of one `whatsapp` instance. */
+export class WhatsAppSession implements ProviderSession {
+  private state: State = 'idle';
+  private sock: WaSocket | null = null;
+  /** Incremented for every socket; events of older sockets are ignored. */
+  private generation = 0;
+  private auth: DbAuthState | null = null;
+  private attempts = 0;
+  private replacedCount = 0;
+  private account: string | null = null;
+  private hasQr = false;
+  private qrWaiters: Array<() => void> = [];
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private healthBusy = false;
+  /** Serialises the handling of socket events. */
+  private events: Promise<void> = Promise.resolve();
+  /** Ids of messages we sent: their echo in messages.upsert is not stored twice. */
+  private readonly sentIds = new Map<string, proto.IMessage>();
+  /** Sends in flight (plus a short grace): acks for them wait until the core knows the message id. */
+  private readonly sendGates = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: WhatsAppSessionDeps) {}
+
+  private get ctx(): SessionContext {
+    return this.deps.ctx;
+  }
+
+  async start(): Promise<void> {
+    this.state = 'connecting';
+    // Logged out while no session ran (so we could not tell WhatsApp): the old creds must not log in again.
+    if (this.ctx.previous.auth_status === 'logged_out') await this.deps.auth.wipe(this.ctx.instanceId);
+    this.auth = await useDbAuthState(this.deps.auth, this.ctx.instanceId);
+    this.connect();
+  }
+
+  /** Opens a new socket; events of the previous one are ignored from now on. */
+  private connect(): void {
+    if (this.state === 'closed' || !this.auth) return;
+    const gen = ++this.generation;
+    this.state = 'connecting';
+    this.hasQr = false;
+    const { knobs } = this.deps;
+    const sock = this.deps.makeSocket({
+      ...(knobs.wsUrl ? { waWebSocketUrl: knobs.wsUrl } : {}),
+      auth: this.auth.state,
+      version: knobs.version,
+      logger: baileysLogger(this.ctx.logger) as unknown as UserFacingSocketConfig['logger'],
+      shouldSyncHistoryMessage: () => knobs.syncHistory,
+      syncFullHistory: false,
+      markOnlineOnConnect: false,
+      connectTimeoutMs: knobs.connectTimeoutMs,
+      keepAliveIntervalMs: knobs.keepAliveIntervalMs,
+      getMessage: (key) => this.getMessage(key),
+    });
+    this.sock = sock;
+    const on = <E extends keyof BaileysEventMap>(
+      event: E,
+      fn: (arg: BaileysEventMap[E]) => Promise<void>,
+    ) => {
+      sock.ev.on(event, (arg) => {
+        // One event at a time, in the order Baileys emitted them.
+        this.events = this.events.then(async () => {
+          if (gen !== this.generation || this.state === 'closed') return;
+          await fn(arg).catch((err) =>
+            this.ctx.logger.warn({ err: errText(err), event }, 'whatsapp event handling failed'),
+          );
+        });
+      });
+    };
+    on('creds.update', async () => {
+      await this.auth?.saveCreds();
+    });
+    on('connection.update', (u) => this.onConnectionUpdate(u));
+    on('messages.upsert', (u) => this.onUpsert(u.messages));
+    on('messages.update', async (updates) => {
+      for (const u of updates) {
+        const status = ackStatus(u.update?.status);
+        if (!status || !u.key.id || !u.key.fromMe) continue;
+        await this.emitAck(u.key.id, status);
+      }
+    });
+    on('contacts.upsert', async (list) => {
+      for (const c of list) await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
+    });
+    on('lid-mapping.update', async (m) => {
+      if (m.pn) await this.saveContact(m.pn, null, m.pn);
+    });
+  }
+
+  private async saveContact(id: string, name: string | null, pn: string | null): Promise<void> {
+    if (!this.deps.upsertContact || !id || id.endsWith('@g.us')) return;
+    const contactId = phoneOf(id) ? bareJid(id) : pn && phoneOf(pn) ? bareJid(pn) : bareJid(id);
+    await this.deps.upsertContact({ contact_id: contactId, name, phone: phoneOf(contactId) ?? phoneOf(pn) });
+  }
+
+  private async onConnectionUpdate(u: Partial<ConnectionState>): Promise<void> {
+    if (u.qr) {
+      this.hasQr = true;
+      for (const w of this.qrWaiters.splice(0)) w();
+      await this.ctx.emit({ type: 'qr', qr: u.qr });
+    }
+    if (u.isNewLogin) {
+      const me = this.auth?.state.creds.me?.id;
+      if (me) this.account = bareJid(me);
+      await this.ctx.emit({ type: 'auth', auth_status: 'authenticated', account: this.account });
+    }
+    if (u.connection === 'open') {
+      this.state = 'open';
+      this.attempts = 0;
+      const id = this.sock?.user?.id ?? this.auth?.state.creds.me?.id;
+      if (id) this.account = bareJid(id);
+      this.startHealthCheck();
+      await this.ctx.emit({ type: 'auth', auth_status: 'client_ready', account: this.account });
+    } else if (u.connection === 'close') {
+      await this.onClose(closeCode(u.lastDisconnect?.error));
+    }
+  }
+
+  /** Applies the disconnect policy to a close with status `code`. */
+  private async onClose(code: number | undefined): Promise<void> {
+    this.stopHealthCheck();
+    this.sock = null;
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'connecting';
+    const rule = disconnectRule(code);
+    this.ctx.logger.info({ code, reason: rule.reason, action: rule.action }, 'whatsapp connection closed');
+    switch (rule.action) {
+      case 'reconnect_now':
+        if (wasOpen) await this.emitReconnecting(rule.reason);
+        this.connect();
+        return;
+      case 'backoff':
+        return this.scheduleReconnect(rule.reason);
+      case 'bad_session':
+        await this.deps.auth.clearKeys(this.ctx.instanceId, SESSION_KEY_TYPES);
+        // Reload so Baileys' key cache forgets the cleared sessions.
+        this.auth = await useDbAuthState(this.deps.auth, this.ctx.instanceId);
+        return this.scheduleReconnect(rule.reason, 0);
+      case 'logged_out':
+        this.state = 'closed';
+        this.clearTimers();
+        await this.deps.auth.wipe(this.ctx.instanceId);
+        await this.ctx.emit({ type: 'auth', auth_status: 'logged_out', reason: rule.reason });
+        return;
+      case 'failed':
+        this.state = 'closed';
+        this.clearTimers();
+        await this.ctx.emit({ type: 'auth', auth_status: 'failed', reason: rule.reason });
+        return;
+      case 'replaced': {
+        this.replacedCount++;
+        const owns = this.deps.ownsSession ? await this.deps.ownsSession() : true;
+        if (this.replacedCount === 1 && owns) {
+          return this.scheduleReconnect(rule.reason, this.deps.knobs.backoffBaseMs, false);
+        }
+        // Never fight another client for the session: stay disconnected until an operator restarts it.
+        await this.ctx.emit({
+          type: 'error',
+          code: 'connection_replaced',
+          message: 'the WhatsApp session was opened by another client; not reconnecting',
+        });
+        await this.ctx.emit({ type: 'auth', auth_status: 'disconnected', reason: rule.reason });
+        return;
+      }
+    }
+  }
+
+  private async emitReconnecting(reason: string): Promise<void> {
+    await this.ctx.emit({ type: 'auth', auth_status: 'reconnecting', reason });
+  }
+
+  /** Reconnects after a backoff delay; after MAX_RECONNECT_ATTEMPTS gives up with `reconnect_failed`. */
+  private async scheduleReconnect(reason: string, delayMs?: number, count = true): Promise<void> {
+    if (count) this.attempts++;
+    if (count && this.attempts > this.deps.knobs.maxReconnectAttempts) {
+      const attempts = this.attempts - 1;
+      this.state = 'closed';
+      this.clearTimers();
+      await this.ctx.emit({ type: 'reconnect_failed', attempts });
+      await this.ctx.emit({
+        type: 'auth',
+        auth_status: 'failed',
+        reason: `reconnect failed after ${attempts} attempts (${reason})`,
+      });
+      return;
+    }
+    const wait =
+      delayMs ??
+      backoffDelay(this.attempts, {
+        baseMs: this.deps.knobs.backoffBaseMs,
+        maxMs: this.deps.knobs.backoffMaxMs,
+        random: this.deps.random,
+      });
+    // Before the first login there is nothing to reconnect to: the next socket just shows new QRs.
+    if (this.auth?.registered) await this.emitReconnecting(reason);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, wait);
+    this.reconnectTimer.unref?.();
+  }
+
+  private startHealthCheck(): void {
+    this.stopHealthCheck();
+    const every = this.deps.knobs.healthCheckIntervalMs;
+    if (every <= 0) return;
+    this.healthTimer = setInterval(() => void this.healthCheck(), every);
+    this.healthTimer.unref?.();
+  }
+
+  private stopHealthCheck(): void {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
+  }
+
+  /** Pings a session that claims to be open; one that does not answer is restarted. */
+  async healthCheck(): Promise<boolean> {
+    const sock = this.sock;
+    if (this.state !== 'open' || !sock || this.healthBusy) return true;
+    this.healthBusy = true;
+    const gen = this.generation;
+    try {
+      await sock.query(PING, this.deps.knobs.healthCheckTimeoutMs);
+      return true;
+    } catch (err) {
+      if (gen !== this.generation || (this.state as State) !== 'open') return true;
+      const reason = `ping failed: ${errText(err)}`;
+      this.ctx.logger.warn({ reason }, 'whatsapp health check failed; restarting the socket');
+      this.generation++; // the old socket's close must not trigger the disconnect policy
+      this.stopHealthCheck();
+      this.state = 'connecting';
+      try {
+        sock.end(undefined);
+      } catch {}
+      await this.ctx.emit({ type: 'health_check_failed', reason });
+      await this.emitReconnecting('health_check_failed');
+      this.connect();
+      return false;
+    } finally {
+      this.healthBusy = false;
+    }
+  }
+
+  private async onUpsert(messages: WAMessage[]): Promise<void> {
+    for (const m of messages) {
+      if (m.key.fromMe && m.key.id && this.sentIds.has(m.key.id)) {
+        // Our own send echoed back; Baileys may have merged an early receipt into it.
+        const status = ackStatus(m.status);
+        if (status === 'delivered' || status === 'read') await this.emitAck(m.key.id, status);
+        continue;
+      }
+      const mapped = mapMessage(m, this.account);
+      if (!mapped) continue;
+      if (mapped.media && MEDIA_KINDS.has(mapped.type)) {
+        await this.deps.auth.saveMediaRef(this.ctx.instanceId, mapped.message_id, {
+          key: m.key,
+          message: m.message,
+        });
+      }
+      await this.ctx.emit({ type: 'message', message: mapped });
+    }
+  }
+
+  /**
+   * Reports an ack. An ack for a send still in flight (or just returned, before the core has stored the message
+   * id) waits for it, so an early receipt is not lost.
+   */
+  private async emitAck(messageId: string, status: MessageStatus): Promise<void> {
+    const gate = this.sendGates.get(messageId);
+    if (!gate) return this.ctx.emit({ type: 'ack', message_id: messageId, status });
+    void gate
+      .then(() => this.ctx.emit({ type: 'ack', message_id: messageId, status }))
+      .catch((err) => this.ctx.logger.warn({ err: errText(err) }, 'ack handling failed'));
+  }
+
+  /** Answers Baileys' retry requests: our own recent sends first, then the message store. */
+  private async getMessage(key: WAMessageKey): Promise<proto.IMessage | undefined> {
+    if (!key.id) return undefined;
+    const recent = this.sentIds.get(key.id);
+    if (recent && Object.keys(recent).length > 0) return recent;
+    const stored = await this.deps.findMessage(this.ctx.instanceId, key.id);
+    return stored?.body ? { conversation: stored.body } : undefined;
+  }
+
+  private clearTimers(): void {
+    this.stopHealthCheck();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'closed' && !this.sock) return;
+    this.state = 'closed';
+    this.clearTimers();
+    const sock = this.sock;
+    this.sock = null;
+    this.generation++;
+    for (const w of this.qrWaiters.splice(0)) w();
+    if (sock) {
+      try {
+        sock.end(undefined);
+      } catch {}
+    }
+    await this.auth?.saveCreds().catch(() => {});
+  }
+
+  async logout(): Promise<void> {
+    const sock = this.sock;
+    if (sock && this.state === 'open') {
+      this.generation++;
+      await sock
+        .logout()
+        .catch((err) => this.ctx.logger.warn({ err: errText(err) }, 'whatsapp logout failed'));
+    }
+    await this.stop();
+    await this.deps.auth.wipe(this.ctx.instanceId);
+  }
+
+  private requireOpen(): WaSocket {
+    if (this.state !== 'open' || !this.sock) {
+      throw new SbError('SB_ERR_NOT_CONNECTED', 'the WhatsApp session is not connected');
+    }
+    return this.sock;
+  }
+
+  async send(msg: OutboundMessage): Promise<SendResult> {
+    const sock = this.requireOpen();
+    const jid = msg.to;
+    let content: AnyMessageContent;
+    let quoted: WAMessage | undefined;
+    if (msg.reaction) {
+      const target = await this.deps.findMessage(this.ctx.instanceId, msg.reaction.message_id);
+      content = {
+        react: {
+          text: msg.reaction.emoji,
+          key: {
+            remoteJid: jid,
+            id: msg.reaction.message_id,
+            fromMe: target?.is_from_me ?? false,
+            ...(jid.endsWith('@g.us') && target?.from && !target.is_from_me
+              ? { participant: target.from }
+              : {}),
+          },
+        },
+      };
+    } else if (msg.media) {
+      const data = await this.loadMedia(msg.media);
+      content = mediaContent(data, {
+        ...msg.media,
+        caption: msg.media.caption ?? msg.text,
+      }) as AnyMessageContent;
+    } else {
+      content = { text: msg.text ?? '' };
+    }
+    if (msg.reply_to && !msg.reaction) {
+      const target = await this.deps.findMessage(this.ctx.instanceId, msg.reply_to);
+      quoted = {
+        key: {
+          remoteJid: jid,
+          id: msg.reply_to,
+          fromMe: target?.is_from_me ?? false,
+          ...(jid.endsWith('@g.us') && target?.from && !target.is_from_me
+            ? { participant: target.from }
+            : {}),
+        },
+        message: { conversation: target?.body ?? '' },
+      };
+    }
+    const messageId = `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+    this.rememberSent(messageId, {});
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    this.sendGates.set(messageId, gate);
+    const release = () => {
+      const t = setTimeout(() => {
+        this.sendGates.delete(messageId);
+        open();
+      }, ACK_GRACE_MS);
+      t.unref?.();
+    };
+    try {
+      const sent = await sock.sendMessage(jid, content, { messageId, ...(quoted ? { quoted } : {}) });
+      if (sent?.message) this.rememberSent(messageId, sent.message);
+      release();
+      const ts = sent?.messageTimestamp;
+      const seconds = typeof ts === 'number' ? ts : ts ? Number(ts.toString()) : 0;
+      return {
+        message_id: sent?.key.id ?? messageId,
+        timestamp: (seconds > 0 ? new Date(seconds * 1000) : new Date()).toISOString(),
+      };
+    } catch (err) {
+      this.sentIds.delete(messageId);
+      release();
+      throw err;
+    }
+  }
+
+  private rememberSent(id: string, message: proto.IMessage): void {
+    this.sentIds.set(id, message);
+    if (this.sentIds.size > 1000) {
+      const oldest = this.sentIds.keys().next().value;
+      if (oldest !== undefined) this.sentIds.delete(oldest);
+    }
+  }
+
+  private async loadMedia(m: NonNullable<OutboundMessage['media']>): Promise<Buffer> {
+    const max = this.deps.knobs.maxMediaBytes;
+    let data: Buffer;
+    if (m.base64) {
+      data = Buffer.from(m.base64.replace(/^data:[^,]*,/, ''), 'base64');
+    } else if (m.url) {
+      data = await (this.deps.fetchMedia ?? fetchMedia)(m.url, max);
+    } else {
+      throw new SbError('SB_ERR_VALIDATION', 'media needs url or base64');
+    }
+    if (data.length === 0) throw new SbError('SB_ERR_VALIDATION', 'media is empty');
+    if (data.length > max) {
+      throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${max} bytes`, {
+        details: { max_bytes: max },
+      });
+    }
+    return data;
+  }
+
+  async control(action: string, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+    switch (action) {
+      case 'pairing_code':
+        return { code: await this.pairingCode(String(payload.phone ?? '')) };
+      case 'download_media':
+        return this.downloadMedia(String(payload.message_id ?? ''));
+      case 'mark_read': {
+        const sock = this.requireOpen();
+        const chat = String(payload.chat_id ?? '');
+        const ids = Array.isArray(payload.message_ids) ? payload.message_ids.map(String) : [];
+        await sock.readMessages(ids.map((id) => ({ remoteJid: chat, id, fromMe: false })));
+        return { read: ids.length };
+      }
+      case 'typing': {
+        const sock = this.requireOpen();
+        const presence = payload.state === 'paused' ? 'paused' : 'composing';
+        await sock.sendPresenceUpdate(presence, String(payload.chat_id ?? ''));
+        return { presence };
+      }
+      default:
+        throw new SbError('SB_ERR_UNSUPPORTED', `the whatsapp provider has no action ${action}`);
+    }
+  }
+
+  /** The bytes of an inbound media message, fetched from WhatsApp's media servers and decrypted. */
+  private async downloadMedia(messageId: string): Promise<Record<string, unknown>> {
+    const raw = (await this.deps.auth.loadMediaRef(this.ctx.instanceId, messageId)) as WAMessage | null;
+    if (!raw) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', `no media for message ${messageId}`);
+    const sock = this.requireOpen();
+    const mapped = mapMessage(raw, this.account);
+    const download =
+      this.deps.downloadMedia ??
+      ((msg: WAMessage, s: WaSocket) =>
+        downloadMediaMessage(
+          msg,
+          'buffer',
+          {},
+          {
+            reuploadRequest: (x) => s.updateMediaMessage(x),
+            logger: baileysLogger(this.ctx.logger) as unknown as NonNullable<
+              UserFacingSocketConfig['logger']
+            >,
+          },
+        ));
+    try {
+      const data = await download(raw, sock);
+      return {
+        data,
+        mimetype: (mapped?.media?.mimetype as string | null) ?? 'application/octet-stream',
+        filename: (mapped?.media?.filename as string | null) ?? null,
+      };
+    } catch (err) {
+      throw new SbError('SB_ERR_PROVIDER', `could not download the media: ${errText(err)}`, { cause: err });
+    }
+  }
+
+  /** Requests an 8-character pairing code for `phone` (an alternative to scanning the QR). */
+  private async pairingCode(phone: string): Promise<string> {
+    const digits = phone.replace(/\D/g, '');
+    if (digits.length < 6 || digits.length > 15) {
+      throw new SbError('SB_ERR_VALIDATION', 'phone: expected a phone number in international format');
+    }
+    if (this.auth?.registered || this.state === 'open') {
+      throw new SbError('SB_ERR_INVALID_STATE', 'the instance is already logged in');
+    }
+    if (!this.hasQr) {
+      // The socket must be connected (its first QR shows that) before a code can be requested.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 15_000);
+        t.unref?.();
+        this.qrWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    const sock = this.sock;
+    if (!sock || !this.hasQr || this.state === 'closed') {
+      throw new SbError('SB_ERR_INVALID_STATE', 'the WhatsApp socket is not ready for a pairing code');
+    }
+    try {
+      return await sock.requestPairingCode(digits);
+    } catch (err) {
+      throw new SbError('SB_ERR_PROVIDER', `WhatsApp refused the pairing code request: ${errText(err)}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Downloads a URL with a size cap. */
+async function fetchMedia(url: string, maxBytes: number): Promise<Buffer> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  if (!res.ok || !res.body) {
+    throw new SbError('SB_ERR_VALIDATION', `media url answered ${res.status}`, {
+      details: { status: res.status },
+    });
+  }
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) {
+    throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${maxBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > maxBytes)
+      throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${maxBytes} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Baileys' logger interface over ours: chatty levels dropped (they may include key material). */
+function baileysLogger(log: SessionContext['logger']): Record<string, unknown> {
+  const self: Record<string, unknown> = {
+    level: 'warn',
+    child: () => self,
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: (obj: unknown, msg?: string) => log.warn({ baileys: summarize(obj) }, msg ?? 'baileys warning'),
+    error: (obj: unknown, msg?: string) => log.error({ baileys: summarize(obj) }, msg ?? 'baileys error'),
+  };
+  return self;
+}
+
+/** Keeps only an error message from whatever Baileys logs (never buffers or keys). */
+function summarize(obj: unknown): string {
+  if (typeof obj === 'string') return obj.slice(0, 200);
+  const err = (obj as { err?: unknown; error?: unknown } | null)?.err ?? (obj as { error?: unknown })?.error;
+  return err instanceof Error ? err.message : typeof obj;
+}
