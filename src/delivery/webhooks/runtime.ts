@@ -1,0 +1,54 @@
+// Wires durable delivery into a gateway: metrics, the outbox worker (webhooks + agent bridge) and the endpoint service.
+import type { Gateway } from '../../gateway.js';
+import { createAgentDispatcher } from '../agent-bridge/agent-dispatcher.js';
+import { GatewayMetrics } from '../metrics.js';
+import { WebhookService } from './service.js';
+import { DeliveryWorker } from './worker.js';
+
+export interface DeliveryRuntime {
+  metrics: GatewayMetrics;
+  worker: DeliveryWorker;
+  webhooks: WebhookService;
+  stop(): Promise<void>;
+}
+
+const AGENT_PRINCIPAL = { kind: 'admin', keyId: null } as const;
+
+/** Creates and starts the delivery runtime of a gateway (call once; stop it at shutdown). */
+export function startDelivery(
+  gw: Pick<Gateway, 'config' | 'store' | 'bus' | 'logger' | 'messaging'>,
+): DeliveryRuntime {
+  const settings = gw.config.webhooks;
+  const metrics = new GatewayMetrics({ store: gw.store, bus: gw.bus });
+  const agent = createAgentDispatcher({
+    timeoutMs: settings.timeoutMs,
+    allowPrivate: settings.allowPrivate,
+    hasReply: async (instanceId, key) =>
+      (await gw.store.messages.getByIdempotencyKey(instanceId, key)) !== null,
+    sendReply: async (instanceId, chatId, text, key) => {
+      await gw.messaging.send(AGENT_PRINCIPAL, instanceId, { to: chatId, text }, key);
+    },
+  });
+  const worker = new DeliveryWorker({
+    store: gw.store,
+    bus: gw.bus,
+    logger: gw.logger,
+    settings,
+    agent,
+    observer: metrics,
+  });
+  const webhooks = new WebhookService(gw.store, {
+    allowPrivate: settings.allowPrivate,
+    wake: () => void worker.tick(),
+  });
+  worker.start();
+  return {
+    metrics,
+    worker,
+    webhooks,
+    async stop() {
+      await worker.stop();
+      metrics.stop();
+    },
+  };
+}

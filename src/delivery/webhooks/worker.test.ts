@@ -1,0 +1,265 @@
+// Outbox worker with a fake clock: retry schedule, dead letter, 410, 429/503 Retry-After, per-chat order, disable.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver.js';
+import { openTestDb, type TestDb } from '../../../test/support/db.js';
+import { commitWithEvents } from '../../core/commit.js';
+import { MemoryEventBus } from '../../core/event-bus-memory.js';
+import type { GatewayEvent } from '../../domain/model.js';
+import { DeliveryRepo } from './repo.js';
+import { nextDelayMs, retryAfterMs } from './retry.js';
+import { generateSecret } from './signer.js';
+import { DELIVERED_RETENTION_MS, DeliveryWorker, type WebhookSettings } from './worker.js';
+
+let db: TestDb;
+let rx: Receiver;
+// The fake clock runs ahead of the database clock (new deliveries are due at the database's now()).
+let now = 0;
+const clock = { now: () => new Date(now) };
+const bus = new MemoryEventBus(() => {});
+const published: GatewayEvent[] = [];
+bus.subscribe((e) => published.push(e));
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+let instanceId = '';
+
+beforeAll(async () => {
+  db = await openTestDb();
+  rx = await startReceiver();
+  now = Date.now() + 60_000;
+  await db.store.companies.ensure('co');
+  const inst = await db.store.instances.create({
+    company_id: 'co',
+    provider: 'simulator',
+    name: null,
+    type_instance: ['api'],
+    settings: {},
+    api_webhook_schema: {},
+    mcp_schema: {},
+    agent: {},
+    desired_state: 'stopped',
+  });
+  instanceId = inst.id;
+});
+
+afterAll(async () => {
+  await rx?.close();
+  await db?.close();
+});
+
+afterEach(async () => {
+  // Each test's endpoint is retired so its leftovers cannot be claimed by the next test.
+  await db.store.sql.query(`UPDATE ${db.store.qschema}.webhook_endpoints SET enabled = false`);
+  rx.respond = () => ({ status: 200 });
+});
+
+function worker(settings: Partial<WebhookSettings> = {}) {
+  return new DeliveryWorker({
+    store: db.store,
+    bus,
+    logger: silent,
+    clock,
+    random: () => 0.5,
+    settings: {
+      allowPrivate: true,
+      retryScheduleMs: [0, 5_000, 300_000],
+      disableAfterMs: 5 * 86_400_000,
+      timeoutMs: 5_000,
+      workerIntervalMs: 60_000,
+      ...settings,
+    },
+  });
+}
+
+async function endpoint(path: string) {
+  return new DeliveryRepo(db.store).insertEndpoint({
+    company_id: 'co',
+    instance_id: null,
+    kind: 'webhook',
+    url: `${rx.url}${path}`,
+    events: [],
+    enabled: true,
+    secret: generateSecret(),
+  });
+}
+
+async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
+  return commitWithEvents(db.store, bus, (_tx, emit) =>
+    emit({
+      type: 'message',
+      instance_id: instanceId,
+      company_id: 'co',
+      data: { message: { chat_id: chat, body, is_from_me: false, is_group: false } },
+    }),
+  );
+}
+
+async function deliveries(endpointId: string) {
+  return (await new DeliveryRepo(db.store).listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
+}
+
+describe('retry policy helpers', () => {
+  it('follows the schedule with ±10 % jitter and ends with null', () => {
+    const schedule = [0, 5_000, 300_000];
+    expect(nextDelayMs(1, schedule, () => 0.5)).toBe(5_000);
+    expect(nextDelayMs(1, schedule, () => 0)).toBe(4_500);
+    expect(nextDelayMs(2, schedule, () => 0.999999)).toBe(330_000);
+    expect(nextDelayMs(3, schedule, () => 0.5)).toBeNull();
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    expect(retryAfterMs('120', at)).toBe(120_000);
+    expect(retryAfterMs('Thu, 01 Jan 2026 00:01:00 GMT', at)).toBe(60_000);
+    expect(retryAfterMs('soon', at)).toBeNull();
+    expect(retryAfterMs(undefined, at)).toBeNull();
+  });
+});
+
+describe('delivery worker', () => {
+  it('retries on the schedule under a fake clock, then dead-letters with webhook.exhausted', async () => {
+    const ep = await endpoint('/retry');
+    rx.respond = () => ({ status: 500, body: 'down' });
+    const w = worker();
+    await emitMessage('c-retry', 'one');
+    expect(await w.tick()).toBe(1);
+    let [d] = await deliveries(ep.id);
+    expect(d).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_status_code: 500,
+      response_excerpt: 'down',
+    });
+    expect(Date.parse(d.next_attempt_at)).toBe(now + 5_000);
+
+    now += 4_999;
+    expect(await w.tick()).toBe(0);
+    now += 1;
+    expect(await w.tick()).toBe(1);
+    [d] = await deliveries(ep.id);
+    expect(d.attempts).toBe(2);
+    expect(Date.parse(d.next_attempt_at)).toBe(now + 300_000);
+
+    now += 299_999;
+    expect(await w.tick()).toBe(0);
+    now += 1;
+    expect(await w.tick()).toBe(1);
+    [d] = await deliveries(ep.id);
+    expect(d).toMatchObject({ status: 'failed', attempts: 3 });
+    const ids = rx.requests.filter((r) => r.path === '/retry').map((r) => r.headers['webhook-id']);
+    expect(ids).toEqual([String(d.event_id), String(d.event_id), String(d.event_id)]);
+    const exhausted = published.find((e) => e.type === 'webhook.exhausted' && e.data.delivery_id === d.id);
+    expect(exhausted?.data).toMatchObject({ endpoint_id: ep.id, attempts: 3, last_status_code: 500 });
+    now += 10 * 86_400_000;
+    expect(await w.tick()).toBe(0);
+  });
+
+  it('disables the endpoint on 410 Gone and stops enqueueing for it', async () => {
+    const ep = await endpoint('/gone');
+    rx.respond = () => ({ status: 410 });
+    const w = worker();
+    await emitMessage('c-gone', 'x');
+    expect(await w.tick()).toBe(1);
+    const row = await new DeliveryRepo(db.store).getEndpoint(ep.id);
+    expect(row?.enabled).toBe(false);
+    expect(row?.disabled_reason).toContain('410');
+    expect(published.some((e) => e.type === 'webhook.disabled' && e.data.endpoint_id === ep.id)).toBe(true);
+    await emitMessage('c-gone', 'y');
+    expect(await deliveries(ep.id)).toHaveLength(1);
+  });
+
+  it('honours Retry-After on 429 (seconds) and 503 (HTTP date)', async () => {
+    const ep = await endpoint('/busy');
+    const w = worker();
+    rx.respond = () => ({ status: 429, headers: { 'retry-after': '120' } });
+    await emitMessage('c-busy', 'x');
+    expect(await w.tick()).toBe(1);
+    let [d] = await deliveries(ep.id);
+    expect(d.last_status_code).toBe(429);
+    expect(Date.parse(d.next_attempt_at)).toBe(now + 120_000);
+
+    now += 120_000;
+    const date = new Date(Math.floor(now / 1000) * 1000 + 3_600_000);
+    rx.respond = () => ({ status: 503, headers: { 'retry-after': date.toUTCString() } });
+    expect(await w.tick()).toBe(1);
+    [d] = await deliveries(ep.id);
+    expect(d.last_status_code).toBe(503);
+    expect(Date.parse(d.next_attempt_at)).toBe(date.getTime());
+
+    now = date.getTime();
+    rx.respond = () => ({ status: 204 });
+    expect(await w.tick()).toBe(1);
+    [d] = await deliveries(ep.id);
+    expect(d.status).toBe('delivered');
+  });
+
+  it('keeps order per chat: a failing event holds back its chat only', async () => {
+    const ep = await endpoint('/order');
+    const w = worker();
+    rx.respond = (r) => (r.body.includes('"A1"') ? { status: 500 } : { status: 200 });
+    await emitMessage('chat-a', 'A1');
+    await emitMessage('chat-a', 'A2');
+    await emitMessage('chat-b', 'B1');
+    await emitMessage('chat-b', 'B2');
+    await w.tick();
+    const bodies = () =>
+      rx.requests
+        .filter((r) => r.path === '/order')
+        .map((r) => JSON.parse(r.body).data.message.body as string);
+    expect(bodies()).toContain('B1');
+    expect(bodies()).toContain('B2');
+    expect(bodies()).not.toContain('A2');
+    expect(bodies().indexOf('B1')).toBeLessThan(bodies().indexOf('B2'));
+
+    rx.respond = () => ({ status: 200 });
+    now += 5_000;
+    await w.tick();
+    const seen = bodies();
+    expect(seen.lastIndexOf('A1')).toBeLessThan(seen.indexOf('A2'));
+    expect((await deliveries(ep.id)).every((d) => d.status === 'delivered')).toBe(true);
+  });
+
+  it('disables an endpoint failing continuously for WEBHOOK_DISABLE_AFTER', async () => {
+    const ep = await endpoint('/flaky');
+    const w = worker({ retryScheduleMs: [0, 3_600_000, 3_600_000, 3_600_000], disableAfterMs: 7_200_000 });
+    rx.respond = () => ({ status: 500 });
+    await emitMessage('c-flaky', 'x');
+    await w.tick();
+    const since = now;
+    now += 3_600_000;
+    await w.tick();
+    expect((await new DeliveryRepo(db.store).getEndpoint(ep.id))?.enabled).toBe(true);
+    now += 3_600_000;
+    await w.tick();
+    const row = await new DeliveryRepo(db.store).getEndpoint(ep.id);
+    expect(row?.enabled).toBe(false);
+    expect(Date.parse(row!.failing_since!)).toBe(since);
+    const ev = published.find((e) => e.type === 'webhook.disabled' && e.data.endpoint_id === ep.id);
+    expect(ev?.data.reason).toBe('failing');
+  });
+
+  it('purges delivered rows after the retention period and keeps failed ones', async () => {
+    const ep = await endpoint('/purge');
+    rx.respond = (r) => (r.body.includes('"bad"') ? { status: 500 } : { status: 200 });
+    const w = worker({ retryScheduleMs: [0] });
+    await emitMessage('p-1', 'good');
+    await emitMessage('p-2', 'bad');
+    await w.tick();
+    expect((await deliveries(ep.id)).map((d) => d.status).sort()).toEqual(['delivered', 'failed']);
+    now += DELIVERED_RETENTION_MS + 86_400_000;
+    // A fresh worker purges on its first round.
+    await worker().tick();
+    expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(['failed']);
+  });
+
+  it('lets two workers share the outbox without double delivery (SKIP LOCKED)', async () => {
+    const ep = await endpoint('/shared');
+    for (let i = 0; i < 30; i++) await emitMessage(`s-${i % 5}`, `m${i}`);
+    const [a, b] = [worker(), worker()];
+    await Promise.all([a.tick(), b.tick()]);
+    const ds = await deliveries(ep.id);
+    expect(ds).toHaveLength(30);
+    expect(ds.every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
+    const ids = rx.requests.filter((r) => r.path === '/shared').map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(30);
+    expect(ids).toHaveLength(30);
+  });
+});

@@ -1,0 +1,324 @@
+// The outbox worker: claims due deliveries (SKIP LOCKED), sends them, and records retries, dead letters and events.
+import type { Config } from '../../config/index.js';
+import { commitWithEvents } from '../../core/commit.js';
+import type { Clock } from '../../ports/clock.js';
+import { systemClock } from '../../ports/clock.js';
+import type { EventBus } from '../../ports/event-bus.js';
+import type { ProviderLogger } from '../../ports/provider.js';
+import type { Store } from '../../ports/store.js';
+import { type PostFn, postRequest } from './http-post.js';
+import { type ClaimedDelivery, DeliveryRepo } from './repo.js';
+import { MAX_RETRY_AFTER_MS, nextDelayMs, retryAfterMs } from './retry.js';
+import { signedHeaders } from './signer.js';
+import type { Resolver } from './ssrf.js';
+
+export type WebhookSettings = Config['webhooks'];
+
+/** What one attempt produced. `retryAfterMs` comes from a 429/503 `Retry-After` header. */
+export interface Outcome {
+  ok: boolean;
+  code: number | null;
+  error: string | null;
+  excerpt: string | null;
+  retryAfterMs?: number | null;
+}
+
+/** Sends one claimed delivery (webhooks are built in; the agent bridge plugs in here). */
+export type Dispatcher = (c: ClaimedDelivery) => Promise<Outcome>;
+
+export type DeliveryResult = 'delivered' | 'retry' | 'failed' | 'disabled';
+
+/** Hooks for metrics: one call per attempt; `lagMs` from event commit to success. */
+export interface DeliveryObserver {
+  onResult(kind: string, result: DeliveryResult, lagMs: number | null): void;
+}
+
+export interface DeliveryWorkerOptions {
+  store: Store;
+  bus: EventBus;
+  logger: ProviderLogger;
+  settings: WebhookSettings;
+  clock?: Clock;
+  /** Jitter source in [0, 1); 0.5 = no jitter. */
+  random?: () => number;
+  post?: PostFn;
+  resolve?: Resolver;
+  agent?: Dispatcher;
+  observer?: DeliveryObserver;
+  /** Deliveries claimed per transaction (default 50). */
+  batchSize?: number;
+}
+
+const EXCERPT = 512;
+/** Delivered rows are kept this long (7 days) for the delivery log and replays, then purged. */
+export const DELIVERED_RETENTION_MS = 7 * 86_400_000;
+const PURGE_EVERY_MS = 3_600_000;
+
+/** Polls the outbox every `workerIntervalMs` and at once when events are published; safe with many replicas. */
+export class DeliveryWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private running: Promise<number> | null = null;
+  private again = false;
+  private kicked = false;
+  private stopped = false;
+  private lastPurge = 0;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly post: PostFn;
+
+  constructor(private readonly o: DeliveryWorkerOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? Math.random;
+    this.post = o.post ?? postRequest;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => void this.tick(), this.o.settings.workerIntervalMs);
+    this.timer.unref();
+    this.unsubscribe = this.o.bus.subscribe(() => this.kick());
+    this.kick();
+  }
+
+  /**
+   * Stops polling and waits up to `graceMs` (default 2 s) for the attempts in flight; an attempt still running after
+   * that is retried by whichever worker next finds its lease expired.
+   */
+  async stop(graceMs = 2_000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.running?.catch(() => 0),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, graceMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private kick(): void {
+    if (this.kicked || this.stopped) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      void this.tick();
+    });
+  }
+
+  /** Runs claim rounds until nothing is due; returns how many attempts were made. Overlapping calls coalesce. */
+  tick(): Promise<number> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.drain()
+      .catch((err) => {
+        if (!this.stopped) this.o.logger.warn({ err: String(err) }, 'webhook worker round failed');
+        return 0;
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.kick();
+        }
+      });
+    return this.running;
+  }
+
+  private async drain(): Promise<number> {
+    let total = 0;
+    const batch = this.o.batchSize ?? 50;
+    const at = this.clock.now();
+    if (at.getTime() - this.lastPurge >= PURGE_EVERY_MS) {
+      this.lastPurge = at.getTime();
+      await new DeliveryRepo(this.o.store).purgeDelivered(new Date(at.getTime() - DELIVERED_RETENTION_MS));
+    }
+    while (!this.stopped) {
+      const now = this.clock.now();
+      const lease = new Date(now.getTime() + this.o.settings.timeoutMs + 5_000);
+      const claimed = await this.o.store.tx((tx) => new DeliveryRepo(tx).claim(now, lease, batch));
+      if (!claimed.length) break;
+      const done = (await Promise.all(claimed.map((c) => this.process(c)))).filter((r) => r !== null);
+      if (done.length) await this.recordDelivered(done);
+      total += claimed.length;
+    }
+    return total;
+  }
+
+  /** Attempts one delivery; a success is returned for batch recording, a failure is recorded here. */
+  private async process(c: ClaimedDelivery): Promise<{ c: ClaimedDelivery; out: Outcome } | null> {
+    let outcome: Outcome;
+    try {
+      outcome =
+        c.endpoint.kind === 'agent'
+          ? this.o.agent
+            ? await this.o.agent(c)
+            : { ok: false, code: null, error: 'agent bridge not configured', excerpt: null }
+          : await this.sendWebhook(c);
+    } catch (err) {
+      outcome = {
+        ok: false,
+        code: null,
+        error: err instanceof Error ? err.message : String(err),
+        excerpt: null,
+      };
+    }
+    if (outcome.ok) return { c, out: outcome };
+    try {
+      await this.recordOutcome(c, outcome);
+    } catch (err) {
+      // The lease expires and the delivery is attempted again (at least once).
+      this.o.logger.warn(
+        { err: String(err), delivery_id: c.delivery.id },
+        'could not record webhook outcome',
+      );
+    }
+    return null;
+  }
+
+  /** Records a round's successes in one transaction (two statements), and clears their endpoints' failure state. */
+  private async recordDelivered(done: Array<{ c: ClaimedDelivery; out: Outcome }>): Promise<void> {
+    const now = this.clock.now();
+    try {
+      await this.o.store.tx(async (tx) => {
+        const repo = new DeliveryRepo(tx);
+        await repo.recordDelivered(
+          done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
+          now,
+        );
+        await repo.clearFailures([...new Set(done.map(({ c }) => c.endpoint.id))]);
+      });
+    } catch (err) {
+      // The leases expire and these deliveries are attempted again (at least once).
+      this.o.logger.warn({ err: String(err), deliveries: done.length }, 'could not record webhook successes');
+      return;
+    }
+    for (const { c } of done) {
+      this.o.observer?.onResult(c.endpoint.kind, 'delivered', now.getTime() - Date.parse(c.event.created_at));
+    }
+  }
+
+  /** Builds, signs and POSTs the event (Standard Webhooks headers; `webhook-id` is the event id). */
+  private async sendWebhook(c: ClaimedDelivery): Promise<Outcome> {
+    const now = this.clock.now();
+    const body = JSON.stringify(c.event);
+    const secrets = [c.endpoint.secret ?? ''];
+    if (
+      c.endpoint.previous_secret &&
+      c.endpoint.previous_expires_at &&
+      Date.parse(c.endpoint.previous_expires_at) > now.getTime()
+    ) {
+      secrets.push(c.endpoint.previous_secret);
+    }
+    const res = await this.post(
+      c.endpoint.url,
+      body,
+      {
+        'content-type': 'application/json',
+        'user-agent': 'Switchboard-Webhooks/1',
+        ...signedHeaders(secrets, String(c.event.id), now, body),
+      },
+      {
+        timeoutMs: this.o.settings.timeoutMs,
+        allowPrivate: this.o.settings.allowPrivate,
+        resolve: this.o.resolve,
+      },
+    );
+    return {
+      ok: res.status >= 200 && res.status < 300,
+      code: res.status,
+      error: res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`,
+      excerpt: res.body.slice(0, EXCERPT),
+      retryAfterMs:
+        res.status === 429 || res.status === 503 ? retryAfterMs(res.headers['retry-after'], now) : null,
+    };
+  }
+
+  private async recordOutcome(c: ClaimedDelivery, out: Outcome): Promise<void> {
+    const { store, bus, settings, observer } = this.o;
+    const { delivery: d, endpoint: ep } = c;
+    const now = this.clock.now();
+    const base = { code: out.code, error: out.error?.slice(0, 500) ?? null, excerpt: out.excerpt, at: now };
+    const eventBase = { instance_id: ep.instance_id, company_id: ep.company_id };
+    const facts = {
+      endpoint_id: ep.id,
+      kind: ep.kind,
+      delivery_id: d.id,
+      event_id: d.event_id,
+      event_type: c.event.type,
+      attempts: d.attempts,
+      last_status_code: out.code,
+      last_error: base.error,
+    };
+
+    if (out.code === 410) {
+      await commitWithEvents(store, bus, async (tx, emit) => {
+        const repo = new DeliveryRepo(tx);
+        await repo.record(d.id, { ...base, status: 'failed' });
+        if (await repo.disable(ep.id, 'the receiver answered 410 Gone')) {
+          await emit({ ...eventBase, type: 'webhook.disabled', data: { ...facts, reason: 'gone' } });
+        }
+      });
+      observer?.onResult(ep.kind, 'disabled', null);
+      return;
+    }
+
+    const scheduled = nextDelayMs(d.attempts, settings.retryScheduleMs, this.random);
+    if (scheduled === null) {
+      await commitWithEvents(store, bus, async (tx, emit) => {
+        const repo = new DeliveryRepo(tx);
+        await repo.record(d.id, { ...base, status: 'failed' });
+        const since = await repo.noteFailure(ep.id, now);
+        // No dead-letter event about a dead-letter event: that could feed itself through the same endpoint.
+        if (!c.event.type.startsWith('webhook.')) {
+          const type = ep.kind === 'agent' ? 'agent.failed' : 'webhook.exhausted';
+          await emit({ ...eventBase, type, data: facts });
+        }
+        await this.maybeDisable(repo, emit, c, since, now, facts);
+      });
+      observer?.onResult(ep.kind, 'failed', null);
+      return;
+    }
+
+    const wait =
+      out.retryAfterMs !== null && out.retryAfterMs !== undefined
+        ? Math.min(out.retryAfterMs, MAX_RETRY_AFTER_MS)
+        : scheduled;
+    await commitWithEvents(store, bus, async (tx, emit) => {
+      const repo = new DeliveryRepo(tx);
+      await repo.record(d.id, {
+        ...base,
+        status: 'pending',
+        next_attempt_at: new Date(now.getTime() + wait),
+      });
+      const since = await repo.noteFailure(ep.id, now);
+      await this.maybeDisable(repo, emit, c, since, now, facts);
+    });
+    observer?.onResult(ep.kind, 'retry', null);
+  }
+
+  /** Disables an endpoint that has failed continuously for WEBHOOK_DISABLE_AFTER, with a `webhook.disabled` event. */
+  private async maybeDisable(
+    repo: DeliveryRepo,
+    emit: Parameters<Parameters<typeof commitWithEvents>[2]>[1],
+    c: ClaimedDelivery,
+    since: Date,
+    now: Date,
+    facts: Record<string, unknown>,
+  ): Promise<void> {
+    if (now.getTime() - since.getTime() < this.o.settings.disableAfterMs) return;
+    if (await repo.disable(c.endpoint.id, `failing continuously since ${since.toISOString()}`)) {
+      await emit({
+        type: 'webhook.disabled',
+        instance_id: c.endpoint.instance_id,
+        company_id: c.endpoint.company_id,
+        data: { ...facts, reason: 'failing', failing_since: since.toISOString() },
+      });
+    }
+  }
+}
