@@ -1,0 +1,198 @@
+// Chats of an instance: the chat list, one chat's message thread (live) and a send box.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, type Chat, type Instance, type Message, messageOf, newIdempotencyKey } from '../api.js';
+import { useEvents } from '../events.js';
+import { Ago, ErrorBanner, useAction, useReloader } from '../ui.js';
+
+const ORDER: Record<string, number> = { failed: -1, pending: 0, received: 0, sent: 1, delivered: 2, read: 3 };
+
+const TICKS: Record<string, string> = {
+  pending: '🕓',
+  sent: '✓',
+  delivered: '✓✓',
+  read: '✓✓ read',
+  failed: '⚠ failed',
+  received: '',
+};
+
+export function ChatsPanel({ instance }: { instance: Instance }) {
+  const [chats, setChats] = useState<Chat[] | null>(null);
+  const [chatId, setChatId] = useState<string | null>(null);
+  const [thread, setThread] = useState<Message[]>([]);
+  const [to, setTo] = useState('');
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [reloadChats, reloadChatList] = useReloader();
+  const [reloadThread, setReloadThread] = useState(0);
+  const send = useAction();
+  const bottom = useRef<HTMLLIElement>(null);
+  const autoPicked = useRef(false);
+  // Acks can overtake the read that shows the message: remember them and apply them whenever it appears.
+  const acks = useRef(new Map<string, string>());
+  const withAcks = (list: Message[]): Message[] =>
+    list.map((m) => {
+      const a = acks.current.get(m.id);
+      return a && (ORDER[a] ?? 0) > (ORDER[m.status] ?? 0) ? { ...m, status: a } : m;
+    });
+
+  useEffect(() => {
+    api<{ chats: Chat[] }>(`/api/v1/instances/${instance.id}/chats?limit=100`)
+      .then((r) => {
+        setChats(r.chats);
+        // Opening the panel shows the most recent conversation.
+        if (!autoPicked.current && r.chats[0]) setChatId(r.chats[0].chat_id);
+        autoPicked.current = true;
+      })
+      .catch((err) => setError(messageOf(err)));
+  }, [instance.id, reloadChats]);
+
+  useEffect(() => {
+    if (!chatId) {
+      setThread([]);
+      return;
+    }
+    let gone = false;
+    api<{ messages: Message[] }>(
+      `/api/v1/instances/${instance.id}/messages?chat_id=${encodeURIComponent(chatId)}&limit=100`,
+    )
+      .then((r) => !gone && setThread(withAcks(r.messages.slice().reverse())))
+      .catch((err) => !gone && setError(messageOf(err)));
+    return () => {
+      gone = true;
+    };
+  }, [instance.id, chatId, reloadThread]);
+
+  useEffect(() => {
+    bottom.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [thread.length]);
+
+  const stream = useEvents({ instance_id: instance.id, types: ['message', 'message.ack'] }, (e) => {
+    if (e.type === 'message') {
+      const m = e.data.message as Message | undefined;
+      if (!m) return;
+      if (m.chat_id === chatId)
+        setThread((cur) => (cur.some((x) => x.id === m.id) ? cur : withAcks([...cur, m])));
+      reloadChatList();
+    } else if (e.type === 'message.ack') {
+      const id = e.data.id as string;
+      const status = e.data.status as string;
+      const known = acks.current.get(id);
+      if (!known || (ORDER[status] ?? 0) > (ORDER[known] ?? 0)) acks.current.set(id, status);
+      setThread((cur) => withAcks(cur));
+    }
+  });
+
+  // Whatever happened before the stream was live (or while it was down) comes from a fresh read.
+  useEffect(() => {
+    if (stream !== 'live') return;
+    reloadChatList();
+    setReloadThread((n) => n + 1);
+  }, [stream]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const target = (chatId ?? to).trim();
+    if (!target) return send.setError('Choose a chat or enter a recipient.');
+    if (!text.trim()) return send.setError('Write a message first.');
+    const r = await send.run(() =>
+      api<{ message: Message }>(`/api/v1/instances/${instance.id}/messages`, {
+        body: { to: target, text },
+        headers: { 'idempotency-key': newIdempotencyKey() },
+      }),
+    );
+    if (!r) return;
+    setText('');
+    if (!chatId) {
+      setTo('');
+      setChatId(r.message.chat_id);
+    } else setThread((cur) => (cur.some((x) => x.id === r.message.id) ? cur : withAcks([...cur, r.message])));
+    reloadChatList();
+  };
+
+  const current = chats?.find((c) => c.chat_id === chatId);
+
+  return (
+    <div class="chats">
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      <div class="chat-layout">
+        <nav class="chat-list" aria-label="Chats">
+          <button
+            type="button"
+            class={chatId === null ? 'chat active' : 'chat'}
+            aria-pressed={chatId === null}
+            onClick={() => setChatId(null)}
+          >
+            + New message
+          </button>
+          {chats === null && <p class="muted">Loading chats…</p>}
+          {chats?.length === 0 && <p class="muted">No chats yet.</p>}
+          {chats?.map((c) => (
+            <button
+              key={c.chat_id}
+              type="button"
+              class={c.chat_id === chatId ? 'chat active' : 'chat'}
+              aria-pressed={c.chat_id === chatId}
+              onClick={() => setChatId(c.chat_id)}
+            >
+              <span class="chat-name">{c.name ?? c.chat_id}</span>
+              <span class="chat-preview muted">{c.last_message_preview ?? ''}</span>
+            </button>
+          ))}
+        </nav>
+        <section
+          class="thread"
+          aria-label={current ? `Messages with ${current.name ?? current.chat_id}` : 'New message'}
+        >
+          {chatId ? (
+            <ol class="messages" aria-live="polite">
+              {thread.length === 0 && <li class="muted">No messages.</li>}
+              {thread.map((m) => (
+                <li key={m.id} class={m.is_from_me ? 'msg out' : 'msg in'} data-status={m.status}>
+                  {!m.is_from_me && m.contact_name && <span class="msg-from">{m.contact_name}</span>}
+                  <span class="msg-body">{m.body ?? `[${m.type}]`}</span>
+                  <span class="msg-meta">
+                    <Ago at={m.timestamp} /> {m.is_from_me ? (TICKS[m.status] ?? m.status) : ''}
+                  </span>
+                </li>
+              ))}
+              <li ref={bottom} class="sentinel" aria-hidden="true" />
+            </ol>
+          ) : (
+            <div class="new-message">
+              <label for="send-to">To (phone number, JID or chat id)</label>
+              <input
+                id="send-to"
+                value={to}
+                placeholder="+4915123456789"
+                onInput={(e) => setTo(e.currentTarget.value)}
+              />
+            </div>
+          )}
+          <form class="send-box" onSubmit={submit}>
+            <label for="send-text" class="sr-only">
+              Message
+            </label>
+            <textarea
+              id="send-text"
+              rows={2}
+              maxLength={4096}
+              placeholder="Write a message"
+              value={text}
+              onInput={(e) => setText(e.currentTarget.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' && !e.shiftKey) {
+                  e.preventDefault();
+                  (e.currentTarget.form as HTMLFormElement | null)?.requestSubmit();
+                }
+              }}
+            />
+            <button type="submit" class="primary" disabled={send.busy}>
+              Send
+            </button>
+          </form>
+          <ErrorBanner error={send.error} onDismiss={() => send.setError(null)} />
+        </section>
+      </div>
+    </div>
+  );
+}
