@@ -1,0 +1,131 @@
+// Cluster event bus without Redis: every replica tails the event log, so all replicas see every event once.
+import type { GatewayEvent } from '../domain/model.js';
+import type { EventBus, EventListener } from '../ports/event-bus.js';
+import type { Store } from '../ports/store.js';
+
+const PAGE = 500;
+
+/**
+ * `subscribe` listeners get every replica's events from the log tail (this replica's too, so there is one path
+ * and no duplicates); `subscribeLocal` listeners get this replica's events at once. A local publish wakes the
+ * tail. Ids are taken before commit, so a lower id can appear after a higher one: the tail waits up to
+ * `gapWaitMs` for a missing id before skipping it (a rolled-back transaction leaves a permanent hole).
+ */
+export class LogTailEventBus implements EventBus {
+  private readonly all = new Set<EventListener>();
+  private readonly local = new Set<EventListener>();
+  /** Every id up to and including the cursor was delivered or given up on. */
+  private cursor = 0;
+  private readonly delivered = new Set<number>();
+  private readonly gapSince = new Map<number, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: { pollMs: number; gapWaitMs: number },
+    private readonly onError: (err: unknown, what: string) => void,
+  ) {}
+
+  /** Starts tailing after the newest event in the log. */
+  async start(): Promise<void> {
+    this.cursor = await this.store.events.latestId();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  publish(events: readonly GatewayEvent[]): void {
+    if (events.length === 0) return;
+    this.deliver(this.local, events);
+    this.poke();
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.all.add(listener);
+    return () => this.all.delete(listener);
+  }
+
+  subscribeLocal(listener: EventListener): () => void {
+    this.local.add(listener);
+    return () => this.local.delete(listener);
+  }
+
+  /** Polls now (or right after the poll in progress). */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.running = this.poll()
+      .catch((err) => this.onError(err, 'event log tail failed'))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        } else this.schedule();
+      });
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.poke(), this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    let since = this.cursor;
+    for (;;) {
+      const page = await this.store.events.listSince({ since, limit: PAGE });
+      const fresh = page.filter((e) => !this.delivered.has(e.id));
+      for (const e of fresh) this.delivered.add(e.id);
+      this.deliver(this.all, fresh);
+      if (page.length < PAGE) break;
+      since = page[page.length - 1].id;
+    }
+    this.advance();
+  }
+
+  /** Moves the cursor over delivered ids and over holes older than gapWaitMs. */
+  private advance(): void {
+    const now = Date.now();
+    let max = this.cursor;
+    for (const id of this.delivered) if (id > max) max = id;
+    while (this.cursor < max) {
+      const next = this.cursor + 1;
+      if (this.delivered.has(next)) {
+        this.delivered.delete(next);
+        this.gapSince.delete(next);
+        this.cursor = next;
+        continue;
+      }
+      const first = this.gapSince.get(next) ?? now;
+      this.gapSince.set(next, first);
+      if (now - first < this.opts.gapWaitMs) break;
+      this.gapSince.delete(next);
+      this.cursor = next;
+    }
+  }
+
+  private deliver(listeners: Set<EventListener>, events: readonly GatewayEvent[]): void {
+    for (const e of events) {
+      for (const l of listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.onError(err, 'event listener failed');
+        }
+      }
+    }
+  }
+}
