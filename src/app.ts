@@ -8,12 +8,25 @@ import { SbError } from './domain/errors.js';
 import type { Gateway } from './gateway.js';
 import { type PrincipalResolver, registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
+import { authUserRoutes, userTokenResolver } from './http/routes/auth-users.js';
+import { clusterRoutes } from './http/routes/cluster.js';
 import { companyRoutes } from './http/routes/companies.js';
+import { companySessionRoutes } from './http/routes/company-sessions.js';
+import { connectRoutes } from './http/routes/connect.js';
+import { dashboardRoutes } from './http/routes/dashboard.js';
+import { eventsHttpRoutes } from './http/routes/events-http.js';
 import { eventsWsRoutes } from './http/routes/events-ws.js';
 import { healthRoutes } from './http/routes/health.js';
 import { instanceRoutes } from './http/routes/instances.js';
+import { mcpRoutes } from './http/routes/mcp.js';
+import { messageMediaRoutes } from './http/routes/message-media.js';
 import { messageRoutes } from './http/routes/messages.js';
+import { metricsRoutes } from './http/routes/metrics.js';
+import { pairingCodeRoutes } from './http/routes/pairing-code.js';
 import { simulateRoutes } from './http/routes/simulate.js';
+import { telegramWebhookRoutes } from './http/routes/telegram-webhooks.js';
+import { wahaWebhookRoutes } from './http/routes/waha-webhooks.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 
 export interface BuildAppOptions {
   /** More ways to authenticate (e.g. user bearer tokens), tried after API keys. */
@@ -24,7 +37,7 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
   const app = Fastify({
     loggerInstance: gw.logger as unknown as FastifyBaseLogger,
     bodyLimit: gw.config.http.bodyLimit,
-    requestTimeout: 120_000,
+    requestTimeout: gw.config.http.requestTimeoutMs,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -76,18 +89,33 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
 
   registerAuth(app as unknown as FastifyInstance, [
     async (token) => gw.keys.resolve(token),
+    userTokenResolver(gw),
     ...(opts.extraResolvers ?? []),
   ]);
 
   for (const routes of [
+    metricsRoutes,
     healthRoutes,
     companyRoutes,
     instanceRoutes,
     messageRoutes,
     simulateRoutes,
+    telegramWebhookRoutes,
+    wahaWebhookRoutes,
+    pairingCodeRoutes,
+    messageMediaRoutes,
     eventsWsRoutes,
+    clusterRoutes,
+    eventsHttpRoutes,
+    mcpRoutes,
+    authUserRoutes,
+    companySessionRoutes,
+    connectRoutes,
+    webhookRoutes,
   ]) {
     await app.register(routes(gw));
   }
+  // The web dashboard last: static files at `/`, so API routes always win.
+  await app.register(dashboardRoutes(gw));
   return app as unknown as FastifyInstance;
 }

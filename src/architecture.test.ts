@@ -17,9 +17,9 @@ function files(dir: string): string[] {
 /** Every import specifier of a file, relative ones resolved to a path under src/. */
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
-    (m) => m[1] ?? m[2],
-  );
+  const specs = [
+    ...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1] ?? m[2]);
   return specs.map((s) => (s.startsWith('.') ? relative(SRC, resolve(dirname(file), s)) : s));
 }
 
@@ -28,7 +28,8 @@ const FORBIDDEN: Record<string, RegExp> = {
   domain: /^(?!domain\/)(?!node:)|^node:(?!crypto)/,
   ports: /^(?!domain\/|ports\/)/,
   core: /^(fastify|@fastify|fastify-type-provider-zod|pg|@electric-sql|baileys|grammy|ioredis|telegram-test-api|providers\/|storage\/|http\/|delivery\/|runtime\/|mcp\/|cli\/|app|gateway|main)/,
-  providers: /^(fastify|@fastify|pg|@electric-sql|storage\/|http\/|delivery\/|runtime\/|mcp\/|cli\/|app|gateway|main)/,
+  providers:
+    /^(fastify|@fastify|pg|@electric-sql|storage\/|http\/|delivery\/|runtime\/|mcp\/|cli\/|app|gateway|main)/,
 };
 
 describe('architecture', () => {
@@ -51,7 +52,10 @@ describe('architecture', () => {
       const rel = relative(SRC, f);
       if (rel.startsWith('providers/')) continue;
       for (const spec of imports(f)) {
-        if (/^providers\/(?!registry|contract)[^/]+\//.test(spec) && !/^providers\/simulator\/network/.test(spec)) {
+        if (
+          /^providers\/(?!registry|contract)[^/]+\//.test(spec) &&
+          !/^providers\/simulator\/network/.test(spec)
+        ) {
           bad.push(`${rel} imports ${spec}`);
         }
       }

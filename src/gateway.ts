@@ -1,15 +1,25 @@
 // The gateway's object graph: store, bus, providers, supervisor and services wired together (no listening).
+
+import QRCode from 'qrcode';
 import type { Config } from './config/index.js';
+import { CompanySessionService } from './core/company-sessions.js';
 import { MemoryEventBus } from './core/event-bus-memory.js';
 import { InstanceService } from './core/instances.js';
 import { ensureAdminKey, KeyResolver } from './core/keys.js';
 import { MessagingService } from './core/messaging.js';
-import { SessionSupervisor } from './core/supervisor.js';
+import { PoolService } from './core/pool.js';
+import { sendRateGuard } from './core/rate-limit.js';
+import { SessionSupervisor, type SupervisorHooks } from './core/supervisor.js';
+import { UserService } from './core/users.js';
+import { type DeliveryRuntime, startDelivery } from './delivery/webhooks/runtime.js';
+import { endpointSync } from './delivery/webhooks/service.js';
 import type { Logger } from './logger.js';
 import type { EventBus } from './ports/event-bus.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { Store } from './ports/store.js';
 import { createProviderRegistry, type RegistryOptions } from './providers/registry.js';
+import { type ClusterRuntime, createClusterRuntime } from './runtime/cluster.js';
+import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
 
 export interface Gateway {
   config: Readonly<Config>;
@@ -21,6 +31,18 @@ export interface Gateway {
   instances: InstanceService;
   messaging: MessagingService;
   keys: KeyResolver;
+  /** Users and their sign-in tokens (issue 5). */
+  users: UserService;
+  /** Warm pool of instances for "Connect my WhatsApp" (seed 004). */
+  pool: PoolService;
+  /** The company session API (seed 003). */
+  companySessions: CompanySessionService;
+  /** Rate limiters (Redis when REDIS_URL is set, with an in-memory insurance limiter). */
+  limiters: RateLimiterFactory;
+  /** Cluster mode (CLUSTER_MODE=on): leases, forwarded commands, shared events. Started by `serve`. */
+  cluster: ClusterRuntime | null;
+  /** Durable delivery (issue 4): outbox worker, webhook endpoints service, metrics registry. */
+  delivery?: DeliveryRuntime;
   shuttingDown: boolean;
   /** Hooks run at shutdown after sessions are closed (workers, timers). */
   onClose: Array<() => Promise<void> | void>;
@@ -37,12 +59,80 @@ export function createGateway(
   logger: Logger,
   opts: GatewayOptions = {},
 ): Gateway {
-  const bus = new MemoryEventBus((err) => logger.error({ err }, 'event listener failed'));
-  const providers = opts.providers ?? createProviderRegistry(config, opts);
+  const cluster = config.cluster.enabled ? createClusterRuntime(config, store, logger) : null;
+  const bus = cluster?.bus ?? new MemoryEventBus((err) => logger.error({ err }, 'event listener failed'));
+  const providers =
+    opts.providers ?? createProviderRegistry(config, { store, leases: cluster?.leases, ...opts });
   const keys = new KeyResolver(store, config.adminApiKey);
-  const supervisor = new SessionSupervisor({ store, bus, providers, logger });
-  const instances = new InstanceService({ store, bus, providers, supervisor, keys });
-  const messaging = new MessagingService({ store, bus, providers, supervisor, instances });
+  const limiters = createRateLimiterFactory({
+    redisUrl: config.rateLimit.redisUrl,
+    keyPrefix: `switchboard:${config.database.schema}:rl`,
+    logger,
+  });
+  const hooks: SupervisorHooks = {};
+  const supervisor = new SessionSupervisor({
+    store,
+    bus,
+    providers,
+    logger,
+    hooks,
+    leases: cluster?.leases,
+    forwarder: cluster?.forwarder,
+  });
+  const instances = new InstanceService({
+    store,
+    bus,
+    providers,
+    supervisor,
+    keys,
+    configSync: endpointSync({ allowPrivate: config.webhooks.allowPrivate }),
+  });
+  const sendLimiter = limiters.create({
+    name: 'send',
+    points: config.rateLimit.max,
+    windowMs: config.rateLimit.windowMs,
+  });
+  const messaging = new MessagingService({
+    store,
+    bus,
+    providers,
+    supervisor,
+    instances,
+    guards: [sendRateGuard(sendLimiter)],
+  });
+  const loginLimit = { points: config.auth.loginMax, windowMs: config.auth.loginWindowMs };
+  const users = new UserService({
+    store,
+    jwtSecret: config.auth.jwtSecret,
+    ttlSeconds: config.auth.jwtTtlSeconds,
+    loginLimits: {
+      perEmail: limiters.create({ name: 'login-email', ...loginLimit }),
+      perAddress: limiters.create({
+        name: 'login-addr',
+        points: loginLimit.points * 5,
+        windowMs: loginLimit.windowMs,
+      }),
+    },
+  });
+  const pool = new PoolService({
+    store,
+    bus,
+    supervisor,
+    providers,
+    logger,
+    options: config.pool,
+    renderQr: (qr) => QRCode.toDataURL(qr, { margin: 2, scale: 6 }),
+  });
+  hooks.onProviderEvent = (inst, event) => pool.onProviderEvent(inst, event);
+  const companySessions = new CompanySessionService({
+    store,
+    bus,
+    supervisor,
+    providers,
+    messaging,
+    provider: config.sessionProvider,
+  });
+  const delivery = startDelivery({ config, store, bus, logger, messaging });
   return {
     config,
     logger,
@@ -53,19 +143,35 @@ export function createGateway(
     instances,
     messaging,
     keys,
+    users,
+    pool,
+    companySessions,
+    limiters,
+    cluster,
+    delivery,
     shuttingDown: false,
-    onClose: [],
+    onClose: [
+      () => delivery.stop(),
+      ...(cluster ? [() => cluster.stop()] : []),
+      () => pool.close(),
+      () => companySessions.close(),
+      () => limiters.close(),
+    ],
   };
 }
 
 /** First-start chores: an admin key if none exists (returned once, for printing). */
 export async function prepareGateway(gw: Gateway): Promise<{ adminKey: string | null }> {
-  return { adminKey: await ensureAdminKey(gw.store, gw.config.adminApiKey) };
+  const adminKey = await ensureAdminKey(gw.store, gw.config.adminApiKey);
+  // The warm pool fills in the background (seed 004): free instances start and wait with a QR.
+  if (gw.pool.enabled) void gw.pool.fill().catch((err) => gw.logger.warn({ err }, 'pool fill failed'));
+  return { adminKey };
 }
 
 /** Graceful stop: refuse new work, close sessions without logging out, run close hooks. */
 export async function shutdownGateway(gw: Gateway): Promise<void> {
   gw.shuttingDown = true;
+  gw.cluster?.stopClaiming();
   await gw.supervisor.shutdown();
   for (const fn of gw.onClose) await fn();
 }

@@ -19,9 +19,18 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       `\n  Admin API key (shown once, store it now):\n\n    ${adminKey}\n\n  Use it as: Authorization: Bearer <key>\n\n`,
     );
   }
-  const resumed = await gw.supervisor.resumeDesired();
+  // Clustered, sessions are resumed by the claimer (each replica takes its fair share of unowned instances).
+  let resumed = 0;
+  if (gw.cluster) await gw.cluster.start(gw.supervisor);
+  else resumed = await gw.supervisor.resumeDesired();
   logger.info(
-    { port: config.port, database: store.kind, resumed, providers: gw.providers.list().map((p) => p.name) },
+    {
+      port: config.port,
+      database: store.kind,
+      resumed,
+      replica_id: gw.cluster?.replicaId,
+      providers: gw.providers.list().map((p) => p.name),
+    },
     'switchboard listening',
   );
 

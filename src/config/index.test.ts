@@ -27,12 +27,19 @@ describe('loadConfig', () => {
   it('lists every problem in one error', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'abc', DATABASE_URL: 'mysql://x', DATABASE_SCHEMA: 'Bad-Name', SIMULATOR: 'maybe', ADMIN_API_KEY: 'short' });
+      loadConfig({
+        PORT: 'abc',
+        DATABASE_URL: 'mysql://x',
+        DATABASE_SCHEMA: 'Bad-Name',
+        SIMULATOR: 'maybe',
+        ADMIN_API_KEY: 'short',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const v of ['PORT', 'DATABASE_URL', 'DATABASE_SCHEMA', 'SIMULATOR', 'ADMIN_API_KEY']) expect(problems).toContain(v);
+    for (const v of ['PORT', 'DATABASE_URL', 'DATABASE_SCHEMA', 'SIMULATOR', 'ADMIN_API_KEY'])
+      expect(problems).toContain(v);
   });
 });

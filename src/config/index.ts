@@ -1,4 +1,5 @@
 // Configuration: parsed once from the environment with zod, every problem reported together, frozen.
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 const bool = (def: boolean) =>
@@ -59,8 +60,78 @@ const envSchema = z.object({
   SIMULATOR_QR_ROTATE_MS: int(20_000, 100, 3_600_000),
   SIMULATOR_ACK_DELAY_MS: int(200, 0, 60_000),
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
+  WS_MAX_CONNECTIONS_PER_COMPANY: int(50, 1, 100_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+  CLUSTER_MODE: bool(false),
+  REPLICA_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash and underscore (at most 64)')
+      .optional(),
+  ),
+  LEASE_RENEW_MS: int(3_000, 50, 600_000),
+  LEASE_TTL_MS: int(10_000, 200, 3_600_000),
+  CLUSTER_COMMAND_TIMEOUT_MS: int(10_000, 100, 600_000),
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .optional(),
+  ),
+  JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  JWT_TTL_SECONDS: int(43_200, 60, 31_536_000),
+  RATE_LIMIT_MAX_REQUESTS: int(30, 1, 1_000_000),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 1_000, 86_400_000),
+  LOGIN_RATE_LIMIT_MAX: int(10, 1, 10_000),
+  LOGIN_RATE_LIMIT_WINDOW_MS: int(900_000, 1_000, 86_400_000),
+  SESSION_PROVIDER: optionalString,
+  POOL_ENABLED: bool(false),
+  POOL_PROVIDER: z.enum(['waha', 'whatsapp', 'simulator']).default('simulator'),
+  POOL_SIZE: int(10, 0, 10_000),
+  POOL_MIN_FREE: int(5, 0, 10_000),
+  POOL_REFILL: int(10, 1, 10_000),
+  TELEGRAM_API_ROOT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  WAHA_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  WAHA_API_KEY: optionalString,
+  WAHA_WEBHOOK_HMAC_KEY: optionalString,
+  WHATSAPP_WS_URL: optionalString.pipe(z.url({ protocol: /^wss?$/ }).optional()),
+  WHATSAPP_TRUST_ROOT_KEY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a 32-byte key in base64')
+      .optional(),
+  ),
+  MAX_RECONNECT_ATTEMPTS: int(10, 1, 1000),
+  HEALTH_CHECK_INTERVAL_MS: int(30_000, 0, 3_600_000),
+  WEBHOOK_ALLOW_PRIVATE: bool(false),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .trim()
+    .default('0,5s,5m,30m,2h,5h,10h,10h')
+    .pipe(
+      z
+        .string()
+        .regex(/^\s*\d+(ms|s|m|h|d)?\s*(,\s*\d+(ms|s|m|h|d)?\s*){0,29}$/, 'durations like 0,5s,5m,2h'),
+    )
+    .transform((v) => v.split(',').map(durationMs)),
+  WEBHOOK_DISABLE_AFTER: z
+    .string()
+    .trim()
+    .default('5d')
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 5d, 12h or 30m'))
+    .transform(durationMs),
+  WEBHOOK_TIMEOUT_MS: int(15_000, 100, 120_000),
+  WEBHOOK_WORKER_INTERVAL_MS: int(1_000, 10, 60_000),
 });
+
+/** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
+function durationMs(v: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v.trim())!;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
+  return Number(m[1]) * unit;
+}
 
 export interface Config {
   port: number;
@@ -69,8 +140,51 @@ export interface Config {
   adminApiKey: string | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   simulator: { enabled: boolean; qrRotateMs: number; ackDelayMs: number };
-  http: { bodyLimit: number };
+  http: { bodyLimit: number; requestTimeoutMs: number; wsMaxPerCompany: number };
   shutdownTimeoutMs: number;
+  /** Several replicas on one database: session leases, forwarded commands, shared events (CLUSTER_MODE). */
+  cluster: {
+    enabled: boolean;
+    /** This replica's id (REPLICA_ID, default random). */
+    replicaId: string;
+    /** Lease renewal interval in ms (LEASE_RENEW_MS, default 3000). */
+    leaseRenewMs: number;
+    /** Lease lifetime in ms (LEASE_TTL_MS, default 10000); must exceed twice the renewal interval. */
+    leaseTtlMs: number;
+    /** How long a forwarded command waits for the owner's answer, in ms (default 10000). */
+    commandTimeoutMs: number;
+  };
+  /** Redis (REDIS_URL): cluster events and commands go through it when set. */
+  redisUrl: string | undefined;
+  /** User sign-in (issue 5): JWT secret (unset = generated once and kept in the database), token lifetime. */
+  auth: { jwtSecret: string | undefined; jwtTtlSeconds: number; loginMax: number; loginWindowMs: number };
+  /** Send rate limit per company: `max` sends per `windowMs`; Redis when `redisUrl` is set, else in memory. */
+  rateLimit: { redisUrl: string | undefined; max: number; windowMs: number };
+  /** Company session API (seed 003): provider of a company's WhatsApp (unset = whatsapp if available, else simulator). */
+  sessionProvider: string | undefined;
+  /** Warm pool (seed 004): free instances waiting with a QR. */
+  pool: { enabled: boolean; provider: string; size: number; minFree: number; refill: number };
+  /** Public base URL of this gateway (webhook mode for Telegram, WAHA webhooks); unset = polling only. */
+  publicUrl: string | undefined;
+  /** Telegram Bot API root (a local Bot API server); unset = https://api.telegram.org. */
+  telegram: { apiRoot: string | undefined };
+  /** WAHA backend; the `waha` provider is enabled only when `url` is set. */
+  waha: { url: string | undefined; apiKey: string | undefined; webhookHmacKey: string | undefined };
+  /** `whatsapp` provider (Baileys): ws URL override and trust root (emulator tests only), reconnects, health. */
+  whatsapp: {
+    wsUrl: string | undefined;
+    trustRootKey: string | undefined;
+    maxReconnectAttempts: number;
+    healthCheckIntervalMs: number;
+  };
+  /** Outbound webhooks and the agent bridge (src/delivery); durations in milliseconds. */
+  webhooks: {
+    allowPrivate: boolean;
+    retryScheduleMs: number[];
+    disableAfterMs: number;
+    timeoutMs: number;
+    workerIntervalMs: number;
+  };
 }
 
 /** Thrown by loadConfig with every problem listed, one per line. */
@@ -88,6 +202,11 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.LEASE_TTL_MS < 2 * e.LEASE_RENEW_MS) {
+    throw new ConfigError([
+      `LEASE_TTL_MS: must be at least twice LEASE_RENEW_MS (${e.LEASE_RENEW_MS}), got ${e.LEASE_TTL_MS}`,
+    ]);
+  }
   const port = env.PORT !== undefined && env.PORT !== '' ? e.PORT : e.INSTANCE_MANAGER_PORT;
   const config: Config = {
     port,
@@ -106,8 +225,55 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       qrRotateMs: e.SIMULATOR_QR_ROTATE_MS,
       ackDelayMs: e.SIMULATOR_ACK_DELAY_MS,
     },
-    http: { bodyLimit: e.BODY_LIMIT_BYTES },
+    http: {
+      bodyLimit: e.BODY_LIMIT_BYTES,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      wsMaxPerCompany: e.WS_MAX_CONNECTIONS_PER_COMPANY,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    cluster: {
+      enabled: e.CLUSTER_MODE,
+      replicaId: e.REPLICA_ID ?? `r-${randomBytes(5).toString('hex')}`,
+      leaseRenewMs: e.LEASE_RENEW_MS,
+      leaseTtlMs: e.LEASE_TTL_MS,
+      commandTimeoutMs: e.CLUSTER_COMMAND_TIMEOUT_MS,
+    },
+    redisUrl: e.REDIS_URL,
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      jwtTtlSeconds: e.JWT_TTL_SECONDS,
+      loginMax: e.LOGIN_RATE_LIMIT_MAX,
+      loginWindowMs: e.LOGIN_RATE_LIMIT_WINDOW_MS,
+    },
+    rateLimit: { redisUrl: e.REDIS_URL, max: e.RATE_LIMIT_MAX_REQUESTS, windowMs: e.RATE_LIMIT_WINDOW_MS },
+    sessionProvider: e.SESSION_PROVIDER,
+    pool: {
+      enabled: e.POOL_ENABLED,
+      provider: e.POOL_PROVIDER,
+      size: e.POOL_SIZE,
+      minFree: e.POOL_MIN_FREE,
+      refill: e.POOL_REFILL,
+    },
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    telegram: { apiRoot: e.TELEGRAM_API_ROOT?.replace(/\/+$/, '') },
+    waha: {
+      url: e.WAHA_URL?.replace(/\/+$/, ''),
+      apiKey: e.WAHA_API_KEY,
+      webhookHmacKey: e.WAHA_WEBHOOK_HMAC_KEY,
+    },
+    whatsapp: {
+      wsUrl: e.WHATSAPP_WS_URL,
+      trustRootKey: e.WHATSAPP_TRUST_ROOT_KEY,
+      maxReconnectAttempts: e.MAX_RECONNECT_ATTEMPTS,
+      healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
+    },
+    webhooks: {
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      workerIntervalMs: e.WEBHOOK_WORKER_INTERVAL_MS,
+    },
   };
   return deepFreeze(config);
 }

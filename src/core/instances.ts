@@ -4,7 +4,7 @@ import type { Instance, Principal } from '../domain/model.js';
 import type { AuthStatus, InstanceStatus, InstanceType } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
-import type { InstancePatch, Page, Store } from '../ports/store.js';
+import type { InstancePatch, Page, Repos, Store } from '../ports/store.js';
 import { assertCompany, canSeeInstance, companyOf, requireCompanyLevel } from './access.js';
 import { commitWithEvents } from './commit.js';
 import { generateKey, type KeyResolver } from './keys.js';
@@ -44,6 +44,11 @@ export interface InstanceServiceDeps {
   providers: ProviderRegistry;
   supervisor: SessionSupervisor;
   keys: KeyResolver;
+  /**
+   * Runs inside the create/update transaction after the row is written (webhook and agent endpoints are synced
+   * from `api_webhook_schema` / `agent`); may throw to refuse, and returns the instance as it should be shown.
+   */
+  configSync?: (tx: Repos, inst: Instance) => Promise<Instance>;
 }
 
 export class InstanceService {
@@ -104,6 +109,7 @@ export class InstanceService {
         is_pooled: input.is_pooled ?? false,
       });
       if (account) inst = (await tx.instances.update(inst.id, { account }))!;
+      if (this.deps.configSync) inst = await this.deps.configSync(tx, inst);
       await tx.keys.insert({
         kind: 'instance',
         prefix: key.prefix,
@@ -157,7 +163,11 @@ export class InstanceService {
     if (own !== null && f.company_id !== undefined && f.company_id !== own)
       return { items: [], next_cursor: null };
     const provider = f.provider ? (this.deps.providers.get(f.provider)?.name ?? f.provider) : undefined;
-    return this.deps.store.instances.list({ ...f, provider, company_id: own ?? f.company_id });
+    const page = await this.deps.store.instances.list({ ...f, provider, company_id: own ?? f.company_id });
+    // A key restricted to some instances lists only those.
+    return p.kind === 'company' && p.instanceIds
+      ? { ...page, items: page.items.filter((i) => canSeeInstance(p, i)) }
+      : page;
   }
 
   async update(p: Principal, id: string, input: UpdateInstanceInput): Promise<Instance> {
@@ -175,7 +185,12 @@ export class InstanceService {
       patch.settings = prepared.settings;
       if (prepared.account) patch.account = prepared.account;
     }
-    return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
+    if (!this.deps.configSync) return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
+    const sync = this.deps.configSync;
+    return this.deps.store.tx(async (tx) => {
+      const updated = await tx.instances.update(inst.id, patch);
+      return updated ? sync(tx, updated) : inst;
+    });
   }
 
   async delete(p: Principal, id: string): Promise<void> {

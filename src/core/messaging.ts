@@ -2,9 +2,11 @@
 import { createHash } from 'node:crypto';
 import { SbError } from '../domain/errors.js';
 import type { Chat, Contact, Instance, Message, Principal } from '../domain/model.js';
+import { isAckProgress } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { OutboundMessage, ProviderRegistry } from '../ports/provider.js';
 import type { Page, Store } from '../ports/store.js';
+import { requireScope } from './access.js';
 import { normalizeRecipient } from './addressing.js';
 import { commitWithEvents } from './commit.js';
 import type { InstanceService } from './instances.js';
@@ -43,6 +45,7 @@ export class MessagingService {
     input: SendInput,
     idempotencyKey?: string,
   ): Promise<{ message: Message; replayed: boolean }> {
+    requireScope(p, 'send');
     const inst = await this.deps.instances.get(p, instanceId);
     const factory = this.deps.instances.provider(inst.provider);
     const chatId = normalizeRecipient(input.to, factory.addressing);
@@ -67,7 +70,7 @@ export class MessagingService {
       const existing = await this.deps.store.messages.getByIdempotencyKey(inst.id, idempotencyKey);
       if (existing) return this.replay(existing, requestHash);
     }
-    if (!this.deps.supervisor.has(inst.id) || inst.auth_status !== 'client_ready') {
+    if (inst.auth_status !== 'client_ready' || !(await this.deps.supervisor.reachable(inst.id))) {
       throw new SbError(
         'SB_ERR_NOT_CONNECTED',
         `instance is not connected (${inst.status}/${inst.auth_status})`,
@@ -115,6 +118,8 @@ export class MessagingService {
         reaction: input.reaction ?? null,
       });
       const sent = await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+        // Taken before the id is written, so a concurrent ack either sees the message or stashes before we look.
+        await tx.messages.lockMessageId(inst.id, result.message_id);
         const updated = (await tx.messages.update(inst.id, msg.id, {
           message_id: result.message_id,
           status: 'sent',
@@ -136,6 +141,18 @@ export class MessagingService {
           company_id: inst.company_id,
           data: { message: updated },
         });
+        // An ack that overtook this commit was stashed by the supervisor: apply it now.
+        const late = await tx.messages.takeAck(inst.id, result.message_id);
+        if (late && isAckProgress(updated.status, late)) {
+          const acked = (await tx.messages.update(inst.id, msg.id, { status: late }))!;
+          await emit({
+            type: 'message.ack',
+            instance_id: inst.id,
+            company_id: inst.company_id,
+            data: { id: acked.id, message_id: acked.message_id, chat_id: acked.chat_id, status: late },
+          });
+          return acked;
+        }
         return updated;
       });
       return { message: sent, replayed: false };

@@ -4,6 +4,7 @@ import { SbError } from '../domain/errors.js';
 import type { Instance } from '../domain/model.js';
 import { type AuthStatus, type InstanceStatus, isAckProgress } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { ClusterCommand, CommandForwarder, SessionLeases } from '../ports/leases.js';
 import type {
   OutboundMessage,
   ProviderEvent,
@@ -36,6 +37,10 @@ export interface SupervisorDeps {
   providers: ProviderRegistry;
   logger: ProviderLogger & { child(bindings: object): ProviderLogger };
   hooks?: SupervisorHooks;
+  /** Cluster mode: a session runs here only while this replica holds its lease. Absent: single process. */
+  leases?: SessionLeases;
+  /** Cluster mode: runs session commands on the replica that owns the session. */
+  forwarder?: CommandForwarder;
 }
 
 const CONNECTED: ReadonlySet<AuthStatus> = new Set(['authenticated', 'client_ready']);
@@ -59,6 +64,37 @@ export class SessionSupervisor {
 
   liveInstanceIds(): string[] {
     return [...this.sessions.keys()];
+  }
+
+  /** True when a send can reach a live session: here, or (cluster mode) on the replica holding the lease. */
+  async reachable(instanceId: string): Promise<boolean> {
+    if (this.sessions.has(instanceId)) return true;
+    return this.deps.leases ? (await this.deps.leases.owner(instanceId)) !== null : false;
+  }
+
+  /** Runs the command on the owning replica; null when there is none (or it is this one) and it runs here. */
+  private async forward(cmd: ClusterCommand): Promise<{ result: unknown } | null> {
+    if (!this.deps.forwarder || this.sessions.has(cmd.instance_id)) return null;
+    const r = await this.deps.forwarder.forward(cmd);
+    return r.handled ? { result: r.result } : null;
+  }
+
+  /** Releases the lease (cluster mode); a failure only delays a takeover until the lease expires. */
+  private async releaseLease(instanceId: string): Promise<void> {
+    await this.deps.leases?.release(instanceId).catch((err) => {
+      this.deps.logger.warn({ instance_id: instanceId, err: String(err) }, 'lease release failed');
+    });
+  }
+
+  /**
+   * Closes the local session without writing anything (cluster mode: the lease was lost, another replica may
+   * already run the session and owns the instance row's status). No-op when not live here.
+   */
+  async abandon(instanceId: string): Promise<void> {
+    await this.withLock(instanceId, async () => {
+      const live = this.sessions.get(instanceId);
+      if (live) await this.closeSession(live);
+    });
   }
 
   private async withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
@@ -118,12 +154,20 @@ export class SessionSupervisor {
       }
       return inst;
     }
+    if (this.deps.leases && !(await this.deps.leases.acquire(instanceId))) {
+      const fwd = await this.forward({ op: 'start', instance_id: instanceId });
+      if (fwd) return fwd.result as Instance;
+      throw new SbError('SB_ERR_UNAVAILABLE', 'another replica holds this session', {
+        details: { instance: instanceId },
+      });
+    }
     const factory = this.deps.providers.get(inst.provider);
     if (!factory) {
       const failed = await this.transition(instanceId, {
         status: 'error',
         last_error: `provider ${inst.provider} is not available in this deployment`,
       });
+      await this.releaseLease(instanceId);
       throw new SbError('SB_ERR_PROVIDER_UNKNOWN', `provider ${inst.provider} is not available`, {
         details: { instance: failed?.id },
       });
@@ -175,6 +219,7 @@ export class SessionSupervisor {
           });
         },
       );
+      await this.releaseLease(instanceId);
       throw new SbError('SB_ERR_PROVIDER', `session failed to start: ${message}`, { cause: err });
     }
     const running = await this.transition(instanceId, { status: 'running' });
@@ -188,6 +233,10 @@ export class SessionSupervisor {
 
   private async stopLocked(instanceId: string, desired: 'stopped' | 'running'): Promise<Instance | null> {
     const live = this.sessions.get(instanceId);
+    if (!live && desired === 'stopped') {
+      const fwd = await this.forward({ op: 'stop', instance_id: instanceId });
+      if (fwd) return fwd.result as Instance | null;
+    }
     const inst = await this.deps.store.instances.get(instanceId);
     if (!inst) return null;
     if (live) {
@@ -200,12 +249,15 @@ export class SessionSupervisor {
         : inst.auth_status === 'qr_ready'
           ? 'pending'
           : inst.auth_status;
-    return this.transition(instanceId, {
+    const stopped = await this.transition(instanceId, {
       status: 'stopped',
       desired_state: desired,
       auth_status: auth,
       qr: null,
     });
+    // Released only after the final write, so a replica taking the session over never sees it overwritten.
+    if (live) await this.releaseLease(instanceId);
+    return stopped;
   }
 
   private async closeSession(live: LiveSession): Promise<void> {
@@ -224,6 +276,8 @@ export class SessionSupervisor {
 
   async restart(instanceId: string): Promise<Instance> {
     return this.withLock(instanceId, async () => {
+      const fwd = await this.forward({ op: 'restart', instance_id: instanceId });
+      if (fwd) return fwd.result as Instance;
       await this.stopLocked(instanceId, 'running');
       return this.startLocked(instanceId);
     });
@@ -232,6 +286,8 @@ export class SessionSupervisor {
   /** Logs the account out and stops the session; the next start needs a new login. */
   async logout(instanceId: string): Promise<Instance | null> {
     return this.withLock(instanceId, async () => {
+      const fwd = await this.forward({ op: 'logout', instance_id: instanceId });
+      if (fwd) return fwd.result as Instance | null;
       const live = this.sessions.get(instanceId);
       if (live) {
         try {
@@ -241,7 +297,9 @@ export class SessionSupervisor {
         }
         await this.closeSession(live);
       }
-      return this.markLoggedOut(instanceId, 'requested');
+      const out = await this.markLoggedOut(instanceId, 'requested');
+      if (live) await this.releaseLease(instanceId);
+      return out;
     });
   }
 
@@ -265,13 +323,21 @@ export class SessionSupervisor {
 
   async send(instanceId: string, msg: OutboundMessage): Promise<SendResult> {
     const live = this.sessions.get(instanceId);
-    if (!live) throw new SbError('SB_ERR_NOT_CONNECTED', 'the instance has no running session');
+    if (!live) {
+      const fwd = await this.forward({ op: 'send', instance_id: instanceId, msg });
+      if (fwd) return fwd.result as SendResult;
+      throw new SbError('SB_ERR_NOT_CONNECTED', 'the instance has no running session');
+    }
     return live.session.send(msg);
   }
 
   async control(instanceId: string, action: string, payload: Record<string, unknown>) {
     const live = this.sessions.get(instanceId);
-    if (!live) throw new SbError('SB_ERR_NOT_CONNECTED', 'the instance has no running session');
+    if (!live) {
+      const fwd = await this.forward({ op: 'control', instance_id: instanceId, action, payload });
+      if (fwd) return fwd.result as Record<string, unknown>;
+      throw new SbError('SB_ERR_NOT_CONNECTED', 'the instance has no running session');
+    }
     if (!live.session.control)
       throw new SbError('SB_ERR_UNSUPPORTED', `the provider does not support ${action}`);
     return live.session.control(action, payload);
@@ -311,8 +377,10 @@ export class SessionSupervisor {
         break;
       case 'ack':
         await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+          await tx.messages.lockMessageId(instanceId, event.message_id);
           const m = await tx.messages.getByMessageId(instanceId, event.message_id);
-          if (!m) return;
+          // The send that caused this ack has not recorded the message id yet: keep it for the sender to apply.
+          if (!m) return tx.messages.stashAck(instanceId, event.message_id, event.status);
           if (!isAckProgress(m.status, event.status)) return;
           await tx.messages.update(instanceId, m.id, { status: event.status });
           await emit({

@@ -1,7 +1,7 @@
 // Authentication: resolves `Authorization: Bearer`, `X-Api-Key` (or `?api_key=` where allowed) to a Principal.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SbError } from '../domain/errors.js';
 import { hasScope } from '../core/access.js';
+import { SbError } from '../domain/errors.js';
 import type { KeyScope, Principal } from '../domain/model.js';
 
 declare module 'fastify' {
@@ -51,7 +51,9 @@ export function registerAuth(app: FastifyInstance, resolvers: PrincipalResolver[
         req.principal = p;
         const scope = cfg.scope ?? requiredScope(req.method, req.routeOptions.url);
         if (!hasScope(p, scope)) {
-          throw new SbError('SB_ERR_SCOPE_MISSING', `this key lacks the "${scope}" scope`, { details: { scope } });
+          throw new SbError('SB_ERR_SCOPE_MISSING', `this key lacks the "${scope}" scope`, {
+            details: { scope },
+          });
         }
         return;
       }

@@ -7,4 +7,9 @@ export interface EventBus {
   /** Publishes events that are already committed to the log. */
   publish(events: readonly GatewayEvent[]): void;
   subscribe(listener: EventListener): () => void;
+  /**
+   * Cluster mode: `subscribe` sees every replica's events, this only the ones committed by this process (use it
+   * for per-process counts and side effects). Absent on a single-process bus, where `subscribe` is the same.
+   */
+  subscribeLocal?(listener: EventListener): () => void;
 }

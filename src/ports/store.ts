@@ -128,6 +128,15 @@ export interface MessageRepo {
     cursor?: string;
   }): Promise<Page<Message>>;
   count(instanceId: string): Promise<number>;
+  /**
+   * Serialises, until the transaction ends, everyone recording or acking this provider message id (a
+   * transaction-scoped lock, safe behind a transaction-mode pooler).
+   */
+  lockMessageId(instanceId: string, messageId: string): Promise<void>;
+  /** Keeps an ack whose message is not recorded yet (the most advanced status wins). */
+  stashAck(instanceId: string, messageId: string, status: MessageStatus): Promise<void>;
+  /** Removes and returns a stashed ack for a message id, if any. */
+  takeAck(instanceId: string, messageId: string): Promise<MessageStatus | null>;
 }
 
 export interface ChatRepo {

@@ -1,11 +1,20 @@
 // The provider registry: the ONLY file that imports every provider. A table, not an if-chain.
 import type { Config } from '../config/index.js';
+import type { SessionLeases } from '../ports/leases.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
+import type { Store } from '../ports/store.js';
 import { createSimulatorProvider, type SimulatorNetwork } from './simulator/index.js';
+import { createTelegramProvider } from './telegram/index.js';
+import { createWahaProvider } from './waha/index.js';
+import { createWhatsAppProvider } from './whatsapp/index.js';
 
 export interface RegistryOptions {
   /** Reuse a simulator network (tests and benchmarks inspect it). */
   simulatorNetwork?: SimulatorNetwork;
+  /** The gateway's store (providers that keep state in it, e.g. WhatsApp auth). */
+  store?: Store;
+  /** Cluster session leases: a provider may ask whether this replica still owns a session. */
+  leases?: SessionLeases;
 }
 
 type Entry = (config: Readonly<Config>, opts: RegistryOptions) => ProviderFactory | null;
@@ -19,6 +28,17 @@ const PROVIDERS: Entry[] = [
           knobs: { qrRotateMs: c.simulator.qrRotateMs, ackDelayMs: c.simulator.ackDelayMs },
         })
       : null,
+  (c) => createTelegramProvider({ apiRoot: c.telegram.apiRoot, publicUrl: c.publicUrl }),
+  (c) =>
+    c.waha.url
+      ? createWahaProvider({
+          url: c.waha.url,
+          apiKey: c.waha.apiKey,
+          hmacKey: c.waha.webhookHmacKey,
+          webhookBase: c.publicUrl ?? `http://127.0.0.1:${c.port}`,
+        })
+      : null,
+  (c, o) => (o.store ? createWhatsAppProvider({ store: o.store, leases: o.leases, ...c.whatsapp }) : null),
 ];
 
 export function createProviderRegistry(

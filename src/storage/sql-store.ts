@@ -9,6 +9,7 @@ import type {
   Message,
   NewEvent,
 } from '../domain/model.js';
+import type { MessageStatus } from '../domain/statuses.js';
 import type {
   ChatRepo,
   CompanyRepo,
@@ -31,7 +32,8 @@ type Row = Record<string, any>;
 
 const INSTANCE_COLUMNS = `id::text AS id, company_id, name, provider, type_instance, status, auth_status, desired_state,
   account, qr, qr_updated_at, settings, api_webhook_schema, mcp_schema, agent, is_pooled, assigned_to, last_error,
-  last_activity_at, created_at, updated_at`;
+  last_activity_at, created_at, updated_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_cursor`;
 
 const toInstance = (r: Row): Instance => ({
   id: r.id,
@@ -98,6 +100,7 @@ const toKey = (r: Row): ApiKeyRecord => ({
   company_id: r.company_id,
   instance_id: r.instance_id,
   scopes: r.scopes ?? [],
+  instance_ids: r.instance_ids ?? null,
   label: r.label,
   created_at: isoReq(r.created_at),
   last_used_at: iso(r.last_used_at),
@@ -190,10 +193,11 @@ export function createRepos(sql: Sql, schema: string): Repos {
         params,
       );
       const items = rows.slice(0, f.limit).map(toInstance);
-      const last = items[items.length - 1];
+      // The cursor keeps the full (microsecond) creation time so rows created in one millisecond are not repeated.
+      const last = rows[f.limit - 1];
       return {
         items,
-        next_cursor: rows.length > f.limit && last ? encodeCursor([last.created_at, last.id]) : null,
+        next_cursor: rows.length > f.limit && last ? encodeCursor([last.created_cursor, last.id]) : null,
       };
     },
     async update(id, patch) {
@@ -342,6 +346,26 @@ export function createRepos(sql: Sql, schema: string): Repos {
       );
       return rows[0].n;
     },
+    async lockMessageId(instanceId, messageId) {
+      await sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sb-msg:${instanceId}:${messageId}`]);
+    },
+    async stashAck(instanceId, messageId, status) {
+      const rank = (v: string) =>
+        `CASE ${v} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END`;
+      await sql.query(
+        `INSERT INTO ${s}.pending_acks (instance_id, message_id, status) VALUES ($1, $2, $3)
+         ON CONFLICT (instance_id, message_id) DO UPDATE SET status = EXCLUDED.status
+         WHERE ${rank('EXCLUDED.status')} > ${rank(`${s}.pending_acks.status`)}`,
+        [instanceId, messageId, status],
+      );
+    },
+    async takeAck(instanceId, messageId) {
+      const rows = await sql.query<{ status: MessageStatus }>(
+        `DELETE FROM ${s}.pending_acks WHERE instance_id = $1 AND message_id = $2 RETURNING status`,
+        [instanceId, messageId],
+      );
+      return rows[0]?.status ?? null;
+    },
   };
 
   const chats: ChatRepo = {
@@ -437,9 +461,20 @@ export function createRepos(sql: Sql, schema: string): Repos {
 
   const events: EventRepo = {
     async append(e: NewEvent) {
+      // Transactional outbox: the deliveries of matching webhook/agent endpoints are enqueued in the same statement.
       const rows = await sql.query(
-        `INSERT INTO ${s}.events (type, instance_id, company_id, data) VALUES ($1, $2, $3, $4)
-         RETURNING id, type, instance_id::text AS instance_id, company_id, data, created_at`,
+        `WITH ev AS (INSERT INTO ${s}.events (type, instance_id, company_id, data) VALUES ($1, $2, $3, $4)
+           RETURNING id, type, instance_id, company_id, data, created_at),
+         outbox AS (INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
+           SELECT w.id, ev.id, ev.company_id, ev.instance_id,
+             COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
+           FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled AND w.company_id = ev.company_id
+             AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)
+             AND (cardinality(w.events) = 0 OR ev.type = ANY(w.events))
+             AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')
+             AND (w.include_groups OR (ev.data->'message'->>'is_group') IS DISTINCT FROM 'true')
+             AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text)
+         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev`,
         [e.type, e.instance_id, e.company_id, JSON.stringify(e.data)],
       );
       return toEvent(rows[0]);
@@ -478,16 +513,16 @@ export function createRepos(sql: Sql, schema: string): Repos {
   const keys: KeyRepo = {
     async insert(k) {
       const rows = await sql.query(
-        `INSERT INTO ${s}.api_keys (kind, prefix, hash, company_id, instance_id, scopes, label)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id::text AS id, kind, prefix, hash, company_id,
-           instance_id::text AS instance_id, scopes, label, created_at, last_used_at, revoked_at`,
-        [k.kind, k.prefix, k.hash, k.company_id, k.instance_id, k.scopes, k.label],
+        `INSERT INTO ${s}.api_keys (kind, prefix, hash, company_id, instance_id, scopes, label, instance_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[]) RETURNING id::text AS id, kind, prefix, hash, company_id,
+           instance_id::text AS instance_id, scopes, instance_ids::text[] AS instance_ids, label, created_at, last_used_at, revoked_at`,
+        [k.kind, k.prefix, k.hash, k.company_id, k.instance_id, k.scopes, k.label, k.instance_ids ?? null],
       );
       return toKey(rows[0]);
     },
     async findByHash(hash) {
       const rows = await sql.query(
-        `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, label,
+        `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, instance_ids::text[] AS instance_ids, label,
            created_at, last_used_at, revoked_at FROM ${s}.api_keys WHERE hash = $1 AND revoked_at IS NULL`,
         [hash],
       );
@@ -502,7 +537,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
         where.push(`${col === 'instance_id' ? 'instance_id::text' : col} = $${params.length}`);
       }
       const rows = await sql.query(
-        `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, label,
+        `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, instance_ids::text[] AS instance_ids, label,
            created_at, last_used_at, revoked_at FROM ${s}.api_keys WHERE ${where.join(' AND ')} ORDER BY created_at`,
         params,
       );

@@ -119,7 +119,13 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
   });
 
   it('returns the first outbound message for a repeated idempotency key', async () => {
-    const m = msg(instanceId, { message_id: null, is_from_me: true, status: 'pending', idempotency_key: 'k1', request_hash: 'h1' });
+    const m = msg(instanceId, {
+      message_id: null,
+      is_from_me: true,
+      status: 'pending',
+      idempotency_key: 'k1',
+      request_hash: 'h1',
+    });
     const a = await store.messages.insertOutbound(m);
     const b = await store.messages.insertOutbound({ ...m, request_hash: 'h2' });
     expect(a.inserted).toBe(true);
@@ -133,12 +139,22 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
     const base = Date.parse('2026-01-01T00:00:00Z');
     for (let i = 0; i < 5; i++) {
       await store.messages.upsert(
-        msg(instanceId, { chat_id: chat, message_id: `p-${i}`, body: `b${i}`, timestamp: new Date(base + i * 1000).toISOString() }),
+        msg(instanceId, {
+          chat_id: chat,
+          message_id: `p-${i}`,
+          body: `b${i}`,
+          timestamp: new Date(base + i * 1000).toISOString(),
+        }),
       );
     }
     const p1 = await store.messages.list({ instance_id: instanceId, chat_id: chat, limit: 3 });
     expect(p1.items.map((m) => m.body)).toEqual(['b4', 'b3', 'b2']);
-    const p2 = await store.messages.list({ instance_id: instanceId, chat_id: chat, limit: 3, cursor: p1.next_cursor! });
+    const p2 = await store.messages.list({
+      instance_id: instanceId,
+      chat_id: chat,
+      limit: 3,
+      cursor: p1.next_cursor!,
+    });
     expect(p2.items.map((m) => m.body)).toEqual(['b1', 'b0']);
     const before = await store.messages.list({
       instance_id: instanceId,
@@ -170,15 +186,36 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
     });
     const chat = await store.chats.get(instanceId, 'chat-a');
     expect(chat).toMatchObject({ name: 'Alice', last_message_preview: 'hi', unread_count: 2 });
-    await store.contacts.upsert({ instance_id: instanceId, contact_id: 'x@s.whatsapp.net', name: 'Xavier_%', phone: '+1' });
-    expect((await store.contacts.list({ instance_id: instanceId, query: 'xav', limit: 10 })).items).toHaveLength(1);
-    expect((await store.contacts.list({ instance_id: instanceId, query: '_%', limit: 10 })).items).toHaveLength(1);
-    expect((await store.contacts.list({ instance_id: instanceId, query: 'zzz', limit: 10 })).items).toHaveLength(0);
+    await store.contacts.upsert({
+      instance_id: instanceId,
+      contact_id: 'x@s.whatsapp.net',
+      name: 'Xavier_%',
+      phone: '+1',
+    });
+    expect(
+      (await store.contacts.list({ instance_id: instanceId, query: 'xav', limit: 10 })).items,
+    ).toHaveLength(1);
+    expect(
+      (await store.contacts.list({ instance_id: instanceId, query: '_%', limit: 10 })).items,
+    ).toHaveLength(1);
+    expect(
+      (await store.contacts.list({ instance_id: instanceId, query: 'zzz', limit: 10 })).items,
+    ).toHaveLength(0);
   });
 
   it('appends events with increasing ids and filters them', async () => {
-    const e1 = await store.events.append({ type: 'qr', instance_id: instanceId, company_id: 'c1', data: { qr: 'a' } });
-    const e2 = await store.events.append({ type: 'message', instance_id: instanceId, company_id: 'c1', data: { n: 1 } });
+    const e1 = await store.events.append({
+      type: 'qr',
+      instance_id: instanceId,
+      company_id: 'c1',
+      data: { qr: 'a' },
+    });
+    const e2 = await store.events.append({
+      type: 'message',
+      instance_id: instanceId,
+      company_id: 'c1',
+      data: { n: 1 },
+    });
     const e3 = await store.events.append({ type: 'qr', instance_id: null, company_id: 'c2', data: {} });
     expect(typeof e1.id).toBe('number');
     expect(e2.id).toBeGreaterThan(e1.id);

@@ -26,7 +26,9 @@ describe('graceful shutdown and restart of the gateway process', () => {
     }
   });
 
-  it('exits 0 on SIGTERM and resumes the running session after a restart without a new scan', { timeout: 120_000 }, async () => {
+  it('exits 0 on SIGTERM and resumes the running session after a restart without a new scan', {
+    timeout: 120_000,
+  }, async () => {
     const h = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
     const first = await spawnGateway(env);
     const created = await (
@@ -37,7 +39,11 @@ describe('graceful shutdown and restart of the gateway process', () => {
       })
     ).json();
     const id = created.instance.id;
-    await fetch(`${first.url}/api/v1/instances/${id}/simulate/scan`, { method: 'POST', headers: h, body: '{"phone":"15553334444"}' });
+    await fetch(`${first.url}/api/v1/instances/${id}/simulate/scan`, {
+      method: 'POST',
+      headers: h,
+      body: '{"phone":"15553334444"}',
+    });
     const ready = await (await fetch(`${first.url}/api/v1/instances/${id}/status`, { headers: h })).json();
     expect(ready.connected).toBe(true);
 
@@ -51,14 +57,22 @@ describe('graceful shutdown and restart of the gateway process', () => {
         const s = await (await fetch(`${second.url}/api/v1/instances/${id}/status`, { headers: h })).json();
         return s.connected ? s : null;
       }, 15_000);
-      expect(status).toMatchObject({ auth_status: 'client_ready', account: '15553334444@s.whatsapp.net', desired_state: 'running' });
+      expect(status).toMatchObject({
+        auth_status: 'client_ready',
+        account: '15553334444@s.whatsapp.net',
+        desired_state: 'running',
+      });
       // The shutdown wrote a disconnect, not a logout, and the restart logged in again without a QR.
-      const log = await (await fetch(`${second.url}/api/v1/instances/${id}/events?limit=500`, { headers: h })).json();
+      const log = await (
+        await fetch(`${second.url}/api/v1/instances/${id}/events?limit=500`, { headers: h })
+      ).json();
       const types = log.events.map((e: { type: string }) => e.type);
       expect(types).not.toContain('logout');
       expect(types.filter((t: string) => t === 'qr')).toHaveLength(1);
       expect(types.filter((t: string) => t === 'connected')).toHaveLength(2);
-      expect(log.events.map((e: { data: { auth_status?: string } }) => e.data.auth_status)).toContain('disconnected');
+      expect(log.events.map((e: { data: { auth_status?: string } }) => e.data.auth_status)).toContain(
+        'disconnected',
+      );
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);

@@ -2,8 +2,13 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import {
+  createCompany,
+  createConnectedInstance,
+  startTestGateway,
+  type TestGateway,
+} from '../support/gateway.js';
 import { fillPath, listOperations, type Operation } from '../support/openapi.js';
-import { createCompany, createConnectedInstance, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 /** Paths that are not tenant-scoped resources (public or self-describing). */
 const NOT_TENANT_SCOPED = new Set(['/health', '/ready', '/docs', '/docs/json', '/docs/yaml']);
@@ -15,6 +20,7 @@ describe('tenant isolation and input validation on every operation', () => {
   let betaInstance: { id: string; apiKey: string };
   let betaMessageId: string;
   let betaKeyId: string;
+  let betaWebhookId: string;
   let ops: Operation[];
 
   /** A digest of everything company beta owns, to prove nothing changed. */
@@ -25,12 +31,19 @@ describe('tenant isolation and input validation on every operation', () => {
     const events = await s.events.listSince({ since: 0, limit: 10_000, company_id: 'beta' });
     const keys = await s.keys.list({ company_id: 'beta' });
     return createHash('sha256')
-      .update(JSON.stringify([inst.items, msgs.items, events.map((e) => e.id), keys.map((k) => [k.id, k.revoked_at])]))
+      .update(
+        JSON.stringify([
+          inst.items,
+          msgs.items,
+          events.map((e) => e.id),
+          keys.map((k) => [k.id, k.revoked_at]),
+        ]),
+      )
       .digest('hex');
   };
 
   beforeAll(async () => {
-    t = await startTestGateway({ listen: true });
+    t = await startTestGateway({ listen: true, env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
     alpha = await createCompany(t, 'alpha');
     beta = await createCompany(t, 'beta');
     betaInstance = await createConnectedInstance(t, beta, 'beta', '15550002222');
@@ -42,6 +55,13 @@ describe('tenant isolation and input validation on every operation', () => {
     });
     betaMessageId = inbound.json().message_id;
     betaKeyId = (await t.gw.store.keys.list({ company_id: 'beta', kind: 'company' }))[0].id;
+    const hook = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/instances/${betaInstance.id}/webhooks`,
+      headers: beta,
+      payload: { url: 'http://127.0.0.1:9/beta-hook' },
+    });
+    betaWebhookId = hook.json().webhook.id;
     ops = listOperations(t.app.swagger());
   });
   afterAll(async () => t?.close());
@@ -52,6 +72,8 @@ describe('tenant isolation and input validation on every operation', () => {
     companyId: 'beta',
     messageId: betaMessageId,
     keyId: betaKeyId,
+    deliveryId: '1',
+    approvalId: '00000000-0000-4000-8000-000000000002',
   });
 
   it('finds the operations in the OpenAPI document', () => {
@@ -68,6 +90,7 @@ describe('tenant isolation and input validation on every operation', () => {
       checked++;
       const values: Record<string, string> = { ...foreignValues() };
       if (op.path.startsWith('/api/v1/companies/:id')) values.id = 'beta';
+      if (op.path.startsWith('/api/v1/webhooks/:id')) values.id = betaWebhookId;
       const url = fillPath(op.path, values);
       const res = await t.app.inject({
         method: op.method as 'GET',
@@ -77,8 +100,12 @@ describe('tenant isolation and input validation on every operation', () => {
       });
       const body = res.body;
       if (op.pathParams.length > 0) {
-        if (![403, 404].includes(res.statusCode)) failures.push(`${op.method} ${op.path} → ${res.statusCode} ${body.slice(0, 200)}`);
-      } else if (res.statusCode < 400 && (body.includes(betaInstance.id) || body.includes('secret of beta'))) {
+        if (![403, 404].includes(res.statusCode))
+          failures.push(`${op.method} ${op.path} → ${res.statusCode} ${body.slice(0, 200)}`);
+      } else if (
+        res.statusCode < 400 &&
+        (body.includes(betaInstance.id) || body.includes('secret of beta'))
+      ) {
         failures.push(`${op.method} ${op.path} leaked beta data`);
       }
     }
@@ -92,12 +119,16 @@ describe('tenant isolation and input validation on every operation', () => {
       payload: { company_id: 'beta', provider: 'simulator' },
     });
     expect(create.statusCode).toBe(404);
-    const list = await t.app.inject({ method: 'GET', url: '/api/v1/instances?company_id=beta', headers: alpha });
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/instances?company_id=beta',
+      headers: alpha,
+    });
     expect(list.json().instances).toEqual([]);
     expect(await betaChecksum()).toBe(before);
   });
 
-  it("an instance key sees only its own instance, even within its company", async () => {
+  it('an instance key sees only its own instance, even within its company', async () => {
     const other = await createConnectedInstance(t, beta, 'beta', '15550003333');
     const res = await t.app.inject({
       method: 'GET',
@@ -105,9 +136,17 @@ describe('tenant isolation and input validation on every operation', () => {
       headers: { 'x-api-key': betaInstance.apiKey },
     });
     expect(res.statusCode).toBe(404);
-    const own = await t.app.inject({ method: 'GET', url: '/api/v1/instances', headers: { 'x-api-key': betaInstance.apiKey } });
+    const own = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/instances',
+      headers: { 'x-api-key': betaInstance.apiKey },
+    });
     expect(own.json().instances.map((i: { id: string }) => i.id)).toEqual([betaInstance.id]);
-    const keys = await t.app.inject({ method: 'POST', url: '/api/v1/companies/beta/keys', headers: { 'x-api-key': betaInstance.apiKey } });
+    const keys = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/companies/beta/keys',
+      headers: { 'x-api-key': betaInstance.apiKey },
+    });
     expect(keys.statusCode).toBe(403);
   });
 
@@ -132,7 +171,10 @@ describe('tenant isolation and input validation on every operation', () => {
     const failures: string[] = [];
     for (const op of ops) {
       if (op.public || NOT_TENANT_SCOPED.has(op.path) || op.path.startsWith('/docs')) continue;
-      const url = fillPath(op.path, foreignValues());
+      const url = fillPath(op.path, {
+        ...foreignValues(),
+        id: op.path.startsWith('/api/v1/webhooks/:id') ? betaWebhookId : betaInstance.id,
+      });
       for (const headers of [{}, { authorization: 'Bearer sb_co_notakey' }]) {
         const res = await t.app.inject({ method: op.method as 'GET', url, headers });
         if (res.statusCode !== 401 || res.json().error?.code !== 'SB_ERR_UNAUTHORIZED') {
@@ -147,7 +189,7 @@ describe('tenant isolation and input validation on every operation', () => {
     const own = await createConnectedInstance(t, alpha, 'alpha', '15550004444');
     const countAlpha = async () =>
       JSON.stringify([
-        (await t.gw.store.events.latestId()),
+        await t.gw.store.events.latestId(),
         (await t.gw.store.instances.list({ company_id: 'alpha', limit: 200 })).items.map((i) => i.updated_at),
       ]);
     const before = await countAlpha();
@@ -166,14 +208,27 @@ describe('tenant isolation and input validation on every operation', () => {
     };
     for (const op of ops) {
       if (op.public || op.path.startsWith('/docs')) continue;
-      const good: Record<string, string> = { id: own.id, instanceId: own.id, companyId: 'alpha', messageId: 'x', keyId: '00000000-0000-0000-0000-000000000000' };
+      const good: Record<string, string> = {
+        id: own.id,
+        instanceId: own.id,
+        companyId: 'alpha',
+        messageId: 'x',
+        keyId: '00000000-0000-0000-0000-000000000000',
+        deliveryId: '1',
+        approvalId: '00000000-0000-4000-8000-000000000002',
+      };
       if (op.path.startsWith('/api/v1/companies/:id')) good.id = 'alpha';
       const url = fillPath(op.path, good);
       if (op.pathParams.includes('id') || op.pathParams.includes('instanceId')) {
-        const bad = fillPath(op.path, { ...good, id: op.path.startsWith('/api/v1/companies/:id') ? 'bad id!' : 'not-a-uuid', instanceId: 'not-a-uuid' });
-        await expect400(op, bad, op.hasBody ? validBodyFor(op) : undefined, "param");
+        const bad = fillPath(op.path, {
+          ...good,
+          id: op.path.startsWith('/api/v1/companies/:id') ? 'bad id!' : 'not-a-uuid',
+          instanceId: 'not-a-uuid',
+        });
+        await expect400(op, bad, op.hasBody ? validBodyFor(op) : undefined, 'param');
       }
-      if (op.queryParams.length > 0 && op.method === 'GET') await expect400(op, `${url}?unexpected_param=1`, undefined, 'query');
+      if (op.queryParams.length > 0 && op.method === 'GET')
+        await expect400(op, `${url}?unexpected_param=1`, undefined, 'query');
       if (op.hasBody) {
         await expect400(op, url, { unexpected_field_xyz: true }, 'body');
         if (op.bodyRequired) await expect400(op, url, [], 'array body');
@@ -225,10 +280,28 @@ function validBodyFor(op: Operation): object {
     ...EXTRA_EXAMPLES,
   };
   if (!(key in examples)) {
-    throw new Error(`add a valid example body for "${key}" to EXTRA_EXAMPLES in test/e2e/tenant-and-input.test.ts`);
+    throw new Error(
+      `add a valid example body for "${key}" to EXTRA_EXAMPLES in test/e2e/tenant-and-input.test.ts`,
+    );
   }
   return examples[key];
 }
 
 /** Example bodies for operations added by later features. */
-const EXTRA_EXAMPLES: Record<string, object> = {};
+const EXTRA_EXAMPLES: Record<string, object> = {
+  'POST /api/v1/instances/:id/pairing-code': { phone: '+4915112345678' },
+  'POST /api/v1/instances/:id/mcp/approvals/:approvalId': { decision: 'approve' },
+  'POST /api/v1/companies/:id/users': {
+    email: 'new.user@example.com',
+    password: 'correct horse battery staple',
+  },
+  'POST /api/whatsapp/sessions/:companyId/initialize': {},
+  'POST /api/whatsapp/sessions/:companyId/send': { phone: '+14155552671', message: 'hi' },
+  'POST /api/whatsapp/connect': {},
+  'POST /api/whatsapp/disconnect': {},
+  'PUT /api/v1/instances/:id/webhooks': { url: 'https://hooks.example.com/in' },
+  'POST /api/v1/companies/:id/webhooks': { url: 'https://hooks.example.com/in' },
+  'PATCH /api/v1/webhooks/:id': { enabled: false },
+  'POST /api/v1/webhooks/:id/rotate-secret': {},
+  'POST /api/v1/webhooks/:id/replay': { since: '2020-01-01T00:00:00Z' },
+};

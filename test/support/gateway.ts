@@ -21,7 +21,12 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(
-  opts: { env?: Record<string, string>; listen?: boolean; db?: TestDb; logs?: { write(line: string): void } } = {},
+  opts: {
+    env?: Record<string, string>;
+    listen?: boolean;
+    db?: TestDb;
+    logs?: { write(line: string): void };
+  } = {},
 ): Promise<TestGateway> {
   const db = opts.db ?? (await openTestDb());
   const config = loadConfig({
@@ -35,7 +40,9 @@ export async function startTestGateway(
     qrRotateMs: config.simulator.qrRotateMs,
     ackDelayMs: config.simulator.ackDelayMs,
   });
-  const gw = createGateway(config, db.store, createLogger(config.logLevel, opts.logs), { simulatorNetwork: network });
+  const gw = createGateway(config, db.store, createLogger(config.logLevel, opts.logs), {
+    simulatorNetwork: network,
+  });
   const app = await buildApp(gw);
   let url = '';
   if (opts.listen) url = await app.listen({ port: 0, host: '127.0.0.1' });

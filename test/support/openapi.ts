@@ -28,7 +28,9 @@ export function listOperations(doc: any): Operation[] {
         hasBody: op.requestBody !== undefined,
         bodyRequired: op.requestBody?.required === true,
         public: Array.isArray(op.security) && op.security.length === 0,
-        responses: Object.keys(op.responses ?? {}).map(Number).filter(Number.isFinite),
+        responses: Object.keys(op.responses ?? {})
+          .map(Number)
+          .filter(Number.isFinite),
       });
     }
   }

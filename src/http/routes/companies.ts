@@ -101,7 +101,12 @@ export const companyRoutes =
                 .max(4)
                 .optional()
                 .describe('Omit for a full-access key; otherwise any of read, send, control, admin.'),
-              instance_ids: z.array(z.uuid()).min(1).max(100).optional().describe('Restrict the key to these instances.'),
+              instance_ids: z
+                .array(z.uuid())
+                .min(1)
+                .max(100)
+                .optional()
+                .describe('Restrict the key to these instances.'),
             })
             .strict()
             .nullish(),
@@ -115,8 +120,15 @@ export const companyRoutes =
         if (!(await gw.store.companies.get(req.params.id))) throw notFound('company', req.params.id);
         // A scoped key can only hand out what it holds itself.
         const scopes = [...new Set(req.body?.scopes ?? [])];
-        if (p.kind === 'company' && p.scopes.length > 0 && (scopes.length === 0 || scopes.some((s) => !p.scopes.includes(s)))) {
-          throw new SbError('SB_ERR_SCOPE_MISSING', 'a scoped key cannot issue a key with more scopes than its own');
+        if (
+          p.kind === 'company' &&
+          p.scopes.length > 0 &&
+          (scopes.length === 0 || scopes.some((s) => !p.scopes.includes(s)))
+        ) {
+          throw new SbError(
+            'SB_ERR_SCOPE_MISSING',
+            'a scoped key cannot issue a key with more scopes than its own',
+          );
         }
         const instanceIds = req.body?.instance_ids;
         for (const id of instanceIds ?? []) await gw.instances.get(p, id);

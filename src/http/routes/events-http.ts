@@ -22,7 +22,14 @@ export const eventsHttpRoutes =
                 .string()
                 .max(500)
                 .optional()
-                .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined)),
+                .transform((v) =>
+                  v
+                    ? v
+                        .split(',')
+                        .map((s) => s.trim())
+                        .filter(Boolean)
+                    : undefined,
+                ),
               limit: z.coerce.number().int().min(1).max(500).default(100),
             })
             .strict(),

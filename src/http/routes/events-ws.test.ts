@@ -57,7 +57,11 @@ describe('WebSocket /api/v1/events', () => {
     const ready = await eventually(() =>
       sub.events.find((e) => e.type === 'instance.status' && e.data.auth_status === 'client_ready'),
     );
-    expect(ready).toMatchObject({ instance_id: id, company_id: 'acme', data: { previous_auth_status: 'authenticated' } });
+    expect(ready).toMatchObject({
+      instance_id: id,
+      company_id: 'acme',
+      data: { previous_auth_status: 'authenticated' },
+    });
     expect(typeof ready.id).toBe('number');
     await eventually(() => sub.events.find((e) => e.type === 'connected'));
     const row = await t.gw.store.instances.get(id);
@@ -79,7 +83,9 @@ describe('WebSocket /api/v1/events', () => {
         payload: { from: '14155552671', text: `m${n}` },
       });
     for (let i = 0; i < 5; i++) await inbound(i);
-    const sub = await subscribe(`${wsBase}?api_key=${key(acme)}&instance_id=${id}&types=message&since=${first}`);
+    const sub = await subscribe(
+      `${wsBase}?api_key=${key(acme)}&instance_id=${id}&types=message&since=${first}`,
+    );
     // Messages arriving during and after the replay.
     await Promise.all([5, 6, 7, 8, 9].map(inbound));
     await eventually(() => sub.events.length >= 10);

@@ -1,12 +1,12 @@
 // Scoped company keys: read/send/control/admin scopes, instance restrictions, revocation, keys list without secrets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyResolver } from '../../core/keys.js';
 import {
   createCompany,
   createConnectedInstance,
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
+import { KeyResolver } from '../../core/keys.js';
 
 describe('scoped keys', () => {
   let t: TestGateway;
@@ -15,7 +15,12 @@ describe('scoped keys', () => {
   let b: { id: string };
 
   const issue = async (body: object, headers = full) => {
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/companies/acme/keys', headers, payload: body });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/companies/acme/keys',
+      headers,
+      payload: body,
+    });
     return { res, headers: { authorization: `Bearer ${res.json().key}` } };
   };
 
@@ -31,7 +36,9 @@ describe('scoped keys', () => {
     const { res, headers } = await issue({ scopes: ['read'], label: 'dashboard' });
     expect(res.statusCode).toBe(201);
     expect(res.json().api_key).toMatchObject({ scopes: ['read'], label: 'dashboard' });
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/instances/${a.id}`, headers })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/instances/${a.id}`, headers })).statusCode,
+    ).toBe(200);
     for (const [method, url, payload] of [
       ['POST', `/api/v1/instances/${a.id}/messages`, { to: '14155552671', text: 'x' }],
       ['POST', `/api/v1/instances/${a.id}/stop`, undefined],
@@ -53,13 +60,19 @@ describe('scoped keys', () => {
       payload: { to: '14155552671', text: 'from a send key' },
     });
     expect(sent.statusCode).toBe(201);
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/instances/${a.id}/messages`, headers })).statusCode).toBe(403);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/instances/${a.id}/messages`, headers })).statusCode,
+    ).toBe(403);
   });
 
   it('a key restricted to one instance cannot see the others', async () => {
     const { headers } = await issue({ instance_ids: [a.id] });
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/instances/${a.id}`, headers })).statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: `/api/v1/instances/${b.id}`, headers })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/instances/${a.id}`, headers })).statusCode,
+    ).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/instances/${b.id}`, headers })).statusCode,
+    ).toBe(404);
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/instances', headers });
     expect(list.json().instances.map((i: { id: string }) => i.id)).toEqual([a.id]);
   });
@@ -79,7 +92,11 @@ describe('scoped keys', () => {
     expect(list.body).not.toContain('hash');
     const row = list.json().keys.find((k: { id: string }) => k.id === res.json().api_key.id);
     expect(key.startsWith(row.prefix)).toBe(true);
-    const del = await t.app.inject({ method: 'DELETE', url: `/api/v1/companies/acme/keys/${row.id}`, headers: full });
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/companies/acme/keys/${row.id}`,
+      headers: full,
+    });
     expect(del.statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/instances', headers })).statusCode).toBe(401);
   });

@@ -18,6 +18,8 @@ export class SimulatorNetwork {
   /** Live connections per instance id (the failover test checks it never exceeds 1). */
   readonly live = new Map<string, number>();
   maxConcurrent = 0;
+  /** Connection log (wall-clock ms), newest last, at most 10 000 entries: the failover test checks overlaps. */
+  readonly log: Array<{ instance_id: string; event: 'connect' | 'disconnect'; at: number }> = [];
 
   constructor(knobs: Partial<SimulatorKnobs> = {}) {
     this.knobs = { latencyMs: 0, failureRate: 0, qrRotateMs: 20_000, ackDelayMs: 200, ...knobs };
@@ -27,10 +29,17 @@ export class SimulatorNetwork {
     const n = (this.live.get(instanceId) ?? 0) + 1;
     this.live.set(instanceId, n);
     this.maxConcurrent = Math.max(this.maxConcurrent, n);
+    this.record(instanceId, 'connect');
+  }
+
+  private record(instanceId: string, event: 'connect' | 'disconnect'): void {
+    this.log.push({ instance_id: instanceId, event, at: Date.now() });
+    if (this.log.length > 10_000) this.log.splice(0, this.log.length - 10_000);
   }
 
   disconnect(instanceId: string): void {
     const n = (this.live.get(instanceId) ?? 1) - 1;
+    this.record(instanceId, 'disconnect');
     if (n <= 0) this.live.delete(instanceId);
     else this.live.set(instanceId, n);
   }
