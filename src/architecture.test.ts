@@ -83,4 +83,13 @@ describe('architecture', () => {
     const missing = Object.keys(ERROR_CODES).filter((c) => !doc.includes(`\`${c}\``));
     expect(missing).toEqual([]);
   });
+
+  it('documents every environment variable in docs/configuration.md', () => {
+    const source = readFileSync(join(SRC, 'config', 'index.ts'), 'utf8');
+    const schema = source.slice(source.indexOf('const envSchema'), source.indexOf('export interface Config'));
+    const vars = [...schema.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
+    expect(vars.length).toBeGreaterThan(30);
+    const doc = readFileSync(join(SRC, '..', 'docs', 'configuration.md'), 'utf8');
+    expect(vars.filter((v) => !doc.includes(`\`${v}\``))).toEqual([]);
+  });
 });
