@@ -3,11 +3,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import type { SessionView } from '../../core/company-sessions.js';
-import { openEventStream } from '../../delivery/event-stream.js';
 import { notFound } from '../../domain/errors.js';
 import type { GatewayEvent, Principal } from '../../domain/model.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
+import { streamEventsToSocket } from '../event-socket.js';
 import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
 import { MAX_TEXT } from './messages.js';
 
@@ -34,9 +34,6 @@ const sendBody = z
       .optional(),
   })
   .strict();
-
-const PING_MS = 30_000;
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /** One event in seed 003's WebSocket shape: `type`, `companyId` and the fields its clients read. */
 export function toSeedEvent(e: GatewayEvent): Record<string, unknown> {
@@ -364,32 +361,7 @@ export const companySessionRoutes =
           company_id: company,
           instance_id: p.kind === 'instance' ? p.instanceId : undefined,
         };
-        const send = (e: GatewayEvent): boolean => {
-          if (socket.readyState !== socket.OPEN) return false;
-          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-            socket.close(4008, 'too slow: reconnect with since=<last id>');
-            return false;
-          }
-          socket.send(JSON.stringify(toSeedEvent(e)));
-          return true;
-        };
-        let alive = true;
-        const ping = setInterval(() => {
-          if (!alive) return socket.terminate();
-          alive = false;
-          socket.ping();
-        }, PING_MS);
-        ping.unref();
-        socket.on('pong', () => {
-          alive = true;
-        });
-        let stop: () => void = () => {};
-        socket.on('close', () => {
-          clearInterval(ping);
-          stop();
-        });
-        stop = await openEventStream({ store: gw.store, bus: gw.bus }, filter, q.since, send);
-        if (socket.readyState !== socket.OPEN) stop();
+        await streamEventsToSocket(socket, { store: gw.store, bus: gw.bus }, filter, q.since, toSeedEvent);
       },
     );
   };

@@ -1,16 +1,14 @@
 // WebSocket `/api/v1/events`: live events filtered by company, instance and type, resumable with `since`.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { openEventStream, type StreamFilter } from '../../delivery/event-stream.js';
+import type { StreamFilter } from '../../delivery/event-stream.js';
 import { notFound, SbError } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
+import { streamEventsToSocket } from '../event-socket.js';
 import { companyIdSchema } from '../schemas.js';
 
-/** Close code for a subscriber that fell too far behind; it can reconnect with `since` = last id seen. */
-export const WS_CLOSE_SLOW = 4008;
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-const PING_MS = 30_000;
+export { WS_CLOSE_SLOW } from '../event-socket.js';
 
 const wsQuery = z
   .object({
@@ -80,35 +78,7 @@ export const eventsWsRoutes =
           instance_id: p.kind === 'instance' ? p.instanceId : q.instance_id,
           types: q.types,
         };
-        let alive = true;
-        const send = (e: unknown): boolean => {
-          if (socket.readyState !== socket.OPEN) return false;
-          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-            socket.close(WS_CLOSE_SLOW, 'too slow: reconnect with since=<last id>');
-            return false;
-          }
-          socket.send(JSON.stringify(e));
-          return true;
-        };
-        const ping = setInterval(() => {
-          if (!alive) return socket.terminate();
-          alive = false;
-          socket.ping();
-        }, PING_MS);
-        ping.unref();
-        socket.on('pong', () => {
-          alive = true;
-        });
-        let stop: () => void = () => {};
-        socket.on('close', () => {
-          clearInterval(ping);
-          stop();
-        });
-        socket.on('message', () => {
-          // The stream is one-way; client messages are ignored.
-        });
-        stop = await openEventStream({ store: gw.store, bus: gw.bus }, filter, q.since, send);
-        if (socket.readyState !== socket.OPEN) stop();
+        await streamEventsToSocket(socket, { store: gw.store, bus: gw.bus }, filter, q.since);
       },
     );
   };

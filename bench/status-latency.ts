@@ -1,0 +1,164 @@
+// Benchmark: simulator reports client_ready → row committed (bus) and → a WebSocket client receives instance.status.
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import type { GatewayEvent } from '../src/domain/model.js';
+import {
+  BENCH_ADMIN_KEY,
+  connectedInstances,
+  databaseUrl,
+  machine,
+  main,
+  openBenchDb,
+  percentile,
+  progress,
+  QUICK,
+  report,
+  round,
+  startBenchGateway,
+} from './support.js';
+
+const GOAL_P99_MS = 20;
+
+/** One backend's figures (milliseconds). */
+interface Figures {
+  db: string;
+  samples: number;
+  row_p50_ms: number;
+  row_p99_ms: number;
+  ws_p50_ms: number;
+  ws_p99_ms: number;
+  base_p50_ms: number;
+  base_p99_ms: number;
+}
+
+/** Measures on one backend for about `budgetMs` (plus half of it for the baseline). */
+async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<Figures> {
+  const samples = QUICK ? 200 : 1000;
+  const warmup = 20;
+  progress(`status-latency: opening the database (${kind})`);
+  const db = await openBenchDb({ kind });
+  const reported = new Map<string, number>();
+  const committed = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  const t = await startBenchGateway(db, {
+    onProviderEvent: (id, e) => {
+      if (e.type === 'auth' && e.auth_status === 'client_ready') reported.set(id, performance.now());
+    },
+  });
+  try {
+    // (a) the row: the bus publishes only after the transaction committed (a store read confirms it below, off the
+    // clock: on PGlite the read runs on this thread and would delay the WebSocket delivery it is compared with).
+    t.gw.bus.subscribe((e: GatewayEvent) => {
+      if (e.type !== 'instance.status' || e.data.auth_status !== 'client_ready' || !e.instance_id) return;
+      const id = e.instance_id;
+      committed.set(id, performance.now());
+    });
+    // (b) a WebSocket subscriber over real TCP.
+    const ws = new WebSocket(
+      `${t.url.replace(/^http/, 'ws')}/api/v1/events?types=instance.status&api_key=${BENCH_ADMIN_KEY}`,
+    );
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.on('message', (raw) => {
+      const now = performance.now();
+      const e = JSON.parse(String(raw)) as GatewayEvent;
+      if (e.type !== 'instance.status' || e.data.auth_status !== 'client_ready' || !e.instance_id) return;
+      const done = waiters.get(e.instance_id);
+      if (done) {
+        waiters.delete(e.instance_id);
+        done();
+        wsRecv.set(e.instance_id, now);
+      }
+    });
+    const wsRecv = new Map<string, number>();
+
+    progress(`status-latency: up to ${samples} samples in ${budgetMs / 1000} s (${db.kind})`);
+    const rowMs: number[] = [];
+    const wsMs: number[] = [];
+    const ids: string[] = [];
+    const deadline = performance.now() + budgetMs;
+    for (let i = 0; wsMs.length < samples && (performance.now() < deadline || wsMs.length < 20); i++) {
+      // Untimed: a fresh instance waiting with a QR. Timed: the scan's client_ready report.
+      const [id] = await connectedInstances(t.gw, 'bench', 1, { connect: false, first: i });
+      ids.push(id);
+      const received = new Promise<void>((resolve) => waiters.set(id, resolve));
+      await t.gw.supervisor.control(id, 'scan', { phone: `1555${String(2_000_000 + i).slice(-7)}` });
+      await received;
+      const row = await t.gw.store.instances.get(id);
+      if (row?.auth_status !== 'client_ready')
+        throw new Error(`row ${id} is ${row?.auth_status}, not client_ready`);
+      if (i < warmup) continue;
+      const t0 = reported.get(id);
+      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id)) {
+        throw new Error(`incomplete sample for ${id}`);
+      }
+      rowMs.push(committed.get(id)! - t0);
+      wsMs.push(wsRecv.get(id)! - t0);
+    }
+    ws.close();
+
+    // Same-run baseline: the bare database work of one status change (lock row, update, insert event, commit).
+    progress('status-latency: baseline (bare transaction)');
+    const q = `"${db.schema}"`;
+    const baseMs: number[] = [];
+    const baseDeadline = performance.now() + budgetMs / 2;
+    for (let i = 0; i < wsMs.length && (performance.now() < baseDeadline || i < 20); i++) {
+      const id = ids[i % ids.length];
+      const t0 = performance.now();
+      await db.driver.transaction(async (sql) => {
+        await sql.query(`SELECT * FROM ${q}.instances WHERE id = $1 FOR UPDATE`, [id]);
+        await sql.query(
+          `UPDATE ${q}.instances SET auth_status = 'client_ready', updated_at = now() WHERE id = $1`,
+          [id],
+        );
+        await sql.query(
+          `INSERT INTO ${q}.events (type, instance_id, company_id, data) VALUES ($1, $2, $3, $4)`,
+          ['bench.baseline', id, 'bench', JSON.stringify({ status: 'running', auth_status: 'client_ready' })],
+        );
+      });
+      baseMs.push(performance.now() - t0);
+    }
+
+    return {
+      db: db.kind,
+      samples: wsMs.length,
+      row_p50_ms: round(percentile(rowMs, 50)),
+      row_p99_ms: round(percentile(rowMs, 99)),
+      ws_p50_ms: round(percentile(wsMs, 50)),
+      ws_p99_ms: round(percentile(wsMs, 99)),
+      base_p50_ms: round(percentile(baseMs, 50)),
+      base_p99_ms: round(percentile(baseMs, 99)),
+    };
+  } finally {
+    progress('status-latency: closing');
+    await t.close();
+    await db.close();
+    progress('status-latency: closed');
+  }
+}
+
+main(async () => {
+  // PostgreSQL (production) first when available, then the embedded PGlite.
+  const kinds: Array<'postgres' | 'pglite'> = databaseUrl() ? ['postgres', 'pglite'] : ['pglite'];
+  const budgetMs = (QUICK ? 16_000 : 90_000) / kinds.length;
+  const all: Figures[] = [];
+  for (const kind of kinds) all.push(await measure(kind, budgetMs));
+  const [head] = all;
+  const { db, base_p50_ms, base_p99_ms, ...figures } = head;
+  report({
+    name: 'status-latency',
+    ...figures,
+    by_db: Object.fromEntries(all.map((f) => [f.db, f])),
+    baseline: {
+      what: 'bare transaction: SELECT FOR UPDATE + UPDATE + INSERT event',
+      p50_ms: base_p50_ms,
+      p99_ms: base_p99_ms,
+    },
+    ratio: round(base_p99_ms / head.ws_p99_ms, 3),
+    goal: `ws p99 <= ${GOAL_P99_MS} ms (every database)`,
+    met: all.every((f) => f.ws_p99_ms <= GOAL_P99_MS),
+    machine: machine(db),
+  });
+});

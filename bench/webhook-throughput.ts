@@ -1,0 +1,174 @@
+// Benchmark: events committed → signed webhook deliveries from the outbox; deliveries/s and commit→receipt lag.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Webhook } from 'standardwebhooks';
+import { commitWithEvents } from '../src/core/commit.js';
+import { postRequest } from '../src/delivery/webhooks/http-post.js';
+import {
+  machine,
+  main,
+  openBenchDb,
+  percentile,
+  progress,
+  QUICK,
+  report,
+  round,
+  startBenchGateway,
+} from './support.js';
+
+const CHATS = 200;
+const WRITERS = 4;
+const GOAL_DPS = 500;
+
+main(async () => {
+  const events = QUICK ? 3000 : 20_000;
+  const live = QUICK ? 500 : 3000;
+  const drainS = QUICK ? 20 : 120;
+  const db = await openBenchDb({ poolSize: 10 });
+
+  const received = new Map<string, number>();
+  let bad = 0;
+  let verifier: Webhook | null = null;
+  const receiver = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url?.endsWith('/baseline')) {
+        res.writeHead(204).end();
+        return;
+      }
+      const id = String(req.headers['webhook-id']);
+      // Every 100th request is verified with the official package (verifying all would measure the receiver).
+      if (verifier && received.size % 100 === 0) {
+        try {
+          verifier.verify(Buffer.concat(chunks).toString('utf8'), req.headers as Record<string, string>);
+        } catch {
+          bad++;
+        }
+      }
+      if (!received.has(id)) received.set(id, performance.now());
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+  const t = await startBenchGateway(db, {
+    env: { WEBHOOK_ALLOW_PRIVATE: 'on', WEBHOOK_WORKER_INTERVAL_MS: '50' },
+  });
+  try {
+    await t.gw.store.companies.ensure('bench');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/companies/bench/webhooks',
+      headers: t.admin,
+      payload: { url: hookUrl, events: ['bench.message'] },
+    });
+    if (res.statusCode !== 201) throw new Error(`webhook registration failed: ${res.body}`);
+    verifier = new Webhook(res.json().secret);
+
+    const committed = new Map<string, number>();
+    t.gw.bus.subscribe((e) => {
+      if (e.type === 'bench.message') committed.set(String(e.id), performance.now());
+    });
+    const commit = async (from: number, to: number) => {
+      let next = from;
+      await Promise.all(
+        Array.from({ length: WRITERS }, async () => {
+          for (let i = next++; i < to; i = next++) {
+            await commitWithEvents(t.gw.store, t.gw.bus, (_tx, emit) =>
+              emit({
+                type: 'bench.message',
+                instance_id: null,
+                company_id: 'bench',
+                data: { message: { chat_id: `chat-${i % CHATS}`, body: `event ${i}`, is_from_me: false } },
+              }),
+            );
+          }
+        }),
+      );
+    };
+    const drain = async () => {
+      const end = performance.now() + drainS * 1000;
+      while (received.size < committed.size && performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
+    // Phase 1, backlog: the outbox is filled with the worker stopped, then drained → deliveries per second.
+    const worker = t.gw.delivery?.worker;
+    if (!worker) throw new Error('the gateway has no delivery worker');
+    await worker.stop();
+    progress(`webhook-throughput: filling the outbox with ${events} events over ${CHATS} chats (${db.kind})`);
+    const c0 = performance.now();
+    await commit(0, events);
+    const commitS = (performance.now() - c0) / 1000;
+    progress(`webhook-throughput: committed in ${round(commitS, 1)} s; draining the backlog`);
+    const d0 = performance.now();
+    worker.start();
+    await drain();
+    const backlogDelivered = received.size;
+    const deliverS = (Math.max(...received.values()) - d0) / 1000;
+
+    // Phase 2, live: events committed while the worker runs → commit-to-receipt lag.
+    progress(`webhook-throughput: ${live} live events for the lag`);
+    await commit(events, events + live);
+    await drain();
+    const lags: number[] = [];
+    for (const [id, c] of committed) {
+      const at = received.get(id);
+      if (at !== undefined && at >= d0 && c >= d0) lags.push(at - c);
+    }
+
+    progress(
+      'webhook-throughput: baseline (the same POSTs straight to the receiver, 50 at a time, no outbox)',
+    );
+    const body = JSON.stringify({
+      id: 1,
+      type: 'bench.message',
+      data: { message: { body: 'x'.repeat(40) } },
+    });
+    const n = Math.min(events, 5000);
+    let sent = 0;
+    const b0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (sent < n) {
+          sent++;
+          await postRequest(
+            `${hookUrl}/baseline`,
+            body,
+            { 'content-type': 'application/json' },
+            { timeoutMs: 15_000, allowPrivate: true },
+          );
+        }
+      }),
+    );
+    const baselinePs = n / ((performance.now() - b0) / 1000);
+    const dps = backlogDelivered / deliverS;
+    report({
+      name: 'webhook-throughput',
+      deliveries_per_s: round(dps, 1),
+      lag_p50_ms: round(percentile(lags, 50)),
+      lag_p99_ms: round(percentile(lags, 99)),
+      events: events + live,
+      delivered: received.size,
+      undelivered_after_drain: committed.size - received.size,
+      bad_signatures_sampled: bad,
+      commit_per_s: round(events / commitS, 1),
+      baseline: {
+        what: 'the same POSTs sent directly, 50 concurrent, no outbox',
+        posts_per_s: round(baselinePs, 1),
+      },
+      ratio: round(dps / baselinePs, 3),
+      goal: `>= ${GOAL_DPS} deliveries/s, nothing undelivered`,
+      met: dps >= GOAL_DPS && received.size === committed.size && bad === 0,
+      machine: machine(db.kind),
+    });
+  } finally {
+    await t.close();
+    await new Promise((r) => receiver.close(r));
+    await db.close();
+  }
+});
