@@ -1,4 +1,5 @@
 // buildApp(gateway): the Fastify application with every route and plugin — never listens; tests use inject().
+import { createServer } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -41,7 +42,17 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
-    ajv: undefined,
+    // Check request and header timeouts every second (Node's default is every 30 s), so a slow-loris client is cut
+    // off close to HTTP_REQUEST_TIMEOUT_MS.
+    serverFactory: (handler) =>
+      createServer(
+        {
+          requestTimeout: gw.config.http.requestTimeoutMs,
+          headersTimeout: gw.config.http.requestTimeoutMs,
+          connectionsCheckingInterval: 1000,
+        },
+        handler,
+      ),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

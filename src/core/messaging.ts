@@ -134,7 +134,7 @@ export class MessagingService {
           preview: updated.body?.slice(0, 120) ?? `[${updated.type}]`,
           unread_delta: 0,
         });
-        await tx.instances.update(inst.id, { last_activity_at: new Date().toISOString() });
+        await tx.instances.touchActivity(inst.id);
         await emit({
           type: 'message',
           instance_id: inst.id,

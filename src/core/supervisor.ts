@@ -498,9 +498,9 @@ export class SessionSupervisor {
           phone: m.contact_phone ?? phoneOfJid(m.from),
         });
       }
-      const inst = await tx.instances.update(instanceId, { last_activity_at: new Date().toISOString() });
+      await tx.instances.touchActivity(instanceId);
       await emit({ type: 'message', instance_id: instanceId, company_id: companyId, data: { message } });
-      return inst;
+      return null;
     });
   }
 

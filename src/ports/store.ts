@@ -77,6 +77,11 @@ export interface InstanceRepo {
   list(f: InstanceFilter): Promise<Page<Instance>>;
   update(id: string, patch: InstancePatch): Promise<Instance | null>;
   delete(id: string): Promise<boolean>;
+  /**
+   * Records activity (a message in or out). Writes at most once a second per instance, so busy instances do not
+   * queue on their row lock.
+   */
+  touchActivity(id: string): Promise<void>;
   /** Instances the operator wants running (desired_state = running). */
   listDesiredRunning(): Promise<Instance[]>;
 }

@@ -221,6 +221,13 @@ export function createRepos(sql: Sql, schema: string): Repos {
       const rows = await sql.query(`DELETE FROM ${s}.instances WHERE id = $1 RETURNING id`, [id]);
       return rows.length > 0;
     },
+    async touchActivity(id) {
+      await sql.query(
+        `UPDATE ${s}.instances SET last_activity_at = now()
+         WHERE id = $1 AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`,
+        [id],
+      );
+    },
     async listDesiredRunning() {
       return (
         await sql.query(
