@@ -13,8 +13,10 @@ import { type GatewayProcess, spawnGateway } from '../support/process.js';
 
 const ADMIN = 'sb_admin_e2e_crash_0123456789abcdef';
 const INSTANCES = 8;
-const KILLS = 2;
+const KILLS = 3;
 const CONCURRENCY = 12;
+/** Messages accepted between two kills (and after the last one): thousands in all. */
+const PER_PHASE = 500;
 
 interface Tally {
   /** webhook-ids seen per message text. */
@@ -150,14 +152,14 @@ describe('crash safety of webhook delivery', () => {
 
     for (let k = 0; k < KILLS; k++) {
       const before = accepted.size;
-      await eventually(() => accepted.size >= before + 120, 60_000);
+      await eventually(() => accepted.size >= before + PER_PHASE, 60_000);
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       gw.child.kill('SIGKILL');
       await gw.exited;
       gw = await spawnGateway(env);
     }
     const before = accepted.size;
-    await eventually(() => accepted.size >= before + 120, 60_000);
+    await eventually(() => accepted.size >= before + PER_PHASE, 60_000);
     stop = true;
     await Promise.all(drivers);
 
