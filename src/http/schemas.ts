@@ -17,6 +17,20 @@ export const companyIdSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
 
+/** A comma-separated list of event types (`?types=message,qr`), parsed to an array. */
+export const eventTypesQuery = z
+  .string()
+  .max(500)
+  .optional()
+  .transform((v) =>
+    v
+      ? v
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : undefined,
+  );
+
 export const limitQuery = z.coerce.number().int().min(1).max(200).default(50);
 export const cursorQuery = z.string().min(1).max(512).optional();
 

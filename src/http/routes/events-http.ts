@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
-import { eventView, stdErrors, uuidParam } from '../schemas.js';
+import { eventTypesQuery, eventView, stdErrors, uuidParam } from '../schemas.js';
 
 export const eventsHttpRoutes =
   (gw: Gateway): FastifyPluginAsyncZod =>
@@ -18,18 +18,7 @@ export const eventsHttpRoutes =
           querystring: z
             .object({
               since: z.coerce.number().int().min(0).default(0),
-              types: z
-                .string()
-                .max(500)
-                .optional()
-                .transform((v) =>
-                  v
-                    ? v
-                        .split(',')
-                        .map((s) => s.trim())
-                        .filter(Boolean)
-                    : undefined,
-                ),
+              types: eventTypesQuery,
               limit: z.coerce.number().int().min(1).max(500).default(100),
             })
             .strict(),

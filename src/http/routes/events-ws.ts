@@ -6,7 +6,7 @@ import { notFound, SbError } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { streamEventsToSocket } from '../event-socket.js';
-import { companyIdSchema } from '../schemas.js';
+import { companyIdSchema, eventTypesQuery } from '../schemas.js';
 
 export { WS_CLOSE_SLOW } from '../event-socket.js';
 
@@ -15,18 +15,7 @@ const wsQuery = z
     api_key: z.string().optional(),
     company_id: companyIdSchema.optional(),
     instance_id: z.uuid().optional(),
-    types: z
-      .string()
-      .max(500)
-      .optional()
-      .transform((v) =>
-        v
-          ? v
-              .split(',')
-              .map((t) => t.trim())
-              .filter(Boolean)
-          : undefined,
-      ),
+    types: eventTypesQuery,
     since: z.coerce.number().int().min(0).optional(),
   })
   .strict();
