@@ -18,6 +18,7 @@ export const MCP_TOOLS = [
   'search_groups',
   'get_group',
   'send_group_message',
+  'create_group',
 ] as const;
 export type McpToolName = (typeof MCP_TOOLS)[number];
 
@@ -26,6 +27,7 @@ export const SENDING_TOOLS: ReadonlySet<McpToolName> = new Set([
   'send_message',
   'send_media',
   'send_group_message',
+  'create_group',
 ]);
 
 const recipientEntry = z.string().trim().min(1).max(128);

@@ -184,4 +184,37 @@ describe('MCP tools of a provider with media and groups', () => {
     const direct = await call('send_message', { to: '+4915112349104', text: 'psst' });
     expect(textOf(direct)).toMatch(/SB_ERR_FORBIDDEN/);
   });
+
+  it('creates a group only with participants the policy allows', async () => {
+    const inst = await connectedInstance('4915112349005');
+    await app.inject({
+      method: 'POST',
+      url: `/api/v1/instances/${inst.id}/simulate/inbound`,
+      headers: admin,
+      payload: { from: '+4915112349105', text: 'hi' },
+    });
+    const { call, client } = await clientFor(inst.id, inst.apiKey);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('create_group');
+    // +4915112349106 never wrote: refused by "only chats that wrote first" (the default).
+    const refused = await call('create_group', {
+      subject: 'Team',
+      participants: ['+4915112349105', '+4915112349106'],
+    });
+    expect(textOf(refused)).toMatch(/SB_ERR_FORBIDDEN/);
+    const ok = await call('create_group', { subject: 'Team', participants: ['+4915112349105'] });
+    expect(ok.isError, textOf(ok)).toBeFalsy();
+    const groupId = (ok.structuredContent as { group_id: string }).group_id;
+    expect(groupId).toMatch(/@g\.us$/);
+    expect(ok.structuredContent).toMatchObject({
+      subject: 'Team',
+      participants: ['4915112349105@s.whatsapp.net'],
+    });
+    const found = await call('get_group', { group_id: groupId });
+    expect(found.structuredContent).toMatchObject({
+      found: true,
+      group: { chat_id: groupId, name: expect.anything() },
+    });
+    const bad = await call('create_group', { subject: '', participants: [] });
+    expect(bad.isError).toBe(true);
+  });
 });

@@ -35,7 +35,7 @@ export const LAST_EVENT_META = 'switchboard/last_event_id';
 const MAX_MEDIA_BYTES = 16 * 1024 * 1024;
 
 export interface McpServerContext {
-  gw: Pick<Gateway, 'store' | 'instances' | 'messaging' | 'providers' | 'config' | 'logger'>;
+  gw: Pick<Gateway, 'store' | 'instances' | 'messaging' | 'providers' | 'config' | 'logger' | 'supervisor'>;
   principal: Principal;
   instance: Instance;
   policy: McpPolicy;
@@ -488,6 +488,54 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
           text: a.text,
           reply_to: a.reply_to ?? null,
         });
+      },
+    },
+    {
+      name: 'create_group',
+      title: 'Create a group',
+      description:
+        'Creates a group chat with a subject and participants. Every participant must pass the same recipient ' +
+        'policy as send_message; not available while sends need human approval.',
+      input: {
+        subject: z.string().trim().min(1).max(100),
+        participants: z.array(z.string().trim().min(1).max(128)).min(1).max(50),
+      },
+      output: { group_id: z.string(), subject: z.string(), participants: z.array(z.string()) },
+      readOnly: false,
+      needs: 'groups',
+      async run(a: { subject: string; participants: string[] }) {
+        if (policy.requireApproval) {
+          throw forbidden('create_group is not available while this instance requires approval of sends');
+        }
+        const participants: string[] = [];
+        for (const raw of a.participants) {
+          const chatId = normalizeRecipient(raw, factory.addressing, 'participants');
+          if (
+            policy.allowedRecipients &&
+            !recipientAllowed(policy.allowedRecipients, chatId, factory.addressing)
+          ) {
+            throw forbidden(`participant ${chatId} is not in this instance's allowed_recipients`);
+          }
+          if (policy.onlyChatsThatWroteFirst && !(await wroteFirst(chatId))) {
+            throw forbidden(`participant ${chatId} has not written to this instance first`);
+          }
+          participants.push(chatId);
+        }
+        const created = await gw.supervisor.control(inst.id, 'create_group', {
+          subject: a.subject,
+          participants,
+        });
+        const groupId = String(created.group_id);
+        await gw.store.chats.touch({
+          instance_id: inst.id,
+          chat_id: groupId,
+          name: a.subject,
+          is_group: true,
+          at: new Date().toISOString(),
+          preview: null,
+          unread_delta: 0,
+        });
+        return { result: text({ group_id: groupId, subject: a.subject, participants }) };
       },
     },
   ];

@@ -131,6 +131,16 @@ export class SimulatorSession implements ProviderSession {
         });
         return { message_id: messageId };
       }
+      case 'create_group': {
+        if (this.state !== 'ready')
+          throw new SbError('SB_ERR_NOT_CONNECTED', 'the simulator session is not connected');
+        const groupId = `120363${String(randomBytes(6).readUIntBE(0, 6)).padStart(12, '0')}@g.us`;
+        return {
+          group_id: groupId,
+          subject: String(payload.subject ?? ''),
+          participants: payload.participants ?? [],
+        };
+      }
       case 'drop': {
         if (this.state !== 'ready')
           throw new SbError('SB_ERR_NOT_CONNECTED', 'the simulator session is not connected');

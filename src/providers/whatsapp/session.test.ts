@@ -70,6 +70,11 @@ class FakeSocket {
   async readMessages(keys: unknown[]): Promise<void> {
     this.read.push(...keys);
   }
+  readonly groups: Array<{ subject: string; participants: string[] }> = [];
+  async groupCreate(subject: string, participants: string[]): Promise<{ id: string; subject: string }> {
+    this.groups.push({ subject, participants });
+    return { id: '120363999000111222@g.us', subject };
+  }
   async sendPresenceUpdate(p: string, jid: string): Promise<void> {
     this.presence.push(`${p}:${jid}`);
   }
@@ -505,6 +510,12 @@ describe('WhatsApp session (fake Baileys socket)', () => {
     await t.session.control('mark_read', { chat_id: 'c@s.whatsapp.net', message_ids: ['IN9'] });
     expect(sock.presence).toEqual(['composing:c@s.whatsapp.net']);
     expect(sock.read).toEqual([{ remoteJid: 'c@s.whatsapp.net', id: 'IN9', fromMe: false }]);
+    const group = await t.session.control('create_group', {
+      subject: 'Team',
+      participants: ['c@s.whatsapp.net'],
+    });
+    expect(group).toEqual({ group_id: '120363999000111222@g.us', subject: 'Team' });
+    expect(sock.groups).toEqual([{ subject: 'Team', participants: ['c@s.whatsapp.net'] }]);
   });
 
   it('keeps inbound media references and downloads the bytes on demand', async () => {

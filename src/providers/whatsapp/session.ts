@@ -30,6 +30,7 @@ export type WaSocket = Pick<
   | 'sendPresenceUpdate'
   | 'query'
   | 'updateMediaMessage'
+  | 'groupCreate'
 > & { user?: WASocket['user'] };
 
 /** Builds a socket (Baileys' `makeWASocket` in production). */
@@ -537,6 +538,12 @@ export class WhatsAppSession implements ProviderSession {
         const ids = Array.isArray(payload.message_ids) ? payload.message_ids.map(String) : [];
         await sock.readMessages(ids.map((id) => ({ remoteJid: chat, id, fromMe: false })));
         return { read: ids.length };
+      }
+      case 'create_group': {
+        const sock = this.requireOpen();
+        const participants = Array.isArray(payload.participants) ? payload.participants.map(String) : [];
+        const meta = await sock.groupCreate(String(payload.subject ?? ''), participants);
+        return { group_id: meta.id, subject: meta.subject };
       }
       case 'typing': {
         const sock = this.requireOpen();
