@@ -53,7 +53,10 @@ beforeAll(async () => {
     DATABASE_SCHEMA: db.schema,
   });
   const sim = createSimulatorProvider({ network: new SimulatorNetwork({ ackDelayMs: 10 }) });
-  const rich: ProviderFactory = { ...sim, capabilities: new Set([...sim.capabilities, 'media', 'groups']) };
+  const rich: ProviderFactory = {
+    ...sim,
+    capabilities: new Set([...sim.capabilities, 'media', 'groups', 'markRead']),
+  };
   gw = createGateway(config, db.store, createLogger('silent'), {
     providers: { get: (n) => (n === 'simulator' ? rich : undefined), list: () => [rich] },
   });
@@ -209,6 +212,8 @@ describe('MCP tools of a provider with media and groups', () => {
       subject: 'Team',
       participants: ['4915112349105@s.whatsapp.net'],
     });
+    const read = await call('mark_read', { chat_id: '4915112349105@s.whatsapp.net' });
+    expect(read.structuredContent).toMatchObject({ unread_count: 0, receipts_sent: 1 });
     const found = await call('get_group', { group_id: groupId });
     expect(found.structuredContent).toMatchObject({
       found: true,

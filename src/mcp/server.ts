@@ -387,9 +387,10 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
       name: 'mark_read',
       title: 'Mark a chat as read',
       description:
-        "Resets the chat's unread counter in Switchboard (the gateway's own record of what was handled).",
+        "Resets the chat's unread counter in Switchboard and, where the messenger supports it, sends read " +
+        'receipts for the latest inbound messages of the chat.',
       input: { chat_id: chatIdArg },
-      output: { chat_id: z.string(), unread_count: z.number() },
+      output: { chat_id: z.string(), unread_count: z.number(), receipts_sent: z.number() },
       readOnly: false,
       async run(a: { chat_id: string }) {
         const chatId = chatIdOf(a.chat_id, 'chat_id');
@@ -398,7 +399,20 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
           [inst.id, chatId],
         );
         if (rows.length === 0) throw invalid('chat_id', `no chat ${chatId} in this instance`);
-        return { result: text({ chat_id: chatId, unread_count: 0 }) };
+        let receipts = 0;
+        if (factory.capabilities.has('markRead')) {
+          const recent = await gw.store.sql.query<{ message_id: string }>(
+            `SELECT message_id FROM ${q}.messages WHERE instance_id = $1 AND chat_id = $2 AND NOT is_from_me
+               AND message_id IS NOT NULL ORDER BY ts DESC LIMIT 20`,
+            [inst.id, chatId],
+          );
+          if (recent.length > 0) {
+            const ids = recent.map((r) => r.message_id);
+            await gw.supervisor.control(inst.id, 'mark_read', { chat_id: chatId, message_ids: ids });
+            receipts = ids.length;
+          }
+        }
+        return { result: text({ chat_id: chatId, unread_count: 0, receipts_sent: receipts }) };
       },
     },
     {

@@ -186,7 +186,11 @@ describe('MCP over Streamable HTTP', () => {
     });
 
     const read = await call('mark_read', { chat_id: '4915112342002@s.whatsapp.net' });
-    expect(read.structuredContent).toEqual({ chat_id: '4915112342002@s.whatsapp.net', unread_count: 0 });
+    expect(read.structuredContent).toEqual({
+      chat_id: '4915112342002@s.whatsapp.net',
+      unread_count: 0,
+      receipts_sent: 0,
+    });
 
     const stored = await t.app.inject({
       method: 'GET',

@@ -131,6 +131,11 @@ export class SimulatorSession implements ProviderSession {
         });
         return { message_id: messageId };
       }
+      case 'mark_read': {
+        if (this.state !== 'ready')
+          throw new SbError('SB_ERR_NOT_CONNECTED', 'the simulator session is not connected');
+        return { read: Array.isArray(payload.message_ids) ? payload.message_ids.length : 0 };
+      }
       case 'create_group': {
         if (this.state !== 'ready')
           throw new SbError('SB_ERR_NOT_CONNECTED', 'the simulator session is not connected');
