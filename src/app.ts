@@ -4,7 +4,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import { SbError } from './domain/errors.js';
 import type { Gateway } from './gateway.js';
 import { type PrincipalResolver, registerAuth } from './http/auth.js';
@@ -57,7 +62,10 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
 
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API; responses are serialised as-is (no runtime response validation).
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // With RESPONSE_VALIDATION=on (tests, fuzzing) every response is checked against its schema: a mismatch is a 500.
+  app.setSerializerCompiler(
+    gw.config.http.validateResponses ? serializerCompiler : () => (data) => JSON.stringify(data),
+  );
   registerErrorHandling(app as unknown as FastifyInstance);
   // An empty JSON body (curl -XPOST -H 'content-type: application/json') means "no body", not an error.
   app.removeContentTypeParser('application/json');

@@ -62,6 +62,7 @@ const envSchema = z.object({
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
   HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
   WS_MAX_CONNECTIONS_PER_COMPANY: int(50, 1, 100_000),
+  RESPONSE_VALIDATION: bool(false),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   CLUSTER_MODE: bool(false),
   REPLICA_ID: optionalString.pipe(
@@ -140,7 +141,7 @@ export interface Config {
   adminApiKey: string | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   simulator: { enabled: boolean; qrRotateMs: number; ackDelayMs: number };
-  http: { bodyLimit: number; requestTimeoutMs: number; wsMaxPerCompany: number };
+  http: { bodyLimit: number; requestTimeoutMs: number; wsMaxPerCompany: number; validateResponses: boolean };
   shutdownTimeoutMs: number;
   /** Several replicas on one database: session leases, forwarded commands, shared events (CLUSTER_MODE). */
   cluster: {
@@ -229,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       bodyLimit: e.BODY_LIMIT_BYTES,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       wsMaxPerCompany: e.WS_MAX_CONNECTIONS_PER_COMPANY,
+      validateResponses: e.RESPONSE_VALIDATION,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     cluster: {

@@ -54,7 +54,7 @@ describe('fuzzing every operation', () => {
   let instanceId: string;
 
   beforeAll(async () => {
-    t = await startTestGateway();
+    t = await startTestGateway({ env: { RESPONSE_VALIDATION: 'on' } });
     headers = await createCompany(t, 'fuzz');
     instanceId = (await createConnectedInstance(t, headers, 'fuzz')).id;
     ops = listOperations(t.app.swagger()).filter((o) => !o.path.startsWith('/docs'));

@@ -33,6 +33,8 @@ export async function startTestGateway(
     ADMIN_API_KEY: TEST_ADMIN_KEY,
     LOG_LEVEL: 'silent',
     SIMULATOR_ACK_DELAY_MS: '10',
+    // Every response of every test is checked against its schema (a mismatch is a 500 and fails the test).
+    RESPONSE_VALIDATION: 'on',
     DATABASE_SCHEMA: db.schema,
     ...opts.env,
   });
