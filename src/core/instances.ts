@@ -94,8 +94,8 @@ export class InstanceService {
     }
     const key = generateKey('instance');
     const created = await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-      if (p.kind === 'admin') await tx.companies.ensure(input.company_id);
-      else if (!(await tx.companies.get(input.company_id))) await tx.companies.ensure(input.company_id);
+      // An admin may name a new company here; a company key has already been checked to be this company's.
+      await tx.companies.ensure(input.company_id);
       let inst = await tx.instances.create({
         company_id: input.company_id,
         provider: factory.name,

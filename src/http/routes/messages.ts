@@ -1,7 +1,6 @@
 // Messages, chats and contacts of an instance; sending with an optional Idempotency-Key.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { SbError } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { cursorQuery, errorBody, limitQuery, messageView, stdErrors, uuidParam } from '../schemas.js';
@@ -156,7 +155,6 @@ export const messageRoutes =
       },
       async (req) => {
         const message = await gw.messaging.getMessage(principal(req), req.params.id, req.params.messageId);
-        if (!message) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', 'message not found');
         return { message };
       },
     );

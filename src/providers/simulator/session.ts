@@ -73,7 +73,7 @@ export class SimulatorSession implements ProviderSession {
     await this.stop();
   }
 
-  async send(msg: OutboundMessage): Promise<SendResult> {
+  async send(_msg: OutboundMessage): Promise<SendResult> {
     if (this.state !== 'ready') throw new Error('simulator session is not connected');
     await this.net.delay();
     if (Math.random() < this.net.knobs.failureRate) throw new Error('simulated send failure');
@@ -81,7 +81,6 @@ export class SimulatorSession implements ProviderSession {
     const ackDelay = this.net.knobs.ackDelayMs;
     this.later(ackDelay, () => this.ctx.emit({ type: 'ack', message_id: messageId, status: 'delivered' }));
     this.later(ackDelay * 2, () => this.ctx.emit({ type: 'ack', message_id: messageId, status: 'read' }));
-    void msg;
     return { message_id: messageId, timestamp: new Date().toISOString() };
   }
 
