@@ -4,16 +4,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { SbError } from './domain/errors.js';
 import type { Gateway } from './gateway.js';
 import { type PrincipalResolver, registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
+import { openApiTransform, openApiTransformObject } from './http/openapi/transform.js';
 import { authUserRoutes, userTokenResolver } from './http/routes/auth-users.js';
 import { clusterRoutes } from './http/routes/cluster.js';
 import { companyRoutes } from './http/routes/companies.js';
@@ -81,6 +77,7 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
 
   await app.register(swagger, {
     openapi: {
+      openapi: '3.1.0',
       info: {
         title: 'Switchboard API',
         version: '0.1.0',
@@ -94,7 +91,8 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
       },
       security: [{ bearer: [] }, { apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: openApiTransform,
+    transformObject: openApiTransformObject,
   });
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), public: true };
