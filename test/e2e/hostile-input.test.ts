@@ -1,8 +1,15 @@
 // Hostile bytes on every operation of the OpenAPI document: NUL, lone surrogates, deep JSON, out-of-range dates → 4xx.
+import { EventEmitter } from 'node:events';
+import type { UserFacingSocketConfig } from 'baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionSupervisor } from '../../src/core/supervisor.js';
+import { createWhatsAppProvider } from '../../src/providers/whatsapp/index.js';
+import { MemoryAuthStore } from '../../src/providers/whatsapp/memory-auth.js';
+import type { WaSocket } from '../../src/providers/whatsapp/session.js';
 import {
   createCompany,
   createConnectedInstance,
+  eventually,
   startTestGateway,
   type TestGateway,
 } from '../support/gateway.js';
@@ -42,8 +49,14 @@ const DEEP_OBJECT = `${'{"a":'.repeat(DEPTH)}1${'}'.repeat(DEPTH)}`;
 /** Provider webhooks carry messenger input: hostile bytes there are scrubbed and stored, not refused. */
 const isProviderInput = (op: Operation) => op.path.startsWith('/webhooks/');
 
+/** One gateway for the whole file (a PGlite start is the slow part). */
+let t: TestGateway;
+beforeAll(async () => {
+  t = await startTestGateway({ env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
+});
+afterAll(async () => t?.close());
+
 describe('hostile input on every operation', () => {
-  let t: TestGateway;
   let doc: any;
   let ops: Operation[];
   let headers: Record<string, string>;
@@ -70,7 +83,6 @@ describe('hostile input on every operation', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestGateway({ env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
     headers = await createCompany(t, 'hostile');
     const inst = await createConnectedInstance(t, headers, 'hostile', '15550007777');
     const inbound = await t.app.inject({
@@ -102,7 +114,6 @@ describe('hostile input on every operation', () => {
       .filter((o) => !o.path.startsWith('/docs'))
       .map((o) => ({ ...o, values: valuesFor(o.path, inst.id, webhookId) }));
   });
-  afterAll(async () => t?.close());
 
   const valuesFor = (path: string, instanceId: string, webhookId: string) => ({
     ...good,
@@ -361,6 +372,125 @@ describe('hostile input on every operation', () => {
     expect(patch.json().instance.settings).toMatchObject({ label: '日本語', note: 'a\\u0000b' });
   });
 });
+
+describe('messenger input with hostile bytes is stored, never dropped', () => {
+  let headers: Record<string, string>;
+  beforeAll(async () => {
+    headers = await createCompany(t, 'contacts');
+  });
+
+  it('stores a simulator contact whose name and text hold U+0000 and lone surrogates, with U+FFFD in their place', async () => {
+    const inst = await createConnectedInstance(t, headers, 'contacts', '15550008888');
+    // What a peer on the messenger network sends (the HTTP simulate route itself refuses such input with a 400).
+    const sent = await t.gw.supervisor.control(inst.id, 'inbound', {
+      from: '14155550001@s.whatsapp.net',
+      text: 'hi\u0000there \ud800!',
+      name: 'Ev\u0000e',
+      message_id: 'HOSTILE\u00001',
+    });
+    expect(sent.message_id).toBe('HOSTILE\u00001');
+    const list = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/instances/${inst.id}/messages`,
+      headers,
+    });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().messages).toEqual([
+      expect.objectContaining({
+        message_id: 'HOSTILE\uFFFD1',
+        body: 'hi\uFFFDthere \uFFFD!',
+        contact_name: 'Ev\uFFFDe',
+        chat_id: '14155550001@s.whatsapp.net',
+      }),
+    ]);
+    const contacts = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/instances/${inst.id}/contacts`,
+      headers,
+    });
+    expect(contacts.json().contacts).toEqual([expect.objectContaining({ name: 'Ev\uFFFDe' })]);
+    const events = await t.gw.store.events.listSince({ since: 0, limit: 1000, company_id: 'contacts' });
+    expect(events.filter((e) => e.type === 'message').map((e) => (e.data as any).message.body)).toEqual([
+      'hi\uFFFDthere \uFFFD!',
+    ]);
+  });
+
+  it('stores a WhatsApp message (through the Baileys mapper) and contact whose push name and text hold U+0000', async () => {
+    const sockets: HostileWaSocket[] = [];
+    const wa = createWhatsAppProvider({
+      store: t.gw.store,
+      auth: new MemoryAuthStore(),
+      makeSocket: (config) => {
+        const s = new HostileWaSocket(config);
+        sockets.push(s);
+        return s as unknown as WaSocket;
+      },
+      knobs: { healthCheckIntervalMs: 0, syncHistory: false },
+    });
+    const supervisor = new SessionSupervisor({
+      store: t.gw.store,
+      bus: t.gw.bus,
+      providers: { get: (n) => (n === 'whatsapp' ? wa : undefined), list: () => [wa] },
+      logger: t.gw.logger,
+    });
+    const inst = await t.gw.store.instances.create({
+      company_id: 'contacts',
+      provider: 'whatsapp',
+      name: null,
+      type_instance: ['api'],
+      settings: {},
+      api_webhook_schema: {},
+      mcp_schema: {},
+      agent: {},
+      desired_state: 'running',
+    });
+    try {
+      await supervisor.start(inst.id);
+      await eventually(() => sockets.length === 1);
+      sockets[0].open('15550009999');
+      await eventually(async () => (await t.gw.store.instances.get(inst.id))?.auth_status === 'client_ready');
+      sockets[0].ev.emit('contacts.upsert', [{ id: '4915100000002@s.whatsapp.net', notify: 'Bo\u0000b' }]);
+      sockets[0].ev.emit('messages.upsert', {
+        type: 'notify',
+        messages: [
+          {
+            key: { remoteJid: '4915100000001@s.whatsapp.net', id: 'WA\u0000NUL', fromMe: false },
+            message: { conversation: 'hello\u0000world' },
+            messageTimestamp: 1_700_000_100,
+            pushName: 'An\u0000na \udc00',
+          },
+        ],
+      });
+      const stored = await eventually(
+        async () => (await t.gw.store.messages.list({ instance_id: inst.id, limit: 10 })).items[0],
+      );
+      expect(stored).toMatchObject({
+        message_id: 'WA\uFFFDNUL',
+        body: 'hello\uFFFDworld',
+        contact_name: 'An\uFFFDna \uFFFD',
+        chat_id: '4915100000001@s.whatsapp.net',
+      });
+      const contacts = await t.gw.store.contacts.list({ instance_id: inst.id, limit: 10 });
+      expect(contacts.items.map((c) => c.name).sort()).toEqual(['An\uFFFDna \uFFFD', 'Bo\uFFFDb']);
+    } finally {
+      await supervisor.shutdown();
+    }
+  });
+});
+
+/** The least of a Baileys socket the WhatsApp session needs to log in and receive (events in Baileys' shapes). */
+class HostileWaSocket {
+  readonly ev = new EventEmitter();
+  user: { id: string } | undefined;
+  constructor(readonly config: UserFacingSocketConfig) {}
+  open(phone: string): void {
+    this.user = { id: `${phone}:7@s.whatsapp.net` };
+    this.config.auth.creds.me = { id: this.user.id };
+    this.ev.emit('connection.update', { connection: 'open' });
+  }
+  end(): void {}
+  async logout(): Promise<void> {}
+}
 
 /** Per operation: `min` is a small valid body; `full` has a value at every string field of the schema. */
 interface Example {
