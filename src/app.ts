@@ -6,9 +6,11 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { SbError } from './domain/errors.js';
+import { jsonTooDeep } from './domain/text.js';
 import type { Gateway } from './gateway.js';
 import { type PrincipalResolver, registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
+import { registerInputGuard, tooDeepError } from './http/input-guard.js';
 import { openApiTransform, openApiTransformObject } from './http/openapi/transform.js';
 import { authUserRoutes, userTokenResolver } from './http/routes/auth-users.js';
 import { clusterRoutes } from './http/routes/cluster.js';
@@ -68,6 +70,8 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
+    // Refused before JSON.parse: nothing recursive (validation, JSON.stringify, jsonb) ever sees a hostile nest.
+    if (jsonTooDeep(text)) return done(tooDeepError(), undefined);
     try {
       done(null, JSON.parse(text));
     } catch {
@@ -103,6 +107,9 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  // NUL bytes, lone surrogates and deep JSON in any params, query, header or body: a coded 400 on every route.
+  registerInputGuard(app as unknown as FastifyInstance);
 
   registerAuth(app as unknown as FastifyInstance, [
     async (token) => gw.keys.resolve(token),

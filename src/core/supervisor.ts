@@ -3,6 +3,7 @@
 import { SbError } from '../domain/errors.js';
 import type { Instance } from '../domain/model.js';
 import { type AuthStatus, type InstanceStatus, isAckProgress } from '../domain/statuses.js';
+import { scrubDeep } from '../domain/text.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ClusterCommand, CommandForwarder, SessionLeases } from '../ports/leases.js';
 import type {
@@ -197,7 +198,9 @@ export class SessionSupervisor {
       settings: inst.settings,
       previous: { auth_status: inst.auth_status, account: inst.account },
       logger,
-      emit: (event) => this.enqueue(live, event),
+      // Messenger input may hold bytes PostgreSQL refuses (U+0000, lone surrogates): scrubbed here, the one point
+      // every provider event passes, so a contact's name or text never drops a message.
+      emit: (event) => this.enqueue(live, scrubDeep(event)),
     });
     this.sessions.set(instanceId, live);
     try {

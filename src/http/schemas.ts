@@ -1,5 +1,6 @@
 // Zod schemas shared by routes: they validate input, type handlers and generate the OpenAPI document.
 import { z } from 'zod';
+import { parseDateTimeInput } from '../domain/dates.js';
 import { AUTH_STATUSES, INSTANCE_STATUSES, INSTANCE_TYPES, MESSAGE_STATUSES } from '../domain/statuses.js';
 
 export const errorBody = z
@@ -30,6 +31,36 @@ export const eventTypesQuery = z
           .filter(Boolean)
       : undefined,
   );
+
+/**
+ * A date-time from a client (query or body): ISO 8601 (`2030-01-01`, `2030-01-01T10:00:00+05:30`; UTC without an
+ * offset) or Unix time in seconds (10 digits) or milliseconds (11–13 digits); years 0001–9999 and real calendar dates
+ * only, so it always fits PostgreSQL. Parsed to a Date.
+ */
+export const dateTimeInput = z
+  .string()
+  .trim()
+  .max(40)
+  .transform((v, ctx) => {
+    const d = parseDateTimeInput(v);
+    if (!d) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an ISO 8601 date-time (years 0001–9999, a real calendar date) or a Unix time in s or ms',
+      });
+      return z.NEVER;
+    }
+    return d;
+  })
+  .meta({
+    description: 'ISO 8601 date-time (years 0001–9999; UTC when no offset is given) or Unix time in s or ms.',
+    examples: ['2030-01-01T10:00:00Z'],
+  });
+
+/** An RFC 3339 date-time in a JSON body (`format: date-time`), limited like dateTimeInput to years 0001–9999. */
+export const isoDateTimeField = z.iso
+  .datetime({ offset: true })
+  .refine((v) => parseDateTimeInput(v) !== null, 'a date-time in the years 0001–9999');
 
 export const limitQuery = z.coerce.number().int().min(1).max(200).default(50);
 export const cursorQuery = z.string().min(1).max(512).optional();

@@ -5,6 +5,7 @@ import QRCode from 'qrcode';
 import { z } from 'zod';
 import { hasScope } from '../core/access.js';
 import { normalizeRecipient } from '../core/addressing.js';
+import { parseDateTimeInput } from '../domain/dates.js';
 import { SbError } from '../domain/errors.js';
 import type { Chat, Instance, Principal } from '../domain/model.js';
 import type { Gateway } from '../gateway.js';
@@ -312,7 +313,11 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
       input: {
         chat_id: chatIdArg.describe('Chat id from get_chats, or a phone number.'),
         limit: limitArg(20),
-        before: z.iso.datetime({ offset: true }).optional().describe('Only messages older than this time.'),
+        before: z.iso
+          .datetime({ offset: true })
+          .refine((v) => parseDateTimeInput(v) !== null, 'a date-time in the years 0001–9999')
+          .optional()
+          .describe('Only messages older than this time.'),
         cursor: z.string().min(1).max(512).optional(),
       },
       output: {

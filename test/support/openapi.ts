@@ -44,3 +44,42 @@ export function fillPath(path: string, values: Record<string, string>): string {
     return encodeURIComponent(v);
   });
 }
+
+/** A string-valued place in a JSON body: its path, and whether it is a date-time or a free-form JSON record. */
+export interface BodyField {
+  path: string[];
+  kind: 'string' | 'date-time' | 'record';
+}
+
+/** Every string, date-time and free-form record field a JSON schema admits (through objects, arrays, anyOf). */
+export function bodyFields(schema: any, prefix: string[] = []): BodyField[] {
+  if (!schema || typeof schema !== 'object') return [];
+  const out = new Map<string, BodyField>();
+  const add = (f: BodyField) => out.set(f.path.join('.'), out.get(f.path.join('.')) ?? f);
+  for (const alt of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])])
+    for (const f of bodyFields(alt, prefix)) add(f);
+  if (schema.type === 'string')
+    add({ path: prefix, kind: schema.format === 'date-time' ? 'date-time' : 'string' });
+  if (schema.type === 'array' && schema.items)
+    for (const f of bodyFields(schema.items, [...prefix, '0'])) add(f);
+  if (schema.type === 'object' || schema.properties) {
+    for (const [k, v] of Object.entries<any>(schema.properties ?? {}))
+      for (const f of bodyFields(v, [...prefix, k])) add(f);
+    const extra = schema.additionalProperties;
+    if (extra === true || (extra && typeof extra === 'object')) add({ path: prefix, kind: 'record' });
+  }
+  return [...out.values()];
+}
+
+/** The JSON schema of an operation's request body, or undefined. */
+export function bodySchemaOf(doc: any, op: Operation): any {
+  const path = op.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+  return doc.paths?.[path]?.[op.method.toLowerCase()]?.requestBody?.content?.['application/json']?.schema;
+}
+
+/** The query parameters of an operation with their JSON schemas. */
+export function queryParamsOf(doc: any, op: Operation): Array<{ name: string; schema: any }> {
+  const path = op.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+  const params: any[] = doc.paths?.[path]?.[op.method.toLowerCase()]?.parameters ?? [];
+  return params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, schema: p.schema ?? {} }));
+}

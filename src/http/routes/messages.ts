@@ -3,7 +3,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
-import { cursorQuery, errorBody, limitQuery, messageView, stdErrors, uuidParam } from '../schemas.js';
+import {
+  cursorQuery,
+  dateTimeInput,
+  errorBody,
+  limitQuery,
+  messageView,
+  stdErrors,
+  uuidParam,
+} from '../schemas.js';
 
 export const MAX_TEXT = 4096;
 
@@ -71,14 +79,8 @@ const contactView = z
   })
   .meta({ id: 'Contact' });
 
-const beforeQuery = z
-  .string()
-  .trim()
-  .max(40)
-  .refine((v) => !Number.isNaN(Date.parse(v)) || /^\d{10,13}$/.test(v), 'an ISO date-time or a Unix time')
-  .transform((v) =>
-    (/^\d{10,13}$/.test(v) ? new Date(Number(v) * (v.length === 10 ? 1000 : 1)) : new Date(v)).toISOString(),
-  );
+/** `before`: the shared strict date-time (ISO 8601 or Unix time, years 0001–9999), passed on as an ISO string. */
+const beforeQuery = dateTimeInput.transform((d) => d.toISOString());
 
 export const messageRoutes =
   (gw: Gateway): FastifyPluginAsyncZod =>

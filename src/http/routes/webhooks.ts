@@ -5,7 +5,14 @@ import { endpointView } from '../../delivery/webhooks/service.js';
 import { SbError } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
-import { companyIdSchema, errorBody, limitQuery, stdErrors, uuidParam } from '../schemas.js';
+import {
+  companyIdSchema,
+  errorBody,
+  isoDateTimeField,
+  limitQuery,
+  stdErrors,
+  uuidParam,
+} from '../schemas.js';
 
 const eventName = z
   .string()
@@ -302,7 +309,7 @@ export const webhookRoutes =
           tags,
           summary: 'Deliver again every failed (dead-lettered) delivery created since a time',
           params: endpointParam,
-          body: z.object({ since: z.iso.datetime({ offset: true }) }).strict(),
+          body: z.object({ since: isoDateTimeField }).strict(),
           response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
         },
       },

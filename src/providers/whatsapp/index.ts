@@ -1,5 +1,6 @@
 // The `whatsapp` provider (alias `whatsappweb`): WhatsApp Web multi-device through Baileys, auth state in SQL.
 import makeWASocket, { WA_CERT_DETAILS } from 'baileys';
+import { scrubDeep } from '../../domain/text.js';
 import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -84,8 +85,9 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
         downloadMedia: opts.downloadMedia,
         findMessage: async (instanceId, messageId) =>
           store ? store.messages.getByMessageId(instanceId, messageId) : null,
+        // Contacts go to the store directly (not through the core's event ingest): scrub their names here.
         upsertContact: store
-          ? (c) => store.contacts.upsert({ instance_id: ctx.instanceId, ...c })
+          ? (c) => store.contacts.upsert({ instance_id: ctx.instanceId, ...scrubDeep(c) })
           : undefined,
       }),
   };
