@@ -122,6 +122,7 @@ export function createGateway(
     logger,
     options: config.pool,
     renderQr: (qr) => QRCode.toDataURL(qr, { margin: 2, scale: 6 }),
+    keys,
   });
   hooks.onProviderEvent = (inst, event) => pool.onProviderEvent(inst, event);
   const companySessions = new CompanySessionService({

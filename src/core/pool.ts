@@ -3,7 +3,7 @@ import { SbError } from '../domain/errors.js';
 import type { Instance, Principal } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ProviderEvent, ProviderLogger, ProviderRegistry } from '../ports/provider.js';
-import type { Store } from '../ports/store.js';
+import type { Repos, Store } from '../ports/store.js';
 import { commitWithEvents } from './commit.js';
 import { ConnectionRepo, LostRace } from './connections.js';
 import type { SessionSupervisor } from './supervisor.js';
@@ -32,6 +32,8 @@ export interface PoolDeps {
   options: PoolOptions;
   /** Renders a QR payload as a PNG data URL. */
   renderQr(qr: string): Promise<string>;
+  /** Forgets cached key resolutions (after a release revoked the instance's keys). */
+  keys?: { invalidate(): void };
 }
 
 /** Pool counts for /metrics and GET /api/v1/pool. */
@@ -66,8 +68,6 @@ const QR_CACHE_MAX = 2_000;
 export class PoolService {
   private refilling: Promise<void> | null = null;
   private readonly releases = new Map<string, Promise<void>>();
-  /** Claimed while their session was opened for the pool company: restarted once logged in (events → company). */
-  private readonly restartWhenReady = new Set<string>();
   private readonly qrImages = new Map<string, Promise<string>>();
   private closed = false;
   private seq = 0;
@@ -224,7 +224,7 @@ export class PoolService {
       throw new SbError('SB_ERR_POOL_EMPTY', 'no free WhatsApp instance right now; more are being created');
     }
     void this.refillIfLow(claimed.freeAfter).catch(() => {});
-    if (this.deps.supervisor.has(claimed.id)) this.restartWhenReady.add(claimed.id);
+    // No restart: the running session writes every event and row with the instance's current company.
     return { kind: 'qr', instance: claimed, qrCode: await this.qrImage(claimed.qr!) };
   }
 
@@ -321,21 +321,13 @@ export class PoolService {
   private async releaseNow(instanceId: string, reason: string): Promise<void> {
     const inst = await this.deps.store.instances.get(instanceId);
     if (!inst?.is_pooled) return;
-    this.restartWhenReady.delete(instanceId);
     if (inst.assigned_to !== null) {
       if (this.deps.supervisor.has(instanceId) || inst.auth_status !== 'logged_out') {
         await this.deps.supervisor.logout(instanceId);
       }
       await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
         await ConnectionRepo.of(tx).deleteByInstance(instanceId);
-        for (const table of ['messages', 'chats', 'contacts']) {
-          await tx.sql.query(`DELETE FROM ${this.s}.${table} WHERE instance_id = $1`, [instanceId]);
-        }
-        await tx.sql.query(
-          `UPDATE ${this.s}.instances SET company_id = $2, assigned_to = NULL, account = NULL, qr = NULL,
-                  last_error = NULL, updated_at = now() WHERE id = $1`,
-          [instanceId, POOL_COMPANY],
-        );
+        await this.wipe(tx, instanceId);
         await emit({
           type: 'pool.released',
           instance_id: instanceId,
@@ -343,6 +335,8 @@ export class PoolService {
           data: { name: inst.name, reason },
         });
       });
+      // Revoked keys stop working at once in this process (other replicas: within the resolver's 1 s cache).
+      this.deps.keys?.invalidate();
     }
     if (!this.closed) {
       const sv = this.deps.supervisor;
@@ -356,7 +350,38 @@ export class PoolService {
     if (!this.closed) void this.refillIfLow().catch(() => {});
   }
 
-  /** Supervisor hook: pre-renders pool QRs, releases on logout/failure, moves a claimed session to its company. */
+  /**
+   * The clean slate of a released instance, inside the release transaction: the previous company's history
+   * (messages, chats, contacts, pending acks, cached media, MCP approvals and audit), its instance keys
+   * (revoked), its webhook and agent endpoints (their pending deliveries with them), and its name, settings,
+   * webhook/MCP/agent configuration. Events stay in the log under the previous company's id, which every
+   * company-scoped read filters on, so the next company never sees them.
+   */
+  private async wipe(tx: Repos, instanceId: string): Promise<void> {
+    for (const table of [
+      'messages',
+      'chats',
+      'contacts',
+      'pending_acks',
+      'whatsapp_media',
+      'mcp_approvals',
+      'mcp_audit',
+      'webhook_endpoints',
+    ]) {
+      await tx.sql.query(`DELETE FROM ${this.s}.${table} WHERE instance_id = $1`, [instanceId]);
+    }
+    await tx.keys.revokeInstanceKeys(instanceId);
+    await tx.sql.query(
+      `UPDATE ${this.s}.instances SET company_id = $2, assigned_to = NULL, account = NULL, qr = NULL,
+              last_error = NULL, name = $3, type_instance = ARRAY['api']::text[], settings = '{}'::jsonb,
+              api_webhook_schema = '{}'::jsonb, mcp_schema = '{}'::jsonb, agent = '{}'::jsonb,
+              updated_at = now()
+        WHERE id = $1`,
+      [instanceId, POOL_COMPANY, `pool-${Date.now()}-${++this.seq}`],
+    );
+  }
+
+  /** Supervisor hook: pre-renders pool QRs, releases an instance when its login ends or fails. */
   onProviderEvent(inst: Instance, event: ProviderEvent): void {
     if (!inst.is_pooled || this.closed) return;
     if (event.type === 'qr' && inst.assigned_to === null) {
@@ -370,18 +395,6 @@ export class PoolService {
       const run = () => void this.release(inst.id, event.reason ?? event.auth_status).catch(() => {});
       if (inst.assigned_to !== null) setImmediate(run);
       else setTimeout(run, FREE_RETRY_MS).unref();
-    } else if (event.auth_status === 'client_ready' && this.restartWhenReady.delete(inst.id)) {
-      // The session was opened for the pool company; reopen it (saved login, no QR) so its events carry the
-      // company it now belongs to.
-      setImmediate(
-        () =>
-          void this.deps.supervisor.restart(inst.id).catch((err) => {
-            this.deps.logger.warn(
-              { instance_id: inst.id, err: String(err) },
-              'pooled session restart failed',
-            );
-          }),
-      );
     }
   }
 

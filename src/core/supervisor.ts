@@ -20,6 +20,7 @@ import { commitWithEvents, type Emit } from './commit.js';
 
 interface LiveSession {
   instanceId: string;
+  /** The company when the session started; events and rows use the instance's current company instead. */
   companyId: string;
   session: ProviderSession;
   /** Serialises the handling of this session's provider events. */
@@ -45,6 +46,11 @@ export interface SupervisorDeps {
 }
 
 const CONNECTED: ReadonlySet<AuthStatus> = new Set(['authenticated', 'client_ready']);
+
+/** The instance's company as stored now, read inside the writing transaction (null when it was deleted). */
+async function currentCompany(tx: Repos, instanceId: string): Promise<string | null> {
+  return (await tx.instances.get(instanceId))?.company_id ?? null;
+}
 
 export class SessionSupervisor {
   private readonly sessions = new Map<string, LiveSession>();
@@ -354,7 +360,7 @@ export class SessionSupervisor {
 
   /** Persists one provider fact and publishes its events; the single place that learns from providers. */
   private async handle(live: LiveSession, event: ProviderEvent): Promise<void> {
-    const { instanceId, companyId } = live;
+    const { instanceId } = live;
     if (live.closed && event.type !== 'message' && event.type !== 'ack') return;
     let inst: Instance | null = null;
     switch (event.type) {
@@ -362,11 +368,11 @@ export class SessionSupervisor {
         inst = await this.transition(
           instanceId,
           { qr: event.qr, auth_status: 'qr_ready' },
-          async (_tx, emit) => {
+          async (_tx, emit, _before, after) => {
             await emit({
               type: 'qr',
               instance_id: instanceId,
-              company_id: companyId,
+              company_id: after.company_id,
               data: { qr: event.qr },
             });
           },
@@ -389,26 +395,30 @@ export class SessionSupervisor {
           await emit({
             type: 'message.ack',
             instance_id: instanceId,
-            company_id: companyId,
+            company_id: (await currentCompany(tx, instanceId)) ?? m.company_id,
             data: { id: m.id, message_id: m.message_id, chat_id: m.chat_id, status: event.status },
           });
         });
         break;
       case 'error':
-        inst = await this.transition(instanceId, { last_error: event.message }, async (_tx, emit) => {
-          await emit({
-            type: 'error',
-            instance_id: instanceId,
-            company_id: companyId,
-            data: { message: event.message, code: event.code ?? null },
-          });
-        });
+        inst = await this.transition(
+          instanceId,
+          { last_error: event.message },
+          async (_tx, emit, _before, after) => {
+            await emit({
+              type: 'error',
+              instance_id: instanceId,
+              company_id: after.company_id,
+              data: { message: event.message, code: event.code ?? null },
+            });
+          },
+        );
         break;
       case 'reconnect_failed':
       case 'health_check_failed':
-        inst = await this.transition(instanceId, {}, async (_tx, emit) => {
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const { type: _t, ...data } = event;
-          await emit({ type: event.type, instance_id: instanceId, company_id: companyId, data });
+          await emit({ type: event.type, instance_id: instanceId, company_id: after.company_id, data });
         });
         break;
     }
@@ -416,7 +426,7 @@ export class SessionSupervisor {
   }
 
   private async handleAuth(live: LiveSession, event: Extract<ProviderEvent, { type: 'auth' }>) {
-    const { instanceId, companyId } = live;
+    const { instanceId } = live;
     if (event.auth_status === 'logged_out') {
       // The messenger ended the login (phone removed the device): close our side, never reconnect.
       if (!live.closed) {
@@ -450,7 +460,7 @@ export class SessionSupervisor {
           await emit({
             type: 'connected',
             instance_id: instanceId,
-            company_id: companyId,
+            company_id: after.company_id,
             data: {
               account: after.account,
               phone: after.account ? (phoneOfJid(after.account) ?? after.account) : null,
@@ -463,8 +473,10 @@ export class SessionSupervisor {
   }
 
   private async storeMessage(live: LiveSession, m: Extract<ProviderEvent, { type: 'message' }>['message']) {
-    const { instanceId, companyId } = live;
+    const { instanceId } = live;
     return commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      // The company the instance belongs to now (a pooled instance changes company while its session runs).
+      const companyId = (await currentCompany(tx, instanceId)) ?? live.companyId;
       const { message, inserted } = await tx.messages.upsert({
         instance_id: instanceId,
         company_id: companyId,

@@ -1,5 +1,6 @@
 // The provider registry: the ONLY file that imports every provider. A table, not an if-chain.
 import type { Config } from '../config/index.js';
+import { WahaWebhookTokens } from '../core/waha-identity.js';
 import type { SessionLeases } from '../ports/leases.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
@@ -17,6 +18,12 @@ export interface RegistryOptions {
   leases?: SessionLeases;
 }
 
+/** Per-instance WAHA webhook tokens derived from the secret kept in the store. */
+function tokensOf(store: Store): (instanceId: string) => Promise<string> {
+  const tokens = new WahaWebhookTokens(store.meta);
+  return (id) => tokens.forInstance(id);
+}
+
 type Entry = (config: Readonly<Config>, opts: RegistryOptions) => ProviderFactory | null;
 
 /** One line per provider. Returning null disables it in this deployment. */
@@ -29,12 +36,13 @@ const PROVIDERS: Entry[] = [
         })
       : null,
   (c) => createTelegramProvider({ apiRoot: c.telegram.apiRoot, publicUrl: c.publicUrl }),
-  (c) =>
+  (c, o) =>
     c.waha.url
       ? createWahaProvider({
           url: c.waha.url,
           apiKey: c.waha.apiKey,
           hmacKey: c.waha.webhookHmacKey,
+          webhookToken: o.store ? tokensOf(o.store) : undefined,
           webhookBase: c.publicUrl ?? `http://127.0.0.1:${c.port}`,
         })
       : null,

@@ -36,8 +36,8 @@ runProviderContract({
       factory: createWahaProvider({ url: emu.url, apiKey: 'contract-key', webhookBase: base, qrPollMs: 50 }),
       recipient: '4915123456789@s.whatsapp.net',
       attach: (s, id) => sessions.set(id, s),
-      login: async (_s, id) => emu.scan(wahaSessionName(id, {}), '4915112345678'),
-      inbound: (_s, id, text) => emu.inbound(wahaSessionName(id, {}), '4915123456789@c.us', text),
+      login: async (_s, id) => emu.scan(wahaSessionName(id), '4915112345678'),
+      inbound: (_s, id, text) => emu.inbound(wahaSessionName(id), '4915123456789@c.us', text),
       delivered: (_id, text) => emu.callsTo('/api/sendText').some((c) => c.body?.text === text),
       close: async () => {
         receiver.closeAllConnections();

@@ -15,13 +15,15 @@ export interface WahaProviderOptions extends Partial<WahaKnobs> {
 
 /**
  * Creates the waha provider. Sessions are created in WAHA with a webhook to
- * `{webhookBase}/webhooks/waha/{instanceId}`, signed with `hmacKey` when set.
+ * `{webhookBase}/webhooks/waha/{instanceId}`, signed with `hmacKey` when set, otherwise carrying the
+ * instance's `webhookToken` in a custom header.
  */
 export function createWahaProvider(opts: WahaProviderOptions): ProviderFactory {
   const client = new WahaClient(opts.url.replace(/\/+$/, ''), opts.apiKey);
   const knobs: WahaKnobs = {
     webhookBase: (opts.webhookBase ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''),
     hmacKey: opts.hmacKey,
+    webhookToken: opts.webhookToken,
     qrPollMs: opts.qrPollMs ?? 10_000,
     maxMediaBytes: opts.maxMediaBytes ?? 16 * 1024 * 1024,
   };

@@ -20,7 +20,7 @@ describe('waha session', () => {
     const factory = createWahaProvider({ url: emu.url, webhookBase: 'http://127.0.0.1:9', qrPollMs: 20 });
     const s = openContractSession({ factory, recipient: 'x', inbound: async () => '' });
     await s.session.start();
-    const name = wahaSessionName(s.instanceId, {});
+    const name = wahaSessionName(s.instanceId);
     const qrs = () => s.events.filter((e) => e.type === 'qr').map((e) => (e.type === 'qr' ? e.qr : ''));
     await until(() => qrs().length === 1);
     expect(qrs()[0]).toBe(emu.sessions.get(name)!.qr);
@@ -41,7 +41,7 @@ describe('waha session', () => {
     const factory = createWahaProvider({ url: emu.url, webhookBase: 'http://127.0.0.1:9', qrPollMs: 20 });
     const s = openContractSession({ factory, recipient: 'x', inbound: async () => '' });
     await s.session.start();
-    const name = wahaSessionName(s.instanceId, {});
+    const name = wahaSessionName(s.instanceId);
     await until(() => s.events.some((e) => e.type === 'qr'));
     emu.scan(name, '4915112345678');
     await until(() => s.events.some((e) => e.type === 'auth' && e.auth_status === 'client_ready'));

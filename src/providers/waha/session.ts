@@ -1,4 +1,5 @@
 // One WAHA-backed session: creates/starts the WAHA session with our webhook, follows its status, sends via WAHA.
+import { WAHA_TOKEN_HEADER, wahaSessionName } from '../../core/waha-identity.js';
 import { SbError } from '../../domain/errors.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import {
@@ -7,6 +8,7 @@ import {
   type WahaClient,
   WahaError,
   type WahaFile,
+  type WahaSessionInfo,
   type WahaStatus,
 } from './client.js';
 import {
@@ -23,8 +25,10 @@ import {
 export interface WahaKnobs {
   /** Base URL WAHA posts webhooks to (this gateway's public URL). */
   webhookBase: string;
-  /** HMAC key WAHA signs webhooks with (X-Webhook-Hmac, sha512); unset = unsigned. */
+  /** HMAC key WAHA signs webhooks with (X-Webhook-Hmac, sha512); unset = the per-instance token below. */
   hmacKey: string | undefined;
+  /** The per-instance token WAHA echoes in a custom header when no HMAC key is set. */
+  webhookToken?: (instanceId: string) => Promise<string>;
   /** How often the QR is re-read while WAHA waits for a scan, in ms (default 10 000; WhatsApp rotates ~20 s). */
   qrPollMs: number;
   /** Largest base64 media accepted, in bytes (default 16 MB). */
@@ -33,12 +37,7 @@ export interface WahaKnobs {
 
 export const WAHA_EVENTS = ['session.status', 'message', 'message.ack'] as const;
 
-/** The WAHA session name of an instance: `settings.session` or `sb_<instance id without dashes>`. */
-export function wahaSessionName(instanceId: string, settings: Record<string, unknown>): string {
-  return typeof settings.session === 'string' && settings.session
-    ? settings.session
-    : `sb_${instanceId.replace(/-/g, '')}`;
-}
+export { wahaSessionName };
 
 export class WahaSession implements ProviderSession {
   private closed = false;
@@ -56,24 +55,50 @@ export class WahaSession implements ProviderSession {
     private readonly client: WahaClient,
     private readonly knobs: WahaKnobs,
   ) {
-    this.name = wahaSessionName(ctx.instanceId, ctx.settings);
+    // Derived from the instance id: a tenant's settings never name (and so never take over) a WAHA session.
+    this.name = wahaSessionName(ctx.instanceId);
     this.wasReady =
       ctx.previous.auth_status === 'client_ready' || ctx.previous.auth_status === 'authenticated';
     this.account = ctx.previous.account;
   }
 
-  /** The session config we give WAHA: our webhook for the events we map, signed when a key is set. */
-  private config(): Record<string, unknown> {
+  private get webhookPath(): string {
+    return `/webhooks/waha/${this.ctx.instanceId}`;
+  }
+
+  /**
+   * The session config we give WAHA: our webhook for the events we map, authenticated either way — signed with
+   * the HMAC key when one is set, otherwise carrying the instance's token in a header WAHA echoes.
+   */
+  private async config(): Promise<Record<string, unknown>> {
+    const token =
+      !this.knobs.hmacKey && this.knobs.webhookToken
+        ? await this.knobs.webhookToken(this.ctx.instanceId)
+        : null;
     return {
       webhooks: [
         {
-          url: `${this.knobs.webhookBase}/webhooks/waha/${this.ctx.instanceId}`,
+          url: `${this.knobs.webhookBase}${this.webhookPath}`,
           events: [...WAHA_EVENTS],
           hmac: this.knobs.hmacKey ? { key: this.knobs.hmacKey } : null,
           retries: { policy: 'exponential', delaySeconds: 2, attempts: 5 },
+          customHeaders: token ? [{ name: WAHA_TOKEN_HEADER, value: token }] : null,
         },
       ],
     };
+  }
+
+  /** True when an existing WAHA session is this instance's: its webhook points at this instance's route. */
+  private isOurs(info: WahaSessionInfo): boolean {
+    const hooks = (info.config?.webhooks ?? []) as Array<{ url?: unknown }>;
+    return hooks.some((h) => {
+      if (typeof h.url !== 'string') return false;
+      try {
+        return new URL(h.url).pathname === this.webhookPath;
+      } catch {
+        return false;
+      }
+    });
   }
 
   async start(): Promise<void> {
@@ -81,9 +106,16 @@ export class WahaSession implements ProviderSession {
       const existing = await this.client.getSession(this.name);
       let info = existing;
       if (!existing) {
-        info = await this.client.createSession(this.name, this.config(), true);
+        info = await this.client.createSession(this.name, await this.config(), true);
       } else {
-        info = await this.client.updateSession(this.name, this.config());
+        // A session of this name that another party set up is never rewired or started by us.
+        if (!this.isOurs(existing)) {
+          throw new SbError(
+            'SB_ERR_WAHA_SESSION_TAKEN',
+            `the WAHA session ${this.name} exists and is not managed by this instance`,
+          );
+        }
+        info = await this.client.updateSession(this.name, await this.config());
         if (info.status === 'STOPPED' || info.status === 'FAILED')
           info = await this.client.startSession(this.name);
       }

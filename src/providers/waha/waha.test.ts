@@ -65,7 +65,7 @@ describe('waha provider against the WAHA emulator', () => {
     });
     expect(res.statusCode, res.body).toBe(201);
     id = res.json().instance.id;
-    session = wahaSessionName(id, {});
+    session = wahaSessionName(id);
     const s = emu.sessions.get(session)!;
     expect(s).toBeDefined();
     expect(s.config.webhooks?.[0]).toMatchObject({
@@ -198,6 +198,38 @@ describe('waha provider against the WAHA emulator', () => {
     expect(acks.map((e) => e.data.status)).toEqual(['delivered', 'read']);
   });
 
+  it("accepts seed 004's global POST /webhook only with the HMAC when a key is set", async () => {
+    const body = JSON.stringify({
+      event: 'message',
+      session,
+      payload: {
+        id: 'false_4915144444444@c.us_GLOBAL',
+        from: '4915144444444@c.us',
+        body: 'via /webhook',
+        fromMe: false,
+      },
+    });
+    const unsigned = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { 'content-type': 'application/json' },
+      payload: body,
+    });
+    expect(unsigned.statusCode).toBe(401);
+    const signed = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { 'content-type': 'application/json', 'x-webhook-hmac': signWahaBody(body, HMAC_KEY) },
+      payload: body,
+    });
+    expect(signed.statusCode, signed.body).toBe(200);
+    expect(await t.gw.store.messages.getByMessageId(id, 'false_4915144444444@c.us_GLOBAL')).toMatchObject({
+      body: 'via /webhook',
+    });
+    const s = emu.sessions.get(session)!.config.webhooks![0] as { customHeaders?: unknown };
+    expect(s.customHeaders).toBeNull();
+  });
+
   it('sends media by URL and by base64 with the right WAHA route', async () => {
     const img = await t.app.inject({
       method: 'POST',
@@ -271,6 +303,7 @@ describe('waha provider against the WAHA emulator', () => {
   it('documents both webhook routes as public operations', () => {
     const doc = t.app.swagger() as { paths: Record<string, Record<string, { security?: unknown[] }>> };
     expect(doc.paths['/webhooks/waha/{instanceId}'].post.security).toEqual([]);
+    expect(doc.paths['/webhook'].post.security).toEqual([]);
     expect(doc.paths['/webhooks/telegram/{instanceId}'].post.security).toEqual([]);
   });
 

@@ -9,6 +9,8 @@ interface WebhookCfg {
   url: string;
   events: string[];
   hmac?: { key: string } | null;
+  /** Sent with every delivery of this webhook, as WAHA does (`[{name, value}]`). */
+  customHeaders?: Array<{ name: string; value: string }> | null;
 }
 
 /** One emulated WAHA session. */
@@ -39,7 +41,8 @@ export interface EmuDelivery {
  * Follows WAHA's published API for: `GET/POST/PUT/DELETE /api/sessions[/{name}]`, `POST /api/sessions/{name}/
  * start|stop|logout`, `GET /api/{session}/auth/qr?format=raw`, `POST /api/sendText|sendImage|sendFile|sendVideo|
  * sendVoice`. `X-Api-Key` is required when `apiKey` is set. Test controls (scan, inbound, ack, fail) trigger webhooks
- * shaped like WAHA's (`{id, timestamp, event, session, me, payload, engine, environment}`).
+ * shaped like WAHA's (`{id, timestamp, event, session, me, payload, engine, environment}`), with each webhook's
+ * `customHeaders` and, when it has an `hmac.key`, `X-Webhook-Hmac` (hex HMAC-SHA512 of the body).
  */
 export class WahaEmulator {
   private server: Server | null = null;
@@ -277,6 +280,7 @@ export class WahaEmulator {
         environment: { version: '2025.1.1', engine: 'NOWEB', tier: 'CORE', browser: null },
       });
       const headers: Record<string, string> = { 'content-type': 'application/json' };
+      for (const h of hook.customHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
       if (hook.hmac?.key) {
         headers['x-webhook-hmac'] = createHmac('sha512', hook.hmac.key).update(body).digest('hex');
         headers['x-webhook-hmac-algorithm'] = 'sha512';
