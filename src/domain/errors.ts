@@ -52,6 +52,16 @@ export const ERROR_CODES = {
   SB_ERR_PROVIDER: { status: 502, meaning: 'The messenger provider failed to perform the operation.' },
   SB_ERR_UNAVAILABLE: { status: 503, meaning: 'A dependency (database, session owner) is not available.' },
   SB_ERR_INTERNAL: { status: 500, meaning: 'An unexpected error; the log has the details.' },
+  SB_ERR_URL_BLOCKED: {
+    status: 400,
+    meaning:
+      'A URL you gave points at an address Switchboard does not contact (loopback, private, link-local, metadata, reserved), directly, through DNS or through a redirect.',
+  },
+  SB_ERR_FETCH_FAILED: {
+    status: 502,
+    meaning:
+      'A URL you gave could not be fetched (no answer, timeout, too many redirects or a non-2xx status); the remote answer is not repeated.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

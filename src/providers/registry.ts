@@ -1,6 +1,7 @@
 // The provider registry: the ONLY file that imports every provider. A table, not an if-chain.
 import type { Config } from '../config/index.js';
 import type { SessionLeases } from '../ports/leases.js';
+import type { OutboundFetch } from '../ports/outbound.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
 import { createSimulatorProvider, type SimulatorNetwork } from './simulator/index.js';
@@ -15,6 +16,8 @@ export interface RegistryOptions {
   store?: Store;
   /** Cluster session leases: a provider may ask whether this replica still owns a session. */
   leases?: SessionLeases;
+  /** The guarded fetch for media sent by URL (without it, providers refuse media by URL). */
+  outbound?: OutboundFetch;
 }
 
 type Entry = (config: Readonly<Config>, opts: RegistryOptions) => ProviderFactory | null;
@@ -28,17 +31,27 @@ const PROVIDERS: Entry[] = [
           knobs: { qrRotateMs: c.simulator.qrRotateMs, ackDelayMs: c.simulator.ackDelayMs },
         })
       : null,
-  (c) => createTelegramProvider({ apiRoot: c.telegram.apiRoot, publicUrl: c.publicUrl }),
-  (c) =>
+  (c, o) =>
+    createTelegramProvider({ apiRoot: c.telegram.apiRoot, publicUrl: c.publicUrl, outbound: o.outbound }),
+  (c, o) =>
     c.waha.url
       ? createWahaProvider({
           url: c.waha.url,
           apiKey: c.waha.apiKey,
           hmacKey: c.waha.webhookHmacKey,
           webhookBase: c.publicUrl ?? `http://127.0.0.1:${c.port}`,
+          outbound: o.outbound,
         })
       : null,
-  (c, o) => (o.store ? createWhatsAppProvider({ store: o.store, leases: o.leases, ...c.whatsapp }) : null),
+  (c, o) =>
+    o.store
+      ? createWhatsAppProvider({
+          store: o.store,
+          leases: o.leases,
+          ...c.whatsapp,
+          fetchMedia: o.outbound ? (url, maxBytes) => o.outbound!.download(url, { maxBytes }) : undefined,
+        })
+      : null,
 ];
 
 export function createProviderRegistry(
