@@ -24,6 +24,7 @@ export function createWahaProvider(opts: WahaProviderOptions): ProviderFactory {
     hmacKey: opts.hmacKey,
     qrPollMs: opts.qrPollMs ?? 10_000,
     maxMediaBytes: opts.maxMediaBytes ?? 16 * 1024 * 1024,
+    outbound: opts.outbound,
   };
   return {
     name: 'waha',
