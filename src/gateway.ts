@@ -15,10 +15,12 @@ import { type DeliveryRuntime, startDelivery } from './delivery/webhooks/runtime
 import { endpointSync } from './delivery/webhooks/service.js';
 import type { Logger } from './logger.js';
 import type { EventBus } from './ports/event-bus.js';
+import type { OutboundFetch } from './ports/outbound.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { Store } from './ports/store.js';
 import { createProviderRegistry, type RegistryOptions } from './providers/registry.js';
 import { type ClusterRuntime, createClusterRuntime } from './runtime/cluster.js';
+import { createGuardedFetch } from './runtime/outbound/guarded-fetch.js';
 import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
 
 export interface Gateway {
@@ -43,6 +45,8 @@ export interface Gateway {
   cluster: ClusterRuntime | null;
   /** Durable delivery (issue 4): outbox worker, webhook endpoints service, metrics registry. */
   delivery?: DeliveryRuntime;
+  /** The one guarded fetch for every request to a URL a user gave us (issue 14). */
+  outbound: OutboundFetch;
   shuttingDown: boolean;
   /** Hooks run at shutdown after sessions are closed (workers, timers). */
   onClose: Array<() => Promise<void> | void>;
@@ -61,8 +65,15 @@ export function createGateway(
 ): Gateway {
   const cluster = config.cluster.enabled ? createClusterRuntime(config, store, logger) : null;
   const bus = cluster?.bus ?? new MemoryEventBus((err) => logger.error({ err }, 'event listener failed'));
+  const outbound =
+    opts.outbound ??
+    createGuardedFetch({
+      allowPrivate: config.outbound.allowPrivate,
+      timeoutMs: config.outbound.timeoutMs,
+      maxRedirects: config.outbound.maxRedirects,
+    });
   const providers =
-    opts.providers ?? createProviderRegistry(config, { store, leases: cluster?.leases, ...opts });
+    opts.providers ?? createProviderRegistry(config, { store, leases: cluster?.leases, ...opts, outbound });
   const keys = new KeyResolver(store, config.adminApiKey);
   const limiters = createRateLimiterFactory({
     redisUrl: config.rateLimit.redisUrl,
@@ -133,7 +144,7 @@ export function createGateway(
     messaging,
     provider: config.sessionProvider,
   });
-  const delivery = startDelivery({ config, store, bus, logger, messaging });
+  const delivery = startDelivery({ config, store, bus, logger, messaging, outbound });
   return {
     config,
     logger,
@@ -150,6 +161,7 @@ export function createGateway(
     limiters,
     cluster,
     delivery,
+    outbound,
     shuttingDown: false,
     onClose: [
       () => delivery.stop(),

@@ -125,6 +125,10 @@ const envSchema = z.object({
     .transform(durationMs),
   WEBHOOK_TIMEOUT_MS: int(15_000, 100, 120_000),
   WEBHOOK_WORKER_INTERVAL_MS: int(1_000, 10, 60_000),
+  /** The guarded outbound fetch (issue 14): opt-out for private addresses, media time limit, redirects followed. */
+  OUTBOUND_ALLOW_PRIVATE: bool(false),
+  OUTBOUND_TIMEOUT_MS: int(30_000, 100, 600_000),
+  OUTBOUND_MAX_REDIRECTS: int(3, 0, 10),
 });
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
@@ -186,6 +190,12 @@ export interface Config {
     timeoutMs: number;
     workerIntervalMs: number;
   };
+  /**
+   * Every request to a URL a user gave us (webhooks, agent bridge, MCP and provider media): `allowPrivate` is the
+   * operator's opt-out (OUTBOUND_ALLOW_PRIVATE, or its older name WEBHOOK_ALLOW_PRIVATE); media downloads get
+   * `timeoutMs` and follow up to `maxRedirects` redirects, each re-checked.
+   */
+  outbound: { allowPrivate: boolean; timeoutMs: number; maxRedirects: number };
 }
 
 /** Thrown by loadConfig with every problem listed, one per line. */
@@ -270,11 +280,16 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
     },
     webhooks: {
-      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      allowPrivate: e.OUTBOUND_ALLOW_PRIVATE || e.WEBHOOK_ALLOW_PRIVATE,
       retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
       disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       workerIntervalMs: e.WEBHOOK_WORKER_INTERVAL_MS,
+    },
+    outbound: {
+      allowPrivate: e.OUTBOUND_ALLOW_PRIVATE || e.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.OUTBOUND_TIMEOUT_MS,
+      maxRedirects: e.OUTBOUND_MAX_REDIRECTS,
     },
   };
   return deepFreeze(config);

@@ -56,6 +56,16 @@ export const ERROR_CODES = {
     status: 409,
     meaning: 'The WAHA server already has a session of this name that this instance does not manage.',
   },
+  SB_ERR_URL_BLOCKED: {
+    status: 400,
+    meaning:
+      'A URL you gave points at an address Switchboard does not contact (loopback, private, link-local, metadata, reserved), directly, through DNS or through a redirect.',
+  },
+  SB_ERR_FETCH_FAILED: {
+    status: 502,
+    meaning:
+      'A URL you gave could not be fetched (no answer, timeout, too many redirects or a non-2xx status); the remote answer is not repeated.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

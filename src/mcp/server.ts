@@ -10,6 +10,7 @@ import { SbError } from '../domain/errors.js';
 import type { Chat, Instance, Principal } from '../domain/model.js';
 import type { Gateway } from '../gateway.js';
 import type { ProviderFactory } from '../ports/provider.js';
+import { createGuardedFetch } from '../runtime/outbound/guarded-fetch.js';
 import { iso } from '../storage/rows.js';
 import { MCP_TOOLS, type McpPolicy, type McpToolName, recipientAllowed, SENDING_TOOLS } from './policy.js';
 import { argsDigest, safeError, scrub, UNTRUSTED_NOTICE } from './sanitize.js';
@@ -36,7 +37,8 @@ export const LAST_EVENT_META = 'switchboard/last_event_id';
 const MAX_MEDIA_BYTES = 16 * 1024 * 1024;
 
 export interface McpServerContext {
-  gw: Pick<Gateway, 'store' | 'instances' | 'messaging' | 'providers' | 'config' | 'logger' | 'supervisor'>;
+  gw: Pick<Gateway, 'store' | 'instances' | 'messaging' | 'providers' | 'config' | 'logger' | 'supervisor'> &
+    Partial<Pick<Gateway, 'outbound'>>;
   principal: Principal;
   instance: Instance;
   policy: McpPolicy;
@@ -122,7 +124,7 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
         `chat ${chatId} has not written to this instance first; only chats that wrote first can be messaged`,
       );
     }
-    if (req.media?.url) await assertPublicUrl(req.media.url, ctx.resolve);
+    if (req.media?.url) await assertPublicUrl(req.media.url, ctx.resolve, gw.config.outbound.allowPrivate);
     const request: ApprovalRequest = { ...req, to: chatId };
     if (policy.requireApproval) {
       const a = await approvals.create({
@@ -437,7 +439,7 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
       async run(a: { message_id: string }) {
         const m = await gw.messaging.getMessage(p, inst.id, a.message_id);
         if (!m.media) throw invalid('message_id', 'this message has no media');
-        const data = await loadMedia(m.media, ctx.resolve);
+        const data = await loadMedia(m.media, ctx);
         const mimetype = typeof m.media.mimetype === 'string' ? m.media.mimetype : 'application/octet-stream';
         const filename = typeof m.media.filename === 'string' ? m.media.filename : null;
         const uri = `switchboard://instances/${inst.id}/messages/${m.id}/media`;
@@ -748,19 +750,16 @@ function registerResources(server: McpServer, ctx: McpServerContext, listed: str
 }
 
 /** The bytes of stored media: inline base64 when the provider kept it, else a public URL (guarded, capped). */
-async function loadMedia(media: Record<string, unknown>, resolve?: Resolver): Promise<Buffer> {
+async function loadMedia(media: Record<string, unknown>, ctx: McpServerContext): Promise<Buffer> {
   const inline =
     typeof media.data === 'string' ? media.data : typeof media.base64 === 'string' ? media.base64 : null;
   if (inline) return Buffer.from(inline, 'base64');
   if (typeof media.url === 'string') {
-    const url = await assertPublicUrl(media.url, resolve);
-    const res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(15_000) }).catch(
-      () => null,
-    );
-    if (!res?.ok) throw new SbError('SB_ERR_PROVIDER', 'the media could not be downloaded');
-    const buf = Buffer.from(await res.arrayBuffer());
-    if (buf.length > MAX_MEDIA_BYTES) throw invalid('message_id', 'the media is too large to return');
-    return buf;
+    const allowPrivate = ctx.gw.config.outbound.allowPrivate;
+    const url = await assertPublicUrl(media.url, ctx.resolve, allowPrivate);
+    // The gateway's guarded fetch: the address is checked again when connecting, redirects re-checked, size capped.
+    const outbound = ctx.gw.outbound ?? createGuardedFetch({ allowPrivate, timeoutMs: 15_000 });
+    return outbound.download(url.href, { maxBytes: MAX_MEDIA_BYTES, timeoutMs: 15_000 });
   }
   throw invalid('message_id', 'the media of this message is not stored');
 }

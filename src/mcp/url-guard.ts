@@ -1,8 +1,8 @@
-// Media URL guard for agent-supplied URLs: only http(s) to public addresses (no file://, no private networks).
+// Early media URL check for agent-supplied URLs (before an approval is stored); the fetch itself is runtime/outbound.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { isBlockedAddress } from '../delivery/webhooks/ssrf.js';
 import { SbError } from '../domain/errors.js';
+import { isBlockedAddress } from '../runtime/outbound/address-policy.js';
 
 /** True for loopback, private, link-local, CGNAT, documentation, multicast and reserved addresses. */
 export const isPrivateAddress = isBlockedAddress;
@@ -17,9 +17,13 @@ const dnsResolver: Resolver = async (host) => (await lookup(host, { all: true })
 
 /**
  * Refuses URLs that are not http(s), carry credentials, or name/resolve to a private address. The message never
- * repeats the URL (it may be internal).
+ * repeats the URL (it may be internal). `allowPrivate` is the operator's opt-out (OUTBOUND_ALLOW_PRIVATE).
  */
-export async function assertPublicUrl(raw: string, resolve: Resolver = dnsResolver): Promise<URL> {
+export async function assertPublicUrl(
+  raw: string,
+  resolve: Resolver = dnsResolver,
+  allowPrivate = false,
+): Promise<URL> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -30,6 +34,7 @@ export async function assertPublicUrl(raw: string, resolve: Resolver = dnsResolv
     throw refuse(`url: only http and https URLs are accepted (got ${url.protocol.replace(/:$/, '')})`);
   }
   if (url.username || url.password) throw refuse('url: URLs with credentials are refused');
+  if (allowPrivate) return url;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) {
     throw refuse('url: private-network URLs are refused');

@@ -2,6 +2,7 @@
 import type { Config } from '../config/index.js';
 import { WahaWebhookTokens } from '../core/waha-identity.js';
 import type { SessionLeases } from '../ports/leases.js';
+import type { OutboundFetch } from '../ports/outbound.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
 import { createSimulatorProvider, type SimulatorNetwork } from './simulator/index.js';
@@ -16,6 +17,8 @@ export interface RegistryOptions {
   store?: Store;
   /** Cluster session leases: a provider may ask whether this replica still owns a session. */
   leases?: SessionLeases;
+  /** The guarded fetch for media sent by URL (without it, providers refuse media by URL). */
+  outbound?: OutboundFetch;
 }
 
 /** Per-instance WAHA webhook tokens derived from the secret kept in the store. */
@@ -35,7 +38,8 @@ const PROVIDERS: Entry[] = [
           knobs: { qrRotateMs: c.simulator.qrRotateMs, ackDelayMs: c.simulator.ackDelayMs },
         })
       : null,
-  (c) => createTelegramProvider({ apiRoot: c.telegram.apiRoot, publicUrl: c.publicUrl }),
+  (c, o) =>
+    createTelegramProvider({ apiRoot: c.telegram.apiRoot, publicUrl: c.publicUrl, outbound: o.outbound }),
   (c, o) =>
     c.waha.url
       ? createWahaProvider({
@@ -44,9 +48,18 @@ const PROVIDERS: Entry[] = [
           hmacKey: c.waha.webhookHmacKey,
           webhookToken: o.store ? tokensOf(o.store) : undefined,
           webhookBase: c.publicUrl ?? `http://127.0.0.1:${c.port}`,
+          outbound: o.outbound,
         })
       : null,
-  (c, o) => (o.store ? createWhatsAppProvider({ store: o.store, leases: o.leases, ...c.whatsapp }) : null),
+  (c, o) =>
+    o.store
+      ? createWhatsAppProvider({
+          store: o.store,
+          leases: o.leases,
+          ...c.whatsapp,
+          fetchMedia: o.outbound ? (url, maxBytes) => o.outbound!.download(url, { maxBytes }) : undefined,
+        })
+      : null,
 ];
 
 export function createProviderRegistry(

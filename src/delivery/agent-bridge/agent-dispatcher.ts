@@ -1,5 +1,6 @@
 // Agent bridge (seed 000, Agno AgentOS): an inbound message → POST {url}/agents/{agent_id}/runs → reply to the chat.
 import type { Message } from '../../domain/model.js';
+import type { OutboundFetch } from '../../ports/outbound.js';
 import { type PostFn, postRequest } from '../webhooks/http-post.js';
 import type { ClaimedDelivery } from '../webhooks/repo.js';
 import { retryAfterMs } from '../webhooks/retry.js';
@@ -11,6 +12,8 @@ export interface AgentDispatcherDeps {
   allowPrivate: boolean;
   post?: PostFn;
   resolve?: Resolver;
+  /** The gateway's guarded fetch (every agent call goes through it). */
+  outbound?: OutboundFetch;
   /** Whether a reply with this idempotency key was already sent (a retry after the reply went out). */
   hasReply(instanceId: string, key: string): Promise<boolean>;
   /** Sends the agent's answer to the chat (idempotent on `key`). */
@@ -63,6 +66,7 @@ export function createAgentDispatcher(deps: AgentDispatcherDeps): Dispatcher {
       timeoutMs: deps.timeoutMs,
       allowPrivate: deps.allowPrivate,
       resolve: deps.resolve,
+      outbound: deps.outbound,
       maxBody: 256 * 1024,
     });
     const excerpt = res.body.slice(0, 512);

@@ -1,8 +1,7 @@
-// One outbound POST with the SSRF guard at connect time, a hard timeout and no redirects (node:http/https).
-import http from 'node:http';
-import https from 'node:https';
-import { isIP } from 'node:net';
-import { guardedLookup, isBlockedAddress, type Resolver, SsrfBlockedError, systemResolver } from './ssrf.js';
+// One outbound POST for webhooks and the agent bridge, through the guarded fetch (no redirects followed).
+import { SbError } from '../../domain/errors.js';
+import type { OutboundFetch } from '../../ports/outbound.js';
+import { createGuardedFetch, type Resolver } from '../../runtime/outbound/guarded-fetch.js';
 
 export interface PostResult {
   status: number;
@@ -17,9 +16,14 @@ export interface PostOptions {
   allowPrivate: boolean;
   resolve?: Resolver;
   maxBody?: number;
+  /** The gateway's guarded fetch; when absent one is built from `allowPrivate` and `resolve`. */
+  outbound?: OutboundFetch;
 }
 
-/** Sends a POST. Rejects on network errors, timeouts and refused addresses; any HTTP status resolves. */
+/**
+ * Sends a POST. Rejects with SB_ERR_URL_BLOCKED for refused addresses and SB_ERR_FETCH_FAILED for network errors and
+ * timeouts; any HTTP status resolves.
+ */
 export type PostFn = (
   url: string,
   body: Buffer | string,
@@ -27,49 +31,22 @@ export type PostFn = (
   opts: PostOptions,
 ) => Promise<PostResult>;
 
-/** The default PostFn; redirects are returned as-is (3xx), never followed. */
-export const postRequest: PostFn = (url, body, headers, opts) =>
-  new Promise<PostResult>((resolve, reject) => {
-    const u = new URL(url);
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    if (!opts.allowPrivate && isIP(host) && isBlockedAddress(host)) {
-      reject(new SsrfBlockedError(host, host));
-      return;
-    }
-    const mod = u.protocol === 'https:' ? https : http;
-    const payload = typeof body === 'string' ? Buffer.from(body) : body;
-    const req = mod.request(
-      u,
-      {
-        method: 'POST',
-        headers: { ...headers, 'content-length': String(payload.length) },
-        lookup: guardedLookup(opts.allowPrivate, opts.resolve ?? systemResolver),
-        signal: AbortSignal.timeout(opts.timeoutMs),
-        agent: false,
-      },
-      (res) => {
-        const max = opts.maxBody ?? 2048;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const finish = () => {
-          const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-          }
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: out,
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        };
-        res.on('data', (c: Buffer) => {
-          if (size < max) chunks.push(c.subarray(0, max - size));
-          size += c.length;
-        });
-        res.on('end', finish);
-        res.on('error', finish);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
+/** The default PostFn; redirects are returned as-is (3xx), never followed: a webhook that moved must be updated. */
+export const postRequest: PostFn = async (url, body, headers, opts) => {
+  const outbound =
+    opts.outbound ?? createGuardedFetch({ allowPrivate: opts.allowPrivate, resolve: opts.resolve });
+  const res = await outbound.request(url, {
+    method: 'POST',
+    headers,
+    body,
+    timeoutMs: opts.timeoutMs,
+    maxBytes: opts.maxBody ?? 2048,
+    onOverflow: 'truncate',
+    maxRedirects: 0,
   });
+  return { status: res.status, headers: res.headers, body: res.body.toString('utf8') };
+};
+
+/** True for the guard's own refusals and fetch failures (their messages are safe to store and show). */
+export const isOutboundError = (err: unknown): err is SbError =>
+  err instanceof SbError && (err.code === 'SB_ERR_URL_BLOCKED' || err.code === 'SB_ERR_FETCH_FAILED');

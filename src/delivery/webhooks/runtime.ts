@@ -2,6 +2,7 @@
 import type { Gateway } from '../../gateway.js';
 import { createAgentDispatcher } from '../agent-bridge/agent-dispatcher.js';
 import { GatewayMetrics } from '../metrics.js';
+import { postRequest } from './http-post.js';
 import { WebhookService } from './service.js';
 import { DeliveryWorker } from './worker.js';
 
@@ -16,13 +17,14 @@ const AGENT_PRINCIPAL = { kind: 'admin', keyId: null } as const;
 
 /** Creates and starts the delivery runtime of a gateway (call once; stop it at shutdown). */
 export function startDelivery(
-  gw: Pick<Gateway, 'config' | 'store' | 'bus' | 'logger' | 'messaging'>,
+  gw: Pick<Gateway, 'config' | 'store' | 'bus' | 'logger' | 'messaging'> & Partial<Pick<Gateway, 'outbound'>>,
 ): DeliveryRuntime {
   const settings = gw.config.webhooks;
   const metrics = new GatewayMetrics({ store: gw.store, bus: gw.bus });
   const agent = createAgentDispatcher({
     timeoutMs: settings.timeoutMs,
     allowPrivate: settings.allowPrivate,
+    outbound: gw.outbound,
     hasReply: async (instanceId, key) =>
       (await gw.store.messages.getByIdempotencyKey(instanceId, key)) !== null,
     sendReply: async (instanceId, chatId, text, key) => {
@@ -36,6 +38,8 @@ export function startDelivery(
     settings,
     agent,
     observer: metrics,
+    // Every POST goes through the gateway's guarded fetch (connect-time address check).
+    post: (url, body, headers, opts) => postRequest(url, body, headers, { ...opts, outbound: gw.outbound }),
   });
   const webhooks = new WebhookService(gw.store, {
     allowPrivate: settings.allowPrivate,

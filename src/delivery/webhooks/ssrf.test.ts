@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver.js';
 import { postRequest } from './http-post.js';
-import { assertAllowedUrl, isBlockedAddress, type Resolver, SsrfBlockedError } from './ssrf.js';
+import { assertAllowedUrl, isBlockedAddress, type Resolver } from './ssrf.js';
 
 const fakeDns =
   (table: Record<string, string>): Resolver =>
@@ -49,6 +49,25 @@ describe('isBlockedAddress', () => {
     ['93.184.215.14', false],
     ['172.32.0.1', false],
     ['2606:4700:4700::1111', false],
+    // Every spelling of loopback and the metadata address (issue 14).
+    ['::ffff:0:7f00:1', true],
+    ['2002:7f00:1::', true],
+    ['2002:a9fe:a9fe::1', true],
+    ['64:ff9b::7f00:1', true],
+    ['64:ff9b::127.0.0.1', true],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', true],
+    ['::127.0.0.1', true],
+    ['2130706433', true],
+    ['0177.0.0.1', true],
+    ['0x7f.1', true],
+    ['0xa9fea9fe', true],
+    ['[::1]', true],
+    ['fe80::1%eth0', true],
+    ['3fff::1', true],
+    ['2001:2::1', true],
+    ['192.88.99.1', true],
+    ['64:ff9b::808:808', false],
+    ['2002:808:808::1', false],
   ])('%s → blocked=%s', (ip, blocked) => {
     expect(isBlockedAddress(ip)).toBe(blocked);
   });
@@ -98,10 +117,10 @@ describe('connect-time guard', () => {
         {},
         { timeoutMs: 2000, allowPrivate: false, resolve: dns },
       ),
-    ).rejects.toBeInstanceOf(SsrfBlockedError);
+    ).rejects.toMatchObject({ code: 'SB_ERR_URL_BLOCKED', status: 400 });
     await expect(
       postRequest(`${rx.url}/h`, '{}', {}, { timeoutMs: 2000, allowPrivate: false }),
-    ).rejects.toBeInstanceOf(SsrfBlockedError);
+    ).rejects.toMatchObject({ code: 'SB_ERR_URL_BLOCKED', status: 400 });
     expect(rx.requests.length).toBe(before);
     // Allowed for local development, through the same lookup path.
     const ok = await postRequest(
@@ -133,7 +152,7 @@ describe('connect-time guard', () => {
     const port = (hang.address() as { port: number }).port;
     await expect(
       postRequest(`http://127.0.0.1:${port}/`, '{}', {}, { timeoutMs: 200, allowPrivate: true }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ code: 'SB_ERR_FETCH_FAILED', details: { reason: 'timed out' } });
     hang.closeAllConnections();
     await new Promise<void>((r) => hang.close(() => r()));
   });

@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { type Api, InputFile } from 'grammy';
 import type { Update } from 'grammy/types';
 import { SbError } from '../../domain/errors.js';
+import type { OutboundFetch } from '../../ports/outbound.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import {
   errorCode,
@@ -33,6 +34,8 @@ export interface TelegramKnobs {
   maxUploadBytes: number;
   /** Waits `ms` or until `signal` aborts (tests replace it to observe backoff without waiting). */
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** The gateway's guarded fetch: media by URL is downloaded through it and uploaded (never handed to the Bot API). */
+  outbound?: OutboundFetch;
 }
 
 export const DEFAULT_TELEGRAM_KNOBS: TelegramKnobs = {
@@ -364,9 +367,14 @@ export class TelegramSession implements ProviderSession {
     media: NonNullable<OutboundMessage['media']>,
     common: Record<string, unknown>,
   ): Promise<{ chat: { id: number }; message_id: number; date: number }> {
-    let file: InputFile | string;
+    let file: InputFile;
     if (media.url) {
-      file = media.url; // Telegram fetches the URL itself.
+      // Fetched here through the guard, never handed to the Bot API server (a local one would fetch it inside our network).
+      if (!this.knobs.outbound) {
+        throw new SbError('SB_ERR_UNSUPPORTED', 'media by URL is not available here; send it as base64');
+      }
+      const bytes = await this.knobs.outbound.download(media.url, { maxBytes: this.knobs.maxUploadBytes });
+      file = new InputFile(bytes, media.filename ?? 'file');
     } else {
       const bytes = Buffer.from(media.base64 ?? '', 'base64');
       if (bytes.length === 0) throw new SbError('SB_ERR_VALIDATION', 'media.base64: empty or not base64');

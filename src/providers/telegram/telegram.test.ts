@@ -1,6 +1,7 @@
 // The telegram provider end to end behind a real gateway: polling against telegram-test-api, webhooks and media
 // against our Bot API fake.
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { TelegramServer } from 'telegram-test-api/lib/telegramServer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeBotApi } from '../../../test/emulators/telegram/fake-bot-api.js';
@@ -175,7 +176,11 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
   beforeAll(async () => {
     fake.addBot(FAKE_TOKEN, { id: 987654321, username: 'switchboard_test_bot' });
     await fake.start();
-    t = await startTestGateway({ db, env: { TELEGRAM_API_ROOT: fake.url, PUBLIC_URL: PUBLIC } });
+    t = await startTestGateway({
+      db,
+      // Media by URL is fetched by the gateway (guarded); the test serves it from loopback.
+      env: { TELEGRAM_API_ROOT: fake.url, PUBLIC_URL: PUBLIC, OUTBOUND_ALLOW_PRIVATE: 'true' },
+    });
     headers = await createCompany(t, 'tgf-co');
   });
 
@@ -335,18 +340,27 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
       size: Buffer.from(PNG_1PX, 'base64').length,
     });
 
+    const pdf = createHttpServer((_req, res) => res.end('%PDF-1.4 report'));
+    await new Promise<void>((r) => pdf.listen(0, '127.0.0.1', r));
     const doc = await t.app.inject({
       method: 'POST',
       url: `/api/v1/instances/${id}/messages`,
       headers,
       payload: {
         to: '-100200',
-        media: { url: 'https://files.example.test/report.pdf', mimetype: 'application/pdf' },
+        media: {
+          url: `http://127.0.0.1:${(pdf.address() as AddressInfo).port}/report.pdf`,
+          mimetype: 'application/pdf',
+          filename: 'report.pdf',
+        },
       },
     });
+    pdf.close();
     expect(doc.statusCode, doc.body).toBe(201);
-    expect(fake.callsOf('sendDocument').at(-1)!.fields).toMatchObject({
-      document: 'https://files.example.test/report.pdf',
+    // Fetched by the gateway through the guarded fetch and uploaded: the Bot API never fetches a user's URL.
+    expect(fake.callsOf('sendDocument').at(-1)!.files.document).toMatchObject({
+      name: 'report.pdf',
+      size: '%PDF-1.4 report'.length,
     });
     expect(doc.json().message).toMatchObject({ type: 'media', status: 'sent' });
   });

@@ -26,6 +26,7 @@ export function createWahaProvider(opts: WahaProviderOptions): ProviderFactory {
     webhookToken: opts.webhookToken,
     qrPollMs: opts.qrPollMs ?? 10_000,
     maxMediaBytes: opts.maxMediaBytes ?? 16 * 1024 * 1024,
+    outbound: opts.outbound,
   };
   return {
     name: 'waha',

@@ -1,6 +1,7 @@
 // One WAHA-backed session: creates/starts the WAHA session with our webhook, follows its status, sends via WAHA.
 import { WAHA_TOKEN_HEADER, wahaSessionName } from '../../core/waha-identity.js';
 import { SbError } from '../../domain/errors.js';
+import type { OutboundFetch } from '../../ports/outbound.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import {
   downloadWahaFile,
@@ -33,6 +34,8 @@ export interface WahaKnobs {
   qrPollMs: number;
   /** Largest base64 media accepted, in bytes (default 16 MB). */
   maxMediaBytes: number;
+  /** The gateway's guarded fetch: media by URL is downloaded through it and sent as data (WAHA never fetches it). */
+  outbound?: OutboundFetch;
 }
 
 export const WAHA_EVENTS = ['session.status', 'message', 'message.ack'] as const;
@@ -225,11 +228,16 @@ export class WahaSession implements ProviderSession {
           );
         }
         const mimetype = m.mimetype ?? 'application/octet-stream';
-        const file: WahaFile = {
-          mimetype,
-          ...(m.filename ? { filename: m.filename } : {}),
-          ...(m.url ? { url: m.url } : { data: m.base64 }),
-        };
+        // A user-given URL is fetched here through the guard: handed to WAHA, it would be fetched inside our network.
+        if (m.url && !this.knobs.outbound) {
+          throw new SbError('SB_ERR_UNSUPPORTED', 'media by URL is not available here; send it as base64');
+        }
+        const data = m.url
+          ? (await this.knobs.outbound!.download(m.url, { maxBytes: this.knobs.maxMediaBytes })).toString(
+              'base64',
+            )
+          : m.base64;
+        const file: WahaFile = { mimetype, ...(m.filename ? { filename: m.filename } : {}), data };
         const kind = mimetype.startsWith('image/')
           ? 'sendImage'
           : mimetype.startsWith('video/')

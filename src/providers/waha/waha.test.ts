@@ -1,5 +1,6 @@
 // The waha provider end to end: a real gateway, the local WAHA emulator, signed webhooks both ways.
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WahaEmulator } from '../../../test/emulators/waha/waha-emulator.js';
 import {
@@ -44,6 +45,8 @@ describe('waha provider against the WAHA emulator', () => {
         WAHA_API_KEY: API_KEY,
         WAHA_WEBHOOK_HMAC_KEY: HMAC_KEY,
         PUBLIC_URL: `http://127.0.0.1:${port}`,
+        // Media by URL is fetched by the gateway (guarded); the test serves it from loopback.
+        OUTBOUND_ALLOW_PRIVATE: 'true',
       },
     });
     await t.app.listen({ port, host: '127.0.0.1' });
@@ -231,20 +234,26 @@ describe('waha provider against the WAHA emulator', () => {
   });
 
   it('sends media by URL and by base64 with the right WAHA route', async () => {
+    // A loopback file server (allowed by OUTBOUND_ALLOW_PRIVATE in this gateway).
+    const files = createHttpServer((_req, res) => res.end('JPEG-BYTES'));
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    const fileUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/a.jpg`;
     const img = await t.app.inject({
       method: 'POST',
       url: `/api/v1/instances/${id}/messages`,
       headers,
       payload: {
         to: '4915123456789',
-        media: { url: 'https://files.example.test/a.jpg', mimetype: 'image/jpeg', caption: 'look' },
+        media: { url: fileUrl, mimetype: 'image/jpeg', caption: 'look' },
       },
     });
+    files.close();
     expect(img.statusCode, img.body).toBe(201);
     expect(emu.callsTo('/api/sendImage').at(-1)!.body).toMatchObject({
       chatId: '4915123456789@c.us',
       caption: 'look',
-      file: { url: 'https://files.example.test/a.jpg', mimetype: 'image/jpeg' },
+      // Fetched by the gateway through the guarded fetch and sent as data: WAHA never fetches a user's URL.
+      file: { data: Buffer.from('JPEG-BYTES').toString('base64'), mimetype: 'image/jpeg' },
     });
     const doc = await t.app.inject({
       method: 'POST',

@@ -78,7 +78,7 @@ export interface WhatsAppSessionDeps {
   ownsSession?(): Promise<boolean>;
   /** Downloads and decrypts an inbound media message (Baileys' downloadMediaMessage; tests replace it). */
   downloadMedia?(raw: WAMessage, sock: WaSocket): Promise<Buffer>;
-  /** Fetches outbound media by URL (tests replace it). */
+  /** Fetches outbound media by URL: the gateway's guarded fetch (SSRF-safe, size-capped); tests replace it. */
   fetchMedia?(url: string, maxBytes: number): Promise<Buffer>;
   random?: () => number;
 }
@@ -624,27 +624,9 @@ export class WhatsAppSession implements ProviderSession {
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** Downloads a URL with a size cap. */
-async function fetchMedia(url: string, maxBytes: number): Promise<Buffer> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  if (!res.ok || !res.body) {
-    throw new SbError('SB_ERR_VALIDATION', `media url answered ${res.status}`, {
-      details: { status: res.status },
-    });
-  }
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) {
-    throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${maxBytes} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > maxBytes)
-      throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${maxBytes} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+/** Without the gateway's guarded fetch there is no way to fetch a user-given URL safely: refuse. */
+async function fetchMedia(): Promise<Buffer> {
+  throw new SbError('SB_ERR_UNSUPPORTED', 'media by URL is not available here; send it as base64');
 }
 
 /** Baileys' logger interface over ours: chatty levels dropped (they may include key material). */
