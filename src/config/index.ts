@@ -129,6 +129,40 @@ const envSchema = z.object({
   OUTBOUND_ALLOW_PRIVATE: bool(false),
   OUTBOUND_TIMEOUT_MS: int(30_000, 100, 600_000),
   OUTBOUND_MAX_REDIRECTS: int(3, 0, 10),
+  WEBHOOK_CONCURRENCY: int(64, 1, 10_000),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 1_000),
+  RETENTION_EVENTS: z
+    .string()
+    .trim()
+    .default('30d')
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
+    .transform(durationMs),
+  RETENTION_DELIVERED: z
+    .string()
+    .trim()
+    .default('7d')
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
+    .transform(durationMs),
+  RETENTION_DEAD: z
+    .string()
+    .trim()
+    .default('30d')
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
+    .transform(durationMs),
+  RETENTION_PENDING_ACKS: z
+    .string()
+    .trim()
+    .default('1d')
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
+    .transform(durationMs),
+  RETENTION_MEDIA: z
+    .string()
+    .trim()
+    .default('30d')
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
+    .transform(durationMs),
+  RETENTION_INTERVAL_MS: int(600_000, 1_000, 86_400_000),
+  RETENTION_BATCH: int(1_000, 1, 100_000),
 });
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
@@ -189,6 +223,22 @@ export interface Config {
     disableAfterMs: number;
     timeoutMs: number;
     workerIntervalMs: number;
+    /** Attempts in flight in this process, all endpoints together (WEBHOOK_CONCURRENCY, default 64). */
+    concurrency: number;
+    /** Attempts in flight in this process for one endpoint (WEBHOOK_ENDPOINT_CONCURRENCY, default 4). */
+    endpointConcurrency: number;
+  };
+  /** Retention (src/runtime/retention-job.ts): ages in ms after which rows are deleted (0 = kept forever). */
+  retention: {
+    eventsMs: number;
+    deliveredMs: number;
+    deadMs: number;
+    pendingAcksMs: number;
+    mediaMs: number;
+    /** How often the job runs, in ms (default 10 minutes). */
+    intervalMs: number;
+    /** Rows deleted per statement (default 1000). */
+    batch: number;
   };
   /**
    * Every request to a URL a user gave us (webhooks, agent bridge, MCP and provider media): `allowPrivate` is the
@@ -285,6 +335,17 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       workerIntervalMs: e.WEBHOOK_WORKER_INTERVAL_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
+    },
+    retention: {
+      eventsMs: e.RETENTION_EVENTS,
+      deliveredMs: e.RETENTION_DELIVERED,
+      deadMs: e.RETENTION_DEAD,
+      pendingAcksMs: e.RETENTION_PENDING_ACKS,
+      mediaMs: e.RETENTION_MEDIA,
+      intervalMs: e.RETENTION_INTERVAL_MS,
+      batch: e.RETENTION_BATCH,
     },
     outbound: {
       allowPrivate: e.OUTBOUND_ALLOW_PRIVATE || e.WEBHOOK_ALLOW_PRIVATE,

@@ -368,13 +368,15 @@ export class SessionSupervisor {
         inst = await this.transition(
           instanceId,
           { qr: event.qr, auth_status: 'qr_ready' },
-          async (_tx, emit, _before, after) => {
-            await emit({
+          async (tx, emit, _before, after) => {
+            const ev = await emit({
               type: 'qr',
               instance_id: instanceId,
               company_id: after.company_id,
               data: { qr: event.qr },
             });
+            // Coalesced: the log keeps only the latest QR of an instance (an unscanned QR rotates every ~20 s).
+            await tx.events.deleteOlderOfType(instanceId, 'qr', ev.id);
           },
         );
         break;

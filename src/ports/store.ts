@@ -179,6 +179,17 @@ export interface EventRepo {
     types?: string[];
   }): Promise<GatewayEvent[]>;
   latestId(): Promise<number>;
+  /**
+   * The commit frontier after `after`, for gap-free replay: `settled` is the highest id created at or before
+   * `olderThan` (0 when none), `ids` the committed ids above max(after, settled), oldest first (at most `limit`).
+   */
+  recentIds(f: {
+    after: number;
+    olderThan: Date;
+    limit: number;
+  }): Promise<{ settled: number; ids: Array<{ id: number; created_at: string }> }>;
+  /** Deletes the events of `type` of an instance older than `beforeId` (QR coalescing); returns how many. */
+  deleteOlderOfType(instanceId: string, type: string, beforeId: number): Promise<number>;
 }
 
 export interface KeyRepo {

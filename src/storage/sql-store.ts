@@ -515,6 +515,33 @@ export function createRepos(sql: Sql, schema: string): Repos {
       );
       return Number(rows[0].id);
     },
+    async recentIds(f) {
+      // A backward scan of the primary key that stops at the first row old enough (only young rows are read).
+      const top = await sql.query<{ id: number }>(
+        `SELECT id FROM ${s}.events WHERE created_at <= $1 ORDER BY id DESC LIMIT 1`,
+        [f.olderThan.toISOString()],
+      );
+      const settled = top[0] ? Number(top[0].id) : 0;
+      const rows = await sql.query<{ id: number; created_at: unknown }>(
+        `SELECT id, created_at FROM ${s}.events WHERE id > $1 ORDER BY id LIMIT $2`,
+        [Math.max(f.after, settled), f.limit],
+      );
+      return { settled, ids: rows.map((r) => ({ id: Number(r.id), created_at: isoReq(r.created_at) })) };
+    },
+    async deleteOlderOfType(instanceId, type, beforeId) {
+      const rows = await sql.query(
+        `DELETE FROM ${s}.events WHERE instance_id = $1 AND type = $2 AND id < $3 RETURNING id`,
+        [instanceId, type, beforeId],
+      );
+      if (rows.length) {
+        // Their deliveries not yet made would describe a QR that no longer scans.
+        await sql.query(
+          `DELETE FROM ${s}.webhook_deliveries WHERE status = 'pending' AND event_id = ANY($1::bigint[])`,
+          [rows.map((r) => Number(r.id))],
+        );
+      }
+      return rows.length;
+    },
   };
 
   const keys: KeyRepo = {

@@ -1,5 +1,7 @@
-// Wires durable delivery into a gateway: metrics, the outbox worker (webhooks + agent bridge) and the endpoint service.
+// Wires durable delivery into a gateway: metrics, the outbox worker (webhooks + agent bridge), the endpoint service
+// and the retention job.
 import type { Gateway } from '../../gateway.js';
+import { RetentionJob } from '../../runtime/retention-job.js';
 import { createAgentDispatcher } from '../agent-bridge/agent-dispatcher.js';
 import { GatewayMetrics } from '../metrics.js';
 import { postRequest } from './http-post.js';
@@ -10,6 +12,8 @@ export interface DeliveryRuntime {
   metrics: GatewayMetrics;
   worker: DeliveryWorker;
   webhooks: WebhookService;
+  /** Deletes old events, deliveries, pending acks and cached media (RETENTION_*). */
+  retention: RetentionJob;
   stop(): Promise<void>;
 }
 
@@ -46,12 +50,15 @@ export function startDelivery(
     wake: () => void worker.tick(),
   });
   worker.start();
+  const retention = new RetentionJob({ store: gw.store, settings: gw.config.retention, logger: gw.logger });
+  retention.start();
   return {
     metrics,
     worker,
     webhooks,
+    retention,
     async stop() {
-      await worker.stop();
+      await Promise.all([worker.stop(), retention.stop()]);
       metrics.stop();
     },
   };

@@ -45,24 +45,37 @@ export interface DeliveryWorkerOptions {
   resolve?: Resolver;
   agent?: Dispatcher;
   observer?: DeliveryObserver;
-  /** Deliveries claimed per transaction (default 50). */
-  batchSize?: number;
 }
 
 const EXCERPT = 512;
-/** Delivered rows are kept this long (7 days) for the delivery log and replays, then purged. */
-export const DELIVERED_RETENTION_MS = 7 * 86_400_000;
-const PURGE_EVERY_MS = 3_600_000;
 
-/** Polls the outbox every `workerIntervalMs` and at once when events are published; safe with many replicas. */
+interface Success {
+  c: ClaimedDelivery;
+  out: Outcome;
+  done: () => void;
+}
+
+/**
+ * Polls the outbox every `workerIntervalMs` and at once when events are published; safe with many replicas.
+ * Attempts run as a pump, not in rounds: a freed slot is refilled at once, at most `concurrency` attempts are in
+ * flight in the process and at most `endpointConcurrency` per endpoint, so a slow or dead receiver holds only its
+ * own slots and every other endpoint's deliveries and retries keep their schedule.
+ */
 export class DeliveryWorker {
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  private running: Promise<number> | null = null;
+  private filling: Promise<void> | null = null;
   private again = false;
   private kicked = false;
   private stopped = false;
-  private lastPurge = 0;
+  /** Attempts in flight: all together, and per endpoint id. */
+  private inFlight = 0;
+  private readonly perEndpoint = new Map<string, number>();
+  /** Attempts started since the worker was made (tick() reports its own share). */
+  private attempts = 0;
+  private idleWaiters: Array<() => void> = [];
+  private successes: Success[] = [];
+  private flushing = false;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly post: PostFn;
@@ -75,14 +88,14 @@ export class DeliveryWorker {
 
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => void this.tick(), this.o.settings.workerIntervalMs);
+    this.timer = setInterval(() => this.fill(), this.o.settings.workerIntervalMs);
     this.timer.unref();
     this.unsubscribe = this.o.bus.subscribe(() => this.kick());
     this.kick();
   }
 
   /**
-   * Stops polling and waits up to `graceMs` (default 2 s) for the attempts in flight; an attempt still running after
+   * Stops claiming and waits up to `graceMs` (default 2 s) for the attempts in flight; an attempt still running after
    * that is retried by whichever worker next finds its lease expired.
    */
   async stop(graceMs = 2_000): Promise<void> {
@@ -91,7 +104,7 @@ export class DeliveryWorker {
     this.unsubscribe?.();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.running?.catch(() => 0),
+      this.whenIdle(),
       new Promise<void>((r) => {
         timer = setTimeout(r, graceMs);
         timer.unref();
@@ -100,58 +113,99 @@ export class DeliveryWorker {
     clearTimeout(timer);
   }
 
+  /** Attempts in flight in this process (all endpoints). */
+  get active(): number {
+    return this.inFlight;
+  }
+
   private kick(): void {
     if (this.kicked || this.stopped) return;
     this.kicked = true;
     setImmediate(() => {
       this.kicked = false;
-      void this.tick();
+      this.fill();
     });
   }
 
-  /** Runs claim rounds until nothing is due; returns how many attempts were made. Overlapping calls coalesce. */
+  /**
+   * Claims and attempts what is due until nothing is due and nothing is in flight; resolves with the number of
+   * attempts started meanwhile. Overlapping calls share the pump.
+   */
   tick(): Promise<number> {
-    if (this.running) {
+    const from = this.attempts;
+    this.fill();
+    return this.whenIdle().then(() => this.attempts - from);
+  }
+
+  private whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.checkIdle();
+    });
+  }
+
+  private checkIdle(): void {
+    if (this.filling || this.inFlight > 0 || this.again) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Fills free slots (or runs again right after the fill in progress). */
+  private fill(): void {
+    if (this.filling) {
       this.again = true;
-      return this.running;
+      return;
     }
-    this.running = this.drain()
+    this.filling = this.fillSlots()
       .catch((err) => {
-        if (!this.stopped) this.o.logger.warn({ err: String(err) }, 'webhook worker round failed');
-        return 0;
+        if (!this.stopped) this.o.logger.warn({ err: String(err) }, 'webhook worker claim failed');
       })
       .finally(() => {
-        this.running = null;
+        this.filling = null;
         if (this.again && !this.stopped) {
           this.again = false;
-          this.kick();
+          this.fill();
+          return;
         }
+        this.again = false;
+        this.checkIdle();
       });
-    return this.running;
   }
 
-  private async drain(): Promise<number> {
-    let total = 0;
-    const batch = this.o.batchSize ?? 50;
-    const at = this.clock.now();
-    if (at.getTime() - this.lastPurge >= PURGE_EVERY_MS) {
-      this.lastPurge = at.getTime();
-      await new DeliveryRepo(this.o.store).purgeDelivered(new Date(at.getTime() - DELIVERED_RETENTION_MS));
-    }
-    while (!this.stopped) {
+  private async fillSlots(): Promise<void> {
+    const { concurrency, endpointConcurrency, timeoutMs } = this.o.settings;
+    while (!this.stopped && this.inFlight < concurrency) {
       const now = this.clock.now();
-      const lease = new Date(now.getTime() + this.o.settings.timeoutMs + 5_000);
-      const claimed = await this.o.store.tx((tx) => new DeliveryRepo(tx).claim(now, lease, batch));
+      const lease = new Date(now.getTime() + timeoutMs + 5_000);
+      const claimed = await this.o.store.tx((tx) =>
+        new DeliveryRepo(tx).claim(now, lease, concurrency - this.inFlight, {
+          perEndpoint: endpointConcurrency,
+          busy: this.perEndpoint,
+        }),
+      );
       if (!claimed.length) break;
-      const done = (await Promise.all(claimed.map((c) => this.process(c)))).filter((r) => r !== null);
-      if (done.length) await this.recordDelivered(done);
-      total += claimed.length;
+      for (const c of claimed) this.launch(c);
     }
-    return total;
   }
 
-  /** Attempts one delivery; a success is returned for batch recording, a failure is recorded here. */
-  private async process(c: ClaimedDelivery): Promise<{ c: ClaimedDelivery; out: Outcome } | null> {
+  private launch(c: ClaimedDelivery): void {
+    const ep = c.endpoint.id;
+    this.inFlight++;
+    this.attempts++;
+    this.perEndpoint.set(ep, (this.perEndpoint.get(ep) ?? 0) + 1);
+    void this.process(c).finally(() => {
+      this.inFlight--;
+      const n = (this.perEndpoint.get(ep) ?? 1) - 1;
+      if (n <= 0) this.perEndpoint.delete(ep);
+      else this.perEndpoint.set(ep, n);
+      if (this.stopped) this.checkIdle();
+      else this.fill();
+    });
+  }
+
+  /** Attempts one delivery and records its outcome (successes are group-committed); never rejects. */
+  private async process(c: ClaimedDelivery): Promise<void> {
     let outcome: Outcome;
     try {
       outcome =
@@ -168,7 +222,13 @@ export class DeliveryWorker {
         excerpt: null,
       };
     }
-    if (outcome.ok) return { c, out: outcome };
+    if (outcome.ok) {
+      await new Promise<void>((done) => {
+        this.successes.push({ c, out: outcome, done });
+        void this.flushSuccesses();
+      });
+      return;
+    }
     try {
       await this.recordOutcome(c, outcome);
     } catch (err) {
@@ -178,28 +238,50 @@ export class DeliveryWorker {
         'could not record webhook outcome',
       );
     }
-    return null;
   }
 
-  /** Records a round's successes in one transaction (two statements), and clears their endpoints' failure state. */
-  private async recordDelivered(done: Array<{ c: ClaimedDelivery; out: Outcome }>): Promise<void> {
-    const now = this.clock.now();
+  /**
+   * Records successes in one transaction (two statements) per flush, and clears their endpoints' failure state.
+   * Successes that finish while a flush commits go into the next one (group commit, no added delay).
+   */
+  private async flushSuccesses(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
     try {
-      await this.o.store.tx(async (tx) => {
-        const repo = new DeliveryRepo(tx);
-        await repo.recordDelivered(
-          done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
-          now,
-        );
-        await repo.clearFailures([...new Set(done.map(({ c }) => c.endpoint.id))]);
-      });
-    } catch (err) {
-      // The leases expire and these deliveries are attempted again (at least once).
-      this.o.logger.warn({ err: String(err), deliveries: done.length }, 'could not record webhook successes');
-      return;
-    }
-    for (const { c } of done) {
-      this.o.observer?.onResult(c.endpoint.kind, 'delivered', now.getTime() - Date.parse(c.event.created_at));
+      while (this.successes.length) {
+        const done = this.successes.splice(0);
+        const now = this.clock.now();
+        let ok = true;
+        try {
+          await this.o.store.tx(async (tx) => {
+            const repo = new DeliveryRepo(tx);
+            await repo.recordDelivered(
+              done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
+              now,
+            );
+            await repo.clearFailures([...new Set(done.map(({ c }) => c.endpoint.id))]);
+          });
+        } catch (err) {
+          // The leases expire and these deliveries are attempted again (at least once).
+          ok = false;
+          this.o.logger.warn(
+            { err: String(err), deliveries: done.length },
+            'could not record webhook successes',
+          );
+        }
+        for (const { c, done: release } of done) {
+          if (ok) {
+            this.o.observer?.onResult(
+              c.endpoint.kind,
+              'delivered',
+              now.getTime() - Date.parse(c.event.created_at),
+            );
+          }
+          release();
+        }
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 

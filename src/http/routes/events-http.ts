@@ -1,6 +1,7 @@
 // `GET /api/v1/instances/:id/events`: an instance's event log over HTTP (timeline, polling clients).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { replayPage } from '../../delivery/event-stream.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { eventTypesQuery, eventView, stdErrors, uuidParam } from '../schemas.js';
@@ -27,14 +28,14 @@ export const eventsHttpRoutes =
       },
       async (req) => {
         const inst = await gw.instances.get(principal(req), req.params.id);
-        const events = await gw.store.events.listSince({
-          since: req.query.since,
-          limit: req.query.limit,
-          instance_id: inst.id,
-          company_id: inst.company_id,
-          types: req.query.types,
-        });
-        return { events, next_since: events.length ? events[events.length - 1].id : req.query.since };
+        // Gap-free: an id that commits after a higher one is returned later, once, not skipped.
+        const page = await replayPage(
+          gw.store,
+          { instance_id: inst.id, company_id: inst.company_id, types: req.query.types },
+          req.query.since,
+          req.query.limit,
+        );
+        return { events: page.events, next_since: page.next_since };
       },
     );
   };
