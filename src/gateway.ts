@@ -20,6 +20,7 @@ import type { Store } from './ports/store.js';
 import { createProviderRegistry, type RegistryOptions } from './providers/registry.js';
 import { type ClusterRuntime, createClusterRuntime } from './runtime/cluster.js';
 import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
+import { openFileSpool } from './runtime/spool/file-spool.js';
 
 export interface Gateway {
   config: Readonly<Config>;
@@ -70,6 +71,12 @@ export function createGateway(
     logger,
   });
   const hooks: SupervisorHooks = {};
+  // Inbound messages that cannot be committed while the database is down wait here (fsynced) for replay.
+  const spool = openFileSpool({
+    ...config.spool,
+    onCorrupt: (file, line) => logger.warn({ file, line }, 'unreadable inbound spool line skipped'),
+  });
+  let delivery: DeliveryRuntime | undefined;
   const supervisor = new SessionSupervisor({
     store,
     bus,
@@ -78,6 +85,8 @@ export function createGateway(
     hooks,
     leases: cluster?.leases,
     forwarder: cluster?.forwarder,
+    spool,
+    spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
   });
   const instances = new InstanceService({
     store,
@@ -132,7 +141,8 @@ export function createGateway(
     messaging,
     provider: config.sessionProvider,
   });
-  const delivery = startDelivery({ config, store, bus, logger, messaging });
+  delivery = startDelivery({ config, store, bus, logger, messaging });
+  delivery.metrics.spoolStats = () => ({ pending: spool.pending, bytes: spool.bytes });
   return {
     config,
     logger,
@@ -151,6 +161,7 @@ export function createGateway(
     delivery,
     shuttingDown: false,
     onClose: [
+      () => supervisor.inbound.stop(),
       () => delivery.stop(),
       ...(cluster ? [() => cluster.stop()] : []),
       () => pool.close(),
@@ -162,6 +173,8 @@ export function createGateway(
 
 /** First-start chores: an admin key if none exists (returned once, for printing). */
 export async function prepareGateway(gw: Gateway): Promise<{ adminKey: string | null }> {
+  // Messages an earlier run acknowledged but could not store are stored first, in their order.
+  await gw.supervisor.inbound.start();
   const adminKey = await ensureAdminKey(gw.store, gw.config.adminApiKey);
   // The warm pool fills in the background (seed 004): free instances start and wait with a QR.
   if (gw.pool.enabled) void gw.pool.fill().catch((err) => gw.logger.warn({ err }, 'pool fill failed'));

@@ -1,5 +1,6 @@
 // Configuration: parsed once from the environment with zod, every problem reported together, frozen.
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 const bool = (def: boolean) =>
@@ -125,6 +126,9 @@ const envSchema = z.object({
     .transform(durationMs),
   WEBHOOK_TIMEOUT_MS: int(15_000, 100, 120_000),
   WEBHOOK_WORKER_INTERVAL_MS: int(1_000, 10, 60_000),
+  SPOOL_DIR: optionalString,
+  SPOOL_MAX_BYTES: int(256 * 1_048_576, 4096, 2 ** 50),
+  SPOOL_MAX_MESSAGES: int(100_000, 1, 1_000_000_000),
 });
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
@@ -186,6 +190,8 @@ export interface Config {
     timeoutMs: number;
     workerIntervalMs: number;
   };
+  /** Inbound spool (issue 15): messages kept on disk while the database is down; limits in bytes and records. */
+  spool: { dir: string; maxBytes: number; maxMessages: number };
 }
 
 /** Thrown by loadConfig with every problem listed, one per line. */
@@ -275,6 +281,11 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       disableAfterMs: e.WEBHOOK_DISABLE_AFTER,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       workerIntervalMs: e.WEBHOOK_WORKER_INTERVAL_MS,
+    },
+    spool: {
+      dir: e.SPOOL_DIR ?? join(e.DATA_DIR, 'spool'),
+      maxBytes: e.SPOOL_MAX_BYTES,
+      maxMessages: e.SPOOL_MAX_MESSAGES,
     },
   };
   return deepFreeze(config);
