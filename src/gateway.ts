@@ -22,6 +22,7 @@ import { createProviderRegistry, type RegistryOptions } from './providers/regist
 import { type ClusterRuntime, createClusterRuntime } from './runtime/cluster.js';
 import { createGuardedFetch } from './runtime/outbound/guarded-fetch.js';
 import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
+import { openFileSpool } from './runtime/spool/file-spool.js';
 
 export interface Gateway {
   config: Readonly<Config>;
@@ -81,6 +82,12 @@ export function createGateway(
     logger,
   });
   const hooks: SupervisorHooks = {};
+  // Inbound messages that cannot be committed while the database is down wait here (fsynced) for replay.
+  const spool = openFileSpool({
+    ...config.spool,
+    onCorrupt: (file, line) => logger.warn({ file, line }, 'unreadable inbound spool line skipped'),
+  });
+  let delivery: DeliveryRuntime | undefined;
   const supervisor = new SessionSupervisor({
     store,
     bus,
@@ -89,6 +96,8 @@ export function createGateway(
     hooks,
     leases: cluster?.leases,
     forwarder: cluster?.forwarder,
+    spool,
+    spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
   });
   const instances = new InstanceService({
     store,
@@ -144,7 +153,8 @@ export function createGateway(
     messaging,
     provider: config.sessionProvider,
   });
-  const delivery = startDelivery({ config, store, bus, logger, messaging, outbound });
+  delivery = startDelivery({ config, store, bus, logger, messaging, outbound });
+  delivery.metrics.spoolStats = () => ({ pending: spool.pending, bytes: spool.bytes });
   return {
     config,
     logger,
@@ -164,6 +174,7 @@ export function createGateway(
     outbound,
     shuttingDown: false,
     onClose: [
+      () => supervisor.inbound.stop(),
       () => delivery.stop(),
       ...(cluster ? [() => cluster.stop()] : []),
       () => pool.close(),
@@ -175,6 +186,8 @@ export function createGateway(
 
 /** First-start chores: an admin key if none exists (returned once, for printing). */
 export async function prepareGateway(gw: Gateway): Promise<{ adminKey: string | null }> {
+  // Messages an earlier run acknowledged but could not store are stored first, in their order.
+  await gw.supervisor.inbound.start();
   const adminKey = await ensureAdminKey(gw.store, gw.config.adminApiKey);
   // The warm pool fills in the background (seed 004): free instances start and wait with a QR.
   if (gw.pool.enabled) void gw.pool.fill().catch((err) => gw.logger.warn({ err }, 'pool fill failed'));

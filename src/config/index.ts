@@ -1,5 +1,6 @@
 // Configuration: parsed once from the environment with zod, every problem reported together, frozen.
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 const bool = (def: boolean) =>
@@ -163,6 +164,9 @@ const envSchema = z.object({
     .transform(durationMs),
   RETENTION_INTERVAL_MS: int(600_000, 1_000, 86_400_000),
   RETENTION_BATCH: int(1_000, 1, 100_000),
+  SPOOL_DIR: optionalString,
+  SPOOL_MAX_BYTES: int(256 * 1_048_576, 4096, 2 ** 50),
+  SPOOL_MAX_MESSAGES: int(100_000, 1, 1_000_000_000),
 });
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
@@ -246,6 +250,8 @@ export interface Config {
    * `timeoutMs` and follow up to `maxRedirects` redirects, each re-checked.
    */
   outbound: { allowPrivate: boolean; timeoutMs: number; maxRedirects: number };
+  /** Inbound spool (issue 15): messages kept on disk while the database is down; limits in bytes and records. */
+  spool: { dir: string; maxBytes: number; maxMessages: number };
 }
 
 /** Thrown by loadConfig with every problem listed, one per line. */
@@ -351,6 +357,11 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       allowPrivate: e.OUTBOUND_ALLOW_PRIVATE || e.WEBHOOK_ALLOW_PRIVATE,
       timeoutMs: e.OUTBOUND_TIMEOUT_MS,
       maxRedirects: e.OUTBOUND_MAX_REDIRECTS,
+    },
+    spool: {
+      dir: e.SPOOL_DIR ?? join(e.DATA_DIR, 'spool'),
+      maxBytes: e.SPOOL_MAX_BYTES,
+      maxMessages: e.SPOOL_MAX_MESSAGES,
     },
   };
   return deepFreeze(config);

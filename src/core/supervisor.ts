@@ -14,9 +14,11 @@ import type {
   ProviderSession,
   SendResult,
 } from '../ports/provider.js';
+import type { MessageSpool, SpoolRecord } from '../ports/spool.js';
 import type { InstancePatch, Repos, Store } from '../ports/store.js';
 import { phoneOfJid } from './addressing.js';
 import { commitWithEvents, type Emit } from './commit.js';
+import { InboundSpooler, type SpoolObserver } from './inbound-spooler.js';
 
 interface LiveSession {
   instanceId: string;
@@ -43,6 +45,10 @@ export interface SupervisorDeps {
   leases?: SessionLeases;
   /** Cluster mode: runs session commands on the replica that owns the session. */
   forwarder?: CommandForwarder;
+  /** Durable spool for inbound messages that cannot be committed while the database is down (absent: none). */
+  spool?: MessageSpool | null;
+  /** Counts spooled, replayed and dropped inbound messages. */
+  spoolObserver?: SpoolObserver;
 }
 
 const CONNECTED: ReadonlySet<AuthStatus> = new Set(['authenticated', 'client_ready']);
@@ -57,8 +63,17 @@ export class SessionSupervisor {
   /** Per-instance lock so start/stop/restart of one instance never interleave. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private accepting = true;
+  /** Inbound message writes: retried, spooled while the database is down, replayed in order. */
+  readonly inbound: InboundSpooler;
 
-  constructor(private readonly deps: SupervisorDeps) {}
+  constructor(private readonly deps: SupervisorDeps) {
+    this.inbound = new InboundSpooler({
+      spool: deps.spool ?? null,
+      commit: (rec) => this.commitMessage(rec),
+      logger: deps.logger,
+      observer: deps.spoolObserver,
+    });
+  }
 
   /** True when this process holds a live session for the instance. */
   has(instanceId: string): boolean {
@@ -475,10 +490,17 @@ export class SessionSupervisor {
   }
 
   private async storeMessage(live: LiveSession, m: Extract<ProviderEvent, { type: 'message' }>['message']) {
-    const { instanceId } = live;
-    return commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-      // The company the instance belongs to now (a pooled instance changes company while its session runs).
-      const companyId = (await currentCompany(tx, instanceId)) ?? live.companyId;
+    const rec = { instance_id: live.instanceId, company_id: live.companyId, message: m };
+    await this.inbound.write({ ...rec, spooled_at: new Date().toISOString() });
+    return null;
+  }
+
+  /** Stores one inbound message with its chat, contact and event (idempotent on instance id + message id). */
+  private async commitMessage(rec: SpoolRecord): Promise<void> {
+    const { instance_id: instanceId, message: m } = rec;
+    await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      // The company the instance belongs to at commit time (a pooled instance changes company while its session runs).
+      const companyId = (await currentCompany(tx, instanceId)) ?? rec.company_id;
       const { message, inserted } = await tx.messages.upsert({
         instance_id: instanceId,
         company_id: companyId,

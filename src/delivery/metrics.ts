@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client): one registry per gateway, fed by the event bus, the outbox worker and HTTP.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { SbError } from '../domain/errors.js';
 import type { GatewayEvent } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Store } from '../ports/store.js';
@@ -16,6 +17,9 @@ export class GatewayMetrics implements DeliveryObserver {
   private readonly lag: Histogram<'kind'>;
   private readonly reconnects: Counter;
   private readonly lastInbound: Gauge<'instance_id'>;
+  private readonly spooled: Counter<'result'>;
+  /** Reads the inbound spool's size (set by the gateway when it has a spool). */
+  spoolStats: (() => { pending: number; bytes: number }) | null = null;
   private unsubscribe: (() => void) | null = null;
 
   constructor(deps: { store: Store; bus: EventBus; defaults?: boolean }) {
@@ -29,15 +33,18 @@ export class GatewayMetrics implements DeliveryObserver {
       registers,
       async collect() {
         this.reset();
-        const rows = await store.sql.query<{
-          provider: string;
-          status: string;
-          auth_status: string;
-          n: number;
-        }>(
-          `SELECT provider, status, auth_status, count(*)::int AS n FROM ${store.qschema}.instances
+        // During a database outage the scrape still answers (spool counters matter most then); /ready reports it.
+        const rows = await store.sql
+          .query<{
+            provider: string;
+            status: string;
+            auth_status: string;
+            n: number;
+          }>(
+            `SELECT provider, status, auth_status, count(*)::int AS n FROM ${store.qschema}.instances
            GROUP BY provider, status, auth_status`,
-        );
+          )
+          .catch(unavailableAsEmpty);
         for (const r of rows)
           this.set({ provider: r.provider, status: r.status, auth_status: r.auth_status }, Number(r.n));
       },
@@ -47,7 +54,8 @@ export class GatewayMetrics implements DeliveryObserver {
       help: 'Webhook and agent deliveries waiting in the outbox (pending).',
       registers,
       async collect() {
-        this.set(await new DeliveryRepo(store).depth());
+        const depth = await new DeliveryRepo(store).depth().catch(unavailableAsEmpty);
+        if (typeof depth === 'number') this.set(depth);
       },
     });
     this.messages = new Counter({
@@ -93,6 +101,29 @@ export class GatewayMetrics implements DeliveryObserver {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.spooled = new Counter({
+      name: 'switchboard_inbound_spool_messages_total',
+      help: 'Inbound messages that needed the disk spool (database down), by result: spooled, replayed, dropped.',
+      labelNames: ['result'],
+      registers,
+    });
+    const spool = () => this.spoolStats?.() ?? { pending: 0, bytes: 0 };
+    new Gauge({
+      name: 'switchboard_inbound_spool_pending',
+      help: 'Inbound messages waiting in the disk spool for the database.',
+      registers,
+      collect() {
+        this.set(spool().pending);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_inbound_spool_bytes',
+      help: 'Bytes the inbound disk spool holds (see SPOOL_MAX_BYTES).',
+      registers,
+      collect() {
+        this.set(spool().bytes);
+      },
+    });
     // This replica's own events only, so counters are not multiplied by the number of replicas.
     this.unsubscribe = (deps.bus.subscribeLocal ?? deps.bus.subscribe).call(deps.bus, (e) => this.onEvent(e));
   }
@@ -112,6 +143,10 @@ export class GatewayMetrics implements DeliveryObserver {
     }
   }
 
+  onSpool(result: 'spooled' | 'replayed' | 'dropped'): void {
+    this.spooled.inc({ result });
+  }
+
   onResult(kind: string, result: DeliveryResult, lagMs: number | null): void {
     this.deliveries.inc({ kind, result });
     if (lagMs !== null) this.lag.observe({ kind }, Math.max(0, lagMs) / 1000);
@@ -121,4 +156,10 @@ export class GatewayMetrics implements DeliveryObserver {
     this.unsubscribe?.();
     this.unsubscribe = null;
   }
+}
+
+/** A gauge query that failed because the database is unreachable leaves the gauge empty; other errors propagate. */
+function unavailableAsEmpty(err: unknown): never[] {
+  if (err instanceof SbError && err.code === 'SB_ERR_UNAVAILABLE') return [];
+  throw err;
 }

@@ -51,6 +51,10 @@ export const ERROR_CODES = {
   },
   SB_ERR_PROVIDER: { status: 502, meaning: 'The messenger provider failed to perform the operation.' },
   SB_ERR_UNAVAILABLE: { status: 503, meaning: 'A dependency (database, session owner) is not available.' },
+  SB_ERR_SPOOL_FULL: {
+    status: 503,
+    meaning: 'The database is unavailable and the local inbound spool is full; the message was not accepted.',
+  },
   SB_ERR_INTERNAL: { status: 500, meaning: 'An unexpected error; the log has the details.' },
   SB_ERR_WAHA_SESSION_TAKEN: {
     status: 409,

@@ -2,13 +2,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ERROR_CODES, type ErrorCode, SbError } from '../domain/errors.js';
+import { mapDriverError } from '../storage/sql.js';
 
 export function errorPayload(code: ErrorCode, message: string, details: unknown = null) {
   return { error: { code, message, details } };
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | SbError | Error, req, reply) => {
+  app.setErrorHandler((thrown: FastifyError | SbError | Error, req, reply) => {
+    // A lost or refused database connection that reached here unwrapped is still a 503, never a 500.
+    const err = mapDriverError(thrown) as FastifyError | SbError | Error;
     if (err instanceof SbError) {
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
       if (err.status >= 500) req.log.error({ err }, err.message);
