@@ -38,7 +38,7 @@ beforeAll(async () => {
     WEBHOOK_ALLOW_PRIVATE: 'true',
   });
   await env.t.gw.pool.fill();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await env?.close();

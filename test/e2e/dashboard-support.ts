@@ -1,6 +1,6 @@
 // Shared set-up of the dashboard's browser tests: the built UI, one Chromium, a listening gateway, axe-core.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createCompany, startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -58,6 +58,7 @@ export async function startDashboardEnv(
   env: Record<string, string> = {},
 ): Promise<DashboardEnv> {
   ensureBuilt();
+  mkdirSync(SHOTS, { recursive: true });
   const launching = launchChromium();
   const t = await startTestGateway({ listen: true, env });
   const browser = await launching;
@@ -114,7 +115,8 @@ export interface AxeFinding {
 
 /** Runs axe-core (WCAG 2.x A/AA and best practices) in the page; returns the serious and critical violations. */
 export async function axeSerious(page: Page): Promise<AxeFinding[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE });
+  // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') stays in force for the app.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
   return page.evaluate(async () => {
     const axe = (window as any).axe;
     const r = await axe.run(document, { resultTypes: ['violations'] });

@@ -1,6 +1,6 @@
 // Small shared UI pieces: banners, badges, confirms, tabs, once-shown secrets, focus helpers and wording.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { messageOf } from './api.js';
 
 /** A readable error message (role=alert so screen readers announce it). */
@@ -207,7 +207,8 @@ export function ConfirmButton(props: {
   const [asking, setAsking] = useState(false);
   const trigger = useRef<HTMLButtonElement>(null);
   const returnFocus = useRef(false);
-  useEffect(() => {
+  // A layout effect: focus returns in the same render, before focus could be seen falling to <body>.
+  useLayoutEffect(() => {
     if (!asking && returnFocus.current) {
       returnFocus.current = false;
       trigger.current?.focus();
