@@ -347,6 +347,8 @@ export interface PendingSecret {
 }
 
 const secrets = new Map<string, PendingSecret>();
+/** Secrets whose heading already took focus once. */
+const focusedSecrets = new Set<string>();
 const secretListeners = new Set<() => void>();
 
 /** True while any secret waits for the user to confirm they saved it (the page warns before unloading). */
@@ -417,7 +419,11 @@ export function OnceSecret({
   const shown = secret?.value;
   useEffect(() => {
     setCopy('idle');
-    if (shown) headRef.current?.focus();
+    // Focus only when the secret first appears, not each time a tab that shows it is opened again.
+    if (shown && !focusedSecrets.has(shown)) {
+      focusedSecrets.add(shown);
+      headRef.current?.focus();
+    }
   }, [shown]);
   if (!secret) return null;
   const headId = `secret-${slot.replace(/\W+/g, '-')}`;
