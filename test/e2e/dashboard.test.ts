@@ -1,6 +1,5 @@
 // Dashboard in a real browser (Debian Chromium via playwright-core) against a listening test gateway.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import {
   TEST_ADMIN_KEY,
   type TestGateway,
 } from '../support/gateway.js';
+import { ensureBuilt } from './dashboard-support.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
@@ -28,15 +28,6 @@ let browser: Browser;
 let companyKey: string;
 let context: BrowserContext;
 let page: Page;
-
-/** Builds the web assets when they are missing (a fresh checkout without `npm install`). */
-function ensureBuilt(): void {
-  if (existsSync(join(ROOT, 'web', 'dist', 'index.html'))) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'web'], {
-    cwd: ROOT,
-    stdio: 'ignore',
-  });
-}
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `dashboard-${name}.png`), fullPage: true });
@@ -96,7 +87,7 @@ beforeAll(async () => {
   });
   browser = await launching;
   companyKey = (await createCompany(t, COMPANY)).authorization.replace(/^Bearer /, '');
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -154,11 +145,11 @@ describe('dashboard', () => {
     await page.getByLabel('Admin, company or instance API key').fill(TEST_ADMIN_KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Instances' }).waitFor();
-    await page.getByRole('link', { name: 'Pool' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Pool' }).click();
     await page.getByRole('heading', { name: 'Warm pool' }).waitFor();
     const tile = page.locator('.tile', { hasText: 'in use' });
     await tile.waitFor();
-    expect(await tile.textContent()).toMatch(/in use\s*0/);
+    expect(await tile.textContent()).toMatch(/In use\s*0/);
     await shot('pool');
   });
 
@@ -172,7 +163,8 @@ describe('dashboard', () => {
     // The instance key is shown once.
     await page.getByTestId('secret-value').waitFor();
     expect(await page.getByTestId('secret-value').textContent()).toMatch(/^sb_inst_/);
-    await page.getByRole('link', { name: 'Open Front desk →' }).click();
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.locator('tr', { hasText: 'Front desk' }).getByRole('link', { name: 'Front desk' }).click();
 
     const qr = page.getByRole('img', { name: /Login QR code/ });
     await qr.waitFor();
@@ -185,10 +177,10 @@ describe('dashboard', () => {
     });
     await page.getByLabel('Phone number for the simulated scan').fill('15550001234');
     await page.getByRole('button', { name: 'Simulate QR scan' }).click();
-    await page.getByText('✅ Connected as').waitFor();
+    await page.getByText('Connected as +15550001234').waitFor();
     await qr.waitFor({ state: 'detached' });
     expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(42);
-    expect(await page.getByTestId('instance-status').textContent()).toContain('client ready');
+    expect(await page.getByTestId('instance-status').textContent()).toContain('connected');
     const list = await api('GET', '/api/v1/instances');
     const created = list.instances.find((i: { name: string }) => i.name === 'Front desk');
     expect(created.auth_status).toBe('client_ready');
@@ -201,7 +193,7 @@ describe('dashboard', () => {
     await signIn(companyKey);
     await page.getByRole('heading', { name: 'Instances' }).waitFor();
     await page.goto(`${t.url}/#/instances/${id}`);
-    await page.getByText('✅ Connected').waitFor();
+    await page.getByText('Connected as +15550002222').waitFor();
 
     await page.getByLabel('To (phone number, JID or chat id)').fill('+4915123456789');
     await page.getByLabel('Message', { exact: true }).fill('Hello from the dashboard');
@@ -237,7 +229,8 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Save webhook' }).click();
     await page.getByTestId('secret-value').waitFor();
     expect(await page.getByTestId('secret-value').textContent()).toMatch(/^whsec_/);
-    await page.locator('ul.plain li', { hasText: 'http://127.0.0.1:9/hook' }).waitFor();
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.locator('li.endpoint', { hasText: 'http://127.0.0.1:9/hook' }).waitFor();
     await api('POST', `/api/v1/instances/${id}/simulate/inbound`, { from: '+4915123456789', text: 'again' });
     await eventually(async () => {
       await page.getByRole('tab', { name: 'Keys' }).click();
@@ -248,6 +241,7 @@ describe('dashboard', () => {
       return (await replay.count()) > 0;
     }, UI_WAIT);
     await page.getByRole('button', { name: 'Replay' }).first().click();
+    await page.getByRole('button', { name: 'Yes, replay' }).click();
     await page.getByRole('heading', { name: 'Delivery log' }).waitFor();
     expect(await page.getByRole('alert').count()).toBe(0);
     await shot('webhooks');
@@ -268,11 +262,11 @@ describe('dashboard', () => {
     const row = page.locator(`tr[data-instance="${id}"]`);
     await row.waitFor();
     await eventually(async () =>
-      ((await row.locator('.auth-status').textContent()) ?? '').includes('qr ready'),
+      ((await row.locator('.auth-status').textContent()) ?? '').includes('waiting for QR scan'),
     );
     await api('POST', `/api/v1/instances/${id}/simulate/scan`, {});
     await eventually(async () =>
-      ((await row.locator('.auth-status').textContent()) ?? '').includes('client ready'),
+      ((await row.locator('.auth-status').textContent()) ?? '').includes('connected'),
     );
 
     // A provider this gateway does not run: the API's error becomes a readable sentence.
@@ -336,12 +330,12 @@ describe('dashboard', () => {
 
     await page.goto(t.url);
     await page.getByRole('tab', { name: 'Email and password' }).click();
-    await page.getByLabel('Email').fill('ana@dash.test');
-    await page.getByLabel('Password').fill('wrong password!');
+    await page.getByLabel('Email', { exact: true }).fill('ana@dash.test');
+    await page.getByLabel('Password', { exact: true }).fill('wrong password!');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).not.toMatch(/[{}]/);
-    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByLabel('Password', { exact: true }).fill('correct horse battery');
     await page.getByRole('button', { name: 'Sign in' }).click();
 
     await page.getByRole('button', { name: 'Connect WhatsApp' }).click();
@@ -352,7 +346,7 @@ describe('dashboard', () => {
     expect(mine).toBeTruthy();
     await shot('connect-qr');
     await admin('POST', `/api/v1/instances/${mine.id}/simulate/scan`, { phone: '15550003333' });
-    await page.getByText('✅ Connected').waitFor();
+    await page.getByText('Connected as +15550003333').waitFor();
     await qr.waitFor({ state: 'detached' });
     await shot('connect-connected');
 
@@ -362,10 +356,12 @@ describe('dashboard', () => {
     const after = await admin('GET', `/api/v1/instances/${mine.id}`);
     expect(after.instance.assigned_to).toBeNull();
 
-    await page.getByRole('link', { name: 'Pool' }).click();
-    await page.getByText('The pool counters are shown to the admin key only.').waitFor();
+    // A user has no Pool link (the counters are for the admin key).
+    expect(
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Pool' }).count(),
+    ).toBe(0);
     // The user's login token also opens the live event stream.
-    await page.getByRole('link', { name: 'Instances' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Instances' }).click();
     await page.getByText('● live').waitFor();
   });
 });

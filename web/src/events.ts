@@ -40,9 +40,10 @@ export function useEvents(filter: EventFilter | null, onEvent: (e: GatewayEvent)
     let lastId: number | undefined = filter.since;
     let retry = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    setState('connecting');
+    // After a drop the state stays 'offline' through the reconnect attempts, until the stream is live again.
     const open = () => {
       if (closed) return;
-      setState('connecting');
       ws = new WebSocket(eventsUrl(filter, lastId));
       ws.onopen = () => {
         retry = 0;

@@ -2,16 +2,25 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Chat, type Instance, type Message, messageOf, newIdempotencyKey } from '../api.js';
 import { useEvents } from '../events.js';
-import { Ago, ErrorBanner, useAction, useReloader } from '../ui.js';
+import { Ago, ErrorBanner, phoneOf, useAction, useReloader } from '../ui.js';
+
+/** Who sent a message, in words. */
+function senderOf(m: Message): string {
+  if (m.is_from_me) return 'You';
+  return m.contact_name ?? phoneOf(m.from) ?? phoneOf(m.chat_id) ?? 'Contact';
+}
+
+/** How many announcements the screen-reader log keeps. */
+const LOG_KEEP = 5;
 
 const ORDER: Record<string, number> = { failed: -1, pending: 0, received: 0, sent: 1, delivered: 2, read: 3 };
 
 const TICKS: Record<string, string> = {
-  pending: '🕓',
+  pending: 'sending',
   sent: '✓',
   delivered: '✓✓',
   read: '✓✓ read',
-  failed: '⚠ failed',
+  failed: 'failed',
   received: '',
 };
 
@@ -22,6 +31,14 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
   const [to, setTo] = useState('');
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
+  // New messages only, each with its sender: the live log screen readers announce (the thread itself is not live).
+  const [announced, setAnnounced] = useState<{ id: string; text: string }[]>([]);
+  const announce = (m: Message) =>
+    setAnnounced((cur) =>
+      cur.some((a) => a.id === m.id)
+        ? cur
+        : [...cur, { id: m.id, text: `${senderOf(m)}: ${m.body ?? `[${m.type}]`}` }].slice(-LOG_KEEP),
+    );
   const [reloadChats, reloadChatList] = useReloader();
   const [reloadThread, setReloadThread] = useState(0);
   const send = useAction();
@@ -70,6 +87,7 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
     if (e.type === 'message') {
       const m = e.data.message as Message | undefined;
       if (!m) return;
+      if (!m.is_from_me) announce(m);
       if (m.chat_id === chatId)
         setThread((cur) => (cur.some((x) => x.id === m.id) ? cur : withAcks([...cur, m])));
       reloadChatList();
@@ -101,6 +119,7 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
       }),
     );
     if (!r) return;
+    announce({ ...r.message, body: `sent ${r.message.body ?? text}` });
     setText('');
     if (!chatId) {
       setTo('');
@@ -113,6 +132,12 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
 
   return (
     <div class="chats">
+      <h2 class="sr-only">Chats</h2>
+      <div class="sr-only" role="log" aria-label="New messages" data-testid="message-log">
+        {announced.map((a) => (
+          <p key={a.id}>{a.text}</p>
+        ))}
+      </div>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       <div class="chat-layout">
         <nav class="chat-list" aria-label="Chats">
@@ -134,21 +159,30 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
               aria-pressed={c.chat_id === chatId}
               onClick={() => setChatId(c.chat_id)}
             >
-              <span class="chat-name">{c.name ?? c.chat_id}</span>
+              <span class="chat-name">{c.name ?? phoneOf(c.chat_id)}</span>
               <span class="chat-preview muted">{c.last_message_preview ?? ''}</span>
             </button>
           ))}
         </nav>
         <section
           class="thread"
-          aria-label={current ? `Messages with ${current.name ?? current.chat_id}` : 'New message'}
+          aria-label={current ? `Messages with ${current.name ?? phoneOf(current.chat_id)}` : 'New message'}
         >
           {chatId ? (
-            <ol class="messages" aria-live="polite">
+            <ol
+              class="messages"
+              // biome-ignore lint/a11y/noNoninteractiveTabindex: the thread scrolls, so keyboard users must reach it.
+              tabIndex={0}
+              aria-label={`Messages with ${current?.name ?? phoneOf(chatId)}`}
+            >
               {thread.length === 0 && <li class="muted">No messages.</li>}
               {thread.map((m) => (
                 <li key={m.id} class={m.is_from_me ? 'msg out' : 'msg in'} data-status={m.status}>
-                  {!m.is_from_me && m.contact_name && <span class="msg-from">{m.contact_name}</span>}
+                  {m.is_from_me ? (
+                    <span class="sr-only">You: </span>
+                  ) : (
+                    <span class="msg-from">{senderOf(m)}</span>
+                  )}
                   <span class="msg-body">{m.body ?? `[${m.type}]`}</span>
                   <span class="msg-meta">
                     <Ago at={m.timestamp} /> {m.is_from_me ? (TICKS[m.status] ?? m.status) : ''}

@@ -1,7 +1,7 @@
 // The end-user flow of seed 004: "Connect WhatsApp" → QR → "✅ Connected", and "Disconnect".
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
-import { ConfirmButton, ErrorBanner, NotAvailable, useAction } from '../ui.js';
+import { CheckIcon, ConfirmButton, ErrorBanner, NotAvailable, phoneOf, useAction } from '../ui.js';
 
 interface MyConnection {
   success?: boolean;
@@ -99,28 +99,46 @@ export function ConnectPage() {
       </section>
     );
 
+  const connected = conn?.connected === true;
+  const phone = phoneOf(conn?.phoneNumber);
+  const state =
+    conn === null
+      ? 'Checking your connection…'
+      : connected
+        ? `Connected${phone ? ` as ${phone}` : ''}`
+        : qr
+          ? 'Waiting for the QR scan. Scan the code with your phone.'
+          : preparing
+            ? 'Preparing your QR code…'
+            : 'Not connected.';
+
   return (
     <section class="card narrow connect" aria-labelledby="connect-title">
       <h1 id="connect-title">WhatsApp</h1>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {conn?.connected ? (
-        <>
-          <p class="big" role="status">
-            ✅ Connected{conn.phoneNumber ? ` — ${conn.phoneNumber}` : ''}
-          </p>
-          <ConfirmButton
-            label="Disconnect"
-            question="Disconnect WhatsApp from this account?"
-            confirmLabel="Yes, disconnect"
-            danger
-            disabled={busy}
-            onConfirm={() => void disconnect()}
-          />
-        </>
+      {/* Present from the first render: each change of the connection state is announced. */}
+      <p
+        class={connected ? 'big login-state' : 'login-state'}
+        role="status"
+        data-testid="connect-state"
+        data-focus-fallback={connected ? '' : undefined}
+        tabIndex={-1}
+      >
+        {connected && <CheckIcon />} {state}
+      </p>
+      {connected ? (
+        <ConfirmButton
+          label="Disconnect"
+          question="Disconnect WhatsApp from this account?"
+          confirmLabel="Yes, disconnect"
+          danger
+          disabled={busy}
+          onConfirm={() => void disconnect()}
+        />
       ) : qr ? (
         <figure class="qr">
           <img src={qr} alt="WhatsApp QR code: scan it with your phone" width={264} height={264} />
-          <figcaption>
+          <figcaption data-focus-fallback tabIndex={-1}>
             Open WhatsApp on your phone → Linked devices → Link a device, and scan this code.
           </figcaption>
         </figure>
@@ -130,6 +148,7 @@ export function ConnectPage() {
           <button
             type="button"
             class="primary big-button"
+            data-focus-fallback
             disabled={busy || preparing}
             onClick={() => void connect()}
           >

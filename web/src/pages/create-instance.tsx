@@ -1,7 +1,7 @@
 // The "New instance" form: company, provider (token for Telegram, pairing code for WhatsApp), name and type.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, currentCredential, type Instance } from '../api.js';
-import { ErrorBanner, OnceSecret, useAction } from '../ui.js';
+import { ErrorBanner, setSecret, useAction } from '../ui.js';
 
 interface Company {
   id: string;
@@ -24,7 +24,7 @@ export function CreateInstance({ onCreated }: { onCreated: (i: Instance) => void
   const [mcp, setMcp] = useState(false);
   const [pairing, setPairing] = useState(false);
   const [phone, setPhone] = useState('');
-  const [created, setCreated] = useState<{ instance: Instance; key: string; code?: string } | null>(null);
+  const touched = useRef(false);
   const [newCompany, setNewCompany] = useState('');
   const { busy, error, setError, run } = useAction();
   const isAdmin = currentCredential()?.token.startsWith('sb_admin_') ?? false;
@@ -33,7 +33,8 @@ export function CreateInstance({ onCreated }: { onCreated: (i: Instance) => void
     api<{ companies: Company[] }>('/api/v1/companies')
       .then((r) => {
         setCompanies(r.companies);
-        setCompany((c) => c || r.companies[0]?.id || '');
+        // Pre-fill only a field the user has not typed in yet.
+        if (!touched.current) setCompany((c) => c || r.companies[0]?.id || '');
       })
       .catch(() => setCompanies([]));
   useEffect(() => {
@@ -65,7 +66,12 @@ export function CreateInstance({ onCreated }: { onCreated: (i: Instance) => void
           setError(`The instance was created, but no pairing code: ${(err as Error).message}`);
         }
       }
-      setCreated({ instance: r.instance, key: r.api_key, code });
+      const label = r.instance.name ?? r.instance.id.slice(0, 8);
+      setSecret('new-instance', {
+        label: `API key of ${label}`,
+        value: r.api_key,
+        extra: { pairingCode: code, href: `#/instances/${r.instance.id}`, linkText: `Open ${label} →` },
+      });
       setName('');
       setToken('');
       onCreated(r.instance);
@@ -78,6 +84,7 @@ export function CreateInstance({ onCreated }: { onCreated: (i: Instance) => void
     await run(async () => {
       await api('/api/v1/companies', { body: { id, name: id } });
       setNewCompany('');
+      touched.current = true;
       setCompany(id);
       await loadCompanies();
     });
@@ -87,49 +94,26 @@ export function CreateInstance({ onCreated }: { onCreated: (i: Instance) => void
     <section class="card" aria-labelledby="create-title">
       <h2 id="create-title">New instance</h2>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {created && (
-        <>
-          <OnceSecret
-            label={`API key of ${created.instance.name ?? created.instance.id}`}
-            value={created.key}
-            onClose={() => setCreated(null)}
-          />
-          {created.code && (
-            <p class="banner info" role="status">
-              Pairing code: <strong class="pairing-code">{created.code}</strong> — on the phone open WhatsApp
-              → Linked devices → Link with phone number.
-            </p>
-          )}
-          <p>
-            <a href={`#/instances/${created.instance.id}`}>
-              Open {created.instance.name ?? 'the instance'} →
-            </a>
-          </p>
-        </>
-      )}
       <form class="grid-form" onSubmit={submit}>
         <label for="ci-company">Company</label>
-        {companies.length > 0 ? (
-          <select
-            key="company-select"
-            id="ci-company"
-            value={company}
-            onChange={(e) => setCompany(e.currentTarget.value)}
-          >
-            {companies.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name === c.id ? c.id : `${c.name} (${c.id})`}
-              </option>
-            ))}
-          </select>
-        ) : (
-          <input
-            key="company-input"
-            id="ci-company"
-            value={company}
-            onInput={(e) => setCompany(e.currentTarget.value)}
-          />
-        )}
+        {/* One input for the whole life of the form: it never turns into another control while typing. */}
+        <input
+          id="ci-company"
+          list="ci-companies"
+          autoComplete="off"
+          value={company}
+          onInput={(e) => {
+            touched.current = true;
+            setCompany(e.currentTarget.value);
+          }}
+        />
+        <datalist id="ci-companies">
+          {companies.map((c) => (
+            <option key={c.id} value={c.id}>
+              {c.name === c.id ? c.id : c.name}
+            </option>
+          ))}
+        </datalist>
         <label for="ci-provider">Provider</label>
         <select
           key="provider"

@@ -2,7 +2,22 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, currentCredential, type Instance, isConnected, messageOf, setCredential } from '../api.js';
 import { useEvents } from '../events.js';
-import { Ago, Badge, ConfirmButton, ErrorBanner, OnceSecret, useAction } from '../ui.js';
+import {
+  Ago,
+  Badge,
+  CheckIcon,
+  ConfirmButton,
+  companyLabel,
+  ErrorBanner,
+  focusSoon,
+  OnceSecret,
+  phoneOf,
+  setSecret,
+  Tabs,
+  tabId,
+  useAction,
+  useSecret,
+} from '../ui.js';
 import { ChatsPanel } from './chats.js';
 import { InstanceActions } from './instance-actions.js';
 import { McpPanel } from './mcp.js';
@@ -13,8 +28,18 @@ const LIVE_TYPES = ['instance.status', 'qr', 'connected', 'logout', 'error', 'in
 const TABS = ['Chats', 'Timeline', 'Webhooks', 'MCP', 'Keys'] as const;
 type Tab = (typeof TABS)[number];
 
+/** What the login panel says: one live sentence that changes with the state. */
+function loginState(instance: Instance, hasQr: boolean, unknown: boolean): string {
+  if (unknown) return 'Connection status unknown: the gateway cannot be reached right now.';
+  if (isConnected(instance)) return `Connected${instance.account ? ` as ${phoneOf(instance.account)}` : ''}`;
+  if (instance.desired_state === 'stopped') return 'The session is stopped. Start it to log in.';
+  if (instance.auth_status === 'logged_out') return 'Logged out. Restart the session to get a new QR.';
+  if (hasQr) return 'Waiting for the QR scan. Scan the code with the phone.';
+  return 'Waiting for the login QR…';
+}
+
 /** The login panel: the live QR while waiting, "Connected" once logged in, simulator and pairing helpers. */
-function LoginPanel({ instance }: { instance: Instance }) {
+function LoginPanel({ instance, unknown }: { instance: Instance; unknown: boolean }) {
   const [qr, setQr] = useState<string | null>(null);
   const [phone, setPhone] = useState('');
   const [code, setCode] = useState<string | null>(null);
@@ -36,35 +61,30 @@ function LoginPanel({ instance }: { instance: Instance }) {
     };
   }, [instance.id, waiting, instance.qr_updated_at]);
 
-  if (connected)
-    return (
-      <div class="login connected" data-testid="login-panel">
-        <p class="big" role="status">
-          ✅ Connected{instance.account ? ` as ${instance.account}` : ''}
-        </p>
-      </div>
-    );
-
+  const shownQr = !connected && !unknown ? qr : null;
   return (
-    <div class="login" data-testid="login-panel">
-      {qr ? (
+    <div class={connected && !unknown ? 'login connected' : 'login'} data-testid="login-panel">
+      <h2 class="sr-only">Login</h2>
+      {/* Present from the first render: screen readers announce each change of this sentence. */}
+      <p
+        class={connected && !unknown ? 'big login-state' : 'login-state muted'}
+        role="status"
+        data-testid="login-state"
+        data-focus-fallback
+        tabIndex={-1}
+      >
+        {connected && !unknown && <CheckIcon />} {loginState(instance, !!shownQr, unknown)}
+      </p>
+      {shownQr && (
         <figure class="qr">
-          <img src={qr} alt="Login QR code: scan it with the messenger app" width={264} height={264} />
+          <img src={shownQr} alt="Login QR code: scan it with the messenger app" width={264} height={264} />
           <figcaption>
             Scan with the phone (WhatsApp → Linked devices). The code refreshes by itself.
           </figcaption>
         </figure>
-      ) : (
-        <p class="muted" role="status">
-          {instance.desired_state === 'stopped'
-            ? 'The session is stopped. Start it to log in.'
-            : instance.auth_status === 'logged_out'
-              ? 'Logged out. Restart the session to get a new QR.'
-              : 'Waiting for the login QR…'}
-        </p>
       )}
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {instance.provider === 'simulator' && waiting && (
+      {!connected && instance.provider === 'simulator' && waiting && (
         <form
           class="row wrap"
           onSubmit={(e) => {
@@ -91,11 +111,11 @@ function LoginPanel({ instance }: { instance: Instance }) {
           </button>
         </form>
       )}
-      {instance.provider === 'whatsapp' && instance.desired_state === 'running' && (
+      {!connected && instance.provider === 'whatsapp' && instance.desired_state === 'running' && (
         <details>
           <summary>Link with a phone number instead</summary>
           {code ? (
-            <p role="status">
+            <p>
               Pairing code: <strong class="pairing-code">{code}</strong>
             </p>
           ) : (
@@ -108,6 +128,7 @@ function LoginPanel({ instance }: { instance: Instance }) {
                     body: { phone: phone.trim() },
                   });
                   setCode(r.code);
+                  focusSoon('.pairing-code');
                 });
               }}
             >
@@ -133,7 +154,8 @@ function LoginPanel({ instance }: { instance: Instance }) {
 }
 
 function KeysPanel({ instance }: { instance: Instance }) {
-  const [key, setKey] = useState<string | null>(null);
+  const slot = `instance-key:${instance.id}`;
+  const pending = useSecret(slot);
   const { busy, error, setError, run } = useAction();
   return (
     <section aria-label="Instance API key">
@@ -142,10 +164,10 @@ function KeysPanel({ instance }: { instance: Instance }) {
         shown once.
       </p>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {key ? (
-        <OnceSecret label="New instance key" value={key} onClose={() => setKey(null)} />
-      ) : (
+      <OnceSecret slot={slot} after="#rotate-key" />
+      {!pending && (
         <ConfirmButton
+          id="rotate-key"
           label="Rotate key"
           question="Replace the instance key? Clients using the old key stop working."
           confirmLabel="Yes, rotate"
@@ -158,7 +180,7 @@ function KeysPanel({ instance }: { instance: Instance }) {
               // Signed in with this very instance's key: keep working with the new one.
               const cred = currentCredential();
               if (cred?.token.startsWith('sb_inst_')) setCredential({ ...cred, token: r.api_key });
-              setKey(r.api_key);
+              setSecret(slot, { label: 'New instance key', value: r.api_key });
             })
           }
         />
@@ -198,24 +220,8 @@ export function InstancePage({ id }: { id: string }) {
     if (stream === 'live') setReload((n) => n + 1);
   }, [stream]);
 
-  if (deleted)
-    return (
-      <section class="card">
-        <h1>Instance deleted</h1>
-        <p>
-          <a href="#/">Back to instances</a>
-        </p>
-      </section>
-    );
-  if (!inst)
-    return (
-      <>
-        <p>
-          <a href="#/">← Instances</a>
-        </p>
-        {error ? <ErrorBanner error={error} /> : <p class="muted">Loading…</p>}
-      </>
-    );
+  const unknown = stream === 'offline';
+  const title = deleted ? 'Instance deleted' : inst ? (inst.name ?? inst.id.slice(0, 8)) : 'Instance';
 
   return (
     <>
@@ -223,69 +229,84 @@ export function InstancePage({ id }: { id: string }) {
         <a href="#/">← Instances</a>
       </p>
       <div class="page-head">
-        <h1>{inst.name ?? inst.id.slice(0, 8)}</h1>
-        <span class="instance-status" data-testid="instance-status">
-          <Badge value={inst.status} /> <Badge value={inst.auth_status} />
-        </span>
-        <span class={`stream ${stream}`} title="Live updates">
-          {stream === 'live' ? '● live' : '○ reconnecting'}
-        </span>
-      </div>
-      <ErrorBanner error={error} />
-      <div class="split">
-        <section class="card" aria-label="Login">
-          <LoginPanel instance={inst} />
-        </section>
-        <section class="card" aria-label="Details">
-          <dl class="details">
-            <dt>Company</dt>
-            <dd>{inst.company_id}</dd>
-            <dt>Provider</dt>
-            <dd>{inst.provider}</dd>
-            <dt>Account</dt>
-            <dd>{inst.account ?? '—'}</dd>
-            <dt>Types</dt>
-            <dd>{inst.type_instance.join(', ')}</dd>
-            <dt>Last activity</dt>
-            <dd>
-              <Ago at={inst.last_activity_at} />
-            </dd>
-            {inst.last_error && (
+        <h1 tabIndex={-1}>{title}</h1>
+        <span class="instance-status" data-testid="instance-status" role="status">
+          {inst && !deleted ? (
+            unknown ? (
+              <Badge value="unknown" />
+            ) : (
               <>
-                <dt>Last error</dt>
-                <dd class="error-text">{inst.last_error}</dd>
+                <span class="sr-only">Status: </span>
+                <Badge value={inst.status} /> <Badge value={inst.auth_status} />
               </>
-            )}
-            <dt>Id</dt>
-            <dd>
-              <code>{inst.id}</code>
-            </dd>
-          </dl>
-          <InstanceActions instance={inst} onChanged={setInst} onDeleted={() => setDeleted(true)} />
-        </section>
+            )
+          ) : null}
+        </span>
+        <span class={`stream ${stream}`} role="status" data-testid="stream">
+          {stream === 'live' ? '● live' : stream === 'connecting' ? '○ connecting' : '○ offline, retrying'}
+        </span>
       </div>
-      <div class="tabs" role="tablist" aria-label="Instance sections">
-        {TABS.map((t) => (
-          <button
-            key={t}
-            type="button"
-            role="tab"
-            id={`tab-${t}`}
-            aria-selected={tab === t}
-            aria-controls="tabpanel"
-            onClick={() => setTab(t)}
-          >
-            {t}
-          </button>
-        ))}
-      </div>
-      <div id="tabpanel" class="card" role="tabpanel" aria-labelledby={`tab-${tab}`}>
-        {tab === 'Chats' && <ChatsPanel instance={inst} />}
-        {tab === 'Timeline' && <TimelinePanel instanceId={inst.id} />}
-        {tab === 'Webhooks' && <WebhooksPanel instanceId={inst.id} />}
-        {tab === 'MCP' && <McpPanel instance={inst} onChanged={setInst} />}
-        {tab === 'Keys' && <KeysPanel instance={inst} />}
-      </div>
+      {deleted ? (
+        <p>
+          This instance was deleted. <a href="#/">Back to instances</a>
+        </p>
+      ) : !inst ? (
+        error ? (
+          <ErrorBanner error={error} />
+        ) : (
+          <p class="muted">Loading…</p>
+        )
+      ) : (
+        <>
+          <ErrorBanner error={error} />
+          {unknown && (
+            <p class="banner info">
+              Lost contact with the gateway; retrying. The status is unknown until it is back.
+            </p>
+          )}
+          <div class="split">
+            <section class="card" aria-label="Login">
+              <LoginPanel instance={inst} unknown={unknown} />
+            </section>
+            <section class="card" aria-label="Details">
+              <dl class="details">
+                <dt>Company</dt>
+                <dd>{companyLabel(inst.company_id)}</dd>
+                <dt>Provider</dt>
+                <dd>{inst.provider}</dd>
+                <dt>Account</dt>
+                <dd>{phoneOf(inst.account) ?? '—'}</dd>
+                <dt>Types</dt>
+                <dd>{inst.type_instance.join(', ')}</dd>
+                <dt>Last activity</dt>
+                <dd>
+                  <Ago at={inst.last_activity_at} />
+                </dd>
+                {inst.last_error && (
+                  <>
+                    <dt>Last error</dt>
+                    <dd class="error-text">{inst.last_error}</dd>
+                  </>
+                )}
+                <dt>Id</dt>
+                <dd>
+                  <code>{inst.id}</code>
+                </dd>
+              </dl>
+              <InstanceActions instance={inst} onChanged={setInst} onDeleted={() => setDeleted(true)} />
+            </section>
+          </div>
+          <Tabs label="Instance sections" tabs={TABS} selected={tab} idPrefix="inst" onSelect={setTab} />
+          {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the ARIA tabs pattern makes the panel a tab stop. */}
+          <div id="inst-panel" class="card" role="tabpanel" aria-labelledby={tabId('inst', tab)} tabIndex={0}>
+            {tab === 'Chats' && <ChatsPanel instance={inst} />}
+            {tab === 'Timeline' && <TimelinePanel instanceId={inst.id} />}
+            {tab === 'Webhooks' && <WebhooksPanel instanceId={inst.id} />}
+            {tab === 'MCP' && <McpPanel instance={inst} onChanged={setInst} />}
+            {tab === 'Keys' && <KeysPanel instance={inst} />}
+          </div>
+        </>
+      )}
     </>
   );
 }

@@ -2,7 +2,17 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, type GatewayEvent, type Instance } from '../api.js';
 import { useEvents } from '../events.js';
-import { Ago, Badge, ErrorBanner, useReloader } from '../ui.js';
+import {
+  Ago,
+  Badge,
+  companyLabel,
+  ErrorBanner,
+  OnceSecret,
+  phoneOf,
+  ScrollRegion,
+  useReloader,
+  useSecret,
+} from '../ui.js';
 import { CreateInstance } from './create-instance.js';
 import { InstanceActions } from './instance-actions.js';
 
@@ -70,6 +80,27 @@ export function applyEvent(list: Instance[], e: GatewayEvent): Instance[] | null
   return next;
 }
 
+/** The pairing code and the link that come with a new instance's key. */
+function NewInstanceExtra() {
+  const s = useSecret('new-instance');
+  if (!s?.extra) return null;
+  return (
+    <>
+      {s.extra.pairingCode && (
+        <p>
+          Pairing code: <strong class="pairing-code">{s.extra.pairingCode}</strong> — on the phone open
+          WhatsApp → Linked devices → Link with phone number.
+        </p>
+      )}
+      {s.extra.href && (
+        <p>
+          <a href={s.extra.href}>{s.extra.linkText}</a>
+        </p>
+      )}
+    </>
+  );
+}
+
 export function InstancesPage() {
   const [list, setList] = useState<Instance[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -132,11 +163,12 @@ export function InstancesPage() {
     <>
       <div class="page-head">
         <h1>Instances</h1>
-        <span class={`stream ${stream}`} title="Live updates">
+        <span class={`stream ${stream}`} role="status" data-testid="stream">
           {stream === 'live' ? '● live' : stream === 'connecting' ? '○ connecting' : '○ offline, retrying'}
         </span>
         <button
           type="button"
+          id="new-instance"
           class="primary"
           onClick={() => setShowCreate((s) => !s)}
           aria-expanded={showCreate}
@@ -144,8 +176,16 @@ export function InstancesPage() {
           {showCreate ? 'Close' : 'New instance'}
         </button>
       </div>
+      <OnceSecret slot="new-instance" after="#new-instance">
+        <NewInstanceExtra />
+      </OnceSecret>
       {showCreate && <CreateInstance onCreated={scheduleReload} />}
       <ErrorBanner error={error} />
+      {stream === 'offline' && (
+        <p class="banner info">
+          Lost contact with the gateway; retrying. Statuses show as unknown until it is back.
+        </p>
+      )}
       <form class="filters" aria-label="Filter instances" onSubmit={(e) => e.preventDefault()}>
         <label>
           <span class="sr-only">Search instances</span>
@@ -181,7 +221,7 @@ export function InstancesPage() {
       </form>
       {list === null && !error && <p class="muted">Loading…</p>}
       {list !== null && (
-        <div class="table-wrap">
+        <ScrollRegion label="Instances table">
           <table class="instances">
             <thead>
               <tr>
@@ -211,15 +251,15 @@ export function InstancesPage() {
                     <a href={`#/instances/${i.id}`}>{i.name ?? i.id.slice(0, 8)}</a>
                     {i.is_pooled && <span class="tag">pool</span>}
                   </td>
-                  <td data-label="Company">{i.company_id}</td>
+                  <td data-label="Company">{companyLabel(i.company_id)}</td>
                   <td data-label="Provider">{i.provider}</td>
                   <td data-label="Status">
-                    <Badge value={i.status} />
+                    <Badge value={stream === 'offline' ? 'unknown' : i.status} />
                   </td>
                   <td data-label="Login" class="auth-status">
-                    <Badge value={i.auth_status} />
+                    <Badge value={stream === 'offline' ? 'unknown' : i.auth_status} />
                   </td>
-                  <td data-label="Account">{i.account ?? <span class="muted">—</span>}</td>
+                  <td data-label="Account">{phoneOf(i.account) ?? <span class="muted">—</span>}</td>
                   <td data-label="Last activity">
                     <Ago at={i.last_activity_at} />
                   </td>
@@ -234,7 +274,7 @@ export function InstancesPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </>
   );

@@ -1,7 +1,7 @@
 // MCP settings of an instance: the endpoint, the safety settings (mcp_schema), pending approvals and the audit log.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Instance } from '../api.js';
-import { Ago, Badge, ErrorBanner, NotAvailable, useAction } from '../ui.js';
+import { Ago, Badge, ConfirmButton, ErrorBanner, NotAvailable, ScrollRegion, useAction } from '../ui.js';
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -68,6 +68,7 @@ export function McpPanel({ instance, onChanged }: { instance: Instance; onChange
 
   return (
     <section aria-label="MCP">
+      <h2 class="sr-only">MCP</h2>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {!enabled ? (
         <>
@@ -99,9 +100,13 @@ export function McpPanel({ instance, onChanged }: { instance: Instance; onChange
               <button type="submit" class="primary" disabled={busy}>
                 Save MCP settings
               </button>
-              <button type="button" disabled={busy} onClick={() => void patch({ type_instance: ['api'] })}>
-                Disable MCP
-              </button>
+              <ConfirmButton
+                label="Disable MCP"
+                question="Stop serving MCP? Connected AI clients lose access."
+                confirmLabel="Yes, disable"
+                disabled={busy}
+                onConfirm={() => void patch({ type_instance: ['api'] })}
+              />
             </div>
           </form>
           {approvals.length > 0 && (
@@ -113,12 +118,21 @@ export function McpPanel({ instance, onChanged }: { instance: Instance; onChange
                   return (
                     <li key={str(a.id)}>
                       <strong>{str(a.tool)}</strong> to <code>{str(req.to)}</code>: {str(req.text)}{' '}
-                      <button type="button" disabled={busy} onClick={() => void decide(str(a.id), 'approve')}>
-                        Approve
-                      </button>{' '}
-                      <button type="button" disabled={busy} onClick={() => void decide(str(a.id), 'reject')}>
-                        Reject
-                      </button>
+                      <ConfirmButton
+                        label="Approve"
+                        question="Send this message now?"
+                        confirmLabel="Yes, send"
+                        disabled={busy}
+                        onConfirm={() => void decide(str(a.id), 'approve')}
+                      />{' '}
+                      <ConfirmButton
+                        label="Reject"
+                        question="Reject this send? The AI client is told it was refused."
+                        confirmLabel="Yes, reject"
+                        danger
+                        disabled={busy}
+                        onConfirm={() => void decide(str(a.id), 'reject')}
+                      />
                     </li>
                   );
                 })}
@@ -133,7 +147,7 @@ export function McpPanel({ instance, onChanged }: { instance: Instance; onChange
           ) : audit.length === 0 ? (
             <p class="muted">No tool calls yet.</p>
           ) : (
-            <div class="table-wrap">
+            <ScrollRegion label="MCP audit log">
               <table>
                 <thead>
                   <tr>
@@ -159,7 +173,7 @@ export function McpPanel({ instance, onChanged }: { instance: Instance; onChange
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollRegion>
           )}
         </>
       )}

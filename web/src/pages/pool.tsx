@@ -2,9 +2,31 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Instance } from '../api.js';
 import { useEvents } from '../events.js';
-import { Badge, ErrorBanner, NotAvailable } from '../ui.js';
+import { Badge, companyLabel, ErrorBanner, NotAvailable, ScrollRegion } from '../ui.js';
+
+/** The pool counters in words, in this order; unknown counters follow with their key in words. */
+const COUNTERS: Record<string, string> = {
+  enabled: 'Pool enabled',
+  provider: 'Provider',
+  size: 'Instances in the pool',
+  free: 'Free',
+  ready: 'Ready to scan',
+  in_use: 'In use',
+  target: 'Target size',
+  min_free: 'Minimum free',
+  refill: 'Added per refill',
+  refilling: 'Refilling now',
+};
+
+function tileValue(v: unknown): string {
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return String(v);
+}
 
 type Row = Record<string, unknown>;
+
+const KEYS = Object.keys(COUNTERS);
+const order = (k: string) => (KEYS.includes(k) ? KEYS.indexOf(k) : KEYS.length);
 
 export function PoolPage() {
   const [stats, setStats] = useState<Row | null | false>(null);
@@ -37,9 +59,9 @@ export function PoolPage() {
   );
 
   const tiles = stats
-    ? Object.entries(stats).filter(
-        ([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean',
-      )
+    ? Object.entries(stats)
+        .filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
+        .sort(([a], [b]) => order(a) - order(b))
     : [];
 
   return (
@@ -55,8 +77,8 @@ export function PoolPage() {
         <dl class="tiles">
           {tiles.map(([k, v]) => (
             <div key={k} class="tile">
-              <dt>{k.replaceAll('_', ' ')}</dt>
-              <dd>{String(v)}</dd>
+              <dt>{COUNTERS[k] ?? k.replaceAll('_', ' ')}</dt>
+              <dd>{tileValue(v)}</dd>
             </div>
           ))}
         </dl>
@@ -65,7 +87,7 @@ export function PoolPage() {
       {pooled.length === 0 ? (
         <p class="muted">No pooled instances.</p>
       ) : (
-        <div class="table-wrap">
+        <ScrollRegion label="Pooled instances">
           <table>
             <thead>
               <tr>
@@ -85,12 +107,14 @@ export function PoolPage() {
                   <td data-label="Login">
                     <Badge value={i.auth_status} />
                   </td>
-                  <td data-label="Assigned to">{i.assigned_to ?? <span class="muted">free</span>}</td>
+                  <td data-label="Assigned to">
+                    {i.assigned_to ? companyLabel(i.assigned_to) : <span class="muted">free</span>}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </>
   );

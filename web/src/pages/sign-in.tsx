@@ -1,7 +1,9 @@
 // Sign-in: an admin, company or instance API key, or a user's email and password.
 import { useState } from 'preact/hooks';
 import { ApiError, api, type Credential } from '../api.js';
-import { ErrorBanner, Notice, useAction } from '../ui.js';
+import { ErrorBanner, Notice, Tabs, tabId, useAction } from '../ui.js';
+
+const METHODS = ['API key', 'Email and password'] as const;
 
 function keyLabel(key: string): string {
   if (key.startsWith('sb_admin_')) return 'Admin key';
@@ -60,58 +62,63 @@ export function SignInPage({
     <section class="card narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">Sign in</h1>
       {notice && <Notice>{notice}</Notice>}
-      <div class="tabs" role="tablist" aria-label="Sign-in method">
-        <button type="button" role="tab" aria-selected={mode === 'key'} onClick={() => choose('key')}>
-          API key
-        </button>
-        <button type="button" role="tab" aria-selected={mode === 'user'} onClick={() => choose('user')}>
-          Email and password
-        </button>
-      </div>
+      <Tabs
+        label="Sign-in method"
+        tabs={METHODS}
+        idPrefix="signin"
+        selected={mode === 'key' ? METHODS[0] : METHODS[1]}
+        onSelect={(t) => choose(t === METHODS[0] ? 'key' : 'user')}
+      />
       <ErrorBanner error={error} />
-      {mode === 'key' ? (
-        <form onSubmit={submitKey}>
-          <label for="api-key">Admin, company or instance API key</label>
-          <input
-            id="api-key"
-            type="password"
-            autoComplete="off"
-            spellcheck={false}
-            value={key}
-            onInput={(e) => setKey(e.currentTarget.value)}
-            placeholder="sb_…"
-            required
-          />
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Checking…' : 'Sign in'}
-          </button>
-          <p class="muted small">The key stays in this browser tab only (session storage).</p>
-        </form>
-      ) : (
-        <form onSubmit={submitUser}>
-          <label for="email">Email</label>
-          <input
-            id="email"
-            type="email"
-            autoComplete="username"
-            value={email}
-            onInput={(e) => setEmail(e.currentTarget.value)}
-            required
-          />
-          <label for="password">Password</label>
-          <input
-            id="password"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-            required
-          />
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
-        </form>
-      )}
+      <div
+        id="signin-panel"
+        role="tabpanel"
+        aria-labelledby={tabId('signin', mode === 'key' ? METHODS[0] : METHODS[1])}
+      >
+        {mode === 'key' ? (
+          <form onSubmit={submitKey}>
+            <label for="api-key">Admin, company or instance API key</label>
+            <input
+              id="api-key"
+              type="password"
+              autoComplete="off"
+              spellcheck={false}
+              value={key}
+              onInput={(e) => setKey(e.currentTarget.value)}
+              placeholder="sb_…"
+              required
+            />
+            <button type="submit" class="primary" disabled={busy}>
+              {busy ? 'Checking…' : 'Sign in'}
+            </button>
+            <p class="muted small">The key stays in this browser tab only (session storage).</p>
+          </form>
+        ) : (
+          <form onSubmit={submitUser}>
+            <label for="email">Email</label>
+            <input
+              id="email"
+              type="email"
+              autoComplete="username"
+              value={email}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+              required
+            />
+            <label for="password">Password</label>
+            <input
+              id="password"
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+              required
+            />
+            <button type="submit" class="primary" disabled={busy}>
+              {busy ? 'Signing in…' : 'Sign in'}
+            </button>
+          </form>
+        )}
+      </div>
     </section>
   );
 }

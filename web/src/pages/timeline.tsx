@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { GatewayEvent } from '../api.js';
 import { useEvents } from '../events.js';
-import { Ago } from '../ui.js';
+import { Ago, phoneOf, words as statusWords } from '../ui.js';
 
 const TYPES = [
   'instance.created',
@@ -25,9 +25,9 @@ export function describe(e: GatewayEvent): string {
     case 'instance.created':
       return 'Instance created';
     case 'instance.status':
-      return `${words(d.status)} · ${words(d.auth_status)}${d.reason ? ` (${words(d.reason)})` : ''}`;
+      return `${statusWords(String(d.status ?? ''))} · ${statusWords(String(d.auth_status ?? ''))}${d.reason ? ` (${words(d.reason)})` : ''}`;
     case 'connected':
-      return `Connected${d.account ? ` as ${d.account}` : ''}`;
+      return `Connected${d.account ? ` as ${phoneOf(String(d.account))}` : ''}`;
     case 'logout':
       return `Logged out${d.reason ? ` (${words(d.reason)})` : ''}`;
     case 'error':
@@ -44,6 +44,7 @@ export function TimelinePanel({ instanceId }: { instanceId: string }) {
   );
   return (
     <section aria-label="Status timeline">
+      <h2 class="sr-only">Timeline</h2>
       {events.length === 0 && (
         <p class="muted">{stream === 'live' ? 'No events yet.' : 'Loading the event log…'}</p>
       )}

@@ -1,7 +1,18 @@
 // Webhooks of an instance: the endpoint (URL, events, enabled), its delivery log and replay.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
-import { Ago, Badge, ErrorBanner, NotAvailable, OnceSecret, useAction } from '../ui.js';
+import {
+  Ago,
+  Badge,
+  ConfirmButton,
+  ErrorBanner,
+  focusSoon,
+  NotAvailable,
+  OnceSecret,
+  ScrollRegion,
+  setSecret,
+  useAction,
+} from '../ui.js';
 
 type Row = Record<string, unknown>;
 
@@ -26,12 +37,13 @@ const str = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
 export function WebhooksPanel({ instanceId }: { instanceId: string }) {
   const base = `/api/v1/instances/${instanceId}/webhooks`;
+  const slot = `webhook-secret:${instanceId}`;
   const [available, setAvailable] = useState<boolean | null>(null);
   const [endpoints, setEndpoints] = useState<Row[]>([]);
-  const [deliveries, setDeliveries] = useState<Row[] | null>(null);
+  const [deliveries, setDeliveries] = useState<Row[] | 'loading' | 'unavailable'>('loading');
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState('');
-  const [secret, setSecret] = useState<string | null>(null);
+  const edited = useRef(false);
   const [reload, setReload] = useState(0);
   const { busy, error, setError, run } = useAction();
 
@@ -44,18 +56,23 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
         const eps = endpointsOf(r);
         setEndpoints(eps);
         const hook = eps.find((e) => e.kind !== 'agent');
-        if (hook && !url) setUrl(str(hook.url));
+        // The form shows what is saved (URL and event filter), unless the user is already editing it.
+        if (hook && !edited.current) {
+          setUrl(str(hook.url));
+          setEvents(Array.isArray(hook.events) ? hook.events.join(', ') : '');
+        }
         // The delivery log of the instance's webhook endpoint.
         if (!hook) return setDeliveries([]);
         api(`/api/v1/webhooks/${str(hook.id)}/deliveries?limit=50`)
           .then((d) => !gone && setDeliveries(listOf(d, ['deliveries', 'items'])))
-          .catch(() => !gone && setDeliveries(null));
+          .catch(() => !gone && setDeliveries('unavailable'));
       })
       .catch((err) => {
         if (gone) return;
         if (err instanceof ApiError && err.missingRoute) setAvailable(false);
         else {
           setAvailable(true);
+          setDeliveries('unavailable');
           setError((err as Error).message);
         }
       });
@@ -66,6 +83,11 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
 
   if (available === false) return <NotAvailable what="Webhook configuration" />;
 
+  const edit = (set: (v: string) => void) => (e: Event) => {
+    edited.current = true;
+    set((e.currentTarget as HTMLInputElement).value);
+  };
+
   const save = async (e: Event) => {
     e.preventDefault();
     await run(async () => {
@@ -75,47 +97,107 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
         .filter(Boolean);
       const r = await api<Row>(base, {
         method: 'PUT',
-        body: { url: url.trim(), ...(evs.length ? { events: evs } : {}) },
+        body: { url: url.trim(), events: evs },
       });
       const eps = endpointsOf(r);
-      const s = (eps[0]?.secret ?? r.secret) as string | undefined;
-      if (typeof s === 'string' && s) setSecret(s);
+      const s = (r.secret ?? eps[0]?.secret) as string | undefined;
+      if (typeof s === 'string' && s) setSecret(slot, { label: 'Webhook signing secret', value: s });
+      edited.current = false;
       setReload((n) => n + 1);
     });
   };
 
+  const act = (fn: () => Promise<unknown>) =>
+    run(async () => {
+      await fn();
+      setReload((n) => n + 1);
+    });
+
   return (
     <section aria-label="Webhooks">
+      <h2 class="sr-only">Webhooks</h2>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {secret && <OnceSecret label="Webhook signing secret" value={secret} onClose={() => setSecret(null)} />}
+      <OnceSecret slot={slot} after="#wh-url" />
       {endpoints.length > 0 && (
         <ul class="plain">
-          {endpoints.map((ep) => (
-            <li key={str(ep.id)}>
-              <code>{str(ep.url)}</code> <Badge value={ep.enabled === false ? 'disabled' : 'enabled'} />{' '}
-              {Array.isArray(ep.events) && ep.events.length > 0 && (
-                <span class="muted">events: {ep.events.join(', ')}</span>
-              )}
-              {typeof ep.disabled_reason === 'string' && ep.disabled_reason && (
-                <span class="error-text"> — {ep.disabled_reason}</span>
-              )}{' '}
-              <button
-                type="button"
-                disabled={busy}
-                onClick={() =>
-                  void run(async () => {
-                    await api(`/api/v1/webhooks/${str(ep.id)}`, {
-                      method: 'PATCH',
-                      body: { enabled: ep.enabled === false },
-                    });
-                    setReload((n) => n + 1);
-                  })
-                }
-              >
-                {ep.enabled === false ? 'Enable' : 'Disable'}
-              </button>
-            </li>
-          ))}
+          {endpoints.map((ep) => {
+            const id = str(ep.id);
+            const on = ep.enabled !== false;
+            return (
+              <li key={id} class="endpoint">
+                <code>{str(ep.url)}</code> <Badge value={on ? 'enabled' : 'disabled'} />{' '}
+                <span class="muted">
+                  {Array.isArray(ep.events) && ep.events.length > 0
+                    ? `events: ${ep.events.join(', ')}`
+                    : 'all events'}
+                </span>
+                {typeof ep.disabled_reason === 'string' && ep.disabled_reason && (
+                  <span class="error-text"> — {ep.disabled_reason}</span>
+                )}
+                <div class="row wrap">
+                  {on ? (
+                    <ConfirmButton
+                      label="Disable"
+                      question="Stop sending events to this URL?"
+                      disabled={busy}
+                      onConfirm={() =>
+                        void act(() =>
+                          api(`/api/v1/webhooks/${id}`, { method: 'PATCH', body: { enabled: false } }),
+                        )
+                      }
+                    />
+                  ) : (
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() =>
+                        void act(() =>
+                          api(`/api/v1/webhooks/${id}`, { method: 'PATCH', body: { enabled: true } }),
+                        )
+                      }
+                    >
+                      Enable
+                    </button>
+                  )}
+                  {ep.kind !== 'agent' && (
+                    <ConfirmButton
+                      label="Rotate secret"
+                      question="Make a new signing secret? The old one keeps working for 24 hours."
+                      confirmLabel="Yes, rotate"
+                      disabled={busy}
+                      onConfirm={() =>
+                        void run(async () => {
+                          const r = await api<{ secret: string }>(`/api/v1/webhooks/${id}/rotate-secret`, {
+                            body: {},
+                          });
+                          setSecret(slot, { label: 'New webhook signing secret', value: r.secret });
+                          setReload((n) => n + 1);
+                        })
+                      }
+                    />
+                  )}
+                  {ep.kind !== 'agent' && (
+                    <ConfirmButton
+                      label="Delete webhook"
+                      question="Delete this webhook? Its pending deliveries are dropped."
+                      confirmLabel="Yes, delete"
+                      danger
+                      disabled={busy}
+                      onConfirm={() =>
+                        void act(async () => {
+                          await api(base, { method: 'DELETE' });
+                          edited.current = false;
+                          setUrl('');
+                          setEvents('');
+                          focusSoon('#wh-url');
+                        })
+                      }
+                    />
+                  )}
+                </div>
+              </li>
+            );
+          })}
         </ul>
       )}
       <form class="grid-form" onSubmit={save}>
@@ -126,27 +208,34 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
           required
           placeholder="https://example.com/hooks/switchboard"
           value={url}
-          onInput={(e) => setUrl(e.currentTarget.value)}
+          onInput={edit(setUrl)}
         />
         <label for="wh-events">Events</label>
         <input
           id="wh-events"
-          placeholder="all (or e.g. message, connected)"
+          aria-describedby="wh-events-help"
+          placeholder="all events"
           value={events}
-          onInput={(e) => setEvents(e.currentTarget.value)}
+          onInput={edit(setEvents)}
         />
+        <span />
+        <p id="wh-events-help" class="muted small">
+          Comma-separated event types, e.g. message, connected. Empty sends every event.
+        </p>
         <span />
         <button type="submit" class="primary" disabled={busy || available === null}>
           Save webhook
         </button>
       </form>
       <h3>Delivery log</h3>
-      {deliveries === null ? (
+      {deliveries === 'loading' ? (
+        <p class="muted">Loading the delivery log…</p>
+      ) : deliveries === 'unavailable' ? (
         <p class="muted">No delivery log available.</p>
       ) : deliveries.length === 0 ? (
         <p class="muted">No deliveries yet.</p>
       ) : (
-        <div class="table-wrap">
+        <ScrollRegion label="Delivery log">
           <table>
             <thead>
               <tr>
@@ -176,26 +265,25 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
                     <Ago at={str(d.last_attempt_at ?? d.created_at) || null} />
                   </td>
                   <td>
-                    <button
-                      type="button"
+                    <ConfirmButton
+                      label="Replay"
+                      question="Send this event again?"
+                      confirmLabel="Yes, replay"
                       disabled={busy}
-                      onClick={() =>
-                        void run(async () => {
-                          await api(`/api/v1/webhooks/${str(d.endpoint_id)}/deliveries/${str(d.id)}/replay`, {
+                      onConfirm={() =>
+                        void act(() =>
+                          api(`/api/v1/webhooks/${str(d.endpoint_id)}/deliveries/${str(d.id)}/replay`, {
                             method: 'POST',
-                          });
-                          setReload((n) => n + 1);
-                        })
+                          }),
+                        )
                       }
-                    >
-                      Replay
-                    </button>
+                    />
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </section>
   );
