@@ -125,6 +125,7 @@ const envSchema = z.object({
     .transform(durationMs),
   WEBHOOK_TIMEOUT_MS: int(15_000, 100, 120_000),
   WEBHOOK_WORKER_INTERVAL_MS: int(1_000, 10, 60_000),
+  INSTANCES_MAX_PER_COMPANY: int(20, 0, 1_000_000),
 });
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
@@ -186,6 +187,8 @@ export interface Config {
     timeoutMs: number;
     workerIntervalMs: number;
   };
+  /** Per-company quotas: instances created with company credentials (0 = no limit; the admin key is exempt). */
+  quotas: { instancesPerCompany: number };
 }
 
 /** Thrown by loadConfig with every problem listed, one per line. */
@@ -276,6 +279,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       workerIntervalMs: e.WEBHOOK_WORKER_INTERVAL_MS,
     },
+    quotas: { instancesPerCompany: e.INSTANCES_MAX_PER_COMPANY },
   };
   return deepFreeze(config);
 }

@@ -51,6 +51,14 @@ export const ERROR_CODES = {
   },
   SB_ERR_PROVIDER: { status: 502, meaning: 'The messenger provider failed to perform the operation.' },
   SB_ERR_UNAVAILABLE: { status: 503, meaning: 'A dependency (database, session owner) is not available.' },
+  SB_ERR_RIGHTS_EXCEEDED: {
+    status: 403,
+    meaning: 'A credential cannot be issued with scopes or instances beyond those of the caller.',
+  },
+  SB_ERR_QUOTA_EXCEEDED: {
+    status: 403,
+    meaning: 'The company has reached a configured quota (for example INSTANCES_MAX_PER_COMPANY).',
+  },
   SB_ERR_INTERNAL: { status: 500, meaning: 'An unexpected error; the log has the details.' },
 } as const;
 
