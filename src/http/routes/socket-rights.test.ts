@@ -234,5 +234,6 @@ describe('revocation reaches the other replica', () => {
     // Replica B has dropped the key from its cache as well: the MCP session's next call is refused.
     await expect(client.listTools()).rejects.toThrow(/401|unauthori[sz]ed|revoked/i);
     await client.close();
-  });
+    // Two gateways and an MCP handshake: slow on a loaded machine, so more than the default 30 s.
+  }, 120_000);
 });
