@@ -5,7 +5,7 @@ import type { Config } from './config/index.js';
 import { CompanySessionService } from './core/company-sessions.js';
 import { MemoryEventBus } from './core/event-bus-memory.js';
 import { InstanceService } from './core/instances.js';
-import { ensureAdminKey, KeyResolver } from './core/keys.js';
+import { CredentialService, ensureAdminKey, KeyResolver } from './core/keys.js';
 import { MessagingService } from './core/messaging.js';
 import { PoolService } from './core/pool.js';
 import { sendRateGuard } from './core/rate-limit.js';
@@ -34,6 +34,8 @@ export interface Gateway {
   instances: InstanceService;
   messaging: MessagingService;
   keys: KeyResolver;
+  /** The one issuer of credentials; announces revocations to every replica (closes sockets). */
+  credentials: CredentialService;
   /** Users and their sign-in tokens (issue 5). */
   users: UserService;
   /** Warm pool of instances for "Connect my WhatsApp" (seed 004). */
@@ -76,6 +78,7 @@ export function createGateway(
   const providers =
     opts.providers ?? createProviderRegistry(config, { store, leases: cluster?.leases, ...opts, outbound });
   const keys = new KeyResolver(store, config.adminApiKey);
+  const credentials = new CredentialService({ store, bus, resolver: keys });
   const limiters = createRateLimiterFactory({
     redisUrl: config.rateLimit.redisUrl,
     keyPrefix: `switchboard:${config.database.schema}:rl`,
@@ -105,6 +108,8 @@ export function createGateway(
     providers,
     supervisor,
     keys,
+    credentials,
+    maxInstancesPerCompany: config.quotas.instancesPerCompany,
     configSync: endpointSync({ allowPrivate: config.webhooks.allowPrivate }),
   });
   const sendLimiter = limiters.create({
@@ -165,6 +170,7 @@ export function createGateway(
     instances,
     messaging,
     keys,
+    credentials,
     users,
     pool,
     companySessions,
@@ -180,6 +186,7 @@ export function createGateway(
       () => pool.close(),
       () => companySessions.close(),
       () => limiters.close(),
+      () => credentials.close(),
     ],
   };
 }

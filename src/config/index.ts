@@ -167,6 +167,7 @@ const envSchema = z.object({
   SPOOL_DIR: optionalString,
   SPOOL_MAX_BYTES: int(256 * 1_048_576, 4096, 2 ** 50),
   SPOOL_MAX_MESSAGES: int(100_000, 1, 1_000_000_000),
+  INSTANCES_MAX_PER_COMPANY: int(20, 0, 1_000_000),
 });
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
@@ -252,6 +253,8 @@ export interface Config {
   outbound: { allowPrivate: boolean; timeoutMs: number; maxRedirects: number };
   /** Inbound spool (issue 15): messages kept on disk while the database is down; limits in bytes and records. */
   spool: { dir: string; maxBytes: number; maxMessages: number };
+  /** Per-company quotas: instances created with company credentials (0 = no limit; the admin key is exempt). */
+  quotas: { instancesPerCompany: number };
 }
 
 /** Thrown by loadConfig with every problem listed, one per line. */
@@ -363,6 +366,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       maxBytes: e.SPOOL_MAX_BYTES,
       maxMessages: e.SPOOL_MAX_MESSAGES,
     },
+    quotas: { instancesPerCompany: e.INSTANCES_MAX_PER_COMPANY },
   };
   return deepFreeze(config);
 }

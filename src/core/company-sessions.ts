@@ -4,7 +4,7 @@ import type { GatewayEvent, Instance, Principal } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ProviderRegistry } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
-import { assertCompany, requireCompanyLevel } from './access.js';
+import { assertCompany, canSeeInstance, requireCompanyLevel } from './access.js';
 import { toE164 } from './addressing.js';
 import { commitWithEvents } from './commit.js';
 import { type CompanyConnection, ConnectionRepo, LostRace } from './connections.js';
@@ -154,7 +154,8 @@ export class CompanySessionService {
     const out: SessionView[] = [];
     for (const c of conns) {
       const inst = await this.deps.store.instances.get(c.instance_id);
-      if (inst) out.push(this.view(c, inst));
+      // A key limited to some instances sees only those instances' sessions.
+      if (inst && canSeeInstance(p, inst)) out.push(this.view(c, inst));
     }
     return out;
   }
@@ -166,7 +167,7 @@ export class CompanySessionService {
     const conn = await ConnectionRepo.of(this.deps.store).get(companyId);
     if (!conn) return null;
     const inst = await this.deps.store.instances.get(conn.instance_id);
-    return inst ? this.view(conn, inst) : null;
+    return inst && canSeeInstance(p, inst) ? this.view(conn, inst) : null;
   }
 
   /**
@@ -182,7 +183,7 @@ export class CompanySessionService {
     let conn = await ConnectionRepo.of(store).get(companyId);
     if (!conn) conn = await this.createConnection(companyId);
     let inst = await store.instances.get(conn.instance_id);
-    if (!inst) throw notFound('instance', conn.instance_id);
+    if (!inst || !canSeeInstance(p, inst)) throw notFound('instance', conn.instance_id);
     if (!(await this.deps.supervisor.reachable(inst.id))) inst = await this.deps.supervisor.start(inst.id);
     inst = await this.waitForLogin(inst);
     return this.view(conn, inst);

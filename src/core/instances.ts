@@ -7,7 +7,7 @@ import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
 import type { InstancePatch, Page, Repos, Store } from '../ports/store.js';
 import { assertCompany, canSeeInstance, companyOf, requireCompanyLevel } from './access.js';
 import { commitWithEvents } from './commit.js';
-import { generateKey, type KeyResolver } from './keys.js';
+import type { CredentialService, KeyResolver } from './keys.js';
 import type { SessionSupervisor } from './supervisor.js';
 
 export interface CreateInstanceInput {
@@ -44,6 +44,10 @@ export interface InstanceServiceDeps {
   providers: ProviderRegistry;
   supervisor: SessionSupervisor;
   keys: KeyResolver;
+  /** Issues and revokes instance keys (rights never grow). */
+  credentials: CredentialService;
+  /** Instances a company may hold when created with a company credential (0 = no limit; the admin key is exempt). */
+  maxInstancesPerCompany?: number;
   /**
    * Runs inside the create/update transaction after the row is written (webhook and agent endpoints are synced
    * from `api_webhook_schema` / `agent`); may throw to refuse, and returns the instance as it should be shown.
@@ -84,6 +88,8 @@ export class InstanceService {
   async create(p: Principal, input: CreateInstanceInput): Promise<{ instance: Instance; api_key: string }> {
     requireCompanyLevel(p);
     assertCompany(p, input.company_id);
+    // Creating an instance hands out its key (read, send, control): the caller must hold those rights itself.
+    this.deps.credentials.assertCanIssueInstanceKey(p, input.company_id, null);
     const factory = this.provider(input.provider);
     let settings = input.settings ?? {};
     let account: string | null | undefined;
@@ -92,10 +98,22 @@ export class InstanceService {
       settings = prepared.settings;
       account = prepared.account;
     }
-    const key = generateKey('instance');
+    let apiKey = '';
     const created = await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
       // An admin may name a new company here; a company key has already been checked to be this company's.
       await tx.companies.ensure(input.company_id);
+      const max = this.deps.maxInstancesPerCompany ?? 0;
+      if (max > 0 && p.kind !== 'admin') {
+        const held = await tx.instances.countForCompany(input.company_id);
+        if (held >= max)
+          throw new SbError(
+            'SB_ERR_QUOTA_EXCEEDED',
+            `this company already has ${held} instances (limit ${max})`,
+            {
+              details: { quota: 'INSTANCES_MAX_PER_COMPANY', limit: max },
+            },
+          );
+      }
       let inst = await tx.instances.create({
         company_id: input.company_id,
         provider: factory.name,
@@ -110,15 +128,7 @@ export class InstanceService {
       });
       if (account) inst = (await tx.instances.update(inst.id, { account }))!;
       if (this.deps.configSync) inst = await this.deps.configSync(tx, inst);
-      await tx.keys.insert({
-        kind: 'instance',
-        prefix: key.prefix,
-        hash: key.hash,
-        company_id: inst.company_id,
-        instance_id: inst.id,
-        scopes: [],
-        label: null,
-      });
+      apiKey = await this.deps.credentials.insertInstanceKey(tx, inst);
       await emit({
         type: 'instance.created',
         instance_id: inst.id,
@@ -136,7 +146,7 @@ export class InstanceService {
         instance = (await this.deps.store.instances.get(created.id)) ?? created;
       }
     }
-    return { instance, api_key: key.key };
+    return { instance, api_key: apiKey };
   }
 
   async list(
@@ -197,6 +207,8 @@ export class InstanceService {
     const inst = await this.get(p, id);
     await this.deps.supervisor.stop(inst.id);
     await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
+      // Its keys die with it, and their open sockets close on every replica.
+      await this.deps.credentials.revokeInstanceKeys(tx, emit, inst, 'deleted');
       await tx.instances.delete(inst.id);
       await emit({
         type: 'instance.deleted',
@@ -210,21 +222,7 @@ export class InstanceService {
 
   async rotateKey(p: Principal, id: string): Promise<{ api_key: string }> {
     const inst = await this.get(p, id);
-    const key = generateKey('instance');
-    await this.deps.store.tx(async (tx) => {
-      await tx.keys.revokeInstanceKeys(inst.id);
-      await tx.keys.insert({
-        kind: 'instance',
-        prefix: key.prefix,
-        hash: key.hash,
-        company_id: inst.company_id,
-        instance_id: inst.id,
-        scopes: [],
-        label: null,
-      });
-    });
-    this.deps.keys.invalidate();
-    return { api_key: key.key };
+    return { api_key: await this.deps.credentials.rotateInstanceKey(p, inst) };
   }
 
   async start(p: Principal, id: string): Promise<Instance> {

@@ -4,7 +4,7 @@ import { jwtVerify, SignJWT } from 'jose';
 import { notFound, SbError } from '../domain/errors.js';
 import type { Principal } from '../domain/model.js';
 import type { Store } from '../ports/store.js';
-import { assertCompany, requireCompanyLevel } from './access.js';
+import { assertCanIssue, assertCompany, requireCompanyLevel, requireScope, USER_SCOPES } from './access.js';
 import { type RateLimiter, rateLimited } from './rate-limit.js';
 
 /** A user as the API shows it (never the password hash). */
@@ -99,7 +99,11 @@ export class UserService {
     return this.secret;
   }
 
-  /** Creates a user of a company (admin or that company's API key; users cannot create users). */
+  /**
+   * Creates a user of a company. A user holds the user role (read, send, control on every instance of its
+   * company), so the caller needs the admin scope and at least those rights: the admin key or a company key
+   * unrestricted to instances with admin, read, send and control. Users cannot create users.
+   */
   async create(
     p: Principal,
     companyId: string,
@@ -107,7 +111,9 @@ export class UserService {
   ) {
     requireCompanyLevel(p);
     if (isUserPrincipal(p)) throw new SbError('SB_ERR_FORBIDDEN', 'users are created with an API key');
+    requireScope(p, 'admin');
     assertCompany(p, companyId);
+    assertCanIssue(p, { companyId, scopes: USER_SCOPES, instances: null });
     const { store } = this.deps;
     if (!(await store.companies.get(companyId))) throw notFound('company', companyId);
     const hash = await hashPassword(input.password);
@@ -120,8 +126,10 @@ export class UserService {
     return toUser(rows[0]);
   }
 
+  /** A company's users; needs the admin scope. */
   async list(p: Principal, companyId: string): Promise<User[]> {
     requireCompanyLevel(p);
+    requireScope(p, 'admin');
     assertCompany(p, companyId);
     const { store } = this.deps;
     const rows = await store.sql.query<Row>(
@@ -204,7 +212,12 @@ export class UserService {
     if (!user || user.company_id !== cid) return null;
     return {
       user,
-      principal: { kind: 'company', companyId: user.company_id, keyId: `user:${user.id}`, scopes: [] },
+      principal: {
+        kind: 'company',
+        companyId: user.company_id,
+        keyId: `user:${user.id}`,
+        scopes: [...USER_SCOPES],
+      },
     };
   }
 }

@@ -55,6 +55,14 @@ export const ERROR_CODES = {
     status: 503,
     meaning: 'The database is unavailable and the local inbound spool is full; the message was not accepted.',
   },
+  SB_ERR_RIGHTS_EXCEEDED: {
+    status: 403,
+    meaning: 'A credential cannot be issued with scopes or instances beyond those of the caller.',
+  },
+  SB_ERR_QUOTA_EXCEEDED: {
+    status: 403,
+    meaning: 'The company has reached a configured quota (for example INSTANCES_MAX_PER_COMPANY).',
+  },
   SB_ERR_INTERNAL: { status: 500, meaning: 'An unexpected error; the log has the details.' },
   SB_ERR_WAHA_SESSION_TAKEN: {
     status: 409,

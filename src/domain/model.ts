@@ -83,6 +83,7 @@ export const EVENT_TYPES = [
   'health_check_failed',
   'instance.created',
   'instance.deleted',
+  'key.revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number] | (string & {});
 

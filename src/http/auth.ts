@@ -63,13 +63,13 @@ export function registerAuth(app: FastifyInstance, resolvers: PrincipalResolver[
 }
 
 /**
- * The scope an operation needs by default: reads need `read`; sending needs `send`; managing a company's keys and
- * users needs `admin`; everything else that changes state needs `control`.
+ * The scope an operation needs by default: a company's keys and users (listing them too) need `admin`; other reads
+ * need `read`; sending needs `send`; everything else that changes state needs `control`.
  */
 export function requiredScope(method: string, url: string): KeyScope {
+  if (/^\/api\/v1\/companies\/:id\/(keys|users)/.test(url)) return 'admin';
   if (method === 'GET' || method === 'HEAD') return 'read';
   if (/\/(messages|send)$/.test(url)) return 'send';
-  if (/^\/api\/v1\/companies\/:id\/(keys|users)/.test(url)) return 'admin';
   return 'control';
 }
 

@@ -84,6 +84,8 @@ export interface InstanceRepo {
   touchActivity(id: string): Promise<void>;
   /** Instances the operator wants running (desired_state = running). */
   listDesiredRunning(): Promise<Instance[]>;
+  /** Instances a company holds; in a transaction it first locks the company row (quota checks do not race). */
+  countForCompany(companyId: string): Promise<number>;
 }
 
 export interface NewMessage {

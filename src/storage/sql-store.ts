@@ -235,6 +235,15 @@ export function createRepos(sql: Sql, schema: string): Repos {
         )
       ).map(toInstance);
     },
+    async countForCompany(companyId) {
+      // Locks the company row first, so concurrent creations for one company are counted one after another.
+      await sql.query(`SELECT id FROM ${s}.companies WHERE id = $1 FOR UPDATE`, [companyId]);
+      const rows = await sql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${s}.instances WHERE company_id = $1`,
+        [companyId],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
   };
 
   const messageParams = (m: NewMessage) => [

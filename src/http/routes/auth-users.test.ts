@@ -72,11 +72,14 @@ describe('users and sign-in', () => {
       user: { email: 'ana@acme.test' },
       principal: { kind: 'company', company_id: 'acme' },
     });
-    // A user acts for its company only, and cannot create users.
-    const foreign = await inject('GET', '/api/v1/companies/globex/users', {
-      authorization: `Bearer ${token}`,
-    });
-    expect(foreign.statusCode).toBe(404);
+    // A user holds the user role (no admin scope): it lists no users, of its company or any other, and creates none.
+    for (const company of ['acme', 'globex']) {
+      const listed = await inject('GET', `/api/v1/companies/${company}/users`, {
+        authorization: `Bearer ${token}`,
+      });
+      expect(listed.statusCode).toBe(403);
+      expect(listed.json().error.code).toBe('SB_ERR_SCOPE_MISSING');
+    }
     const create = await inject(
       'POST',
       '/api/v1/companies/acme/users',

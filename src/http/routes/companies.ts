@@ -1,8 +1,7 @@
 // Companies (tenants) and their API keys: create, list, issue a key (shown once), revoke.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { assertCompany, requireAdmin, requireCompanyLevel } from '../../core/access.js';
-import { generateKey } from '../../core/keys.js';
+import { assertCompany, requireAdmin } from '../../core/access.js';
 import { notFound, SbError } from '../../domain/errors.js';
 import { KEY_SCOPES } from '../../domain/model.js';
 import type { Gateway } from '../../gateway.js';
@@ -91,7 +90,8 @@ export const companyRoutes =
       {
         schema: {
           tags,
-          summary: 'Issue a company API key; the key is shown once',
+          summary:
+            'Issue a company API key (admin scope; never more scopes or instances than the caller holds); shown once',
           params: idParam,
           body: z
             .object({
@@ -114,38 +114,13 @@ export const companyRoutes =
         },
       },
       async (req, reply) => {
-        const p = principal(req);
-        requireCompanyLevel(p);
-        assertCompany(p, req.params.id);
-        if (!(await gw.store.companies.get(req.params.id))) throw notFound('company', req.params.id);
-        // A scoped key can only hand out what it holds itself.
-        const scopes = [...new Set(req.body?.scopes ?? [])];
-        if (
-          p.kind === 'company' &&
-          p.scopes.length > 0 &&
-          (scopes.length === 0 || scopes.some((s) => !p.scopes.includes(s)))
-        ) {
-          throw new SbError(
-            'SB_ERR_SCOPE_MISSING',
-            'a scoped key cannot issue a key with more scopes than its own',
-          );
-        }
-        const instanceIds = req.body?.instance_ids;
-        for (const id of instanceIds ?? []) await gw.instances.get(p, id);
-        const k = generateKey('company');
-        const rec = await gw.store.keys.insert({
-          kind: 'company',
-          prefix: k.prefix,
-          hash: k.hash,
-          company_id: req.params.id,
-          instance_id: null,
-          scopes,
-          instance_ids: instanceIds ?? null,
-          label: req.body?.label ?? null,
+        const issued = await gw.credentials.issueCompanyKey(principal(req), req.params.id, {
+          scopes: req.body?.scopes,
+          instance_ids: req.body?.instance_ids,
+          label: req.body?.label,
         });
         reply.status(201);
-        const { hash: _h, instance_id: _i, revoked_at: _r, ...view } = rec;
-        return { key: k.key, api_key: view };
+        return issued;
       },
     );
 
@@ -159,13 +134,7 @@ export const companyRoutes =
           response: { 200: z.object({ keys: z.array(keyView) }), ...stdErrors },
         },
       },
-      async (req) => {
-        const p = principal(req);
-        requireCompanyLevel(p);
-        assertCompany(p, req.params.id);
-        const keys = await gw.store.keys.list({ company_id: req.params.id, kind: 'company' });
-        return { keys: keys.map(({ hash: _h, instance_id: _i, revoked_at: _r, ...v }) => v) };
-      },
+      async (req) => ({ keys: await gw.credentials.listCompanyKeys(principal(req), req.params.id) }),
     );
 
     app.delete(
@@ -179,14 +148,7 @@ export const companyRoutes =
         },
       },
       async (req) => {
-        const p = principal(req);
-        requireCompanyLevel(p);
-        assertCompany(p, req.params.id);
-        const keys = await gw.store.keys.list({ company_id: req.params.id, kind: 'company' });
-        if (!keys.some((k) => k.id === req.params.keyId))
-          throw new SbError('SB_ERR_NOT_FOUND', 'no such key');
-        await gw.store.keys.revoke(req.params.keyId);
-        gw.keys.invalidate();
+        await gw.credentials.revokeCompanyKey(principal(req), req.params.id, req.params.keyId);
         return { revoked: true as const };
       },
     );

@@ -7,7 +7,7 @@ import { notFound } from '../../domain/errors.js';
 import type { GatewayEvent, Principal } from '../../domain/model.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
-import { streamEventsToSocket } from '../event-socket.js';
+import { streamEventsToSocket, streamRegistry, trackSocket } from '../event-socket.js';
 import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
 import { MAX_TEXT } from './messages.js';
 
@@ -351,17 +351,19 @@ export const companySessionRoutes =
           if (p.kind !== 'admin' && q.company_id !== undefined && q.company_id !== p.companyId) {
             throw notFound('company', q.company_id);
           }
+          streamRegistry(gw).admit(p);
         },
       },
       async (socket, req) => {
         const p = principal(req);
+        trackSocket(streamRegistry(gw), p, socket);
         const q = req.query as { company_id?: string; since?: number };
         const company = p.kind === 'admin' ? q.company_id : p.companyId;
         const filter = {
           company_id: company,
           instance_id: p.kind === 'instance' ? p.instanceId : undefined,
         };
-        await streamEventsToSocket(socket, { store: gw.store, bus: gw.bus }, filter, q.since, toSeedEvent);
+        await streamEventsToSocket(socket, { store: gw.store, bus: gw.bus }, p, filter, q.since, toSeedEvent);
       },
     );
   };

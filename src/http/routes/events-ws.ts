@@ -2,10 +2,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { StreamFilter } from '../../delivery/event-stream.js';
-import { notFound, SbError } from '../../domain/errors.js';
+import { notFound } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
-import { streamEventsToSocket } from '../event-socket.js';
+import { streamEventsToSocket, streamRegistry, trackSocket } from '../event-socket.js';
 import { companyIdSchema, eventTypesQuery } from '../schemas.js';
 
 export { WS_CLOSE_SLOW } from '../event-socket.js';
@@ -23,8 +23,8 @@ const wsQuery = z
 export const eventsWsRoutes =
   (gw: Gateway): FastifyPluginAsyncZod =>
   async (app) => {
-    /** Open streams per company (connection cap). */
-    const open = new Map<string, number>();
+    /** Open streams per company (connection cap, shared with /api/whatsapp/events) and per key (revocation). */
+    const streams = streamRegistry(gw);
     app.get(
       '/api/v1/events',
       {
@@ -43,31 +43,19 @@ export const eventsWsRoutes =
             throw notFound('company', q.company_id);
           }
           if (q.instance_id !== undefined) await gw.instances.get(p, q.instance_id);
-          const owner = p.kind === 'admin' ? '*admin*' : p.companyId;
-          if ((open.get(owner) ?? 0) >= gw.config.http.wsMaxPerCompany) {
-            throw new SbError('SB_ERR_RATE_LIMITED', 'too many open event streams for this company', {
-              headers: { 'retry-after': '5' },
-              details: { limit: gw.config.http.wsMaxPerCompany },
-            });
-          }
+          streams.admit(p);
         },
       },
       async (socket, req) => {
         const p = principal(req);
-        const owner = p.kind === 'admin' ? '*admin*' : p.companyId;
-        open.set(owner, (open.get(owner) ?? 0) + 1);
-        socket.once('close', () => {
-          const n = (open.get(owner) ?? 1) - 1;
-          if (n <= 0) open.delete(owner);
-          else open.set(owner, n);
-        });
+        trackSocket(streams, p, socket);
         const q = req.query as z.infer<typeof wsQuery>;
         const filter: StreamFilter = {
           company_id: p.kind === 'admin' ? q.company_id : p.companyId,
           instance_id: p.kind === 'instance' ? p.instanceId : q.instance_id,
           types: q.types,
         };
-        await streamEventsToSocket(socket, { store: gw.store, bus: gw.bus }, filter, q.since);
+        await streamEventsToSocket(socket, { store: gw.store, bus: gw.bus }, p, filter, q.since);
       },
     );
   };

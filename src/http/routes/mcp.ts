@@ -9,6 +9,7 @@ import { parseMcpPolicy } from '../../mcp/policy.js';
 import { createMcpServer } from '../../mcp/server.js';
 import { type Approval, mcpAudit } from '../../mcp/store.js';
 import { principal } from '../auth.js';
+import { streamRegistry } from '../event-socket.js';
 import { errorBody, limitQuery, messageView, stdErrors, uuidParam } from '../schemas.js';
 
 const approvalView = z
@@ -112,7 +113,10 @@ export const mcpRoutes =
           enableJsonResponse: true,
         });
         reply.hijack();
+        // A request in flight ends at once when its key is revoked (on any replica); the next one gets 401.
+        const release = streamRegistry(gw).track(p, { close: () => reply.raw.destroy() }, false);
         reply.raw.on('close', () => {
+          release();
           void transport.close();
           void built.server.close();
         });
