@@ -358,6 +358,13 @@ export class PoolService {
    * company-scoped read filters on, so the next company never sees them.
    */
   private async wipe(tx: Repos, instanceId: string): Promise<void> {
+    // Deliveries before their endpoints, the order the delivery worker locks them in (no deadlock with it).
+    await tx.sql.query(
+      `DELETE FROM ${this.s}.webhook_deliveries
+        WHERE endpoint_id IN (SELECT id FROM ${this.s}.webhook_endpoints WHERE instance_id = $1)`,
+      [instanceId],
+    );
+    await tx.sql.query(`DELETE FROM ${this.s}.webhook_endpoints WHERE instance_id = $1`, [instanceId]);
     for (const table of [
       'messages',
       'chats',
@@ -366,7 +373,6 @@ export class PoolService {
       'whatsapp_media',
       'mcp_approvals',
       'mcp_audit',
-      'webhook_endpoints',
     ]) {
       await tx.sql.query(`DELETE FROM ${this.s}.${table} WHERE instance_id = $1`, [instanceId]);
     }
