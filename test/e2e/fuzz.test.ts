@@ -1,6 +1,7 @@
 // Fuzzing every operation of the OpenAPI document with generated params, queries and bodies: never a 5xx.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrubText } from '../../src/domain/text.js';
 import {
   createCompany,
   createConnectedInstance,
@@ -12,7 +13,31 @@ import { listOperations, type Operation } from '../support/openapi.js';
 /** Runs per operation: small in CI, larger with `npm run fuzz` (FUZZ_RUNS=2000). */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 
+/** Text PostgreSQL cannot store, and dates JavaScript parses but PostgreSQL cannot hold (or that do not exist). */
+const hostileText = fc.constantFrom(
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udc00',
+  '\ud83d',
+  '10000-01-01',
+  '+010000-01-01T00:00:00Z',
+  '-010000-01-01T00:00:00Z',
+  '0000-01-01T00:00:00Z',
+  '2024-02-30T00:00:00Z',
+  '9999-12-31T23:00:00-05:00',
+);
+/** Bodies nested far deeper than the 64-level cap, as raw JSON text (as an object they would overflow stringify). */
+const DEEP = 5000;
+const deepBody = fc.constantFrom(
+  `${'['.repeat(DEEP)}${']'.repeat(DEEP)}`,
+  `${'{"a":'.repeat(DEEP)}1${'}'.repeat(DEEP)}`,
+  `{"settings":${'{"a":'.repeat(DEEP)}1${'}'.repeat(DEEP)}}`,
+  `{"name":"x","text":${'['.repeat(100)}${']'.repeat(100)}}`,
+);
+
 const scalar = fc.oneof(
+  hostileText,
   fc.string({ maxLength: 40 }),
   fc.integer(),
   fc.double({ noNaN: false }),
@@ -43,9 +68,19 @@ const json = fc.letrec((tie) => ({
 })).value;
 const segment = fc.oneof(
   fc.string({ maxLength: 30 }),
+  hostileText,
   fc.uuid(),
   fc.constantFrom('..', '%2e%2e', ' ', 'a'.repeat(300)),
 );
+
+/** Percent-encodes a path segment; a lone surrogate (not Unicode, so not encodable) is sent as its raw WTF-8 bytes. */
+function encodeSegment(v: string): string {
+  try {
+    return encodeURIComponent(v);
+  } catch {
+    return encodeURIComponent(scrubText(v)).replaceAll('%EF%BF%BD', '%ED%A0%80');
+  }
+}
 
 describe('fuzzing every operation', () => {
   let t: TestGateway;
@@ -79,18 +114,22 @@ describe('fuzzing every operation', () => {
                   'format',
                   'status',
                   'types',
+                  'query',
+                  'tool',
+                  'provider',
+                  'company_id',
                   'x',
                 ),
-                fc.string({ maxLength: 20 }),
+                fc.oneof(fc.string({ maxLength: 20 }), hostileText),
                 { maxKeys: 3 },
               ),
               body: json,
-              rawBody: fc.option(fc.string({ maxLength: 60 }), { nil: undefined }),
+              rawBody: fc.option(fc.oneof(fc.string({ maxLength: 60 }), deepBody), { nil: undefined }),
             }),
             async ({ params, query, body, rawBody }) => {
               let i = 0;
               const path = op.path.replace(/:([A-Za-z_]+)/g, () =>
-                encodeURIComponent(params[i++ % params.length]),
+                encodeSegment(params[i++ % params.length]),
               );
               const qs = new URLSearchParams(query).toString();
               const res = await t.app.inject({

@@ -335,6 +335,14 @@ describe('hostile input on every operation', () => {
     expect(await digest()).toEqual(before);
   });
 
+  it('guards the WebSocket event routes too (they are not in the OpenAPI document): a NUL in the query is a 400 before any upgrade', async () => {
+    for (const url of ['/api/v1/events?types=message%00', '/api/whatsapp/events?company_id=hostile%00']) {
+      const res = await t.app.inject({ method: 'GET', url, headers });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().error.code, url).toBe('SB_ERR_VALIDATION');
+    }
+  });
+
   it('still accepts ordinary dates, Unix times and non-ASCII text', async () => {
     const { instanceId } = good;
     for (const before of [
