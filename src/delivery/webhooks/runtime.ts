@@ -47,7 +47,7 @@ export function startDelivery(
   });
   const webhooks = new WebhookService(gw.store, {
     allowPrivate: settings.allowPrivate,
-    wake: () => void worker.tick(),
+    wake: () => worker.wake(),
   });
   worker.start();
   const retention = new RetentionJob({ store: gw.store, settings: gw.config.retention, logger: gw.logger });

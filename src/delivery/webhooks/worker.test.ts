@@ -38,7 +38,8 @@ beforeAll(async () => {
     desired_state: 'stopped',
   });
   instanceId = inst.id;
-});
+  // Opening and migrating PGlite can take over a minute on a loaded machine.
+}, 180_000);
 
 afterAll(async () => {
   await rx?.close();

@@ -127,6 +127,11 @@ export class DeliveryWorker {
     });
   }
 
+  /** Claims what is due now (fire and forget; use tick() to wait for the outcome). */
+  wake(): void {
+    if (!this.stopped) this.fill();
+  }
+
   /**
    * Claims and attempts what is due until nothing is due and nothing is in flight; resolves with the number of
    * attempts started meanwhile. Overlapping calls share the pump.
