@@ -148,6 +148,7 @@ export function createGateway(
     options: config.pool,
     renderQr: (qr) => QRCode.toDataURL(qr, { margin: 2, scale: 6 }),
     keys,
+    credentials,
   });
   hooks.onProviderEvent = (inst, event) => pool.onProviderEvent(inst, event);
   const companySessions = new CompanySessionService({

@@ -1,4 +1,5 @@
 // Warm pool (seed 004): free instances waiting with a QR, claimed atomically by a company, released on logout.
+
 import { SbError } from '../domain/errors.js';
 import type { Instance, Principal } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
@@ -6,6 +7,7 @@ import type { ProviderEvent, ProviderLogger, ProviderRegistry } from '../ports/p
 import type { Repos, Store } from '../ports/store.js';
 import { commitWithEvents } from './commit.js';
 import { ConnectionRepo, LostRace } from './connections.js';
+import type { CredentialService } from './keys.js';
 import type { SessionSupervisor } from './supervisor.js';
 
 /** The company that owns free pooled instances until one is claimed. */
@@ -34,6 +36,8 @@ export interface PoolDeps {
   renderQr(qr: string): Promise<string>;
   /** Forgets cached key resolutions (after a release revoked the instance's keys). */
   keys?: { invalidate(): void };
+  /** Revokes an instance's keys inside a transaction and announces it, so their open sockets close everywhere. */
+  credentials?: Pick<CredentialService, 'revokeInstanceKeys'>;
 }
 
 /** Pool counts for /metrics and GET /api/v1/pool. */
@@ -327,6 +331,13 @@ export class PoolService {
       }
       await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
         await ConnectionRepo.of(tx).deleteByInstance(instanceId);
+        // The previous company's instance keys die with its sockets and MCP sessions, on every replica.
+        await this.deps.credentials?.revokeInstanceKeys(
+          tx,
+          emit,
+          { id: instanceId, company_id: inst.assigned_to! },
+          'released',
+        );
         await this.wipe(tx, instanceId);
         await emit({
           type: 'pool.released',

@@ -1,6 +1,7 @@
 // Tenant isolation across warm-pool recycling and WAHA session naming: what a previous or a hostile tenant gets.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { wahaSessionName } from '../../src/core/waha-identity.js';
 import type { GatewayEvent } from '../../src/domain/model.js';
 import { WahaEmulator } from '../emulators/waha/waha-emulator.js';
@@ -65,6 +66,7 @@ describe('warm-pool recycling is a clean slate (simulator)', () => {
 
   beforeAll(async () => {
     t = await startTestGateway({
+      listen: true,
       env: {
         POOL_ENABLED: 'on',
         POOL_PROVIDER: 'simulator',
@@ -142,8 +144,17 @@ describe('warm-pool recycling is a clean slate (simulator)', () => {
       (await call(t, 'GET', `/api/v1/instances/${instanceId}/webhooks`, a)).json().webhooks,
     ).toHaveLength(2);
 
+    // A's event stream, opened with the instance key, is cut when the release revokes that key.
+    const ws = new WebSocket(`${t.url.replace('http', 'ws')}/api/v1/events?api_key=${aInstanceKey}`);
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => resolve());
+      ws.on('error', reject);
+    });
+
     const off = await call(t, 'POST', '/api/whatsapp/disconnect', a);
     expect(off.json()).toMatchObject({ success: true });
+    expect(await closed).toBe(4401);
     await eventually(async () => {
       const i = await t.gw.store.instances.get(instanceId);
       return i?.assigned_to === null && i.auth_status === 'qr_ready';
