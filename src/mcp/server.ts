@@ -755,11 +755,11 @@ async function loadMedia(media: Record<string, unknown>, ctx: McpServerContext):
     typeof media.data === 'string' ? media.data : typeof media.base64 === 'string' ? media.base64 : null;
   if (inline) return Buffer.from(inline, 'base64');
   if (typeof media.url === 'string') {
-    const allowPrivate = ctx.gw.config.outbound.allowPrivate;
-    const url = await assertPublicUrl(media.url, ctx.resolve, allowPrivate);
-    // The gateway's guarded fetch: the address is checked again when connecting, redirects re-checked, size capped.
-    const outbound = ctx.gw.outbound ?? createGuardedFetch({ allowPrivate, timeoutMs: 15_000 });
-    return outbound.download(url.href, { maxBytes: MAX_MEDIA_BYTES, timeoutMs: 15_000 });
+    // The gateway's guarded fetch: scheme and every address checked when connecting, redirects re-checked, capped.
+    const outbound =
+      ctx.gw.outbound ??
+      createGuardedFetch({ allowPrivate: ctx.gw.config.outbound.allowPrivate, timeoutMs: 15_000 });
+    return outbound.download(media.url, { maxBytes: MAX_MEDIA_BYTES, timeoutMs: 15_000 });
   }
   throw invalid('message_id', 'the media of this message is not stored');
 }

@@ -1,5 +1,4 @@
 // One outbound POST for webhooks and the agent bridge, through the guarded fetch (no redirects followed).
-import { SbError } from '../../domain/errors.js';
 import type { OutboundFetch } from '../../ports/outbound.js';
 import { createGuardedFetch, type Resolver } from '../../runtime/outbound/guarded-fetch.js';
 
@@ -46,7 +45,3 @@ export const postRequest: PostFn = async (url, body, headers, opts) => {
   });
   return { status: res.status, headers: res.headers, body: res.body.toString('utf8') };
 };
-
-/** True for the guard's own refusals and fetch failures (their messages are safe to store and show). */
-export const isOutboundError = (err: unknown): err is SbError =>
-  err instanceof SbError && (err.code === 'SB_ERR_URL_BLOCKED' || err.code === 'SB_ERR_FETCH_FAILED');
