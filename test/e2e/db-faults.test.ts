@@ -136,12 +136,12 @@ describe('terminated connections under inbound load (shared PostgreSQL)', () => 
   });
 
   it('pg_terminate_backend of the gateway’s own connections: no crash, no 500, every acknowledged message stored once', {
-    timeout: 120_000,
+    timeout: 240_000,
   }, async () => {
-    gw = await spawnGateway({
-      ...baseEnv(dataDir, schema),
-      DATABASE_URL: withParam(SHARED_URL, `application_name=${appName}`),
-    });
+    gw = await spawnGateway(
+      { ...baseEnv(dataDir, schema), DATABASE_URL: withParam(SHARED_URL, `application_name=${appName}`) },
+      120_000,
+    );
     const ids = await setup(gw, 4);
     const admin = new pg.Client({ connectionString: SHARED_URL });
     await admin.connect();
@@ -254,12 +254,12 @@ describe('a database outage long enough to spool (throwaway PostgreSQL)', () => 
   });
 
   it('answers 503 during the outage, spools acknowledged messages, replays them at recovery and after a SIGKILL', {
-    timeout: 180_000,
+    timeout: 300_000,
   }, async () => {
     await db.init();
     db.start();
     const env = { ...baseEnv(dataDir, schema), DATABASE_URL: db.url };
-    gw = await spawnGateway(env);
+    gw = await spawnGateway(env, 120_000);
     const ids = await setup(gw, 3);
     const acked = new Set<string>();
     const keep = (load: ReturnType<typeof inboundLoad>) => {
@@ -307,7 +307,7 @@ describe('a database outage long enough to spool (throwaway PostgreSQL)', () => 
     await load.stop();
     keep(load);
     db.start();
-    gw = await spawnGateway(env);
+    gw = await spawnGateway(env, 120_000);
     expect((await api(gw, 'GET', '/ready')).json.spooled).toBe(0);
     process.stderr.write(`db-faults/outage: acked=${acked.size}\n`);
     expect(gw.output()).not.toMatch(/Unhandled 'error' event/);
