@@ -6,7 +6,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/gateway.js';
 import { freePort, type GatewayProcess, spawnGateway } from '../support/process.js';
 
@@ -119,11 +119,15 @@ function expectAllStoredOnce(acked: Set<string>, s: Awaited<ReturnType<typeof st
 }
 
 describe('terminated connections under inbound load (shared PostgreSQL)', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sb-dbf-kill-'));
+  let dataDir = '';
   const schema = `t_${randomBytes(6).toString('hex')}`;
   // Our sessions carry this name; only they are ever terminated.
   const appName = `sb-dbf-${randomBytes(5).toString('hex')}`;
   let gw: GatewayProcess | undefined;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sb-dbf-kill-'));
+  });
 
   afterAll(async () => {
     gw?.child.kill('SIGKILL');
@@ -179,7 +183,7 @@ describe('terminated connections under inbound load (shared PostgreSQL)', () => 
 
 /** A throwaway PostgreSQL 15 cluster on a temp dir and a free port, run as the `postgres` user. */
 class ThrowawayPostgres {
-  readonly dir = mkdtempSync(join(tmpdir(), 'sb-dbf-pg-'));
+  dir = '';
   port = 0;
   private readonly bin = '/usr/lib/postgresql/15/bin';
 
@@ -194,6 +198,7 @@ class ThrowawayPostgres {
   }
 
   async init(): Promise<void> {
+    this.dir = mkdtempSync(join(tmpdir(), 'sb-dbf-pg-'));
     this.port = await freePort();
     if (process.getuid?.() === 0) {
       chownSync(this.dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), 0);
@@ -231,6 +236,7 @@ class ThrowawayPostgres {
   }
 
   remove(): void {
+    if (!this.dir) return;
     try {
       this.stop();
     } catch {
@@ -242,9 +248,13 @@ class ThrowawayPostgres {
 
 describe('a database outage long enough to spool (throwaway PostgreSQL)', () => {
   const db = new ThrowawayPostgres();
-  const dataDir = mkdtempSync(join(tmpdir(), 'sb-dbf-outage-'));
+  let dataDir = '';
   const schema = 'sb';
   let gw: GatewayProcess | undefined;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sb-dbf-outage-'));
+  });
 
   afterAll(async () => {
     gw?.child.kill('SIGKILL');
