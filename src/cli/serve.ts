@@ -7,7 +7,9 @@ import { openStore } from '../storage/index.js';
 
 export async function serve(config: Readonly<Config>): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const { store, applied } = await openStore(config.database);
+  const { store, applied } = await openStore(config.database, {
+    onConnectionError: (err) => logger.warn({ err: err.message }, 'database connection lost'),
+  });
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const gw = createGateway(config, store, logger);
   const { adminKey } = await prepareGateway(gw);

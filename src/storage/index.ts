@@ -8,18 +8,21 @@ import { createPgliteDriver } from './pglite-driver.js';
 import type { Driver } from './sql.js';
 import { createSqlStore } from './sql-store.js';
 
-export async function openDriver(db: Config['database']): Promise<Driver> {
+export async function openDriver(
+  db: Config['database'],
+  onConnectionError?: (err: Error) => void,
+): Promise<Driver> {
   return db.url
-    ? createPgDriver({ url: db.url, ssl: db.ssl, poolSize: db.poolSize })
+    ? createPgDriver({ url: db.url, ssl: db.ssl, poolSize: db.poolSize, onConnectionError })
     : createPgliteDriver(join(db.dataDir, 'pglite'));
 }
 
 /** Opens the store and, unless told otherwise, applies pending migrations. */
 export async function openStore(
   db: Config['database'],
-  opts: { migrate?: boolean } = {},
+  opts: { migrate?: boolean; onConnectionError?: (err: Error) => void } = {},
 ): Promise<{ store: Store; driver: Driver; applied: string[] }> {
-  const driver = await openDriver(db);
+  const driver = await openDriver(db, opts.onConnectionError);
   const applied = opts.migrate === false ? [] : await migrate(driver, db.schema);
   return { store: createSqlStore(driver, db.schema), driver, applied };
 }

@@ -16,7 +16,10 @@ export interface PgDriverOptions {
   onConnectionError?: (err: Error) => void;
 }
 
-/** `application_name` of our sessions unless the URL (or PGAPPNAME) sets one: lets an operator find them. */
+/**
+ * `application_name` of our sessions unless the URL sets one (`?application_name=…`): lets an operator find them
+ * in `pg_stat_activity`. A plain startup parameter, which PgBouncer and Supavisor pass through.
+ */
 export const DEFAULT_APPLICATION_NAME = 'switchboard';
 
 export function createPgDriver(opts: PgDriverOptions): Driver {
@@ -27,8 +30,9 @@ export function createPgDriver(opts: PgDriverOptions): Driver {
     ssl:
       opts.ssl || sslFromUrl ? { rejectUnauthorized: !/sslmode=(require|prefer)/.test(opts.url) } : undefined,
     connectionTimeoutMillis: 10_000,
-    fallback_application_name: DEFAULT_APPLICATION_NAME,
-  } as pg.PoolConfig);
+    // A value in the connection string takes precedence over this one.
+    application_name: DEFAULT_APPLICATION_NAME,
+  });
   const onConnectionError = opts.onConnectionError ?? (() => {});
   // An idle client losing its connection must not crash the process (the pool removes it).
   pool.on('error', (err) => onConnectionError(err));

@@ -91,6 +91,7 @@ class FileSpool implements MessageSpool {
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn);
+    // The chain only orders the calls; each caller gets its own outcome through `run`.
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -153,6 +154,7 @@ class FileSpool implements MessageSpool {
   }
 
   replay(handler: (rec: SpoolRecord) => Promise<void>): Promise<number> {
+    // The previous replay's failure was reported to its own caller; this one starts regardless.
     const run = this.replaying.catch(() => 0).then(() => this.replayOnce(handler));
     this.replaying = run;
     return run;
