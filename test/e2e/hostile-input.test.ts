@@ -571,6 +571,10 @@ const EXAMPLES: Record<string, Example> = {
     min: { event: 'message', session: 'default' },
     full: { event: 'message', session: 'default', payload: { body: 'x' } },
   },
+  'POST /webhook': {
+    min: { event: 'message', session: 'default' },
+    full: { event: 'message', session: 'default', payload: { body: 'x', status: 'x' } },
+  },
   'POST /api/v1/instances/:id/pairing-code': {
     min: { phone: '+4915112345678' },
     full: { phone: '+4915112345678' },

@@ -1,4 +1,6 @@
 // A whole gateway for tests: real store, real Fastify app (inject or listening), simulator provider.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -36,6 +38,9 @@ export async function startTestGateway(
     // Every response of every test is checked against its schema (a mismatch is a 500 and fails the test).
     RESPONSE_VALIDATION: 'on',
     DATABASE_SCHEMA: db.schema,
+    // Each test database gets its own inbound spool (created only if something is spooled), so a message spooled
+    // by one test is never replayed into another test's database.
+    SPOOL_DIR: join(tmpdir(), `sb-spool-${db.schema}`),
     ...opts.env,
   });
   const network = new SimulatorNetwork({
