@@ -231,7 +231,11 @@ export class SessionSupervisor {
     return this.withLock(instanceId, () => this.stopLocked(instanceId, opts.desired ?? 'stopped'));
   }
 
-  private async stopLocked(instanceId: string, desired: 'stopped' | 'running'): Promise<Instance | null> {
+  private async stopLocked(
+    instanceId: string,
+    desired: 'stopped' | 'running',
+    keepLease = false,
+  ): Promise<Instance | null> {
     const live = this.sessions.get(instanceId);
     if (!live && desired === 'stopped') {
       const fwd = await this.forward({ op: 'stop', instance_id: instanceId });
@@ -256,7 +260,7 @@ export class SessionSupervisor {
       qr: null,
     });
     // Released only after the final write, so a replica taking the session over never sees it overwritten.
-    if (live) await this.releaseLease(instanceId);
+    if (live && !keepLease) await this.releaseLease(instanceId);
     return stopped;
   }
 
@@ -278,7 +282,8 @@ export class SessionSupervisor {
     return this.withLock(instanceId, async () => {
       const fwd = await this.forward({ op: 'restart', instance_id: instanceId });
       if (fwd) return fwd.result as Instance;
-      await this.stopLocked(instanceId, 'running');
+      // The lease is kept across the restart: released in between, another process could claim the session.
+      await this.stopLocked(instanceId, 'running', true);
       return this.startLocked(instanceId);
     });
   }

@@ -52,6 +52,11 @@ export const ERROR_CODES = {
   SB_ERR_PROVIDER: { status: 502, meaning: 'The messenger provider failed to perform the operation.' },
   SB_ERR_UNAVAILABLE: { status: 503, meaning: 'A dependency (database, session owner) is not available.' },
   SB_ERR_INTERNAL: { status: 500, meaning: 'An unexpected error; the log has the details.' },
+  SB_ERR_DATA_DIR_LOCKED: {
+    status: 409,
+    meaning:
+      'Startup/CLI only (never an HTTP answer): another live Switchboard process holds the lock on DATA_DIR (embedded database).',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
