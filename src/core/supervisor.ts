@@ -69,7 +69,10 @@ export class SessionSupervisor {
   /** True when a send can reach a live session: here, or (cluster mode) on the replica holding the lease. */
   async reachable(instanceId: string): Promise<boolean> {
     if (this.sessions.has(instanceId)) return true;
-    return this.deps.leases ? (await this.deps.leases.owner(instanceId)) !== null : false;
+    if (!this.deps.leases) return false;
+    // A lease of this process without a live session here (it ended on its own) reaches nothing.
+    const owner = await this.deps.leases.owner(instanceId);
+    return owner !== null && owner !== this.deps.leases.replicaId;
   }
 
   /** Runs the command on the owning replica; null when there is none (or it is this one) and it runs here. */

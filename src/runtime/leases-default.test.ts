@@ -19,10 +19,12 @@ describe('leases by default on PostgreSQL', () => {
 
   beforeAll(async () => {
     db = await openTestDb('postgres');
-    // Exactly what `serve` does, with default settings.
-    a = await startTestGateway({ db });
+    // What `serve` does, with no CLUSTER_MODE and no Redis. A long TTL only keeps a CPU-starved test process from
+    // losing its lease mid-test (a graceful handover never waits for it).
+    const env = { LEASE_RENEW_MS: '1000', LEASE_TTL_MS: '60000' };
+    a = await startTestGateway({ db, env });
     await a.gw.cluster!.start(a.gw.supervisor);
-    b = await startTestGateway({ db });
+    b = await startTestGateway({ db, env });
     await b.gw.cluster!.start(b.gw.supervisor);
     headers = await createCompany(a, 'acme');
   });
