@@ -3,7 +3,6 @@
 import QRCode from 'qrcode';
 import type { Config } from './config/index.js';
 import { CompanySessionService } from './core/company-sessions.js';
-import { MemoryEventBus } from './core/event-bus-memory.js';
 import { InstanceService } from './core/instances.js';
 import { CredentialService, ensureAdminKey, KeyResolver } from './core/keys.js';
 import { MessagingService } from './core/messaging.js';
@@ -44,7 +43,7 @@ export interface Gateway {
   companySessions: CompanySessionService;
   /** Rate limiters (Redis when REDIS_URL is set, with an in-memory insurance limiter). */
   limiters: RateLimiterFactory;
-  /** Cluster mode (CLUSTER_MODE=on): leases, forwarded commands, shared events. Started by `serve`. */
+  /** Leases, forwarded commands, shared events (always present; `null` only in hand-built test graphs). Started by `serve`. */
   cluster: ClusterRuntime | null;
   /** Durable delivery (issue 4): outbox worker, webhook endpoints service, metrics registry. */
   delivery?: DeliveryRuntime;
@@ -66,8 +65,9 @@ export function createGateway(
   logger: Logger,
   opts: GatewayOptions = {},
 ): Gateway {
-  const cluster = config.cluster.enabled ? createClusterRuntime(config, store, logger) : null;
-  const bus = cluster?.bus ?? new MemoryEventBus((err) => logger.error({ err }, 'event listener failed'));
+  // Leases always (issue 15): every process takes a session's lease before running it, whatever CLUSTER_MODE says.
+  const cluster = createClusterRuntime(config, store, logger);
+  const bus = cluster.bus;
   const outbound =
     opts.outbound ??
     createGuardedFetch({
@@ -76,7 +76,7 @@ export function createGateway(
       maxRedirects: config.outbound.maxRedirects,
     });
   const providers =
-    opts.providers ?? createProviderRegistry(config, { store, leases: cluster?.leases, ...opts, outbound });
+    opts.providers ?? createProviderRegistry(config, { store, leases: cluster.leases, ...opts, outbound });
   const keys = new KeyResolver(store, config.adminApiKey);
   const credentials = new CredentialService({ store, bus, resolver: keys });
   const limiters = createRateLimiterFactory({
@@ -97,8 +97,8 @@ export function createGateway(
     providers,
     logger,
     hooks,
-    leases: cluster?.leases,
-    forwarder: cluster?.forwarder,
+    leases: cluster.leases,
+    forwarder: cluster.forwarder,
     spool,
     spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
   });
@@ -183,7 +183,7 @@ export function createGateway(
     onClose: [
       () => supervisor.inbound.stop(),
       () => delivery.stop(),
-      ...(cluster ? [() => cluster.stop()] : []),
+      () => cluster.stop(),
       () => pool.close(),
       () => companySessions.close(),
       () => limiters.close(),

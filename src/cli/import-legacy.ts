@@ -199,7 +199,7 @@ export async function runImportLegacy(
   opts: { fromSchema: string; dryRun: boolean },
   out: (line: string) => void,
 ): Promise<void> {
-  const { store } = await openStore(config.database);
+  const { store } = await openStore(config.database, { what: 'import legacy data' });
   try {
     const report = await importLegacy(store, opts.fromSchema, { dryRun: opts.dryRun });
     for (const line of formatReport(report)) out(line);

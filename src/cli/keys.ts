@@ -8,7 +8,7 @@ export async function createKeyCli(
   opts: { kind: 'admin' | 'company'; company?: string; label?: string },
   out: (line: string) => void,
 ): Promise<void> {
-  const { store } = await openStore(config.database);
+  const { store } = await openStore(config.database, { what: 'create a key' });
   try {
     if (opts.kind === 'company') {
       if (!opts.company) throw new Error('--company is required for a company key');

@@ -4,7 +4,7 @@ import { openDriver } from '../storage/index.js';
 import { migrate } from '../storage/migrate.js';
 
 export async function runMigrate(config: Readonly<Config>, out: (line: string) => void): Promise<void> {
-  const driver = await openDriver(config.database);
+  const driver = await openDriver(config.database, 'migrate');
   try {
     const applied = await migrate(driver, config.database.schema);
     out(applied.length ? `applied: ${applied.join(', ')}` : 'up to date');

@@ -8,6 +8,7 @@ import { openStore } from '../storage/index.js';
 export async function serve(config: Readonly<Config>): Promise<void> {
   const logger = createLogger(config.logLevel);
   const { store, applied } = await openStore(config.database, {
+    what: 'start the server',
     onConnectionError: (err) => logger.warn({ err: err.message }, 'database connection lost'),
   });
   if (applied.length) logger.info({ applied }, 'migrations applied');
@@ -21,15 +22,14 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       `\n  Admin API key (shown once, store it now):\n\n    ${adminKey}\n\n  Use it as: Authorization: Bearer <key>\n\n`,
     );
   }
-  // Clustered, sessions are resumed by the claimer (each replica takes its fair share of unowned instances).
-  let resumed = 0;
+  // Sessions are resumed by the lease claimer: a single process claims them all, several share them out, and a
+  // session whose lease another (older) process still holds is left to it until that lease is released or expires.
   if (gw.cluster) await gw.cluster.start(gw.supervisor);
-  else resumed = await gw.supervisor.resumeDesired();
+  else await gw.supervisor.resumeDesired();
   logger.info(
     {
       port: config.port,
       database: store.kind,
-      resumed,
       replica_id: gw.cluster?.replicaId,
       providers: gw.providers.list().map((p) => p.name),
     },
@@ -59,6 +59,8 @@ export async function serve(config: Readonly<Config>): Promise<void> {
       process.exit(1);
     }
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: Ctrl-C reaches both the launcher (which forwards it) and this process; a second signal
+  // during a graceful stop must not kill it with the default action.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }

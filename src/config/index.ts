@@ -186,7 +186,10 @@ export interface Config {
   simulator: { enabled: boolean; qrRotateMs: number; ackDelayMs: number };
   http: { bodyLimit: number; requestTimeoutMs: number; wsMaxPerCompany: number; validateResponses: boolean };
   shutdownTimeoutMs: number;
-  /** Several replicas on one database: session leases, forwarded commands, shared events (CLUSTER_MODE). */
+  /**
+   * Session leases, forwarded commands, shared events: always on. `enabled` (CLUSTER_MODE=on) only forces the
+   * shared transports on embedded PGlite too; on PostgreSQL they are always used.
+   */
   cluster: {
     enabled: boolean;
     /** This replica's id (REPLICA_ID, default random). */

@@ -91,7 +91,10 @@ export class SessionSupervisor {
   /** True when a send can reach a live session: here, or (cluster mode) on the replica holding the lease. */
   async reachable(instanceId: string): Promise<boolean> {
     if (this.sessions.has(instanceId)) return true;
-    return this.deps.leases ? (await this.deps.leases.owner(instanceId)) !== null : false;
+    if (!this.deps.leases) return false;
+    // A lease of this process without a live session here (it ended on its own) reaches nothing.
+    const owner = await this.deps.leases.owner(instanceId);
+    return owner !== null && owner !== this.deps.leases.replicaId;
   }
 
   /** Runs the command on the owning replica; null when there is none (or it is this one) and it runs here. */
@@ -255,7 +258,11 @@ export class SessionSupervisor {
     return this.withLock(instanceId, () => this.stopLocked(instanceId, opts.desired ?? 'stopped'));
   }
 
-  private async stopLocked(instanceId: string, desired: 'stopped' | 'running'): Promise<Instance | null> {
+  private async stopLocked(
+    instanceId: string,
+    desired: 'stopped' | 'running',
+    keepLease = false,
+  ): Promise<Instance | null> {
     const live = this.sessions.get(instanceId);
     if (!live && desired === 'stopped') {
       const fwd = await this.forward({ op: 'stop', instance_id: instanceId });
@@ -280,7 +287,7 @@ export class SessionSupervisor {
       qr: null,
     });
     // Released only after the final write, so a replica taking the session over never sees it overwritten.
-    if (live) await this.releaseLease(instanceId);
+    if (live && !keepLease) await this.releaseLease(instanceId);
     return stopped;
   }
 
@@ -302,7 +309,8 @@ export class SessionSupervisor {
     return this.withLock(instanceId, async () => {
       const fwd = await this.forward({ op: 'restart', instance_id: instanceId });
       if (fwd) return fwd.result as Instance;
-      await this.stopLocked(instanceId, 'running');
+      // The lease is kept across the restart: released in between, another process could claim the session.
+      await this.stopLocked(instanceId, 'running', true);
       return this.startLocked(instanceId);
     });
   }

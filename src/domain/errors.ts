@@ -78,6 +78,11 @@ export const ERROR_CODES = {
     meaning:
       'A URL you gave could not be fetched (no answer, timeout, too many redirects or a non-2xx status); the remote answer is not repeated.',
   },
+  SB_ERR_DATA_DIR_LOCKED: {
+    status: 409,
+    meaning:
+      'Startup/CLI only (never an HTTP answer): another live Switchboard process holds the lock on DATA_DIR (embedded database).',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,10 +1,12 @@
-// The cluster runtime: renews this replica's leases, claims unowned sessions up to a fair share, wires transports.
+// The lease runtime (always on): renews this process's leases, claims unowned sessions up to a fair share, wires transports.
 import { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
+import { MemoryEventBus } from '../core/event-bus-memory.js';
 import type { SessionSupervisor } from '../core/supervisor.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { ClusterCommand } from '../ports/leases.js';
 import type { Store } from '../ports/store.js';
-import type { CommandTransport } from './command-transport.js';
+import { type CommandReply, type CommandTransport, ownerGone } from './command-transport.js';
 import { ClusterForwarder } from './forwarder.js';
 import { type ReplicaRow, SqlLeases } from './lease-store.js';
 import { LogTailEventBus } from './log-tail-event-bus.js';
@@ -22,7 +24,7 @@ export interface ClusterLogger {
 /** What `GET /api/v1/cluster` shows. */
 export interface ClusterView {
   replica_id: string;
-  transport: { events: 'redis' | 'log-tail'; commands: 'redis' | 'sql' };
+  transport: { events: 'redis' | 'log-tail' | 'local'; commands: 'redis' | 'sql' | 'local' };
   /** Instance ids whose session runs on this replica now. */
   sessions: string[];
   replicas: ReplicaRow[];
@@ -45,6 +47,7 @@ export class ClusterRuntime {
   private lastRenewOk = Date.now();
   private readonly backoff = new Map<string, { until: number; delay: number }>();
   private ticks = 0;
+  private eventsStarted: Promise<void> | null = null;
 
   constructor(
     readonly leases: SqlLeases,
@@ -57,6 +60,11 @@ export class ClusterRuntime {
       transport: ClusterView['transport'];
       logger: ClusterLogger;
       close?: () => Promise<void>;
+      /**
+       * Embedded database: the DATA_DIR lock proves no other process runs, so leases held by any other owner are
+       * left over from a crash and are cleared at start (sessions resume at once instead of after the TTL).
+       */
+      exclusive?: boolean;
     },
   ) {}
 
@@ -67,12 +75,22 @@ export class ClusterRuntime {
   /** Starts the loops: answer forwarded commands, renew leases, claim unowned sessions. */
   async start(supervisor: SessionSupervisor): Promise<void> {
     this.supervisor = supervisor;
-    await this.bus.start();
+    await this.startEvents();
+    if (this.opts.exclusive) await this.leases.clearOthers();
     await this.forwarder.serve(supervisor);
     await this.leases.heartbeat(supervisor.size);
     this.lastRenewOk = Date.now();
     this.opts.logger.info({ replica_id: this.replicaId, ...this.opts.transport }, 'cluster replica joined');
     this.schedule(0);
+  }
+
+  /**
+   * Starts only the event bus (idempotent): in-process test gateways share events without running the lease
+   * loops; `start` calls it too.
+   */
+  startEvents(): Promise<void> {
+    this.eventsStarted ??= this.bus.start();
+    return this.eventsStarted;
   }
 
   private schedule(ms: number): void {
@@ -101,7 +119,11 @@ export class ClusterRuntime {
         this.opts.logger.warn({ err: String(err) }, 'claiming sessions failed'),
       );
     }
-    if (++this.ticks % 100 === 0) await this.leases.prune().catch(() => {});
+    if (++this.ticks % 100 === 0) {
+      await this.leases
+        .prune()
+        .catch((err) => this.opts.logger.warn({ err: String(err) }, 'pruning replicas failed'));
+    }
   }
 
   /**
@@ -198,9 +220,22 @@ export class ClusterRuntime {
   }
 }
 
+/** Commands never leave an embedded-database process: no other process can own a session there. */
+export class LocalCommandTransport implements CommandTransport {
+  async request(target: string, cmd: ClusterCommand): Promise<CommandReply> {
+    throw ownerGone(target, cmd.instance_id, 'no other process can serve this embedded database');
+  }
+  async serve(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
 /**
- * Builds the runtime from config: Redis pub/sub for events and commands when REDIS_URL is set, otherwise the
- * event-log tail and the `cluster_commands` table. Nothing connects until `start`.
+ * Builds the runtime, whatever CLUSTER_MODE says (every process takes a lease before it runs a session).
+ * Embedded PGlite (one process, guarded by the DATA_DIR lock): in-process events, no command transport, unless
+ * CLUSTER_MODE=on asks for the shared transports there too.
+ * PostgreSQL: Redis pub/sub for events and commands when REDIS_URL is set, otherwise the event-log tail and the
+ * `cluster_commands` table, so a second process on the same database serves the whole API with no extra service.
+ * Nothing connects until `start` (or `startEvents`).
  */
 export function createClusterRuntime(
   config: Readonly<Config>,
@@ -210,6 +245,25 @@ export function createClusterRuntime(
   const c = config.cluster;
   const leases = new SqlLeases(store, c.replicaId, c.leaseTtlMs);
   const onError = (err: unknown, what: string) => logger.warn({ err: String(err) }, `cluster: ${what}`);
+  // CLUSTER_MODE=on only forces the shared transports on PGlite too (several gateways in one test process).
+  if (store.kind === 'pglite' && !c.enabled) {
+    const memory = new MemoryEventBus((err) => onError(err, 'event listener failed'));
+    const bus: ClusterBus = Object.assign(memory, { start: async () => {} });
+    const transport = new LocalCommandTransport();
+    return new ClusterRuntime(
+      leases,
+      new ClusterForwarder(leases, transport, c.commandTimeoutMs),
+      bus,
+      transport,
+      {
+        renewMs: c.leaseRenewMs,
+        ttlMs: c.leaseTtlMs,
+        transport: { events: 'local', commands: 'local' },
+        logger,
+        exclusive: true,
+      },
+    );
+  }
   if (config.redisUrl) {
     const options = { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true };
     const pub = new Redis(config.redisUrl, options);

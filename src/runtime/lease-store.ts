@@ -78,6 +78,17 @@ export class SqlLeases implements SessionLeases {
     );
   }
 
+  /**
+   * Drops every lease and replica row not held by this replica. Only for a process that knows it is alone on the
+   * database (embedded PGlite behind the DATA_DIR lock): whatever else is there was left by a crashed process.
+   */
+  async clearOthers(): Promise<void> {
+    await this.store.sql.query(`DELETE FROM ${this.t} WHERE owner <> $1`, [this.replicaId]);
+    await this.store.sql.query(`DELETE FROM ${this.store.qschema}.cluster_replicas WHERE id <> $1`, [
+      this.replicaId,
+    ]);
+  }
+
   /** Removes this replica from the live list (graceful shutdown). */
   async leave(): Promise<void> {
     await this.store.sql.query(`DELETE FROM ${this.store.qschema}.cluster_replicas WHERE id = $1`, [

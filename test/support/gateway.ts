@@ -50,6 +50,9 @@ export async function startTestGateway(
   const gw = createGateway(config, db.store, createLogger(config.logLevel, opts.logs), {
     simulatorNetwork: network,
   });
+  // Sessions take leases through the supervisor (one statement per start); only the event bus is started here,
+  // not the renew/claim loops, so a test gateway costs what it did (a test calls gw.cluster.start for those).
+  await gw.cluster?.startEvents();
   const app = await buildApp(gw);
   let url = '';
   if (opts.listen) url = await app.listen({ port: 0, host: '127.0.0.1' });

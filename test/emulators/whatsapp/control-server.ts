@@ -29,6 +29,7 @@ const str = (v: unknown, name: string): string => {
  * - `GET  /accounts` → `AccountInfo[]`
  * - `GET  /sent?phone=P` → `SentMessage[]` (without the raw proto)
  * - `GET  /live?phone=P` → `{count}`
+ * - `GET  /conflicts?phone=P` → `{count}` (second live logins of one device; all accounts without `phone`)
  * - `POST /scan-qr {qr, phone?}` → `{phone, lid}`
  * - `POST /deliver-text {toPhone, fromPhone, text, id?, pushName?}` → `{id}`
  * - `POST /receipt {accountPhone, messageId, type: 'delivered'|'read'}`
@@ -55,6 +56,8 @@ export async function startControlServer(
         return emulator.sentMessages(phone).map(({ message: _m, ...rest }) => rest);
       case 'GET /live':
         return { count: emulator.liveConnections(phone) };
+      case 'GET /conflicts':
+        return { count: emulator.conflicts(phone || undefined) };
     }
     if (req.method !== 'POST') {
       res.statusCode = 404;

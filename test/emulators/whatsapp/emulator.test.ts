@@ -145,6 +145,18 @@ describe('WhatsApp emulator with real Baileys', () => {
     expect(await ping()).toBe('result');
   });
 
+  it('a second live login of the same device replaces the older one with a 440 conflict and is counted', async () => {
+    expect(emu.conflicts(phone)).toBe(0);
+    const older = client;
+    const newer = connectClient(emu.url, auth);
+    await newer.waitForUpdate((u) => u.connection === 'open');
+    expect(await older.waitForClose()).toBe(440);
+    expect(emu.conflicts(phone)).toBe(1);
+    expect(emu.conflicts()).toBe(1);
+    await eventually(() => emu.liveConnections(phone) === 1);
+    client = newer;
+  });
+
   it('device_removed closes with 401 and the old creds are then refused with 401', async () => {
     emu.injectStreamError(phone, 'device_removed');
     expect(await client.waitForClose()).toBe(401);

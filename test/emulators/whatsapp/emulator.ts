@@ -114,7 +114,8 @@ export interface EmulatorOptions {
 /**
  * In-memory WhatsApp server speaking the real multi-device protocol (Noise XX, binary nodes,
  * Signal) well enough for Baileys to pair, log in, send and receive texts and receipts.
- * Emits `pair` ({phone, lid, device}), `login` ({phone, device}) and `sent` (SentMessage & {accountPhone}).
+ * Emits `pair` ({phone, lid, device}), `login` ({phone, device}), `conflict` ({phone, device}: a second live
+ * login of one device) and `sent` (SentMessage & {accountPhone}).
  */
 export class WhatsAppEmulator extends EventEmitter {
   /** Websocket URL to pass to Baileys as `waWebSocketUrl`. */
@@ -131,6 +132,8 @@ export class WhatsAppEmulator extends EventEmitter {
   private readonly contactsByLid = new Map<string, SignalPeer>();
   private readonly conns = new Set<Conn>();
   private readonly pairingByRef = new Map<string, Conn>();
+  /** Second live logins of one device, per account phone (WhatsApp replaces the older one with a 440 conflict). */
+  private readonly conflictLog: Array<{ phone: string; device: number; at: number }> = [];
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -330,6 +333,14 @@ export class WhatsAppEmulator extends EventEmitter {
     return account ? this.liveConns(account).length : 0;
   }
 
+  /**
+   * How many times a device of the account (all accounts when omitted) logged in while it already had a live
+   * connection: each one is a second live login that WhatsApp would have answered with a 440 conflict.
+   */
+  conflicts(accountPhone?: string): number {
+    return this.conflictLog.filter((c) => accountPhone === undefined || c.phone === accountPhone).length;
+  }
+
   /** All accounts known to the emulator. */
   accounts(): AccountInfo[] {
     return [...this.accountsByPhone.values()].map((a) => ({
@@ -470,8 +481,15 @@ export class WhatsAppEmulator extends EventEmitter {
       setTimeout(() => conn.ws.close(), 50);
       return;
     }
+    // As WhatsApp does: a device logged in twice keeps the newer socket and ends the older with a 440 conflict.
+    const older = this.liveConns(account).filter((c) => c !== conn && c.device === device);
     conn.account = account;
     conn.device = device;
+    for (const c of older) {
+      this.conflictLog.push({ phone, device: device.id, at: Date.now() });
+      this.emit('conflict', { phone, device: device.id });
+      this.streamError(c, 'conflict');
+    }
     this.send(conn, {
       tag: 'success',
       attrs: { t: now(), lid: `${account.lid}@lid`, location: 'emulator', creation: now() },
