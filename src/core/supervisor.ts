@@ -85,8 +85,12 @@ export class SessionSupervisor {
   }
 
   liveInstanceIds(): string[] {
-    return [...this.sessions.keys()];
+    // A session between the stop and the start of a restart has no live entry but keeps its lease: renew it too.
+    return [...new Set([...this.sessions.keys(), ...this.restarting])];
   }
+
+  /** Instances in the middle of a restart (their lease is held across it). */
+  private readonly restarting = new Set<string>();
 
   /** True when a send can reach a live session: here, or (cluster mode) on the replica holding the lease. */
   async reachable(instanceId: string): Promise<boolean> {
@@ -309,9 +313,14 @@ export class SessionSupervisor {
     return this.withLock(instanceId, async () => {
       const fwd = await this.forward({ op: 'restart', instance_id: instanceId });
       if (fwd) return fwd.result as Instance;
-      // The lease is kept across the restart: released in between, another process could claim the session.
-      await this.stopLocked(instanceId, 'running', true);
-      return this.startLocked(instanceId);
+      // The lease is kept (and renewed) across the restart: released in between, another process could claim it.
+      this.restarting.add(instanceId);
+      try {
+        await this.stopLocked(instanceId, 'running', true);
+        return await this.startLocked(instanceId);
+      } finally {
+        this.restarting.delete(instanceId);
+      }
     });
   }
 
