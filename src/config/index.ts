@@ -132,36 +132,11 @@ const envSchema = z.object({
   OUTBOUND_MAX_REDIRECTS: int(3, 0, 10),
   WEBHOOK_CONCURRENCY: int(64, 1, 10_000),
   WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 1_000),
-  RETENTION_EVENTS: z
-    .string()
-    .trim()
-    .default('30d')
-    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
-    .transform(durationMs),
-  RETENTION_DELIVERED: z
-    .string()
-    .trim()
-    .default('7d')
-    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
-    .transform(durationMs),
-  RETENTION_DEAD: z
-    .string()
-    .trim()
-    .default('30d')
-    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
-    .transform(durationMs),
-  RETENTION_PENDING_ACKS: z
-    .string()
-    .trim()
-    .default('1d')
-    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
-    .transform(durationMs),
-  RETENTION_MEDIA: z
-    .string()
-    .trim()
-    .default('30d')
-    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
-    .transform(durationMs),
+  RETENTION_EVENTS: retentionAge('30d'),
+  RETENTION_DELIVERED: retentionAge('7d'),
+  RETENTION_DEAD: retentionAge('30d'),
+  RETENTION_PENDING_ACKS: retentionAge('1d'),
+  RETENTION_MEDIA: retentionAge('30d'),
   RETENTION_INTERVAL_MS: int(600_000, 1_000, 86_400_000),
   RETENTION_BATCH: int(1_000, 1, 100_000),
   SPOOL_DIR: optionalString,
@@ -169,6 +144,16 @@ const envSchema = z.object({
   SPOOL_MAX_MESSAGES: int(100_000, 1, 1_000_000_000),
   INSTANCES_MAX_PER_COMPANY: int(20, 0, 1_000_000),
 });
+
+/** A retention age in milliseconds ("30d", "12h", "30m", …; 0 keeps that kind of row forever). */
+function retentionAge(def: string) {
+  return z
+    .string()
+    .trim()
+    .default(def)
+    .pipe(z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration like 30d, 12h or 30m (0 = keep forever)'))
+    .transform(durationMs);
+}
 
 /** "5s", "5m", "2h", "5d", "250ms" or a bare number of milliseconds → milliseconds. */
 function durationMs(v: string): number {
