@@ -182,13 +182,6 @@ class FileSpool implements MessageSpool {
   }
 
   close(): Promise<void> {
-    return this.locked(async () => {
-      const seg = this.current;
-      if (!seg) return;
-      this.current = null;
-      await seg.fh.close();
-      const { fh: _fh, ...rest } = seg;
-      if (rest.records > 0) this.sealed.push(rest);
-    });
+    return this.locked(() => this.sealLocked());
   }
 }
