@@ -195,13 +195,14 @@ describe('dashboard accessibility', () => {
       await tabTo((f) => f.text === 'Restart');
       await page.keyboard.press('Enter');
       expect((await focused(page)).text).toBe('Yes, restart');
+      // Focus returns when the re-render commits (asynchronously after the key press), so these wait for it.
       await page.keyboard.press('Escape');
-      expect((await focused(page)).text).toBe('Restart');
+      await eventually(async () => (await focused(page)).text === 'Restart');
       await page.keyboard.press('Enter');
       await page.keyboard.press('Tab');
       expect((await focused(page)).text).toBe('Cancel');
       await page.keyboard.press('Enter');
-      expect((await focused(page)).text).toBe('Restart');
+      await eventually(async () => (await focused(page)).text === 'Restart');
 
       // Open the instance: focus on its heading.
       await tabTo((f) => f.text === 'Front desk', true);

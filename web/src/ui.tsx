@@ -175,16 +175,24 @@ export function installFocusRescue(root: HTMLElement): () => void {
     chain = [];
     for (let p = last?.parentElement; p && p !== root; p = p.parentElement) chain.push(p);
   };
-  const observer = new MutationObserver(() => {
-    if (!last || last.isConnected) return;
+  const lost = () => {
+    if (!last || last.isConnected) return false;
     const active = document.activeElement;
-    if (active && active !== document.body) return;
-    for (const p of chain) {
-      if (!p.isConnected) continue;
-      const target = p.matches('[data-focus-fallback]') ? p : p.querySelector('[data-focus-fallback]');
-      if (target && focusEl(target)) return;
-    }
-    focusMainHeading();
+    return !active || active === document.body;
+  };
+  const observer = new MutationObserver(() => {
+    if (!lost()) return;
+    // Wait for the render to settle: a component that puts focus back itself (a confirm's Cancel returning focus to
+    // its trigger) may do so after this callback; only focus still lost then is rescued.
+    setTimeout(() => {
+      if (!lost()) return;
+      for (const p of chain) {
+        if (!p.isConnected) continue;
+        const target = p.matches('[data-focus-fallback]') ? p : p.querySelector('[data-focus-fallback]');
+        if (target && focusEl(target)) return;
+      }
+      focusMainHeading();
+    }, 0);
   });
   root.addEventListener('focusin', onFocusIn);
   observer.observe(root, { childList: true, subtree: true });
