@@ -364,6 +364,7 @@ export class SessionSupervisor {
 
   async send(instanceId: string, msg: OutboundMessage): Promise<SendResult> {
     const live = this.sessions.get(instanceId);
+    if (live?.closed) throw new SbError('SB_ERR_NOT_CONNECTED', 'the session has ended');
     if (!live) {
       const fwd = await this.forward({ op: 'send', instance_id: instanceId, msg });
       if (fwd) return fwd.result as SendResult;
@@ -463,14 +464,7 @@ export class SessionSupervisor {
     const { instanceId } = live;
     if (event.auth_status === 'logged_out') {
       // The messenger ended the login (phone removed the device): close our side, never reconnect.
-      if (!live.closed) {
-        live.closed = true;
-        this.sessions.delete(instanceId);
-        void Promise.resolve()
-          .then(() => live.session.stop())
-          .catch(() => {});
-      }
-      return this.markLoggedOut(instanceId, event.reason ?? 'remote');
+      return this.endItself(live, () => this.markLoggedOut(instanceId, event.reason ?? 'remote'));
     }
     const patch: InstancePatch = { auth_status: event.auth_status };
     if (event.account !== undefined) patch.account = event.account;
@@ -478,32 +472,58 @@ export class SessionSupervisor {
     if (event.auth_status === 'failed') {
       patch.status = 'error' satisfies InstanceStatus;
       patch.last_error = event.reason ?? 'login failed';
-      if (!live.closed) {
-        live.closed = true;
-        this.sessions.delete(instanceId);
-        void Promise.resolve()
-          .then(() => live.session.stop())
-          .catch(() => {});
-      }
     }
-    return this.transition(
-      instanceId,
-      patch,
-      async (_tx, emit, before, after) => {
-        if (event.auth_status === 'client_ready' && before.auth_status !== 'client_ready') {
-          await emit({
-            type: 'connected',
-            instance_id: instanceId,
-            company_id: after.company_id,
-            data: {
-              account: after.account,
-              phone: after.account ? (phoneOfJid(after.account) ?? after.account) : null,
-            },
-          });
-        }
-      },
-      event.reason,
-    );
+    const write = () =>
+      this.transition(
+        instanceId,
+        patch,
+        async (_tx, emit, before, after) => {
+          if (event.auth_status === 'client_ready' && before.auth_status !== 'client_ready') {
+            await emit({
+              type: 'connected',
+              instance_id: instanceId,
+              company_id: after.company_id,
+              data: {
+                account: after.account,
+                phone: after.account ? (phoneOfJid(after.account) ?? after.account) : null,
+              },
+            });
+          }
+        },
+        event.reason,
+      );
+    return event.auth_status === 'failed' ? this.endItself(live, write) : write();
+  }
+
+  /**
+   * A session that ended itself (login failed, logged out by the phone). Its row is written first; then, under the
+   * instance lock (so no start runs in between), the provider session is stopped, forgotten and its lease released.
+   * A start that follows therefore never races the old session's stop.
+   */
+  private async endItself<T>(live: LiveSession, write: () => Promise<T>): Promise<T> {
+    if (live.closed) return write();
+    live.closed = true;
+    const { instanceId } = live;
+    let written!: () => void;
+    const done = new Promise<void>((r) => {
+      written = r;
+    });
+    void this.withLock(instanceId, async () => {
+      await done;
+      try {
+        await live.session.stop();
+      } catch (err) {
+        this.deps.logger.warn({ instance_id: instanceId, err: String(err) }, 'error while closing session');
+      }
+      if (this.sessions.get(instanceId) !== live) return;
+      this.sessions.delete(instanceId);
+      if (!this.restarting.has(instanceId)) await this.releaseLease(instanceId);
+    });
+    try {
+      return await write();
+    } finally {
+      written();
+    }
   }
 
   private async storeMessage(live: LiveSession, m: Extract<ProviderEvent, { type: 'message' }>['message']) {

@@ -299,6 +299,26 @@ describe('waha provider against the WAHA emulator', () => {
     await eventually(() => !t.gw.supervisor.has(id));
   });
 
+  it('a start right after a failure waits until the failed session is stopped', async () => {
+    // Reproduces a CI failure: the failed session's stop was fire-and-forget, so a start issued as soon as the
+    // supervisor let go of it raced that stop; the stop landed last and left the new session STOPPED.
+    await t.app.inject({ method: 'POST', url: `/api/v1/instances/${id}/start`, headers });
+    await eventually(async () => (await inst()).auth_status === 'client_ready');
+    emu.stopDelayMs = 300;
+    try {
+      emu.fail(session);
+      await eventually(() => !t.gw.supervisor.has(id));
+      const start = await t.app.inject({ method: 'POST', url: `/api/v1/instances/${id}/start`, headers });
+      expect(start.statusCode, start.body).toBe(200);
+      await eventually(async () => (await inst()).auth_status === 'client_ready');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(emu.sessions.get(session)!.status).toBe('WORKING');
+      expect(await inst()).toMatchObject({ status: 'running', auth_status: 'client_ready' });
+    } finally {
+      emu.stopDelayMs = 0;
+    }
+  });
+
   it('logout logs the WAHA session out', async () => {
     await t.app.inject({ method: 'POST', url: `/api/v1/instances/${id}/start`, headers });
     await eventually(async () => (await inst()).auth_status === 'client_ready');

@@ -52,6 +52,8 @@ export class WahaEmulator {
   /** Media files WAHA keeps for received messages: `<session>/<file>` → bytes, served at /api/files/…. */
   readonly files = new Map<string, Buffer>();
   url = '';
+  /** How long a stop takes, in ms (a real WAHA shuts its engine down before it answers). */
+  stopDelayMs = 0;
 
   constructor(private readonly apiKey?: string) {}
 
@@ -145,6 +147,7 @@ export class WahaEmulator {
         }
         this.boot(s);
       } else if (m[2] === 'stop') {
+        if (this.stopDelayMs) await new Promise((r) => setTimeout(r, this.stopDelayMs));
         this.setStatus(s, 'STOPPED');
       } else {
         s.me = null;
