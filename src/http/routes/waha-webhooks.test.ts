@@ -161,6 +161,8 @@ describe('WAHA webhooks authenticated by the per-instance token', () => {
     expect(ignored.json()).toEqual({ ignored: 'presence.update' });
 
     // Seed 004's status.instance on a non-pooled instance is the WAHA status it names: disconnected → STOPPED.
+    // The session follows WAHA's current state on a status webhook, so WAHA's session really is stopped here.
+    emu.sessions.get(session)!.status = 'STOPPED';
     const down = await post(
       '/webhook',
       { event: 'status.instance', session, payload: { status: 'disconnected' } },

@@ -54,6 +54,26 @@ describe('waha session', () => {
     await s.session.stop();
   });
 
+  it('follows what WAHA says now when a status webhook arrives late', async () => {
+    // WAHA delivers webhooks concurrently and retries them: a STOPPED of an earlier stop can arrive after the
+    // session was started again. Reproduces a CI failure where such a webhook turned a working session disconnected.
+    const factory = createWahaProvider({ url: emu.url, webhookBase: 'http://127.0.0.1:9', qrPollMs: 20 });
+    const s = openContractSession({ factory, recipient: 'x', inbound: async () => '' });
+    await s.session.start();
+    const name = wahaSessionName(s.instanceId);
+    emu.scan(name, '4915112345678');
+    await until(() => s.events.some((e) => e.type === 'auth' && e.auth_status === 'client_ready'));
+    await s.session.control!('webhook', {
+      event: 'session.status',
+      session: name,
+      payload: { status: 'STOPPED' },
+    });
+    expect(
+      s.events.filter((e) => e.type === 'auth').map((e) => (e.type === 'auth' ? e.auth_status : '')),
+    ).toEqual(['client_ready']);
+    await s.session.stop();
+  });
+
   it('fails start with a provider error when WAHA is unreachable', async () => {
     const factory = createWahaProvider({ url: 'http://127.0.0.1:9', webhookBase: 'http://127.0.0.1:9' });
     const s = openContractSession({ factory, recipient: 'x', inbound: async () => '' });

@@ -300,7 +300,16 @@ export class WahaSession implements ProviderSession {
           throw new SbError('SB_ERR_VALIDATION', `unknown WAHA status ${status}`);
         }
         const me = (hook.payload.me as { id?: string } | undefined)?.id ?? hook.me?.id ?? null;
-        await this.applyStatus(status, me);
+        // WAHA sends webhooks concurrently and retries them, so one can arrive after a later change (a STOPPED of
+        // an earlier stop after the restart). The webhook says "something changed"; WAHA's session says what now.
+        const now = await this.client.getSession(this.name).catch((err) => {
+          this.ctx.logger.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'could not read the WAHA session after a status webhook; following the webhook',
+          );
+          return null;
+        });
+        await this.applyStatus(now?.status ?? status, now ? (now.me?.id ?? me) : me);
         return { handled: 'session.status' };
       }
       case 'message': {
