@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, TEST_ADMIN_KEY } from '../support/gateway.js';
+import { requireService } from '../support/services.js';
 import {
   type DashboardEnv,
   focused,
@@ -11,6 +12,8 @@ import {
   startDashboardEnv,
   UI_WAIT,
 } from './dashboard-support.js';
+
+const chromium = await requireService('chromium');
 
 const COMPANY = 'bugs-co';
 let env: DashboardEnv;
@@ -59,7 +62,7 @@ afterEach(async (ctx) => {
   await context?.close();
 });
 
-describe('dashboard defects (issue 22)', () => {
+describe.skipIf(!chromium.available)('dashboard defects (issue 22)', () => {
   it('saving a webhook keeps its event filter', async () => {
     const id = await createSimulator('Hooked');
     await env.api('PUT', `/api/v1/instances/${id}/webhooks`, {

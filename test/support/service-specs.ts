@@ -82,6 +82,18 @@ export function serviceTarget(
   }
 }
 
+/** A target as it may be printed: a URL's password becomes `***` (paths are shown as they are). */
+export function shownTarget(target: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return target;
+  try {
+    const u = new URL(target);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return target;
+  }
+}
+
 /** One skipped service of one test file, as a worker reports it to the global setup. */
 export interface SkipRecord {
   file: string;
@@ -105,7 +117,8 @@ export function formatSkipBlock(records: SkipRecord[], root: string, excluded: s
   ];
   for (const [file, list] of [...byFile].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(`  ${file}`);
-    for (const r of list) lines.push(`      needs ${SERVICES[r.service].label} at ${r.target}: ${r.reason}`);
+    for (const r of list)
+      lines.push(`      needs ${SERVICES[r.service].label} at ${shownTarget(r.target)}: ${r.reason}`);
   }
   lines.push('  How to provide them:');
   const used = [...new Set(records.map((r) => r.service))].sort();

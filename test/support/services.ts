@@ -6,7 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
-import { SERVICES, type ServiceName, type SkipRecord, serviceTarget } from './service-specs.js';
+import { SERVICES, type ServiceName, type SkipRecord, serviceTarget, shownTarget } from './service-specs.js';
 
 export { SERVICES, type ServiceName } from './service-specs.js';
 
@@ -75,22 +75,23 @@ const probes: Record<ServiceName, (target: string) => Promise<void> | void> = {
   nats: (url) => tcpOf(url, 4222),
 };
 
-/** One check per service per worker process. */
-const checked = new Map<ServiceName, Promise<{ target: string; error: string | null }>>();
+/** One check per service and target per worker process. */
+const checked = new Map<string, Promise<string | null>>();
 
-function check(name: ServiceName): Promise<{ target: string; error: string | null }> {
-  let p = checked.get(name);
+/** Resolves to null when the service is there, else to the reason it is not. */
+function check(name: ServiceName, target: string): Promise<string | null> {
+  const key = `${name} ${target}`;
+  let p = checked.get(key);
   if (!p) {
-    const target = serviceTarget(name, process.env, { pgBinDirs: newestPgBin });
     p = (async () => {
       try {
         await probes[name](target);
-        return { target, error: null };
+        return null;
       } catch (err) {
-        return { target, error: (err as Error).message || String(err) };
+        return (err as Error).message || String(err);
       }
     })();
-    checked.set(name, p);
+    checked.set(key, p);
   }
   return p;
 }
@@ -105,14 +106,19 @@ function newestPgBin(): string | undefined {
   return majors.length ? join(root, majors[0]!, 'bin') : undefined;
 }
 
-function testFile(): string {
-  return expect.getState().testPath ?? 'unknown test file';
-}
-
-function recordSkip(rec: SkipRecord): void {
-  const dir = inject('serviceSkipDir');
+function recordSkip(dir: string | undefined, rec: SkipRecord): void {
   if (!dir) return;
   writeFileSync(join(dir, `${randomBytes(8).toString('hex')}.json`), JSON.stringify(rec));
+}
+
+/** Seams for the helper's own tests; test files call `requireService(name)` alone. */
+export interface RequireOptions {
+  /** Where targets and `CI` are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Where a skip is recorded (default: the global setup's directory, `inject('serviceSkipDir')`). */
+  skipDir?: string;
+  /** The file named in the record (default: the calling test file). */
+  file?: string;
 }
 
 /**
@@ -121,17 +127,20 @@ function recordSkip(rec: SkipRecord): void {
  * A missing service under `CI` throws (the file fails, naming the service and how to provide it); without `CI` it
  * returns `available: false` and the skip is listed in the block printed at the end of the run.
  */
-export async function requireService(name: ServiceName): Promise<Service> {
-  const { target, error } = await check(name);
+export async function requireService(name: ServiceName, opts: RequireOptions = {}): Promise<Service> {
+  const env = opts.env ?? process.env;
+  const target = serviceTarget(name, env, { pgBinDirs: newestPgBin });
+  const error = await check(name, target);
   if (error === null) return { name, available: true, target };
   const spec = SERVICES[name];
-  if (isCi()) {
+  if (isCi(env)) {
     throw new Error(
-      `${spec.label} is required under CI but is not reachable at ${target} (${error}). ` +
+      `${spec.label} is required under CI but is not reachable at ${shownTarget(target)} (${error}). ` +
         `Provide it: ${spec.provide}; or point ${spec.env} at one that runs.`,
     );
   }
-  recordSkip({ file: testFile(), service: name, target, reason: error });
+  const file = opts.file ?? expect.getState().testPath ?? 'unknown test file';
+  recordSkip(opts.skipDir ?? inject('serviceSkipDir'), { file, service: name, target, reason: error });
   return { name, available: false, target };
 }
 
