@@ -117,6 +117,7 @@ export function formatSkipBlock(records: SkipRecord[], root: string, excluded: s
   ];
   for (const [file, list] of [...byFile].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(`  ${file}`);
+    list.sort((a, b) => a.service.localeCompare(b.service));
     for (const r of list)
       lines.push(`      needs ${SERVICES[r.service].label} at ${shownTarget(r.target)}: ${r.reason}`);
   }
