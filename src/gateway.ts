@@ -77,7 +77,7 @@ export function createGateway(
     });
   const providers =
     opts.providers ?? createProviderRegistry(config, { store, leases: cluster.leases, ...opts, outbound });
-  const keys = new KeyResolver(store, config.adminApiKey);
+  const keys = new KeyResolver(store, config.adminApiKey, Date.now, (obj, msg) => logger.warn(obj, msg));
   const credentials = new CredentialService({ store, bus, resolver: keys });
   const limiters = createRateLimiterFactory({
     redisUrl: config.rateLimit.redisUrl,

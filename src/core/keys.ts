@@ -31,10 +31,16 @@ export class KeyResolver {
   private readonly cache = new Map<string, { at: number; principal: Principal | null }>();
   private readonly adminHash: Buffer | null;
 
+  /**
+   * @param now clock in ms since the epoch (default Date.now)
+   * @param warn where a failed last-used update is reported (it never fails a request); default: a process warning
+   */
   constructor(
     private readonly store: Store,
     adminApiKey: string | undefined,
     private readonly now: () => number = Date.now,
+    private readonly warn: (obj: object, msg: string) => void = (obj, msg) =>
+      process.emitWarning(`${msg} ${JSON.stringify(obj)}`),
   ) {
     this.adminHash = adminApiKey ? Buffer.from(hashKey(adminApiKey), 'hex') : null;
   }
@@ -70,7 +76,12 @@ export class KeyResolver {
             keyId: rec.id,
           };
       }
-      if (principal && !hit?.principal) void this.store.keys.touch(rec.id).catch(() => {});
+      if (principal && !hit?.principal)
+        void this.store.keys
+          .touch(rec.id)
+          .catch((err) =>
+            this.warn({ key_id: rec.id, err: String(err) }, 'could not record when a key was last used'),
+          );
     }
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { at: this.now(), principal });

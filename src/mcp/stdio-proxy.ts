@@ -111,7 +111,14 @@ export async function startStdioProxy(opts: StdioProxyOptions): Promise<StdioPro
     const prefix = `switchboard://instances/${opts.instance}`;
     const touched = new Set([`${prefix}/chats`, `${prefix}/chats/${chatId}/messages`]);
     for (const uri of subscriptions) {
-      if (touched.has(norm(uri))) void server.sendResourceUpdated({ uri }).catch(() => {});
+      if (touched.has(norm(uri)))
+        void server
+          .sendResourceUpdated({ uri })
+          .catch((err: Error) =>
+            opts.log(
+              `resource update notification for ${uri} failed: ${err.message.replaceAll(opts.key, '***')}`,
+            ),
+          );
     }
   };
 
@@ -185,8 +192,16 @@ export async function startStdioProxy(opts: StdioProxyOptions): Promise<StdioPro
     closing = true;
     if (retry) clearTimeout(retry);
     ws?.close();
-    await upstream.close().catch(() => {});
-    await server.close().catch(() => {});
+    await upstream
+      .close()
+      .catch((err: Error) =>
+        opts.log(`closing the upstream MCP client failed: ${err.message.replaceAll(opts.key, '***')}`),
+      );
+    await server
+      .close()
+      .catch((err: Error) =>
+        opts.log(`closing the stdio server failed: ${err.message.replaceAll(opts.key, '***')}`),
+      );
     resolveClosed();
   };
   server.onclose = () => void close();

@@ -120,8 +120,11 @@ export function runProviderContract(opts: { name: string; create: () => Promise<
       h = await opts.create();
     });
     afterAll(async () => {
-      for (const s of open) await s.session.stop().catch(() => {});
+      // Stopping is idempotent by contract: a stop that fails here is the provider's defect, reported after cleanup.
+      const failed: string[] = [];
+      for (const s of open) await s.session.stop().catch((err: Error) => failed.push(err.message));
       await h?.close?.();
+      expect(failed, 'session.stop() rejected while the contract cleaned up').toEqual([]);
     });
 
     it('declares a name, capabilities and an addressing', () => {

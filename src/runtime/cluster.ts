@@ -181,7 +181,14 @@ export class ClusterRuntime {
       await sup.start(id);
       this.backoff.delete(id);
     } catch (err) {
-      await this.leases.release(id).catch(() => {});
+      await this.leases
+        .release(id)
+        .catch((e) =>
+          this.opts.logger.warn(
+            { instance_id: id, err: String(e) },
+            'could not release the lease of a session that failed to start; it expires after the lease TTL',
+          ),
+        );
       const delay = Math.min((this.backoff.get(id)?.delay ?? CLAIM_BACKOFF_MS / 2) * 2, 60_000);
       this.backoff.set(id, { until: Date.now() + delay, delay });
       this.opts.logger.warn(
@@ -215,7 +222,14 @@ export class ClusterRuntime {
     await this.ticking;
     await this.transport.close();
     await this.bus.stop?.();
-    await this.leases.leave().catch(() => {});
+    await this.leases
+      .leave()
+      .catch((err) =>
+        this.opts.logger.warn(
+          { replica_id: this.replicaId, err: String(err) },
+          'could not leave the replica list; its leases expire after the lease TTL',
+        ),
+      );
     await this.opts.close?.();
   }
 }
@@ -227,6 +241,21 @@ export class LocalCommandTransport implements CommandTransport {
   }
   async serve(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/**
+ * Closes a Redis connection at shutdown. A connection that ioredis already ended rejects `quit` with
+ * "Connection is closed." (nothing left to close); any other failure is reported to `onError`.
+ */
+export async function quitRedis(
+  r: Pick<Redis, 'quit'>,
+  onError: (err: unknown, what: string) => void,
+): Promise<void> {
+  try {
+    await r.quit();
+  } catch (err) {
+    if ((err as Error).message !== 'Connection is closed.') onError(err, 'closing a Redis connection failed');
+  }
 }
 
 /**
@@ -279,7 +308,7 @@ export function createClusterRuntime(
       transport: { events: 'redis', commands: 'redis' },
       logger,
       close: async () => {
-        await Promise.all([pub.quit().catch(() => {}), sub.quit().catch(() => {})]);
+        await Promise.all([quitRedis(pub, onError), quitRedis(sub, onError)]);
       },
     });
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, TEST_ADMIN_KEY } from '../support/gateway.js';
+import { requireService } from '../support/services.js';
 import {
   axeSerious,
   type DashboardEnv,
@@ -16,6 +17,8 @@ import {
   UI_WAIT,
   weakBorders,
 } from './dashboard-support.js';
+
+const chromium = await requireService('chromium');
 
 const COMPANY = 'a11y-co';
 let env: DashboardEnv;
@@ -90,7 +93,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-describe('dashboard accessibility', () => {
+describe.skipIf(!chromium.available)('dashboard accessibility', () => {
   it('axe finds no serious or critical violation on any page, in light, dark and on phones', async () => {
     const { context, page } = await newPage();
     const problems: string[] = [];

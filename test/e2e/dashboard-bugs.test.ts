@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, TEST_ADMIN_KEY } from '../support/gateway.js';
+import { requireService } from '../support/services.js';
 import {
   type DashboardEnv,
   focused,
@@ -11,6 +12,8 @@ import {
   startDashboardEnv,
   UI_WAIT,
 } from './dashboard-support.js';
+
+const chromium = await requireService('chromium');
 
 const COMPANY = 'bugs-co';
 let env: DashboardEnv;
@@ -59,7 +62,7 @@ afterEach(async (ctx) => {
   await context?.close();
 });
 
-describe('dashboard defects (issue 22)', () => {
+describe.skipIf(!chromium.available)('dashboard defects (issue 22)', () => {
   it('saving a webhook keeps its event filter', async () => {
     const id = await createSimulator('Hooked');
     await env.api('PUT', `/api/v1/instances/${id}/webhooks`, {
@@ -237,7 +240,8 @@ describe('dashboard defects (issue 22)', () => {
         (el) => !!el.closest('[role=status],[role=alert],[role=log],[aria-live]:not([aria-live=off])'),
       ),
     ).toBe(false);
-    expect((await focused(page)).text).toContain('API key of Fresh');
+    // Focus moves in an effect after the render that showed the key, and after the one that removed it: wait for it.
+    await eventually(async () => (await focused(page)).text.includes('API key of Fresh'), UI_WAIT);
     await page.getByRole('button', { name: 'Close' }).click();
     expect(await secret.textContent()).toBe(key);
 
@@ -250,7 +254,7 @@ describe('dashboard defects (issue 22)', () => {
     await page.getByText(/does not allow copying here/).waitFor();
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await secret.waitFor({ state: 'detached' });
-    expect((await focused(page)).id).toBe('new-instance');
+    await eventually(async () => (await focused(page)).id === 'new-instance', UI_WAIT);
 
     // A rotated instance key survives switching tabs.
     await openInstance(id, 'Keyed');
@@ -264,7 +268,7 @@ describe('dashboard defects (issue 22)', () => {
     expect(await secret.textContent()).toBe(rotated);
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await secret.waitFor({ state: 'detached' });
-    expect((await focused(page)).id).toBe('rotate-key');
+    await eventually(async () => (await focused(page)).id === 'rotate-key', UI_WAIT);
   });
 
   it('the company field stays the same field while the company list loads', async () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createCompany, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { serviceTarget } from '../support/service-specs.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const SHOTS = join(ROOT, 'test-results');
@@ -29,9 +30,10 @@ export function ensureBuilt(): void {
   });
 }
 
-export function launchChromium(): Promise<Browser> {
+/** Launches Debian's Chromium at `executablePath` (the `chromium` service's target: CHROMIUM_PATH or /usr/bin/chromium). */
+export function launchChromium(executablePath = serviceTarget('chromium', process.env)): Promise<Browser> {
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--headless',

@@ -1,7 +1,7 @@
 // Dashboard in a real browser (Debian Chromium via playwright-core) against a listening test gateway.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createCompany,
@@ -10,7 +10,10 @@ import {
   TEST_ADMIN_KEY,
   type TestGateway,
 } from '../support/gateway.js';
-import { ensureBuilt } from './dashboard-support.js';
+import { requireService } from '../support/services.js';
+import { ensureBuilt, launchChromium } from './dashboard-support.js';
+
+const chromiumService = await requireService('chromium');
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SHOTS = join(ROOT, 'test-results');
@@ -59,18 +62,7 @@ beforeAll(async () => {
   ensureBuilt();
   mkdirSync(SHOTS, { recursive: true });
   // The browser starts while the gateway migrates its database.
-  const launching = chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const launching = launchChromium(chromiumService.target);
   t = await startTestGateway({
     listen: true,
     env: {
@@ -106,7 +98,7 @@ afterEach(async (ctx) => {
   await context?.close();
 });
 
-describe('dashboard', () => {
+describe.skipIf(!chromiumService.available)('dashboard', () => {
   it('serves the UI at / with a strict content security policy, and keeps API 404s as JSON', async () => {
     const home = await fetch(`${t.url}/`);
     expect(home.status).toBe(200);

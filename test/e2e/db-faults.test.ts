@@ -9,9 +9,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/gateway.js';
 import { freePort, type GatewayProcess, spawnGateway } from '../support/process.js';
+import { requireService } from '../support/services.js';
 
 // Runs in the PostgreSQL pass only (vitest.config.ts), like crash-delivery.test.ts.
 const SHARED_URL = process.env.TEST_DATABASE_URL!;
+// The outage test runs its own throwaway cluster with the server binaries (initdb, pg_ctl).
+const pgBin = await requireService('postgres-bin');
 const ADMIN = 'sb_admin_e2e_dbfaults_0123456789abcdef';
 const H = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -181,11 +184,11 @@ describe('terminated connections under inbound load (shared PostgreSQL)', () => 
   });
 });
 
-/** A throwaway PostgreSQL 15 cluster on a temp dir and a free port, run as the `postgres` user. */
+/** A throwaway PostgreSQL cluster on a temp dir and a free port, run as the `postgres` user. */
 class ThrowawayPostgres {
   dir = '';
   port = 0;
-  private readonly bin = '/usr/lib/postgresql/15/bin';
+  private readonly bin = pgBin.target;
 
   private run(args: string[]): void {
     const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
@@ -246,7 +249,7 @@ class ThrowawayPostgres {
   }
 }
 
-describe('a database outage long enough to spool (throwaway PostgreSQL)', () => {
+describe.skipIf(!pgBin.available)('a database outage long enough to spool (throwaway PostgreSQL)', () => {
   const db = new ThrowawayPostgres();
   let dataDir = '';
   const schema = 'sb';

@@ -41,7 +41,9 @@ export async function openTestDb(kind: 'pglite' | 'postgres' = defaultBackend())
       schema,
       url,
       close: async () => {
-        await driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+        await driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: Error) => {
+          process.stderr.write(`test db: could not drop schema ${schema} (left behind): ${err.message}\n`);
+        });
         await driver.close();
       },
     };

@@ -66,7 +66,11 @@ export const dashboardRoutes =
       if (!root) throw new SbError('SB_ERR_NOT_FOUND', 'the dashboard is not built');
       const file = resolve(root, rel);
       if (!file.startsWith(root + sep)) throw new SbError('SB_ERR_NOT_FOUND', 'no such file');
-      const info = await stat(file).catch(() => null);
+      const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+        // A missing file (or a path through a file) is a 404; anything else is a real failure of the server.
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
       if (!info?.isFile()) throw new SbError('SB_ERR_NOT_FOUND', `no such file /${rel}`);
       securityHeaders(reply)
         .type(TYPES[extname(file)] ?? 'application/octet-stream')

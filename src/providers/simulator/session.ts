@@ -87,7 +87,10 @@ export class SimulatorSession implements ProviderSession {
   private later(ms: number, fn: () => Promise<void>): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (this.state !== 'closed') void fn().catch(() => {});
+      if (this.state !== 'closed')
+        void fn().catch((err) =>
+          this.ctx.logger.warn({ err: String(err), delay_ms: ms }, 'simulator: a scheduled event failed'),
+        );
     }, ms);
     t.unref();
     this.timers.add(t);

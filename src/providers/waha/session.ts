@@ -162,13 +162,17 @@ export class WahaSession implements ProviderSession {
     } catch (err) {
       // No QR any more usually means the status moved on (scanned, failed): read it, so a lost webhook
       // never leaves the instance waiting on a stale QR.
-      const info = await this.client.getSession(this.name).catch(() => null);
+      let statusErr: string | undefined;
+      const info = await this.client.getSession(this.name).catch((e: unknown) => {
+        statusErr = e instanceof Error ? e.message : String(e);
+        return null;
+      });
       if (info && info.status !== 'SCAN_QR_CODE') {
         await this.applyStatus(info.status, info.me?.id ?? null);
         return;
       }
       this.ctx.logger.warn(
-        { err: err instanceof Error ? err.message : String(err) },
+        { err: err instanceof Error ? err.message : String(err), status_err: statusErr },
         'could not read the WAHA QR',
       );
     }
