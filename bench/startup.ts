@@ -2,7 +2,7 @@
 // TypeScript sources under the loader (`node --import tsx src/main.ts`), alternated in the same run on one database.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,10 +25,13 @@ type Mode = 'dist' | 'tsx';
 
 /** Resident set of a process and its descendants (KB) and how many processes that is (Linux /proc). */
 function treeRss(pid: number): { rss_kb: number; processes: number } {
+  // Children of every thread: a loader hook runs in a worker thread, whose children are listed under its own task.
   const children = (p: number): number[] => {
     try {
-      const list = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
-      return list ? list.split(/\s+/).map(Number) : [];
+      return readdirSync(`/proc/${p}/task`).flatMap((task) => {
+        const list = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        return list ? list.split(/\s+/).map(Number) : [];
+      });
     } catch {
       return [];
     }
