@@ -1,21 +1,25 @@
 # syntax=docker/dockerfile:1
-# Switchboard gateway image: the dashboard is built with dev dependencies in one stage, the runtime gets
-# production dependencies only, runs as the unprivileged `node` user and reports health through /health.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Switchboard gateway image: server (dist/) and dashboard built with dev dependencies in one stage; the runtime gets
+# production dependencies and compiled output only (no TypeScript loader), runs as `node`, reports health via /health.
+ARG NODE_IMAGE=node:22-bookworm-slim
 
-# 1. Dashboard (web/dist) — needs vite and preact (dev dependencies).
-FROM ${NODE_IMAGE} AS web
+# 1. Build: the server (tsc -> dist/) and the dashboard (web/dist), with dev dependencies (typescript, vite, preact).
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
 COPY web ./web
-RUN node node_modules/vite/bin/vite.js build web --logLevel warn
+RUN node scripts/build.mjs
 
-# 2. Production dependencies only (install scripts run: esbuild for tsx, protobufjs for baileys).
+# 2. Production dependencies only (install scripts run: protobufjs and baileys check themselves; `prepare` finds no
+#    TypeScript here and skips the build, which stage 1 did).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY web/postinstall.mjs ./web/postinstall.mjs
+COPY scripts/build.mjs ./scripts/build.mjs
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # 3. Runtime.
@@ -28,8 +32,8 @@ WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./
 COPY --chown=node:node bin ./bin
-COPY --chown=node:node src ./src
-COPY --from=web --chown=node:node /app/web/dist ./web/dist
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --from=build --chown=node:node /app/web/dist ./web/dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
@@ -38,5 +42,6 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--import", "tsx", "src/main.ts"]
+# The compiled server is PID 1 itself: no loader, no launcher in between, `docker stop` reaches it directly.
+ENTRYPOINT ["node", "dist/src/main.js"]
 CMD ["serve"]

@@ -14,7 +14,7 @@ const EMBEDDED_ONLY = ['test/e2e/data-dir-lock.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'client/**/*.test.ts'],
     exclude: ['**/node_modules/**', ...(process.env.TEST_DATABASE_URL ? EMBEDDED_ONLY : POSTGRES_ONLY)],
     pool: 'forks',
     maxWorkers: 2,

@@ -21,6 +21,7 @@ export const BENCHMARKS = [
   'pool-connect',
   'webhook-throughput',
   'failover-json',
+  'startup',
 ] as const;
 
 type Result = Record<string, unknown> & { name: string };
@@ -148,6 +149,10 @@ function row(r: Result): string[] {
     case 'webhook-throughput':
       figure = `${num(r.deliveries_per_s)} deliveries/s (${num(r.delivered)} of ${num(r.events)} events), commit→receipt p50 ${num(r.lag_p50_ms, ' ms')} / p99 ${num(r.lag_p99_ms, ' ms')}`;
       baseline = `direct POSTs, no outbox: ${num(b.posts_per_s)} posts/s`;
+      break;
+    case 'startup':
+      figure = `node dist: /ready after p50 ${num(r.ready_p50_ms, ' ms')} (${num(r.ready_min_ms)}–${num(r.ready_max_ms, ' ms')}), ${num(r.processes)} process(es), RSS ${num(r.rss_mb, ' MB')}`;
+      baseline = `tsx src: p50 ${num(b.ready_p50_ms, ' ms')} (${num(b.ready_min_ms)}–${num(b.ready_max_ms, ' ms')}), ${num(b.processes)} process(es), RSS ${num(b.rss_mb, ' MB')}`;
       break;
     case 'failover':
       figure = `${num(r.moved)} sessions back ${num(r.recovery_ms, ' ms')} after SIGKILL; overlaps ${num(r.overlaps)}, lost ${num(r.lost)}`;

@@ -1,16 +1,22 @@
 #!/usr/bin/env node
-// CLI launcher: runs the TypeScript entry through tsx (no build step), forwarding SIGTERM/SIGINT/SIGHUP to it.
+// CLI launcher: runs the compiled server (node dist/src/main.js; no TypeScript loader) or, in a development checkout
+// whose build is missing or older than src/, the sources through tsx; forwards SIGTERM/SIGINT/SIGHUP to it.
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { constants } from 'node:os';
+import { serverEntry } from './entry.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// Resolved from this file, not from the working directory: desktop MCP clients start the launcher from anywhere.
-const tsx = import.meta.resolve('tsx');
-const child = spawn(process.execPath, ['--import', tsx, join(root, 'src/main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
+let entry;
+try {
+  entry = serverEntry();
+} catch {
+  process.stderr.write('switchboard: dist/ is not built and tsx is not installed; run `npm run build`\n');
+  process.exit(1);
+}
+if (!entry.built) {
+  const why = entry.state === 'stale' ? 'dist/ is older than src/' : 'dist/ is not built';
+  process.stderr.write(`switchboard: ${why}; running the TypeScript sources through tsx (\`npm run build\` to refresh)\n`);
+}
+const child = spawn(process.execPath, [...entry.args, ...process.argv.slice(2)], { stdio: 'inherit' });
 // The launcher never dies before its child: each signal is passed on and the child's own exit decides ours.
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
   process.on(signal, () => {

@@ -12,6 +12,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../../test/support/gateway.js';
+import { CLI_ARGS } from '../../test/support/process.js';
 import { startStdioProxy } from '../mcp/stdio-proxy.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,7 +24,7 @@ let inst: { id: string; apiKey: string };
 function spawnCli(args: string[], env: Record<string, string> = {}) {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ['--import', 'tsx', 'src/main.ts', 'mcp', ...args],
+    args: [...CLI_ARGS, 'mcp', ...args],
     cwd: ROOT,
     env,
     stderr: 'pipe',
@@ -49,7 +50,7 @@ afterAll(async () => {
 });
 
 describe('switchboard mcp (stdio)', () => {
-  // Starting the CLI (tsx compiling the entry) dominates; allow for slow machines.
+  // Starting the CLI (under tsx when dist/ is not current) dominates; allow for slow machines.
   it('lists and calls tools, reads resources and notifies subscribers of new messages', {
     timeout: 60_000,
   }, async () => {

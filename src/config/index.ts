@@ -61,6 +61,8 @@ const envSchema = z.object({
   SIMULATOR_QR_ROTATE_MS: int(20_000, 100, 3_600_000),
   SIMULATOR_ACK_DELAY_MS: int(200, 0, 60_000),
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  MEDIA_MAX_BYTES: int(16_777_216, 1024, 100 * 1_048_576),
+  QR_LINK_TTL_SECONDS: int(120, 10, 300),
   HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
   WS_MAX_CONNECTIONS_PER_COMPANY: int(50, 1, 100_000),
   RESPONSE_VALIDATION: bool(false),
@@ -169,7 +171,16 @@ export interface Config {
   adminApiKey: string | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   simulator: { enabled: boolean; qrRotateMs: number; ackDelayMs: number };
-  http: { bodyLimit: number; requestTimeoutMs: number; wsMaxPerCompany: number; validateResponses: boolean };
+  http: {
+    bodyLimit: number;
+    requestTimeoutMs: number;
+    wsMaxPerCompany: number;
+    validateResponses: boolean;
+    /** Largest media file sent inline as base64 (bytes, decoded; default 16 MiB); sets the send route's body limit. */
+    mediaMaxBytes: number;
+    /** Lifetime of a signed QR image link (`image_url`), seconds (default 120, at most 300). */
+    qrLinkTtlS: number;
+  };
   shutdownTimeoutMs: number;
   /**
    * Session leases, forwarded commands, shared events: always on. `enabled` (CLUSTER_MODE=on) only forces the
@@ -288,6 +299,8 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       wsMaxPerCompany: e.WS_MAX_CONNECTIONS_PER_COMPANY,
       validateResponses: e.RESPONSE_VALIDATION,
+      mediaMaxBytes: e.MEDIA_MAX_BYTES,
+      qrLinkTtlS: e.QR_LINK_TTL_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     cluster: {

@@ -38,9 +38,20 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(400).send(errorPayload('SB_ERR_BAD_JSON', 'the request body is not valid JSON'));
     }
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // Names the limit and the setting that raises it (a route may declare its own, e.g. MEDIA_MAX_BYTES).
+      const limit = req.routeOptions.bodyLimit;
+      const setting =
+        (req.routeOptions.config as { bodyLimitSetting?: string } | undefined)?.bodyLimitSetting ??
+        'BODY_LIMIT_BYTES';
       return reply
         .status(413)
-        .send(errorPayload('SB_ERR_PAYLOAD_TOO_LARGE', 'the request body is too large'));
+        .send(
+          errorPayload(
+            'SB_ERR_PAYLOAD_TOO_LARGE',
+            `the request body is larger than this route's limit of ${limit} bytes; raise ${setting} to accept more`,
+            { limit_bytes: limit, setting },
+          ),
+        );
     }
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply

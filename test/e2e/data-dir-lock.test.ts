@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/gateway.js';
-import { freePort, ROOT } from '../support/process.js';
+import { CLI_ARGS, freePort, ROOT } from '../support/process.js';
 
 const ADMIN = 'sb_admin_lock_0123456789abcdefghijklmnop';
 const dir = mkdtempSync(join(tmpdir(), 'sb-datadir-'));
@@ -35,7 +35,7 @@ function run(args: string[], env: Record<string, string> = {}): Run {
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, output: () => out, exited };
 }
-const cli = (...args: string[]) => run(['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args]);
+const cli = (...args: string[]) => run([...CLI_ARGS, ...args]);
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -90,7 +90,7 @@ describe('one owner for DATA_DIR; signals through the launcher', () => {
     const holder = `DATA_DIR ${resolve(dir)} is in use by Switchboard process ${pid}`;
 
     const secondPort = await freePort();
-    const rival = run(['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve'], { PORT: String(secondPort) });
+    const rival = run([...CLI_ARGS, 'serve'], { PORT: String(secondPort) });
     started.push(rival);
     expect(await rival.exited).not.toBe(0);
     expect(rival.output()).toContain(`cannot start the server: ${holder}`);
@@ -118,7 +118,7 @@ describe('one owner for DATA_DIR; signals through the launcher', () => {
     timeout: 900_000,
   }, async () => {
     const port = await freePort();
-    const crashing = run(['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve'], { PORT: String(port) });
+    const crashing = run([...CLI_ARGS, 'serve'], { PORT: String(port) });
     started.push(crashing);
     await ready(port, crashing);
     crashing.child.kill('SIGKILL');

@@ -107,6 +107,7 @@ describe('hostile input on every operation', () => {
       keyId: (await t.gw.store.keys.list({ company_id: 'hostile', kind: 'company' }))[0].id,
       deliveryId: '1',
       approvalId: '00000000-0000-4000-8000-000000000002',
+      name: 'n',
     };
     const webhookId = hook.json().webhook.id as string;
     doc = t.app.swagger();
@@ -524,7 +525,7 @@ const EXAMPLES: Record<string, Example> = {
       settings: { note: 'x' },
       webhook: { url: 'http://127.0.0.1:9/x' },
       api_webhook_schema: { a: 'b' },
-      mcp_schema: { a: 'b' },
+      mcp_schema: { allowed_tools: ['send_message'], allowed_recipients: ['14155552671'] },
       agent: { a: 'b' },
     },
   },
@@ -536,7 +537,7 @@ const EXAMPLES: Record<string, Example> = {
       token: 't',
       settings: { note: 'x' },
       api_webhook_schema: { a: 'b' },
-      mcp_schema: { a: 'b' },
+      mcp_schema: { allowed_tools: ['send_message'], allowed_recipients: ['14155552671'] },
       agent: { a: 'b' },
     },
   },

@@ -47,6 +47,13 @@ describe('tenant isolation and input validation on every operation', () => {
     alpha = await createCompany(t, 'alpha');
     beta = await createCompany(t, 'beta');
     betaInstance = await createConnectedInstance(t, beta, 'beta', '15550002222');
+    // Named, so that the by-name lookup has something of beta's to (not) find for alpha.
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/instances/${betaInstance.id}`,
+      headers: beta,
+      payload: { name: 'beta-front-desk' },
+    });
     const inbound = await t.app.inject({
       method: 'POST',
       url: `/api/v1/instances/${betaInstance.id}/simulate/inbound`,
@@ -74,6 +81,7 @@ describe('tenant isolation and input validation on every operation', () => {
     keyId: betaKeyId,
     deliveryId: '1',
     approvalId: '00000000-0000-4000-8000-000000000002',
+    name: 'beta-front-desk',
   });
 
   it('finds the operations in the OpenAPI document', () => {
@@ -216,6 +224,7 @@ describe('tenant isolation and input validation on every operation', () => {
         keyId: '00000000-0000-0000-0000-000000000000',
         deliveryId: '1',
         approvalId: '00000000-0000-4000-8000-000000000002',
+        name: 'x',
       };
       if (op.path.startsWith('/api/v1/companies/:id')) good.id = 'alpha';
       const url = fillPath(op.path, good);

@@ -1,9 +1,17 @@
-// Runs the real gateway as a child process (`node --import tsx src/main.ts serve`) for cross-process tests.
+// Runs the real gateway as a child process for cross-process tests: the built server (`node dist/src/main.js`) when
+// dist/ is current (CI builds first), else the sources through tsx.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { serverEntry } from '../../bin/entry.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * Node arguments that run the CLI (add the subcommand after them): `dist/src/main.js` when the build is current,
+ * else `--import tsx src/main.ts`, so the suite exercises what `npm start` runs.
+ */
+export const CLI_ARGS: readonly string[] = serverEntry({ root: ROOT }).args;
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -27,7 +35,7 @@ export interface GatewayProcess {
 
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<GatewayProcess> {
   const port = env.PORT ?? String(await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve'], {
+  const child = spawn(process.execPath, [...CLI_ARGS, 'serve'], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,25 @@
 // Instance manager API (seeds 000–002): create, list, read, change, delete instances and drive their sessions.
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import QRCode from 'qrcode';
 import { z } from 'zod';
+import { companyOf } from '../../core/access.js';
+import { QrLinks } from '../../core/qr-links.js';
+import { SbError } from '../../domain/errors.js';
 import { AUTH_STATUSES, INSTANCE_STATUSES, INSTANCE_TYPES } from '../../domain/statuses.js';
 import type { Gateway } from '../../gateway.js';
+import { mcpSchemaSchema } from '../../mcp/policy.js';
 import { principal } from '../auth.js';
-import { companyIdSchema, cursorQuery, instanceView, limitQuery, stdErrors, uuidParam } from '../schemas.js';
+import {
+  companyIdSchema,
+  cursorQuery,
+  errorBody,
+  instanceView,
+  limitQuery,
+  stdErrors,
+  uuidParam,
+} from '../schemas.js';
+import { qrImageRoutes } from './qr-image.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
 
@@ -24,15 +38,13 @@ const createBody = z
     settings: jsonObject.optional(),
     webhook: jsonObject.optional(),
     api_webhook_schema: jsonObject.optional(),
-    mcp_schema: jsonObject.optional(),
+    mcp_schema: mcpSchemaSchema
+      .optional()
+      .describe('The MCP safety policy; checked on write (400 naming the field).'),
     agent: jsonObject.optional(),
     start: z.boolean().optional().describe('Start the session at once (default true).'),
   })
   .strict()
-  .refine((b) => b.company_id !== undefined || b.user_id !== undefined, {
-    message: 'company_id is required',
-    path: ['company_id'],
-  })
   .refine((b) => b.company_id === undefined || b.user_id === undefined || b.company_id === b.user_id, {
     message: 'company_id and user_id differ; send company_id only',
     path: ['user_id'],
@@ -45,7 +57,9 @@ const patchBody = z
     token: z.string().trim().min(1).max(200).optional(),
     settings: jsonObject.optional(),
     api_webhook_schema: jsonObject.optional(),
-    mcp_schema: jsonObject.optional(),
+    mcp_schema: mcpSchemaSchema
+      .optional()
+      .describe('The MCP safety policy; checked on write (400 naming the field).'),
     agent: jsonObject.optional(),
   })
   .strict();
@@ -80,6 +94,7 @@ export const instanceRoutes =
   async (app) => {
     const svc = gw.instances;
     const tags = ['instances'];
+    const qrLinks = new QrLinks(gw.store.meta, gw.config.http.qrLinkTtlS);
 
     app.post(
       '/api/v1/instances',
@@ -87,6 +102,8 @@ export const instanceRoutes =
         schema: {
           tags,
           summary: 'Create an instance; the response carries its API key once',
+          description:
+            'company_id may be left out with a company key (its own company is used); an admin key must send it.',
           body: createBody,
           response: {
             201: z.object({
@@ -104,9 +121,17 @@ export const instanceRoutes =
         if (b.user_id !== undefined) {
           warnings.push('user_id is deprecated: send company_id instead (user_id was used as company_id)');
         }
+        const p = principal(req);
+        // A company (or user) credential names its company itself; a different company_id is refused by create().
+        const companyId = b.company_id ?? b.user_id ?? companyOf(p);
+        if (companyId === null) {
+          throw new SbError('SB_ERR_VALIDATION', 'invalid body: company_id: required with an admin key', {
+            details: [{ path: 'company_id', message: 'required with an admin key' }],
+          });
+        }
         const settings = { ...(b.settings ?? {}), ...(b.token !== undefined ? { token: b.token } : {}) };
-        const { instance, api_key } = await svc.create(principal(req), {
-          company_id: (b.company_id ?? b.user_id)!,
+        const { instance, api_key } = await svc.create(p, {
+          company_id: companyId,
           provider: b.provider,
           name: b.name ?? null,
           type_instance: b.type_instance,
@@ -167,6 +192,44 @@ export const instanceRoutes =
         },
       },
       async (req) => ({ instance: svc.toPublic(await svc.get(principal(req), req.params.id)) }),
+    );
+
+    app.get(
+      '/api/v1/instances/by-name/:name',
+      {
+        schema: {
+          tags,
+          summary: "Get an instance by its name (within the caller's company)",
+          description:
+            'Names are matched exactly. A company key searches its company; an admin key may narrow with company_id. ' +
+            'Two instances with the same name answer 409 SB_ERR_AMBIGUOUS_NAME listing their ids.',
+          params: z.object({ name: z.string().trim().min(1).max(100) }),
+          querystring: z.object({ company_id: companyIdSchema.optional() }).strict(),
+          response: { 200: instanceResponse, 409: errorBody, ...stdErrors },
+        },
+      },
+      async (req) => {
+        const p = principal(req);
+        const { name } = req.params;
+        // Pages through the caller's instances (a company holds few; no store-side name index yet).
+        const found: Awaited<ReturnType<typeof svc.get>>[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await svc.list(p, { company_id: req.query.company_id, limit: 200, cursor });
+          found.push(...page.items.filter((i) => i.name === name));
+          cursor = page.next_cursor ?? undefined;
+        } while (cursor && found.length < 2);
+        if (found.length === 0)
+          throw new SbError('SB_ERR_INSTANCE_NOT_FOUND', `no instance named "${name}"`, {
+            details: { name },
+          });
+        if (found.length > 1) {
+          throw new SbError('SB_ERR_AMBIGUOUS_NAME', `several instances are named "${name}"; use an id`, {
+            details: { name, ids: found.map((i) => i.id) },
+          });
+        }
+        return { instance: svc.toPublic(found[0]) };
+      },
     );
 
     app.patch(
@@ -255,36 +318,67 @@ export const instanceRoutes =
       },
     );
 
+    const qrJson = z.object({
+      qr: z.string().describe('The QR payload (render it yourself, or use dataUrl / image_url).'),
+      dataUrl: z.string().optional().describe('format=dataurl: a PNG data URL.'),
+      updated_at: z.string().nullable(),
+      image_url: z
+        .string()
+        .describe(
+          'A signed link to the QR as PNG that needs no header (for an <img>); absolute when PUBLIC_URL is set, ' +
+            'else a path. Expires at image_url_expires_at (QR_LINK_TTL_SECONDS, at most 5 minutes).',
+        ),
+      image_url_expires_at: z.string(),
+    });
     app.get(
       '/api/v1/instances/:id/qr',
       {
         schema: {
           tags,
           summary: 'The current login QR (raw string, data URL, PNG or terminal text)',
+          description:
+            'format=raw (default) and format=dataurl answer JSON with a signed image_url; png answers image/png; ' +
+            'terminal answers text/plain.',
           params: uuidParam,
           querystring: z
             .object({ format: z.enum(['raw', 'dataurl', 'png', 'terminal']).default('raw') })
             .strict(),
+          response: { 200: qrJson, 409: errorBody, ...stdErrors },
         },
       },
       async (req, reply) => {
-        const { qr, updated_at } = await svc.qr(principal(req), req.params.id);
+        const { qr, updated_at, instance } = await svc.qr(principal(req), req.params.id);
+        // PNG and terminal text bypass the JSON schema (Fastify never serialises a Buffer or a text/plain string).
+        const raw = reply as unknown as FastifyReply;
         switch (req.query.format) {
           case 'png':
-            return reply
+            return raw
               .type('image/png')
               .send(await QRCode.toBuffer(qr, { type: 'png', margin: 2, scale: 6 }));
           case 'terminal':
-            return reply
+            return raw
               .type('text/plain; charset=utf-8')
               .send(await QRCode.toString(qr, { type: 'terminal', small: true }));
-          case 'dataurl':
-            return { qr, dataUrl: await QRCode.toDataURL(qr, { margin: 2, scale: 6 }), updated_at };
-          default:
-            return { qr, updated_at };
+          default: {
+            const { exp, sig } = await qrLinks.issue(instance);
+            const path = `/api/v1/instances/${instance.id}/qr.png?exp=${exp}&sig=${sig}`;
+            const link = {
+              image_url: `${gw.config.publicUrl ?? ''}${path}`,
+              image_url_expires_at: new Date(exp * 1000).toISOString(),
+            };
+            if (req.query.format === 'dataurl')
+              return {
+                qr,
+                dataUrl: await QRCode.toDataURL(qr, { margin: 2, scale: 6 }),
+                updated_at,
+                ...link,
+              };
+            return { qr, updated_at, ...link };
+          }
         }
       },
     );
+    await app.register(qrImageRoutes(gw, qrLinks));
 
     app.post(
       '/api/v1/instances/:id/keys/rotate',

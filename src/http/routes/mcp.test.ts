@@ -315,7 +315,17 @@ describe('MCP over Streamable HTTP', () => {
     expect(denied).toHaveLength(3);
     expect(denied.every((e) => e.tool === 'send_message' && e.code === 'SB_ERR_FORBIDDEN')).toBe(true);
 
-    await setPolicy(inst.id, { allowed_tools: ['send_mesage'] });
+    // A bad policy is refused on write (400 naming the field); one already stored (imported, written before this
+    // check) still makes the MCP endpoint refuse (409) rather than read it loosely.
+    const bad = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/instances/${inst.id}`,
+      headers: coA,
+      payload: { mcp_schema: { allowed_tools: ['send_mesage'] } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.details[0].path).toBe('mcp_schema.allowed_tools.0');
+    await t.gw.store.instances.update(inst.id, { mcp_schema: { allowed_tools: ['send_mesage'] } });
     const res = await fetch(`${t.url}/mcp/${inst.id}`, {
       method: 'POST',
       headers: {

@@ -17,35 +17,58 @@ export const MAX_TEXT = 4096;
 
 const chatIdField = z.string().trim().min(1).max(128);
 
-const mediaSchema = z
-  .object({
-    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
-    base64: z.string().min(1).max(22_000_000).optional(),
-    mimetype: z.string().trim().min(3).max(100).optional(),
-    filename: z.string().trim().min(1).max(255).optional(),
-    caption: z.string().max(MAX_TEXT).optional(),
-  })
-  .strict()
-  .refine((m) => (m.url === undefined) !== (m.base64 === undefined), {
-    message: 'give exactly one of url or base64',
-  });
+/** Characters of base64 for `bytes` of data (padded). */
+export const base64Length = (bytes: number): number => 4 * Math.ceil(bytes / 3);
 
-const sendBody = z
-  .object({
-    to: chatIdField.describe('Phone number (E.164 or digits), WhatsApp JID, or Telegram chat id.'),
-    text: z.string().min(1).max(MAX_TEXT).optional(),
-    reply_to: z.string().trim().min(1).max(128).optional(),
-    media: mediaSchema.optional(),
-    reaction: z
-      .object({ message_id: z.string().trim().min(1).max(128), emoji: z.string().max(16) })
-      .strict()
-      .optional(),
-  })
-  .strict()
-  .refine((b) => b.text !== undefined || b.media !== undefined || b.reaction !== undefined, {
-    message: 'text is required (or media, or reaction)',
-    path: ['text'],
-  });
+/** Bytes that a base64 string decodes to (padding counted off; no whitespace expected). */
+const decodedLength = (b64: string): number =>
+  Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+
+/**
+ * Body limit of the send route (bytes): the base64 of `mediaMaxBytes` (MEDIA_MAX_BYTES, default 16 MiB) plus 256 KiB
+ * for the JSON around it (caption, names), so a documented 16 MB file fits and nothing much larger does.
+ */
+export const sendBodyLimit = (mediaMaxBytes: number): number => base64Length(mediaMaxBytes) + 256 * 1024;
+
+const mediaSchema = (mediaMaxBytes: number) =>
+  z
+    .object({
+      url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+      base64: z
+        .string()
+        .min(1)
+        .max(base64Length(mediaMaxBytes) + 4)
+        .refine((b) => decodedLength(b) <= mediaMaxBytes, {
+          message: `larger than MEDIA_MAX_BYTES (${mediaMaxBytes} bytes decoded)`,
+        })
+        .optional()
+        .describe(`The file, base64-encoded; at most MEDIA_MAX_BYTES decoded (${mediaMaxBytes} bytes here).`),
+      mimetype: z.string().trim().min(3).max(100).optional(),
+      filename: z.string().trim().min(1).max(255).optional(),
+      caption: z.string().max(MAX_TEXT).optional(),
+    })
+    .strict()
+    .refine((m) => (m.url === undefined) !== (m.base64 === undefined), {
+      message: 'give exactly one of url or base64',
+    });
+
+const sendBody = (mediaMaxBytes: number) =>
+  z
+    .object({
+      to: chatIdField.describe('Phone number (E.164 or digits), WhatsApp JID, or Telegram chat id.'),
+      text: z.string().min(1).max(MAX_TEXT).optional(),
+      reply_to: z.string().trim().min(1).max(128).optional(),
+      media: mediaSchema(mediaMaxBytes).optional(),
+      reaction: z
+        .object({ message_id: z.string().trim().min(1).max(128), emoji: z.string().max(16) })
+        .strict()
+        .optional(),
+    })
+    .strict()
+    .refine((b) => b.text !== undefined || b.media !== undefined || b.reaction !== undefined, {
+      message: 'text is required (or media, or reaction)',
+      path: ['text'],
+    });
 
 const idempotencyHeader = z.object({
   'idempotency-key': z
@@ -87,19 +110,25 @@ export const messageRoutes =
   async (app) => {
     const tags = ['messages'];
 
+    const mediaMax = gw.config.http.mediaMaxBytes;
     app.post(
       '/api/v1/instances/:id/messages',
       {
+        // Media travels inline as base64: this route takes the documented file size, the others BODY_LIMIT_BYTES.
+        bodyLimit: sendBodyLimit(mediaMax),
+        config: { bodyLimitSetting: 'MEDIA_MAX_BYTES' },
         schema: {
           tags,
           summary: 'Send a message (text, reply; media and reactions where the provider supports them)',
           params: uuidParam,
           headers: idempotencyHeader,
-          body: sendBody,
+          body: sendBody(mediaMax),
           response: {
             201: z.object({ message: messageView, replayed: z.boolean() }),
             200: z.object({ message: messageView, replayed: z.boolean() }),
             409: errorBody,
+            413: errorBody,
+            422: errorBody,
             429: errorBody,
             ...stdErrors,
           },
