@@ -15,6 +15,7 @@ import {
 } from 'baileys';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
+import { appStateSyncResult, type HistoryChunkSpec, historyNotification } from './history.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
 
@@ -71,6 +72,8 @@ interface Device {
   signedPreKey: { keyId: number; publicKey: Buffer; signature: Buffer };
   preKeys: Map<number, Buffer>;
   offline: BinaryNode[];
+  /** History chunks the account's phone still owes this device (sent after its first login). */
+  history: HistoryChunkSpec[];
 }
 
 interface Account {
@@ -81,6 +84,8 @@ interface Account {
   nextDeviceId: number;
   sent: SentMessage[];
   silent: boolean;
+  /** The account's own phone (device 0) as a Signal peer: it sends history to linked devices. */
+  phonePeer?: SignalPeer;
 }
 
 interface PendingPairing {
@@ -176,7 +181,10 @@ export class WhatsAppEmulator extends EventEmitter {
    * account (or adding a device to the existing account with that phone). Resolves once the client
    * accepted the pairing and was told to restart (515).
    */
-  async scanQr(qr: string, opts: { phone?: string } = {}): Promise<{ phone: string; lid: string }> {
+  async scanQr(
+    qr: string,
+    opts: { phone?: string; history?: HistoryChunkSpec[] } = {},
+  ): Promise<{ phone: string; lid: string }> {
     const parts = qr.slice(qr.indexOf('#') + 1).split(',');
     const [ref, noiseB64, identityB64, advB64] = parts;
     const conn = ref ? this.pairingByRef.get(ref) : undefined;
@@ -243,6 +251,8 @@ export class WhatsAppEmulator extends EventEmitter {
       signedPreKey: pairing.signedPreKey,
       preKeys: new Map(),
       offline: [],
+      // As the phone does after a link: history follows the first login (one empty chunk when none is given).
+      history: opts.history ?? [{ conversations: [], progress: 100 }],
     });
     for (const r of pairing.refs) this.pairingByRef.delete(r);
     conn.pairing = undefined;
@@ -287,6 +297,13 @@ export class WhatsAppEmulator extends EventEmitter {
       else device.offline.push(stanza);
     }
     return id;
+  }
+
+  /** The account's phone sends a history chunk to every live device now (e.g. a duplicate or a RECENT chunk). */
+  async sendHistory(accountPhone: string, chunk: HistoryChunkSpec): Promise<void> {
+    const account = this.mustAccount(accountPhone);
+    for (const c of this.liveConns(account))
+      await this.sendFromPhone(c, historyNotification(chunk, account.phone));
   }
 
   /** The contact a message was sent to reports it delivered or read. */
@@ -401,6 +418,40 @@ export class WhatsAppEmulator extends EventEmitter {
     };
   }
 
+  /** Sends the history a device is owed once it can be encrypted to (after its login and its prekey upload). */
+  private async flushHistory(conn: Conn): Promise<void> {
+    const { account, device } = conn;
+    if (!account || !device || device.history.length === 0 || device.preKeys.size === 0) return;
+    for (const chunk of device.history.splice(0))
+      await this.sendFromPhone(conn, historyNotification(chunk, account.phone));
+  }
+
+  /** A Signal-encrypted 1:1 message from the account's own phone (device 0) to the connection's device. */
+  private async sendFromPhone(conn: Conn, message: proto.IMessage): Promise<string> {
+    const account = conn.account!;
+    const device = conn.device!;
+    account.phonePeer ??= new SignalPeer(account.phone, account.lid);
+    const peer = account.phonePeer;
+    const address = this.deviceAddress(account);
+    if (!peer.hasSession(`${address}.${device.id}`))
+      await peer.initSession(address, device.id, this.takeDeviceBundle(device));
+    const { type, ciphertext } = await peer.encrypt(address, device.id, message);
+    const id = `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    this.send(conn, {
+      tag: 'message',
+      attrs: {
+        from: `${account.phone}@${S_WHATSAPP_NET}`,
+        sender_lid: `${account.lid}@lid`,
+        id,
+        t: now(),
+        type: 'text',
+        category: 'peer',
+      },
+      content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
+    });
+    return id;
+  }
+
   private liveConns(account: Account): Conn[] {
     return [...this.conns].filter(
       (c) => c.account === account && c.stage === 'open' && c.device && c.ws.readyState === c.ws.OPEN,
@@ -502,6 +553,7 @@ export class WhatsAppEmulator extends EventEmitter {
       content: [{ tag: 'offline', attrs: { count: String(queued.length) } }],
     });
     this.emit('login', { phone, device: device.id });
+    void this.flushHistory(conn).catch(() => conn.ws.terminate());
   }
 
   private nextId(conn: Conn): string {
@@ -574,6 +626,9 @@ export class WhatsAppEmulator extends EventEmitter {
 
   private onIq(conn: Conn, iq: BinaryNode): void {
     this.result(conn, iq, this.answerIq(conn, iq));
+    // A prekey upload makes the device reachable: history it is owed can go now.
+    if (iq.attrs.xmlns === 'encrypt' && iq.attrs.type === 'set')
+      void this.flushHistory(conn).catch(() => conn.ws.terminate());
   }
 
   /** Content of the result for a client iq (undefined: an empty result). */
@@ -604,6 +659,7 @@ export class WhatsAppEmulator extends EventEmitter {
       }
     }
     if (xmlns === 'usync' && account) return this.usyncResult(iq, account);
+    if (xmlns === 'w:sync:app:state') return appStateSyncResult(iq);
     if (xmlns === 'abt') return [{ tag: 'props', attrs: { protocol: '1' } }];
     if (xmlns === 'blocklist' && iq.attrs.type === 'get') return [{ tag: 'list', attrs: {} }];
     if (xmlns === 'privacy' && iq.attrs.type === 'get') return [{ tag: 'privacy', attrs: {} }];
