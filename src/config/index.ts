@@ -107,6 +107,7 @@ const envSchema = z.object({
   ),
   MAX_RECONNECT_ATTEMPTS: int(10, 1, 1000),
   HEALTH_CHECK_INTERVAL_MS: int(30_000, 0, 3_600_000),
+  WHATSAPP_HISTORY_DAYS: int(7, 0, 3650),
   WEBHOOK_ALLOW_PRIVATE: bool(false),
   WEBHOOK_RETRY_SCHEDULE: z
     .string()
@@ -208,6 +209,8 @@ export interface Config {
     trustRootKey: string | undefined;
     maxReconnectAttempts: number;
     healthCheckIntervalMs: number;
+    /** History sync after a link: keep messages up to this many days old (0 = take no history). Default 7. */
+    historyDays: number;
   };
   /** Outbound webhooks and the agent bridge (src/delivery); durations in milliseconds. */
   webhooks: {
@@ -325,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       trustRootKey: e.WHATSAPP_TRUST_ROOT_KEY,
       maxReconnectAttempts: e.MAX_RECONNECT_ATTEMPTS,
       healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
+      historyDays: e.WHATSAPP_HISTORY_DAYS,
     },
     webhooks: {
       allowPrivate: e.OUTBOUND_ALLOW_PRIVATE || e.WEBHOOK_ALLOW_PRIVATE,

@@ -456,6 +456,17 @@ export class SessionSupervisor {
           await emit({ type: event.type, instance_id: instanceId, company_id: after.company_id, data });
         });
         break;
+      case 'history': {
+        // History is stored by the provider (never as `message` events); its progress is published here.
+        const { type: _t, totals, complete, ...chunk } = event;
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+          const base = { instance_id: instanceId, company_id: after.company_id };
+          await emit({ type: 'history.progress', ...base, data: { ...chunk, complete } });
+          if (complete)
+            await emit({ type: 'history.synced', ...base, data: { sync_type: chunk.sync_type, ...totals } });
+        });
+        break;
+      }
     }
     if (inst) this.deps.hooks?.onProviderEvent?.(inst, event);
   }

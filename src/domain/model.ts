@@ -81,6 +81,8 @@ export const EVENT_TYPES = [
   'error',
   'reconnect_failed',
   'health_check_failed',
+  'history.progress',
+  'history.synced',
   'instance.created',
   'instance.deleted',
   'key.revoked',

@@ -83,6 +83,12 @@ export function expectWellFormed(e: ProviderEvent): void {
     case 'ack':
       expect(MESSAGE_STATUSES).toContain(e.status);
       break;
+    case 'history':
+      for (const n of [e.received, e.stored, e.duplicates, e.too_old, e.skipped]) {
+        expect(Number.isInteger(n) && n >= 0).toBe(true);
+      }
+      expect(e.stored + e.duplicates + e.too_old + e.skipped).toBeLessThanOrEqual(e.received);
+      break;
     default:
       expect(['error', 'reconnect_failed', 'health_check_failed']).toContain(e.type);
   }

@@ -1,6 +1,7 @@
 // The `whatsapp` provider (alias `whatsappweb`): WhatsApp Web multi-device through Baileys, auth state in SQL.
 import makeWASocket, { WA_CERT_DETAILS } from 'baileys';
 import { scrubDeep } from '../../domain/text.js';
+import type { HistoryStore } from '../../ports/history.js';
 import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -27,6 +28,10 @@ export interface WhatsAppProviderOptions {
   trustRootKey?: string;
   maxReconnectAttempts?: number;
   healthCheckIntervalMs?: number;
+  /** History sync window in days (WHATSAPP_HISTORY_DAYS; default 7, 0 = none). */
+  historyDays?: number;
+  /** Where history-sync messages are stored (the gateway passes the SQL history repository). */
+  history?: HistoryStore;
   knobs?: Partial<WhatsAppKnobs>;
   makeSocket?: SocketMaker;
   /** Cluster leases: after a 440 the session retries only while this replica still holds the instance's lease. */
@@ -54,7 +59,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     connectTimeoutMs: 20_000,
     keepAliveIntervalMs: 30_000,
     maxMediaBytes: 16 * 1024 * 1024,
-    syncHistory: !opts.wsUrl,
+    historyDays: opts.historyDays ?? 7,
     ...opts.knobs,
   };
   knobs.healthCheckTimeoutMs = Math.min(
@@ -81,6 +86,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
         ownsSession: leases
           ? async () => (await leases.owner(ctx.instanceId)) === leases.replicaId
           : undefined,
+        history: opts.history,
         fetchMedia: opts.fetchMedia,
         downloadMedia: opts.downloadMedia,
         findMessage: async (instanceId, messageId) =>

@@ -94,7 +94,7 @@ const KNOBS: WhatsAppKnobs = {
   connectTimeoutMs: 1000,
   keepAliveIntervalMs: 1000,
   maxMediaBytes: 1024,
-  syncHistory: false,
+  historyDays: 0,
 };
 
 describe('WhatsApp session (fake Baileys socket)', () => {

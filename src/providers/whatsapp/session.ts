@@ -13,9 +13,11 @@ import {
 } from 'baileys';
 import { SbError } from '../../domain/errors.js';
 import type { MessageStatus } from '../../domain/statuses.js';
+import type { HistoryStore } from '../../ports/history.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
+import { HistoryImporter } from './history.js';
 import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
 
 /** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
@@ -59,10 +61,10 @@ export interface WhatsAppKnobs {
   /** Largest outbound media item in bytes. */
   maxMediaBytes: number;
   /**
-   * Let Baileys process WhatsApp's history sync (recent chats, LID ↔ phone mappings) after a login. Off against
-   * the emulator, which sends none (Baileys would wait 20 s for it).
+   * History sync after a link (WHATSAPP_HISTORY_DAYS): messages up to this many days old are stored; 0 tells
+   * Baileys to take no history (it then skips the initial app-state sync and the wait for the history).
    */
-  syncHistory: boolean;
+  historyDays: number;
 }
 
 export interface WhatsAppSessionDeps {
@@ -74,6 +76,8 @@ export interface WhatsAppSessionDeps {
   findMessage(instanceId: string, messageId: string): Promise<StoredMessageRef | null>;
   /** Keeps the contacts table current (names, LID ↔ phone). */
   upsertContact?(c: { contact_id: string; name: string | null; phone: string | null }): Promise<void>;
+  /** Stores history-sync messages (idempotent); without it history is counted but not kept. */
+  history?: HistoryStore;
   /** Whether this process still owns the session (a lease elsewhere may say no). Default: yes. */
   ownsSession?(): Promise<boolean>;
   /** Downloads and decrypts an inbound media message (Baileys' downloadMediaMessage; tests replace it). */
@@ -119,7 +123,16 @@ export class WhatsAppSession implements ProviderSession {
   /** Sends in flight (plus a short grace): acks for them wait until the core knows the message id. */
   private readonly sendGates = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: WhatsAppSessionDeps) {}
+  private readonly history: HistoryImporter;
+
+  constructor(private readonly deps: WhatsAppSessionDeps) {
+    this.history = new HistoryImporter({
+      ctx: deps.ctx,
+      store: deps.history,
+      days: deps.knobs.historyDays,
+      saveContact: (id, name, pn) => this.saveContact(id, name, pn),
+    });
+  }
 
   private get ctx(): SessionContext {
     return this.deps.ctx;
@@ -145,7 +158,7 @@ export class WhatsAppSession implements ProviderSession {
       auth: this.auth.state,
       version: knobs.version,
       logger: baileysLogger(this.ctx.logger) as unknown as UserFacingSocketConfig['logger'],
-      shouldSyncHistoryMessage: () => knobs.syncHistory,
+      shouldSyncHistoryMessage: () => knobs.historyDays > 0,
       syncFullHistory: false,
       markOnlineOnConnect: false,
       connectTimeoutMs: knobs.connectTimeoutMs,
@@ -182,6 +195,7 @@ export class WhatsAppSession implements ProviderSession {
     on('contacts.upsert', async (list) => {
       for (const c of list) await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
     });
+    on('messaging-history.set', (h) => this.history.onSet(h, this.account));
     on('lid-mapping.update', async (m) => {
       if (m.pn) await this.saveContact(m.pn, null, m.pn);
     });

@@ -252,7 +252,7 @@ export class WhatsAppEmulator extends EventEmitter {
       preKeys: new Map(),
       offline: [],
       // As the phone does after a link: history follows the first login (one empty chunk when none is given).
-      history: opts.history ?? [{ conversations: [], progress: 100 }],
+      history: [...(opts.history ?? [{ conversations: [], progress: 100 }])],
     });
     for (const r of pairing.refs) this.pairingByRef.delete(r);
     conn.pairing = undefined;
