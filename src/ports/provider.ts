@@ -38,7 +38,7 @@ export type ProviderEvent =
   | { type: 'ack'; message_id: string; status: MessageStatus }
   | { type: 'error'; message: string; code?: string }
   | { type: 'reconnect_failed'; attempts: number }
-  | { type: 'health_check_failed'; reason: string }
+  | { type: 'health_check_failed'; reason: string; since_answer_ms?: number }
   | ({ type: 'history' } & HistoryProgress);
 
 /** One history-sync chunk the provider stored (messages WhatsApp sends a newly linked device). */

@@ -53,7 +53,6 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     version: WA_VERSION,
     maxReconnectAttempts: opts.maxReconnectAttempts ?? 10,
     healthCheckIntervalMs: opts.healthCheckIntervalMs ?? 30_000,
-    healthCheckTimeoutMs: 10_000,
     backoffBaseMs: 1000,
     backoffMaxMs: 60_000,
     connectTimeoutMs: 20_000,
@@ -62,10 +61,6 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     historyDays: opts.historyDays ?? 7,
     ...opts.knobs,
   };
-  knobs.healthCheckTimeoutMs = Math.min(
-    knobs.healthCheckTimeoutMs,
-    Math.max(1000, knobs.healthCheckIntervalMs),
-  );
   if (!opts.auth && !opts.store) throw new Error('the whatsapp provider needs a store or an auth port');
   const auth = opts.auth ?? new WhatsAppAuthStore(authDbFromStore(opts.store!));
   const store = opts.store;

@@ -88,7 +88,6 @@ const KNOBS: WhatsAppKnobs = {
   version: [2, 3000, 1],
   maxReconnectAttempts: 3,
   healthCheckIntervalMs: 0,
-  healthCheckTimeoutMs: 50,
   backoffBaseMs: 5,
   backoffMaxMs: 20,
   connectTimeoutMs: 1000,

@@ -19,6 +19,7 @@ import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthP
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
 import { HistoryImporter } from './history.js';
 import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
+import { SessionProbe } from './probe.js';
 
 /** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
 export type WaSocket = Pick<
@@ -52,8 +53,6 @@ export interface WhatsAppKnobs {
   version: [number, number, number];
   maxReconnectAttempts: number;
   healthCheckIntervalMs: number;
-  /** Ping timeout of the health check. */
-  healthCheckTimeoutMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
   connectTimeoutMs: number;
@@ -95,12 +94,6 @@ const ACK_GRACE_MS = 250;
 /** Message types whose bytes can be downloaded later. */
 const MEDIA_KINDS = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
-const PING = {
-  tag: 'iq',
-  attrs: { to: 's.whatsapp.net', type: 'get', xmlns: 'w:p' },
-  content: [{ tag: 'ping', attrs: {} }],
-};
-
 /** Live session of one `whatsapp` instance. */
 export class WhatsAppSession implements ProviderSession {
   private state: State = 'idle';
@@ -114,8 +107,7 @@ export class WhatsAppSession implements ProviderSession {
   private hasQr = false;
   private qrWaiters: Array<() => void> = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private healthTimer: NodeJS.Timeout | null = null;
-  private healthBusy = false;
+  private probe: SessionProbe | null = null;
   /** Serialises the handling of socket events. */
   private events: Promise<void> = Promise.resolve();
   /** Ids of messages we sent: their echo in messages.upsert is not stored twice. */
@@ -316,45 +308,54 @@ export class WhatsAppSession implements ProviderSession {
     this.reconnectTimer.unref?.();
   }
 
+  /** Starts the active probe for the socket that just opened (HEALTH_CHECK_INTERVAL_MS; 0 = off). */
   private startHealthCheck(): void {
     this.stopHealthCheck();
-    const every = this.deps.knobs.healthCheckIntervalMs;
-    if (every <= 0) return;
-    this.healthTimer = setInterval(() => void this.healthCheck(), every);
-    this.healthTimer.unref?.();
+    const sock = this.sock;
+    if (!sock || this.deps.knobs.healthCheckIntervalMs <= 0) return;
+    const gen = this.generation;
+    this.probe = new SessionProbe({
+      intervalMs: this.deps.knobs.healthCheckIntervalMs,
+      query: (node, timeoutMs) => sock.query(node, timeoutMs),
+      onDead: (reason, sinceAnswerMs) => this.onProbeFailed(gen, sock, reason, sinceAnswerMs),
+    });
+    this.probe.start();
   }
 
   private stopHealthCheck(): void {
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = null;
+    this.probe?.stop();
+    this.probe = null;
   }
 
-  /** Pings a session that claims to be open; one that does not answer is restarted. */
+  /** Runs one probe now (tests, and an operator's health request); false when the socket was found dead. */
   async healthCheck(): Promise<boolean> {
-    const sock = this.sock;
-    if (this.state !== 'open' || !sock || this.healthBusy) return true;
-    this.healthBusy = true;
-    const gen = this.generation;
+    if (this.state !== 'open' || !this.probe) return true;
+    return this.probe.probeOnce();
+  }
+
+  /**
+   * The socket claims to be open but did not answer: leave client_ready (`reconnecting`), report
+   * `health_check_failed` and log in again on a new socket from the stored credentials (no QR).
+   */
+  private async onProbeFailed(
+    gen: number,
+    sock: WaSocket,
+    reason: string,
+    sinceAnswerMs: number,
+  ): Promise<void> {
+    if (gen !== this.generation || this.state !== 'open') return;
+    this.ctx.logger.warn({ reason, since_answer_ms: sinceAnswerMs }, 'whatsapp socket silent; restarting it');
+    this.generation++; // the old socket's close must not trigger the disconnect policy
+    this.probe = null;
+    this.state = 'connecting';
     try {
-      await sock.query(PING, this.deps.knobs.healthCheckTimeoutMs);
-      return true;
+      sock.end(undefined);
     } catch (err) {
-      if (gen !== this.generation || (this.state as State) !== 'open') return true;
-      const reason = `ping failed: ${errText(err)}`;
-      this.ctx.logger.warn({ reason }, 'whatsapp health check failed; restarting the socket');
-      this.generation++; // the old socket's close must not trigger the disconnect policy
-      this.stopHealthCheck();
-      this.state = 'connecting';
-      try {
-        sock.end(undefined);
-      } catch {}
-      await this.ctx.emit({ type: 'health_check_failed', reason });
-      await this.emitReconnecting('health_check_failed');
-      this.connect();
-      return false;
-    } finally {
-      this.healthBusy = false;
+      this.ctx.logger.debug({ err: errText(err) }, 'ending the silent socket failed');
     }
+    await this.ctx.emit({ type: 'health_check_failed', reason, since_answer_ms: sinceAnswerMs });
+    await this.emitReconnecting('health_check_failed');
+    this.connect();
   }
 
   private async onUpsert(messages: WAMessage[]): Promise<void> {

@@ -106,6 +106,8 @@ interface Conn {
   pairing?: PendingPairing;
   pending: Map<string, (node: BinaryNode) => void>;
   nextId: number;
+  /** This socket stays open but gets no answers (a half-dead connection); a new connection is not affected. */
+  silent?: boolean;
 }
 
 /** Options for {@link WhatsAppEmulator.start}. */
@@ -294,7 +296,8 @@ export class WhatsAppEmulator extends EventEmitter {
       };
       const live = this.liveConns(account).filter((c) => c.device === device);
       if (live.length) for (const c of live) this.send(c, stanza);
-      else device.offline.push(stanza);
+      // Queued for a device with no connection: delivered after its next <success>, marked offline (as WhatsApp does).
+      else device.offline.push({ ...stanza, attrs: { ...stanza.attrs, offline: '1' } });
     }
     return id;
   }
@@ -337,6 +340,16 @@ export class WhatsAppEmulator extends EventEmitter {
   /** While silent, the emulator ignores every stanza from the account (pings and iqs go unanswered). */
   setSilent(accountPhone: string, silent: boolean): void {
     this.mustAccount(accountPhone).silent = silent;
+  }
+
+  /**
+   * The account's current connections go silent: the sockets stay open but nothing is answered or sent, as with a
+   * half-dead TCP path. A new connection (the client's reconnect) works normally. Returns how many went silent.
+   */
+  silenceLiveConnections(accountPhone: string): number {
+    const live = this.liveConns(this.mustAccount(accountPhone));
+    for (const c of live) c.silent = true;
+    return live.length;
   }
 
   /** Messages the account sent to simulated contacts, decrypted. */
@@ -489,7 +502,7 @@ export class WhatsAppEmulator extends EventEmitter {
         this.onClientPayload(conn, clientStatic, payload);
       } else {
         const node = await decodeBinaryNode(frame);
-        if (conn.account?.silent) continue;
+        if (conn.account?.silent || conn.silent) continue;
         this.onNode(conn, node).catch(() => undefined);
       }
     }
@@ -561,7 +574,7 @@ export class WhatsAppEmulator extends EventEmitter {
   }
 
   private send(conn: Conn, node: BinaryNode): void {
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    if (conn.ws.readyState !== conn.ws.OPEN || conn.silent) return;
     conn.ws.send(conn.noise.frame(Buffer.from(encodeBinaryNode(node))));
   }
 
