@@ -15,6 +15,7 @@ import {
 } from 'baileys';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
+import { type UndecryptableMode, undecryptableCiphertext } from './decrypt.js';
 import { appStateSyncResult, type HistoryChunkSpec, historyNotification } from './history.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
@@ -139,6 +140,11 @@ export class WhatsAppEmulator extends EventEmitter {
   private readonly contactsByLid = new Map<string, SignalPeer>();
   private readonly conns = new Set<Conn>();
   private readonly pairingByRef = new Map<string, Conn>();
+  /** Messages sent undecryptable on purpose, by message id: what to do when the client asks for a retry. */
+  private readonly undecryptable = new Map<
+    string,
+    { accountPhone: string; fromPhone: string; text: string; mode: UndecryptableMode; retries: number }
+  >();
   /** Second live logins of one device, per account phone (WhatsApp replaces the older one with a 440 conflict). */
   private readonly conflictLog: Array<{ phone: string; device: number; at: number }> = [];
 
@@ -307,6 +313,84 @@ export class WhatsAppEmulator extends EventEmitter {
     const account = this.mustAccount(accountPhone);
     for (const c of this.liveConns(account))
       await this.sendFromPhone(c, historyNotification(chunk, account.phone));
+  }
+
+  /**
+   * A contact sends a text the device cannot decrypt (ciphertext no session opens, as after lost keys). The client
+   * answers with a retry receipt; with `mode: 'recover'` the contact then re-sends it properly (same id), with
+   * `'never'` every re-send is broken again. Needs an established session (deliver one normal text first).
+   */
+  async deliverUndecryptable(opts: {
+    toPhone: string;
+    fromPhone: string;
+    text: string;
+    mode: UndecryptableMode;
+    id?: string;
+  }): Promise<string> {
+    const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    this.undecryptable.set(id, {
+      accountPhone: opts.toPhone,
+      fromPhone: opts.fromPhone,
+      text: opts.text,
+      mode: opts.mode,
+      retries: 0,
+    });
+    await this.sendContactText(opts.toPhone, opts.fromPhone, opts.text, id, true);
+    return id;
+  }
+
+  /** Retry receipts the client sent for a message id (each asks the sender to encrypt it again). */
+  retryReceipts(messageId: string): number {
+    return this.undecryptable.get(messageId)?.retries ?? 0;
+  }
+
+  /** Encrypts a text from a contact to every live device of the account, optionally with a broken MAC. */
+  private async sendContactText(
+    toPhone: string,
+    fromPhone: string,
+    text: string,
+    id: string,
+    broken: boolean,
+    retryCount?: number,
+  ): Promise<void> {
+    const account = this.mustAccount(toPhone);
+    const peer = this.contact(fromPhone);
+    const address = this.deviceAddress(account);
+    for (const c of this.liveConns(account)) {
+      const device = c.device!;
+      if (!peer.hasSession(`${address}.${device.id}`))
+        throw new Error('no session with the device yet: deliver a normal text first');
+      const { type, ciphertext } = broken
+        ? undecryptableCiphertext()
+        : await peer.encrypt(address, device.id, { conversation: text });
+      const enc: BinaryNode = {
+        tag: 'enc',
+        attrs: { v: '2', type, ...(retryCount ? { count: String(retryCount) } : {}) },
+        content: ciphertext,
+      };
+      this.send(c, {
+        tag: 'message',
+        attrs: {
+          from: `${peer.phone}@${S_WHATSAPP_NET}`,
+          sender_lid: `${peer.lid}@lid`,
+          id,
+          t: now(),
+          type: 'text',
+          notify: `Contact ${peer.phone}`,
+        },
+        content: [enc],
+      });
+    }
+  }
+
+  /** A retry receipt from the client: the contact re-sends the message (properly or not, per its mode). */
+  private async onRetryReceipt(node: BinaryNode): Promise<void> {
+    const id = node.attrs.id ?? '';
+    const pending = this.undecryptable.get(id);
+    if (!pending) return;
+    pending.retries++;
+    const broken = pending.mode === 'never';
+    await this.sendContactText(pending.accountPhone, pending.fromPhone, pending.text, id, broken, pending.retries);
   }
 
   /** The contact a message was sent to reports it delivered or read. */
@@ -634,6 +718,7 @@ export class WhatsAppEmulator extends EventEmitter {
     }
     if (node.tag === 'iq') return this.onIq(conn, node);
     if (node.tag === 'message') return this.onMessage(conn, node);
+    if (node.tag === 'receipt' && node.attrs.type === 'retry') return this.onRetryReceipt(node);
     // acks, receipts, presence, ib telemetry: nothing to answer.
   }
 
