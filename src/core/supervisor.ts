@@ -394,7 +394,9 @@ export class SessionSupervisor {
   /** Persists one provider fact and publishes its events; the single place that learns from providers. */
   private async handle(live: LiveSession, event: ProviderEvent): Promise<void> {
     const { instanceId } = live;
-    if (live.closed && event.type !== 'message' && event.type !== 'ack') return;
+    // Facts about messages still count after the session closed (a stopping session reports what it still holds).
+    if (live.closed && event.type !== 'message' && event.type !== 'ack' && event.type !== 'decrypt_failed')
+      return;
     let inst: Instance | null = null;
     switch (event.type) {
       case 'qr':
@@ -454,6 +456,17 @@ export class SessionSupervisor {
         inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const { type: _t, ...data } = event;
           await emit({ type: event.type, instance_id: instanceId, company_id: after.company_id, data });
+        });
+        break;
+      case 'decrypt_failed':
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+          const { type: _t, ...data } = event;
+          await emit({
+            type: 'message.decrypt_failed',
+            instance_id: instanceId,
+            company_id: after.company_id,
+            data,
+          });
         });
         break;
       case 'history': {

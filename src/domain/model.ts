@@ -83,6 +83,7 @@ export const EVENT_TYPES = [
   'health_check_failed',
   'history.progress',
   'history.synced',
+  'message.decrypt_failed',
   'instance.created',
   'instance.deleted',
   'key.revoked',

@@ -39,7 +39,19 @@ export type ProviderEvent =
   | { type: 'error'; message: string; code?: string }
   | { type: 'reconnect_failed'; attempts: number }
   | { type: 'health_check_failed'; reason: string; since_answer_ms?: number }
-  | ({ type: 'history' } & HistoryProgress);
+  | ({ type: 'history' } & HistoryProgress)
+  | {
+      /** A message that could not be decrypted, also after the sender was asked to re-send it. */
+      type: 'decrypt_failed';
+      message_id: string;
+      chat_id: string;
+      from: string | null;
+      /** The decryption error as the library reported it (no key material). */
+      error: string;
+      /** Failed attempts seen (the first delivery plus re-sends). */
+      attempts: number;
+      timestamp: string;
+    };
 
 /** One history-sync chunk the provider stored (messages WhatsApp sends a newly linked device). */
 export interface HistoryProgress {

@@ -89,6 +89,10 @@ export function expectWellFormed(e: ProviderEvent): void {
       }
       expect(e.stored + e.duplicates + e.too_old + e.skipped).toBeLessThanOrEqual(e.received);
       break;
+    case 'decrypt_failed':
+      expect(e.message_id).toBeTruthy();
+      expect(e.attempts).toBeGreaterThan(0);
+      break;
     default:
       expect(['error', 'reconnect_failed', 'health_check_failed']).toContain(e.type);
   }

@@ -1,4 +1,4 @@
-// End to end: the truth about a WhatsApp session — a silent socket, offline messages at login (real Baileys, emulator).
+// End to end: the truth about a WhatsApp session — silent socket, offline messages, decrypt failures (real Baileys).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayEvent, Instance } from '../../src/domain/model.js';
 import { WhatsAppEmulator } from '../emulators/whatsapp/emulator.js';
@@ -15,6 +15,7 @@ describe('whatsapp session truth against the emulator', () => {
   let t: TestGateway;
   let headers: Record<string, string>;
   let id = '';
+  let recovered = '';
 
   const status = async (): Promise<Instance> => (await t.gw.store.instances.get(id))!;
   const events = async (type?: string): Promise<GatewayEvent[]> =>
@@ -38,6 +39,7 @@ describe('whatsapp session truth against the emulator', () => {
         WHATSAPP_WS_URL: emu.url,
         WHATSAPP_TRUST_ROOT_KEY: emu.rootPublicKey.toString('base64'),
         HEALTH_CHECK_INTERVAL_MS: String(HEALTH_MS),
+        WHATSAPP_DECRYPT_RETRY_MS: '1500',
       },
     });
     headers = await createCompany(t, 'wa-session');
@@ -98,5 +100,41 @@ describe('whatsapp session truth against the emulator', () => {
       (e) => (e.data.message as { message_id: string }).message_id,
     );
     for (const m of ids) expect(published.filter((p) => p === m)).toHaveLength(1);
+  });
+
+  it('a message that fails to decrypt is retried (retry receipt) and stored once the sender re-sends it', async () => {
+    const mid = await emu.deliverUndecryptable({
+      toPhone: PHONE,
+      fromPhone: CONTACT,
+      text: 'second time lucky',
+      mode: 'recover',
+    });
+    const stored = await eventually(() => t.gw.store.messages.getByMessageId(id, mid), 10_000);
+    expect(stored).toMatchObject({ body: 'second time lucky', from: `${CONTACT}@s.whatsapp.net` });
+    expect(emu.retryReceipts(mid)).toBe(1);
+    recovered = mid; // the next test shows that its retry window passed without a failure report
+  });
+
+  it('a message that stays undecryptable is surfaced as message.decrypt_failed, never silently missing', async () => {
+    const other = '4915100000022';
+    const first = await emu.deliverText({ toPhone: PHONE, fromPhone: other, text: 'hello first' });
+    await eventually(() => t.gw.store.messages.getByMessageId(id, first));
+    const mid = await emu.deliverUndecryptable({
+      toPhone: PHONE,
+      fromPhone: other,
+      text: 'lost',
+      mode: 'never',
+    });
+    const failed = await eventually(async () => (await events('message.decrypt_failed'))[0], 15_000);
+    // Only this one: the recovered message's window (shorter, and started earlier) ended without a report.
+    expect((await events('message.decrypt_failed')).map((e) => e.data.message_id)).toEqual([mid]);
+    expect(recovered).not.toBe('');
+    expect(failed.data).toMatchObject({ message_id: mid, chat_id: `${other}@s.whatsapp.net` });
+    expect(failed.data.attempts).toBeGreaterThan(1);
+    expect(emu.retryReceipts(mid)).toBeGreaterThan(0);
+    expect(failed.data.error).toEqual(expect.any(String));
+    expect(await t.gw.store.messages.getByMessageId(id, mid)).toBeNull();
+    const text = (await t.app.inject({ url: '/metrics', headers: t.admin })).body;
+    expect(text).toContain('switchboard_events_total{type="message.decrypt_failed"} 1');
   });
 });

@@ -9,6 +9,7 @@ it('defaults, parses and refuses the WhatsApp variables', () => {
     maxReconnectAttempts: 10,
     healthCheckIntervalMs: 30_000,
     historyDays: 7,
+    decryptRetryMs: 15_000,
   });
   const key = Buffer.alloc(32, 7).toString('base64');
   expect(
@@ -18,6 +19,7 @@ it('defaults, parses and refuses the WhatsApp variables', () => {
       MAX_RECONNECT_ATTEMPTS: '3',
       HEALTH_CHECK_INTERVAL_MS: '0',
       WHATSAPP_HISTORY_DAYS: '0',
+      WHATSAPP_DECRYPT_RETRY_MS: '0',
     }).whatsapp,
   ).toEqual({
     wsUrl: 'ws://127.0.0.1:4000/ws/chat',
@@ -25,6 +27,7 @@ it('defaults, parses and refuses the WhatsApp variables', () => {
     maxReconnectAttempts: 3,
     healthCheckIntervalMs: 0,
     historyDays: 0,
+    decryptRetryMs: 0,
   });
   const bad = {
     WHATSAPP_WS_URL: 'http://x',

@@ -30,6 +30,8 @@ export interface WhatsAppProviderOptions {
   healthCheckIntervalMs?: number;
   /** History sync window in days (WHATSAPP_HISTORY_DAYS; default 7, 0 = none). */
   historyDays?: number;
+  /** WHATSAPP_DECRYPT_RETRY_MS: how long an undecryptable message waits for a re-send (default 15 000). */
+  decryptRetryMs?: number;
   /** Where history-sync messages are stored (the gateway passes the SQL history repository). */
   history?: HistoryStore;
   knobs?: Partial<WhatsAppKnobs>;
@@ -59,6 +61,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     keepAliveIntervalMs: 30_000,
     maxMediaBytes: 16 * 1024 * 1024,
     historyDays: opts.historyDays ?? 7,
+    decryptRetryMs: opts.decryptRetryMs ?? 15_000,
     ...opts.knobs,
   };
   if (!opts.auth && !opts.store) throw new Error('the whatsapp provider needs a store or an auth port');

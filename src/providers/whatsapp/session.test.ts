@@ -94,6 +94,7 @@ const KNOBS: WhatsAppKnobs = {
   keepAliveIntervalMs: 1000,
   maxMediaBytes: 1024,
   historyDays: 0,
+  decryptRetryMs: 50,
 };
 
 describe('WhatsApp session (fake Baileys socket)', () => {

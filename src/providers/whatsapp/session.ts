@@ -16,6 +16,7 @@ import type { MessageStatus } from '../../domain/statuses.js';
 import type { HistoryStore } from '../../ports/history.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
+import { DecryptWatch } from './decrypt-watch.js';
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
 import { HistoryImporter } from './history.js';
 import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
@@ -64,6 +65,8 @@ export interface WhatsAppKnobs {
    * Baileys to take no history (it then skips the initial app-state sync and the wait for the history).
    */
   historyDays: number;
+  /** How long an undecryptable message waits for the sender's re-send before it is reported (ms). */
+  decryptRetryMs: number;
 }
 
 export interface WhatsAppSessionDeps {
@@ -116,6 +119,7 @@ export class WhatsAppSession implements ProviderSession {
   private readonly sendGates = new Map<string, Promise<void>>();
 
   private readonly history: HistoryImporter;
+  private readonly decrypt: DecryptWatch;
 
   constructor(private readonly deps: WhatsAppSessionDeps) {
     this.history = new HistoryImporter({
@@ -123,6 +127,11 @@ export class WhatsAppSession implements ProviderSession {
       store: deps.history,
       days: deps.knobs.historyDays,
       saveContact: (id, name, pn) => this.saveContact(id, name, pn),
+    });
+    this.decrypt = new DecryptWatch({
+      retryWindowMs: deps.knobs.decryptRetryMs,
+      report: (e) => this.ctx.emit(e),
+      logger: deps.ctx.logger,
     });
   }
 
@@ -360,6 +369,11 @@ export class WhatsAppSession implements ProviderSession {
 
   private async onUpsert(messages: WAMessage[]): Promise<void> {
     for (const m of messages) {
+      if (DecryptWatch.isFailure(m)) {
+        this.decrypt.failed(m);
+        continue;
+      }
+      this.decrypt.resolved(m.key.id);
       if (m.key.fromMe && m.key.id && this.sentIds.has(m.key.id)) {
         // Our own send echoed back; Baileys may have merged an early receipt into it.
         const status = ackStatus(m.status);
@@ -409,6 +423,7 @@ export class WhatsAppSession implements ProviderSession {
     if (this.state === 'closed' && !this.sock) return;
     this.state = 'closed';
     this.clearTimers();
+    await this.decrypt.flushAll();
     const sock = this.sock;
     this.sock = null;
     this.generation++;
