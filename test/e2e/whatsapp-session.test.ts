@@ -51,6 +51,8 @@ describe('whatsapp session truth against the emulator', () => {
     }, 15_000);
     await emu.scanQr(qr, { phone: PHONE });
     await ready();
+    // The first login's (empty) history sync is done: later logins do not wait for one (Baileys' accountSyncCounter).
+    await eventually(async () => (await events('history.synced')).length > 0, 15_000);
   });
 
   afterAll(async () => {
@@ -69,8 +71,10 @@ describe('whatsapp session truth against the emulator', () => {
     expect(failed.data.reason).toMatch(/^no answer to a ping within \d+ ms$/);
     // how long the socket had been silent when the probe gave up (reported; the bench/notes record the figure)
     expect(failed.data.since_answer_ms).toEqual(expect.any(Number));
-    await ready();
-    const after = (await events('instance.status')).slice(statusesBefore).map((e) => e.data.auth_status);
+    const after = await eventually(async () => {
+      const list = (await events('instance.status')).slice(statusesBefore).map((e) => e.data.auth_status);
+      return list.includes('client_ready') ? list : null;
+    }, 15_000);
     expect(after).toEqual(['reconnecting', 'client_ready']);
     expect((await events('qr')).length).toBe(qrsBefore);
     await eventually(() => emu.liveConnections(PHONE) === 1); // the silent socket was closed by the gateway
