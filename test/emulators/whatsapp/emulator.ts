@@ -390,7 +390,14 @@ export class WhatsAppEmulator extends EventEmitter {
     if (!pending) return;
     pending.retries++;
     const broken = pending.mode === 'never';
-    await this.sendContactText(pending.accountPhone, pending.fromPhone, pending.text, id, broken, pending.retries);
+    await this.sendContactText(
+      pending.accountPhone,
+      pending.fromPhone,
+      pending.text,
+      id,
+      broken,
+      pending.retries,
+    );
   }
 
   /** The contact a message was sent to reports it delivered or read. */
