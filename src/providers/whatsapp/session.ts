@@ -4,6 +4,7 @@ import {
   type AnyMessageContent,
   type BaileysEventMap,
   type ConnectionState,
+  DisconnectReason,
   downloadMediaMessage,
   type proto,
   type UserFacingSocketConfig,
@@ -325,7 +326,12 @@ export class WhatsAppSession implements ProviderSession {
     const gen = this.generation;
     this.probe = new SessionProbe({
       intervalMs: this.deps.knobs.healthCheckIntervalMs,
-      query: (node, timeoutMs) => sock.query(node, timeoutMs),
+      // A ping cut short by the socket closing is not silence: the close goes through the disconnect policy.
+      query: (node, timeoutMs) =>
+        sock.query(node, timeoutMs).catch((err) => {
+          if (closeCode(err) === DisconnectReason.connectionClosed) return null;
+          throw err;
+        }),
       onDead: (reason, sinceAnswerMs) => this.onProbeFailed(gen, sock, reason, sinceAnswerMs),
     });
     this.probe.start();
