@@ -130,4 +130,20 @@ describe('whatsapp history sync against the emulator', () => {
     expect((ev.data.message as { body: string }).body).toBe('live now');
     expect(await messageIds(FRIEND)).toEqual(['H-FRIEND-1', 'H-FRIEND-2', mid].sort());
   });
+
+  it('a re-link (logout, new QR, the phone sends its history again) duplicates nothing', async () => {
+    expect((await api('POST', `/api/v1/instances/${id}/logout`)).statusCode).toBe(200);
+    await eventually(async () => (await status()).auth_status === 'logged_out', 10_000);
+    const syncedBefore = (await events('history.synced')).length;
+    expect((await api('POST', `/api/v1/instances/${id}/start`)).statusCode).toBe(200);
+    const qr = await eventually(async () => {
+      const r = await api('GET', `/api/v1/instances/${id}/qr`);
+      return r.statusCode === 200 ? (r.json().qr as string) : null;
+    }, 15_000);
+    await emu.scanQr(qr, { phone: PHONE, history });
+    const synced = await eventually(async () => (await events('history.synced'))[syncedBefore], 15_000);
+    expect(synced.data).toMatchObject({ received: 4, stored: 0, duplicates: 3, too_old: 1 });
+    expect(await messageIds(FRIEND)).toHaveLength(3); // the two from history and the live one, once each
+    expect(await messageIds(OTHER)).toEqual(['H-OTHER-1']);
+  });
 });
