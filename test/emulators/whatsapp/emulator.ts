@@ -75,6 +75,8 @@ interface Device {
   offline: BinaryNode[];
   /** History chunks the account's phone still owes this device (sent after its first login). */
   history: HistoryChunkSpec[];
+  /** Chunks sent but not yet acknowledged (`hist_sync` receipt): sent again at the next login, as the phone does. */
+  historyUnacked: Map<string, HistoryChunkSpec>;
 }
 
 interface Account {
@@ -261,6 +263,7 @@ export class WhatsAppEmulator extends EventEmitter {
       offline: [],
       // As the phone does after a link: history follows the first login (one empty chunk when none is given).
       history: [...(opts.history ?? [{ conversations: [], progress: 100 }])],
+      historyUnacked: new Map(),
     });
     for (const r of pairing.refs) this.pairingByRef.delete(r);
     conn.pairing = undefined;
@@ -526,8 +529,11 @@ export class WhatsAppEmulator extends EventEmitter {
   private async flushHistory(conn: Conn): Promise<void> {
     const { account, device } = conn;
     if (!account || !device || device.history.length === 0 || device.preKeys.size === 0) return;
-    for (const chunk of device.history.splice(0))
-      await this.sendFromPhone(conn, historyNotification(chunk, account.phone));
+    for (const chunk of device.history.splice(0)) {
+      const id = await this.sendFromPhone(conn, historyNotification(chunk, account.phone));
+      device.historyUnacked.set(id, chunk);
+      this.emit('history', { phone: account.phone, device: device.id, id });
+    }
   }
 
   /** A Signal-encrypted 1:1 message from the account's own phone (device 0) to the connection's device. */
@@ -649,6 +655,9 @@ export class WhatsAppEmulator extends EventEmitter {
       tag: 'success',
       attrs: { t: now(), lid: `${account.lid}@lid`, location: 'emulator', creation: now() },
     });
+    // History a previous connection never acknowledged goes again (first, in its order).
+    device.history.unshift(...device.historyUnacked.values());
+    device.historyUnacked.clear();
     const queued = device.offline.splice(0);
     for (const n of queued) this.send(conn, n);
     this.send(conn, {
@@ -726,6 +735,8 @@ export class WhatsAppEmulator extends EventEmitter {
     if (node.tag === 'iq') return this.onIq(conn, node);
     if (node.tag === 'message') return this.onMessage(conn, node);
     if (node.tag === 'receipt' && node.attrs.type === 'retry') return this.onRetryReceipt(node);
+    if (node.tag === 'receipt' && node.attrs.type === 'hist_sync')
+      conn.device?.historyUnacked.delete(node.attrs.id ?? '');
     // acks, receipts, presence, ib telemetry: nothing to answer.
   }
 

@@ -69,4 +69,33 @@ describe('emulator history sync with real Baileys', () => {
     const set = await eventually(() => sets.find((s) => s.messages.some((m) => m.key.id === 'HIST-3')));
     expect(set.messages[0]!.message?.conversation).toBe('recent one');
   });
+
+  it('history a device never acknowledged (hist_sync receipt) is sent again at its next login', async () => {
+    const auth = memoryAuthState();
+    const first = connectClient(emu.url, auth, { syncHistory: true });
+    const { qr } = await first.waitForUpdate((u) => !!u.qr);
+    // The first history message goes out, then the connection goes deaf: the client's receipt is never heard
+    // (and its app-state sync never answered), and the client goes away before finishing.
+    const sent = new Promise<void>((resolve) =>
+      emu.once('history', ({ phone }: { phone: string }) => {
+        emu.silenceLiveConnections(phone);
+        resolve();
+      }),
+    );
+    await emu.scanQr(qr!, {
+      phone: '15550007778',
+      history: [
+        { conversations: [{ phone: '4915100000003', messages: [{ id: 'HIST-AGAIN', text: 'again' }] }] },
+      ],
+    });
+    expect(await first.waitForClose()).toBe(515);
+    const second = connectClient(emu.url, auth, { syncHistory: true });
+    await sent;
+    second.end();
+    const third = connectClient(emu.url, auth, { syncHistory: true });
+    const again: HistorySet[] = [];
+    third.sock.ev.on('messaging-history.set', (h) => again.push(h));
+    await eventually(() => again.some((s) => s.messages.some((m) => m.key.id === 'HIST-AGAIN')), 8_000);
+    third.end();
+  });
 });
