@@ -56,7 +56,7 @@ export class DecryptWatch {
       message_id: id,
       chat_id: chat,
       from: m.key.fromMe ? null : sender ? bareJid(m.key.participantAlt ?? sender) : chat,
-      error: String(m.messageStubParameters?.[0] ?? 'could not decrypt'),
+      error: String(m.messageStubParameters?.[0] ?? 'could not decrypt').slice(0, 200),
       timestamp: (ts > 0 ? new Date(ts * 1000) : new Date()).toISOString(),
     };
     const timer = setTimeout(() => void this.flush(id), this.deps.retryWindowMs);

@@ -62,6 +62,15 @@ describe('HistoryImporter', () => {
     expect(h.events[2]).toMatchObject({ totals: { received: 1, stored: 1 } });
   });
 
+  it('text PostgreSQL refuses (U+0000, lone surrogates) is scrubbed before it is stored', async () => {
+    const h = harness(7);
+    const m = text('NUL', 0);
+    m.message = { conversation: 'a\u0000b\ud800c' };
+    m.pushName = 'x\u0000y';
+    await h.importer.onSet(set([m], 100), ME);
+    expect(h.stored[0]![0]).toMatchObject({ body: 'a\ufffdb\ufffdc', contact_name: 'x\ufffdy' });
+  });
+
   it('WHATSAPP_HISTORY_DAYS=0 takes nothing and reports nothing', async () => {
     const h = harness(0);
     await h.importer.onSet(set([text('A', 0)], 100), ME);

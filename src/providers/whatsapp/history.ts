@@ -1,5 +1,6 @@
 // WhatsApp history sync: stores what Baileys' `messaging-history.set` hands over, within the configured window.
 import type { BaileysEventMap } from 'baileys';
+import { scrubDeep } from '../../domain/text.js';
 import type { HistoryStore } from '../../ports/history.js';
 import type { HistoryProgress, ProviderMessage, SessionContext } from '../../ports/provider.js';
 import { mapMessage } from './mapper.js';
@@ -56,7 +57,8 @@ export class HistoryImporter {
       const mapped = mapMessage(m, me);
       if (!mapped) skipped++;
       else if (Date.parse(mapped.timestamp) < cutoff) tooOld++;
-      else keep.push(mapped);
+      // Stored directly (not through the core's event ingest, which scrubs): text PostgreSQL refuses is replaced here.
+      else keep.push(scrubDeep(mapped));
     }
     let stored = 0;
     let duplicates = 0;
