@@ -22,6 +22,7 @@ import { type ClusterRuntime, createClusterRuntime } from './runtime/cluster.js'
 import { createGuardedFetch } from './runtime/outbound/guarded-fetch.js';
 import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
 import { openFileSpool } from './runtime/spool/file-spool.js';
+import { HistoryRepo } from './storage/history.js';
 
 export interface Gateway {
   config: Readonly<Config>;
@@ -76,7 +77,14 @@ export function createGateway(
       maxRedirects: config.outbound.maxRedirects,
     });
   const providers =
-    opts.providers ?? createProviderRegistry(config, { store, leases: cluster.leases, ...opts, outbound });
+    opts.providers ??
+    createProviderRegistry(config, {
+      store,
+      leases: cluster.leases,
+      history: new HistoryRepo(store),
+      ...opts,
+      outbound,
+    });
   const keys = new KeyResolver(store, config.adminApiKey, Date.now, (obj, msg) => logger.warn(obj, msg));
   const credentials = new CredentialService({ store, bus, resolver: keys });
   const limiters = createRateLimiterFactory({

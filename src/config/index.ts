@@ -109,6 +109,8 @@ const envSchema = z.object({
   ),
   MAX_RECONNECT_ATTEMPTS: int(10, 1, 1000),
   HEALTH_CHECK_INTERVAL_MS: int(30_000, 0, 3_600_000),
+  WHATSAPP_HISTORY_DAYS: int(7, 0, 3650),
+  WHATSAPP_DECRYPT_RETRY_MS: int(15_000, 0, 3_600_000),
   WEBHOOK_ALLOW_PRIVATE: bool(false),
   WEBHOOK_RETRY_SCHEDULE: z
     .string()
@@ -219,6 +221,10 @@ export interface Config {
     trustRootKey: string | undefined;
     maxReconnectAttempts: number;
     healthCheckIntervalMs: number;
+    /** History sync after a link: keep messages up to this many days old (0 = take no history). Default 7. */
+    historyDays: number;
+    /** How long an undecryptable message waits for the sender's re-send before `message.decrypt_failed` (ms). */
+    decryptRetryMs: number;
   };
   /** Outbound webhooks and the agent bridge (src/delivery); durations in milliseconds. */
   webhooks: {
@@ -338,6 +344,8 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       trustRootKey: e.WHATSAPP_TRUST_ROOT_KEY,
       maxReconnectAttempts: e.MAX_RECONNECT_ATTEMPTS,
       healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
+      historyDays: e.WHATSAPP_HISTORY_DAYS,
+      decryptRetryMs: e.WHATSAPP_DECRYPT_RETRY_MS,
     },
     webhooks: {
       allowPrivate: e.OUTBOUND_ALLOW_PRIVATE || e.WEBHOOK_ALLOW_PRIVATE,

@@ -394,7 +394,9 @@ export class SessionSupervisor {
   /** Persists one provider fact and publishes its events; the single place that learns from providers. */
   private async handle(live: LiveSession, event: ProviderEvent): Promise<void> {
     const { instanceId } = live;
-    if (live.closed && event.type !== 'message' && event.type !== 'ack') return;
+    // Facts about messages still count after the session closed (a stopping session reports what it still holds).
+    if (live.closed && event.type !== 'message' && event.type !== 'ack' && event.type !== 'decrypt_failed')
+      return;
     let inst: Instance | null = null;
     switch (event.type) {
       case 'qr':
@@ -456,6 +458,28 @@ export class SessionSupervisor {
           await emit({ type: event.type, instance_id: instanceId, company_id: after.company_id, data });
         });
         break;
+      case 'decrypt_failed':
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+          const { type: _t, ...data } = event;
+          await emit({
+            type: 'message.decrypt_failed',
+            instance_id: instanceId,
+            company_id: after.company_id,
+            data,
+          });
+        });
+        break;
+      case 'history': {
+        // History is stored by the provider (never as `message` events); its progress is published here.
+        const { type: _t, totals, complete, ...chunk } = event;
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+          const base = { instance_id: instanceId, company_id: after.company_id };
+          await emit({ type: 'history.progress', ...base, data: { ...chunk, complete } });
+          if (complete)
+            await emit({ type: 'history.synced', ...base, data: { sync_type: chunk.sync_type, ...totals } });
+        });
+        break;
+      }
     }
     if (inst) this.deps.hooks?.onProviderEvent?.(inst, event);
   }

@@ -38,7 +38,41 @@ export type ProviderEvent =
   | { type: 'ack'; message_id: string; status: MessageStatus }
   | { type: 'error'; message: string; code?: string }
   | { type: 'reconnect_failed'; attempts: number }
-  | { type: 'health_check_failed'; reason: string };
+  | { type: 'health_check_failed'; reason: string; since_answer_ms?: number }
+  | ({ type: 'history' } & HistoryProgress)
+  | {
+      /** A message that could not be decrypted, also after the sender was asked to re-send it. */
+      type: 'decrypt_failed';
+      message_id: string;
+      chat_id: string;
+      from: string | null;
+      /** The decryption error as the library reported it (no key material). */
+      error: string;
+      /** Failed attempts seen (the first delivery plus re-sends). */
+      attempts: number;
+      timestamp: string;
+    };
+
+/** One history-sync chunk the provider stored (messages WhatsApp sends a newly linked device). */
+export interface HistoryProgress {
+  /** The messenger's name for the chunk kind (WhatsApp: INITIAL_BOOTSTRAP, RECENT, FULL, PUSH_NAME …). */
+  sync_type: string;
+  /** Progress in percent as the messenger reports it; null when it says nothing. */
+  progress: number | null;
+  /** Messages in the chunk, and what became of them. */
+  received: number;
+  stored: number;
+  duplicates: number;
+  /** Older than the configured history window (WHATSAPP_HISTORY_DAYS): not stored. */
+  too_old: number;
+  /** Not user content (protocol messages, stubs): not stored. */
+  skipped: number;
+  chats: number;
+  contacts: number;
+  /** The messenger said the sync is complete; `totals` sums every chunk of this sync. */
+  complete: boolean;
+  totals?: { received: number; stored: number; duplicates: number; too_old: number; skipped: number };
+}
 
 export interface OutboundMessage {
   to: string;

@@ -83,6 +83,16 @@ export function expectWellFormed(e: ProviderEvent): void {
     case 'ack':
       expect(MESSAGE_STATUSES).toContain(e.status);
       break;
+    case 'history':
+      for (const n of [e.received, e.stored, e.duplicates, e.too_old, e.skipped]) {
+        expect(Number.isInteger(n) && n >= 0).toBe(true);
+      }
+      expect(e.stored + e.duplicates + e.too_old + e.skipped).toBeLessThanOrEqual(e.received);
+      break;
+    case 'decrypt_failed':
+      expect(e.message_id).toBeTruthy();
+      expect(e.attempts).toBeGreaterThan(0);
+      break;
     default:
       expect(['error', 'reconnect_failed', 'health_check_failed']).toContain(e.type);
   }

@@ -434,7 +434,7 @@ describe('messenger input with hostile bytes is stored, never dropped', () => {
         sockets.push(s);
         return s as unknown as WaSocket;
       },
-      knobs: { healthCheckIntervalMs: 0, syncHistory: false },
+      knobs: { healthCheckIntervalMs: 0, historyDays: 0 },
     });
     const supervisor = new SessionSupervisor({
       store: t.gw.store,

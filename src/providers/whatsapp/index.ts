@@ -1,6 +1,7 @@
 // The `whatsapp` provider (alias `whatsappweb`): WhatsApp Web multi-device through Baileys, auth state in SQL.
 import makeWASocket, { WA_CERT_DETAILS } from 'baileys';
 import { scrubDeep } from '../../domain/text.js';
+import type { HistoryStore } from '../../ports/history.js';
 import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -27,6 +28,12 @@ export interface WhatsAppProviderOptions {
   trustRootKey?: string;
   maxReconnectAttempts?: number;
   healthCheckIntervalMs?: number;
+  /** History sync window in days (WHATSAPP_HISTORY_DAYS; default 7, 0 = none). */
+  historyDays?: number;
+  /** WHATSAPP_DECRYPT_RETRY_MS: how long an undecryptable message waits for a re-send (default 15 000). */
+  decryptRetryMs?: number;
+  /** Where history-sync messages are stored (the gateway passes the SQL history repository). */
+  history?: HistoryStore;
   knobs?: Partial<WhatsAppKnobs>;
   makeSocket?: SocketMaker;
   /** Cluster leases: after a 440 the session retries only while this replica still holds the instance's lease. */
@@ -48,19 +55,15 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     version: WA_VERSION,
     maxReconnectAttempts: opts.maxReconnectAttempts ?? 10,
     healthCheckIntervalMs: opts.healthCheckIntervalMs ?? 30_000,
-    healthCheckTimeoutMs: 10_000,
     backoffBaseMs: 1000,
     backoffMaxMs: 60_000,
     connectTimeoutMs: 20_000,
     keepAliveIntervalMs: 30_000,
     maxMediaBytes: 16 * 1024 * 1024,
-    syncHistory: !opts.wsUrl,
+    historyDays: opts.historyDays ?? 7,
+    decryptRetryMs: opts.decryptRetryMs ?? 15_000,
     ...opts.knobs,
   };
-  knobs.healthCheckTimeoutMs = Math.min(
-    knobs.healthCheckTimeoutMs,
-    Math.max(1000, knobs.healthCheckIntervalMs),
-  );
   if (!opts.auth && !opts.store) throw new Error('the whatsapp provider needs a store or an auth port');
   const auth = opts.auth ?? new WhatsAppAuthStore(authDbFromStore(opts.store!));
   const store = opts.store;
@@ -81,6 +84,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
         ownsSession: leases
           ? async () => (await leases.owner(ctx.instanceId)) === leases.replicaId
           : undefined,
+        history: opts.history,
         fetchMedia: opts.fetchMedia,
         downloadMedia: opts.downloadMedia,
         findMessage: async (instanceId, messageId) =>

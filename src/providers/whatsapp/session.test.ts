@@ -78,7 +78,12 @@ class FakeSocket {
   async sendPresenceUpdate(p: string, jid: string): Promise<void> {
     this.presence.push(`${p}:${jid}`);
   }
+  /** Pings sent; `pingCloses`: the socket closes under the ping (Baileys rejects it with 428). */
+  pings = 0;
+  pingCloses = false;
   async query(): Promise<unknown> {
+    this.pings++;
+    if (this.pingCloses) throw new Boom('Connection Closed', { statusCode: 428 });
     if (this.pingFails) throw new Boom('Timed Out', { statusCode: 408 });
     return { tag: 'iq', attrs: { type: 'result' } };
   }
@@ -88,13 +93,13 @@ const KNOBS: WhatsAppKnobs = {
   version: [2, 3000, 1],
   maxReconnectAttempts: 3,
   healthCheckIntervalMs: 0,
-  healthCheckTimeoutMs: 50,
   backoffBaseMs: 5,
   backoffMaxMs: 20,
   connectTimeoutMs: 1000,
   keepAliveIntervalMs: 1000,
   maxMediaBytes: 1024,
-  syncHistory: false,
+  historyDays: 0,
+  decryptRetryMs: 50,
 };
 
 describe('WhatsApp session (fake Baileys socket)', () => {
@@ -613,6 +618,15 @@ describe('WhatsApp session (fake Baileys socket)', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(t.sockets.length).toBe(2);
     expect(t.events.filter((e) => e.type === 'health_check_failed')).toHaveLength(1);
+  });
+
+  it('health check: a ping cut short by a closing socket is left to the disconnect policy', async () => {
+    const t = await connected({ knobs: { healthCheckIntervalMs: 20 } });
+    t.last().pingCloses = true;
+    await eventually(() => t.last().pings >= 3);
+    expect(t.events.filter((e) => e.type === 'health_check_failed')).toEqual([]);
+    expect(t.sockets).toHaveLength(1);
+    await t.session.stop();
   });
 
   it('saved creds log in again on start, unless the instance was logged out while stopped', async () => {

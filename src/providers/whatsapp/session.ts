@@ -4,6 +4,7 @@ import {
   type AnyMessageContent,
   type BaileysEventMap,
   type ConnectionState,
+  DisconnectReason,
   downloadMediaMessage,
   type proto,
   type UserFacingSocketConfig,
@@ -13,10 +14,14 @@ import {
 } from 'baileys';
 import { SbError } from '../../domain/errors.js';
 import type { MessageStatus } from '../../domain/statuses.js';
+import type { HistoryStore } from '../../ports/history.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
+import { DecryptWatch } from './decrypt-watch.js';
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
+import { HistoryImporter } from './history.js';
 import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
+import { SessionProbe } from './probe.js';
 
 /** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
 export type WaSocket = Pick<
@@ -50,8 +55,6 @@ export interface WhatsAppKnobs {
   version: [number, number, number];
   maxReconnectAttempts: number;
   healthCheckIntervalMs: number;
-  /** Ping timeout of the health check. */
-  healthCheckTimeoutMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
   connectTimeoutMs: number;
@@ -59,10 +62,12 @@ export interface WhatsAppKnobs {
   /** Largest outbound media item in bytes. */
   maxMediaBytes: number;
   /**
-   * Let Baileys process WhatsApp's history sync (recent chats, LID ↔ phone mappings) after a login. Off against
-   * the emulator, which sends none (Baileys would wait 20 s for it).
+   * History sync after a link (WHATSAPP_HISTORY_DAYS): messages up to this many days old are stored; 0 tells
+   * Baileys to take no history (it then skips the initial app-state sync and the wait for the history).
    */
-  syncHistory: boolean;
+  historyDays: number;
+  /** How long an undecryptable message waits for the sender's re-send before it is reported (ms). */
+  decryptRetryMs: number;
 }
 
 export interface WhatsAppSessionDeps {
@@ -74,6 +79,8 @@ export interface WhatsAppSessionDeps {
   findMessage(instanceId: string, messageId: string): Promise<StoredMessageRef | null>;
   /** Keeps the contacts table current (names, LID ↔ phone). */
   upsertContact?(c: { contact_id: string; name: string | null; phone: string | null }): Promise<void>;
+  /** Stores history-sync messages (idempotent); without it history is counted but not kept. */
+  history?: HistoryStore;
   /** Whether this process still owns the session (a lease elsewhere may say no). Default: yes. */
   ownsSession?(): Promise<boolean>;
   /** Downloads and decrypts an inbound media message (Baileys' downloadMediaMessage; tests replace it). */
@@ -91,12 +98,6 @@ const ACK_GRACE_MS = 250;
 /** Message types whose bytes can be downloaded later. */
 const MEDIA_KINDS = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
-const PING = {
-  tag: 'iq',
-  attrs: { to: 's.whatsapp.net', type: 'get', xmlns: 'w:p' },
-  content: [{ tag: 'ping', attrs: {} }],
-};
-
 /** Live session of one `whatsapp` instance. */
 export class WhatsAppSession implements ProviderSession {
   private state: State = 'idle';
@@ -110,8 +111,7 @@ export class WhatsAppSession implements ProviderSession {
   private hasQr = false;
   private qrWaiters: Array<() => void> = [];
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private healthTimer: NodeJS.Timeout | null = null;
-  private healthBusy = false;
+  private probe: SessionProbe | null = null;
   /** Serialises the handling of socket events. */
   private events: Promise<void> = Promise.resolve();
   /** Ids of messages we sent: their echo in messages.upsert is not stored twice. */
@@ -119,7 +119,22 @@ export class WhatsAppSession implements ProviderSession {
   /** Sends in flight (plus a short grace): acks for them wait until the core knows the message id. */
   private readonly sendGates = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: WhatsAppSessionDeps) {}
+  private readonly history: HistoryImporter;
+  private readonly decrypt: DecryptWatch;
+
+  constructor(private readonly deps: WhatsAppSessionDeps) {
+    this.history = new HistoryImporter({
+      ctx: deps.ctx,
+      store: deps.history,
+      days: deps.knobs.historyDays,
+      saveContact: (id, name, pn) => this.saveContact(id, name, pn),
+    });
+    this.decrypt = new DecryptWatch({
+      retryWindowMs: deps.knobs.decryptRetryMs,
+      report: (e) => this.ctx.emit(e),
+      logger: deps.ctx.logger,
+    });
+  }
 
   private get ctx(): SessionContext {
     return this.deps.ctx;
@@ -145,7 +160,7 @@ export class WhatsAppSession implements ProviderSession {
       auth: this.auth.state,
       version: knobs.version,
       logger: baileysLogger(this.ctx.logger) as unknown as UserFacingSocketConfig['logger'],
-      shouldSyncHistoryMessage: () => knobs.syncHistory,
+      shouldSyncHistoryMessage: () => knobs.historyDays > 0,
       syncFullHistory: false,
       markOnlineOnConnect: false,
       connectTimeoutMs: knobs.connectTimeoutMs,
@@ -182,6 +197,7 @@ export class WhatsAppSession implements ProviderSession {
     on('contacts.upsert', async (list) => {
       for (const c of list) await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
     });
+    on('messaging-history.set', (h) => this.history.onSet(h, this.account));
     on('lid-mapping.update', async (m) => {
       if (m.pn) await this.saveContact(m.pn, null, m.pn);
     });
@@ -302,49 +318,68 @@ export class WhatsAppSession implements ProviderSession {
     this.reconnectTimer.unref?.();
   }
 
+  /** Starts the active probe for the socket that just opened (HEALTH_CHECK_INTERVAL_MS; 0 = off). */
   private startHealthCheck(): void {
     this.stopHealthCheck();
-    const every = this.deps.knobs.healthCheckIntervalMs;
-    if (every <= 0) return;
-    this.healthTimer = setInterval(() => void this.healthCheck(), every);
-    this.healthTimer.unref?.();
+    const sock = this.sock;
+    if (!sock || this.deps.knobs.healthCheckIntervalMs <= 0) return;
+    const gen = this.generation;
+    this.probe = new SessionProbe({
+      intervalMs: this.deps.knobs.healthCheckIntervalMs,
+      // A ping cut short by the socket closing is not silence: the close goes through the disconnect policy.
+      query: (node, timeoutMs) =>
+        sock.query(node, timeoutMs).catch((err) => {
+          if (closeCode(err) === DisconnectReason.connectionClosed) return null;
+          throw err;
+        }),
+      onDead: (reason, sinceAnswerMs) => this.onProbeFailed(gen, sock, reason, sinceAnswerMs),
+    });
+    this.probe.start();
   }
 
   private stopHealthCheck(): void {
-    if (this.healthTimer) clearInterval(this.healthTimer);
-    this.healthTimer = null;
+    this.probe?.stop();
+    this.probe = null;
   }
 
-  /** Pings a session that claims to be open; one that does not answer is restarted. */
+  /** Runs one probe now (tests, and an operator's health request); false when the socket was found dead. */
   async healthCheck(): Promise<boolean> {
-    const sock = this.sock;
-    if (this.state !== 'open' || !sock || this.healthBusy) return true;
-    this.healthBusy = true;
-    const gen = this.generation;
+    if (this.state !== 'open' || !this.probe) return true;
+    return this.probe.probeOnce();
+  }
+
+  /**
+   * The socket claims to be open but did not answer: leave client_ready (`reconnecting`), report
+   * `health_check_failed` and log in again on a new socket from the stored credentials (no QR).
+   */
+  private async onProbeFailed(
+    gen: number,
+    sock: WaSocket,
+    reason: string,
+    sinceAnswerMs: number,
+  ): Promise<void> {
+    if (gen !== this.generation || this.state !== 'open') return;
+    this.ctx.logger.warn({ reason, since_answer_ms: sinceAnswerMs }, 'whatsapp socket silent; restarting it');
+    this.generation++; // the old socket's close must not trigger the disconnect policy
+    this.probe = null;
+    this.state = 'connecting';
     try {
-      await sock.query(PING, this.deps.knobs.healthCheckTimeoutMs);
-      return true;
+      sock.end(undefined);
     } catch (err) {
-      if (gen !== this.generation || (this.state as State) !== 'open') return true;
-      const reason = `ping failed: ${errText(err)}`;
-      this.ctx.logger.warn({ reason }, 'whatsapp health check failed; restarting the socket');
-      this.generation++; // the old socket's close must not trigger the disconnect policy
-      this.stopHealthCheck();
-      this.state = 'connecting';
-      try {
-        sock.end(undefined);
-      } catch {}
-      await this.ctx.emit({ type: 'health_check_failed', reason });
-      await this.emitReconnecting('health_check_failed');
-      this.connect();
-      return false;
-    } finally {
-      this.healthBusy = false;
+      this.ctx.logger.debug({ err: errText(err) }, 'ending the silent socket failed');
     }
+    await this.ctx.emit({ type: 'health_check_failed', reason, since_answer_ms: sinceAnswerMs });
+    await this.emitReconnecting('health_check_failed');
+    this.connect();
   }
 
   private async onUpsert(messages: WAMessage[]): Promise<void> {
     for (const m of messages) {
+      if (DecryptWatch.isFailure(m)) {
+        this.decrypt.failed(m);
+        continue;
+      }
+      this.decrypt.resolved(m.key.id);
       if (m.key.fromMe && m.key.id && this.sentIds.has(m.key.id)) {
         // Our own send echoed back; Baileys may have merged an early receipt into it.
         const status = ackStatus(m.status);
@@ -394,6 +429,7 @@ export class WhatsAppSession implements ProviderSession {
     if (this.state === 'closed' && !this.sock) return;
     this.state = 'closed';
     this.clearTimers();
+    await this.decrypt.flushAll();
     const sock = this.sock;
     this.sock = null;
     this.generation++;

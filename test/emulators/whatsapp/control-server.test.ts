@@ -71,4 +71,37 @@ describe('emulator HTTP control server', () => {
     expect(await client.waitForClose()).toBe(440);
     expect((await call('POST', '/scan-qr', { qr: 'bogus' })).status).toBe(400);
   });
+
+  it('drives history, decrypt failures and silent sockets over HTTP', async () => {
+    const auth = memoryAuthState();
+    const first = connectClient(emu.url, auth);
+    const { qr } = await first.waitForUpdate((u) => !!u.qr);
+    const history = [
+      { conversations: [{ phone: '4917000000004', messages: [{ id: 'H-HTTP', text: 'old' }] }] },
+    ];
+    const { phone } = (await call('POST', '/scan-qr', { qr, history })).json;
+    await first.waitForClose();
+    client = connectClient(emu.url, auth, { syncHistory: true });
+    const ids: string[] = [];
+    client.sock.ev.on('messages.upsert', ({ messages }) => ids.push(...messages.map((m) => m.key.id ?? '')));
+    client.sock.ev.on('messaging-history.set', ({ messages }) =>
+      ids.push(...messages.map((m) => m.key.id ?? '')),
+    );
+    await client.waitForUpdate((u) => u.connection === 'open');
+    await eventually(() => ids.includes('H-HTTP'), 5000);
+    await call('POST', '/deliver-text', { toPhone: phone, fromPhone: '4917000000003', text: 'first' });
+    const bad = await call('POST', '/deliver-undecryptable', {
+      toPhone: phone,
+      fromPhone: '4917000000003',
+      text: 'retried',
+      mode: 'recover',
+    });
+    expect(bad.status).toBe(200);
+    await eventually(async () => (await call('GET', `/retries?id=${bad.json.id}`)).json.count === 1, 5000);
+    await eventually(() => ids.includes(bad.json.id), 5000);
+    const chunk = { syncType: 'RECENT', conversations: [], progress: 100 };
+    expect((await call('POST', '/send-history', { accountPhone: phone, chunk })).status).toBe(200);
+    expect((await call('POST', '/send-history', { accountPhone: phone })).status).toBe(400);
+    expect((await call('POST', '/silence-live', { accountPhone: phone })).json).toEqual({ count: 1 });
+  });
 });

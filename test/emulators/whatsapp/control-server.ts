@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StreamErrorKind, WhatsAppEmulator } from './emulator.js';
+import type { HistoryChunkSpec } from './history.js';
 
 /** A running control server. */
 export interface ControlServer {
@@ -36,6 +37,10 @@ const str = (v: unknown, name: string): string => {
  * - `POST /stream-error {accountPhone, kind: 'conflict'|'device_removed'|'restart_required'}`
  * - `POST /drop {accountPhone}`
  * - `POST /silent {accountPhone, silent}`
+ * - `POST /silence-live {accountPhone}` → `{count}` (current sockets stay open, get nothing; a reconnect works)
+ * - `POST /send-history {accountPhone, chunk}` (a `HistoryChunkSpec`, sent to the live devices now)
+ * - `POST /deliver-undecryptable {toPhone, fromPhone, text, mode: 'recover'|'never', id?}` → `{id}`
+ * - `GET  /retries?id=M` → `{count}` (retry receipts the client sent for message M)
  * Errors answer 400 `{error}`.
  */
 export async function startControlServer(
@@ -58,6 +63,8 @@ export async function startControlServer(
         return { count: emulator.liveConnections(phone) };
       case 'GET /conflicts':
         return { count: emulator.conflicts(phone || undefined) };
+      case 'GET /retries':
+        return { count: emulator.retryReceipts(url.searchParams.get('id') ?? '') };
     }
     if (req.method !== 'POST') {
       res.statusCode = 404;
@@ -68,6 +75,7 @@ export async function startControlServer(
       case '/scan-qr':
         return emulator.scanQr(str(body.qr, 'qr'), {
           phone: typeof body.phone === 'string' ? body.phone : undefined,
+          history: Array.isArray(body.history) ? (body.history as HistoryChunkSpec[]) : undefined,
         });
       case '/deliver-text':
         return {
@@ -98,6 +106,22 @@ export async function startControlServer(
       case '/silent':
         emulator.setSilent(str(body.accountPhone, 'accountPhone'), body.silent !== false);
         return { ok: true };
+      case '/silence-live':
+        return { count: emulator.silenceLiveConnections(str(body.accountPhone, 'accountPhone')) };
+      case '/send-history':
+        if (!body.chunk || typeof body.chunk !== 'object') throw new Error('chunk: expected a history chunk');
+        await emulator.sendHistory(str(body.accountPhone, 'accountPhone'), body.chunk as HistoryChunkSpec);
+        return { ok: true };
+      case '/deliver-undecryptable':
+        return {
+          id: await emulator.deliverUndecryptable({
+            toPhone: str(body.toPhone, 'toPhone'),
+            fromPhone: str(body.fromPhone, 'fromPhone'),
+            text: str(body.text, 'text'),
+            mode: body.mode === 'never' ? 'never' : 'recover',
+            id: typeof body.id === 'string' ? body.id : undefined,
+          }),
+        };
     }
     res.statusCode = 404;
     return { error: `no route ${route}` };

@@ -15,6 +15,8 @@ import {
 } from 'baileys';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
+import { type UndecryptableMode, undecryptableCiphertext } from './decrypt.js';
+import { appStateSyncResult, type HistoryChunkSpec, historyNotification } from './history.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
 
@@ -71,6 +73,10 @@ interface Device {
   signedPreKey: { keyId: number; publicKey: Buffer; signature: Buffer };
   preKeys: Map<number, Buffer>;
   offline: BinaryNode[];
+  /** History chunks the account's phone still owes this device (sent after its first login). */
+  history: HistoryChunkSpec[];
+  /** Chunks sent but not yet acknowledged (`hist_sync` receipt): sent again at the next login, as the phone does. */
+  historyUnacked: Map<string, HistoryChunkSpec>;
 }
 
 interface Account {
@@ -81,6 +87,8 @@ interface Account {
   nextDeviceId: number;
   sent: SentMessage[];
   silent: boolean;
+  /** The account's own phone (device 0) as a Signal peer: it sends history to linked devices. */
+  phonePeer?: SignalPeer;
 }
 
 interface PendingPairing {
@@ -101,6 +109,8 @@ interface Conn {
   pairing?: PendingPairing;
   pending: Map<string, (node: BinaryNode) => void>;
   nextId: number;
+  /** This socket stays open but gets no answers (a half-dead connection); a new connection is not affected. */
+  silent?: boolean;
 }
 
 /** Options for {@link WhatsAppEmulator.start}. */
@@ -132,6 +142,11 @@ export class WhatsAppEmulator extends EventEmitter {
   private readonly contactsByLid = new Map<string, SignalPeer>();
   private readonly conns = new Set<Conn>();
   private readonly pairingByRef = new Map<string, Conn>();
+  /** Messages sent undecryptable on purpose, by message id: what to do when the client asks for a retry. */
+  private readonly undecryptable = new Map<
+    string,
+    { accountPhone: string; fromPhone: string; text: string; mode: UndecryptableMode; retries: number }
+  >();
   /** Second live logins of one device, per account phone (WhatsApp replaces the older one with a 440 conflict). */
   private readonly conflictLog: Array<{ phone: string; device: number; at: number }> = [];
 
@@ -176,7 +191,10 @@ export class WhatsAppEmulator extends EventEmitter {
    * account (or adding a device to the existing account with that phone). Resolves once the client
    * accepted the pairing and was told to restart (515).
    */
-  async scanQr(qr: string, opts: { phone?: string } = {}): Promise<{ phone: string; lid: string }> {
+  async scanQr(
+    qr: string,
+    opts: { phone?: string; history?: HistoryChunkSpec[] } = {},
+  ): Promise<{ phone: string; lid: string }> {
     const parts = qr.slice(qr.indexOf('#') + 1).split(',');
     const [ref, noiseB64, identityB64, advB64] = parts;
     const conn = ref ? this.pairingByRef.get(ref) : undefined;
@@ -243,6 +261,9 @@ export class WhatsAppEmulator extends EventEmitter {
       signedPreKey: pairing.signedPreKey,
       preKeys: new Map(),
       offline: [],
+      // As the phone does after a link: history follows the first login (one empty chunk when none is given).
+      history: [...(opts.history ?? [{ conversations: [], progress: 100 }])],
+      historyUnacked: new Map(),
     });
     for (const r of pairing.refs) this.pairingByRef.delete(r);
     conn.pairing = undefined;
@@ -284,9 +305,102 @@ export class WhatsAppEmulator extends EventEmitter {
       };
       const live = this.liveConns(account).filter((c) => c.device === device);
       if (live.length) for (const c of live) this.send(c, stanza);
-      else device.offline.push(stanza);
+      // Queued for a device with no connection: delivered after its next <success>, marked offline (as WhatsApp does).
+      else device.offline.push({ ...stanza, attrs: { ...stanza.attrs, offline: '1' } });
     }
     return id;
+  }
+
+  /** The account's phone sends a history chunk to every live device now (e.g. a duplicate or a RECENT chunk). */
+  async sendHistory(accountPhone: string, chunk: HistoryChunkSpec): Promise<void> {
+    const account = this.mustAccount(accountPhone);
+    for (const c of this.liveConns(account))
+      await this.sendFromPhone(c, historyNotification(chunk, account.phone));
+  }
+
+  /**
+   * A contact sends a text the device cannot decrypt (ciphertext no session opens, as after lost keys). The client
+   * answers with a retry receipt; with `mode: 'recover'` the contact then re-sends it properly (same id), with
+   * `'never'` every re-send is broken again. Needs an established session (deliver one normal text first).
+   */
+  async deliverUndecryptable(opts: {
+    toPhone: string;
+    fromPhone: string;
+    text: string;
+    mode: UndecryptableMode;
+    id?: string;
+  }): Promise<string> {
+    const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    this.undecryptable.set(id, {
+      accountPhone: opts.toPhone,
+      fromPhone: opts.fromPhone,
+      text: opts.text,
+      mode: opts.mode,
+      retries: 0,
+    });
+    await this.sendContactText(opts.toPhone, opts.fromPhone, opts.text, id, true);
+    return id;
+  }
+
+  /** Retry receipts the client sent for a message id (each asks the sender to encrypt it again). */
+  retryReceipts(messageId: string): number {
+    return this.undecryptable.get(messageId)?.retries ?? 0;
+  }
+
+  /** Encrypts a text from a contact to every live device of the account, optionally with a broken MAC. */
+  private async sendContactText(
+    toPhone: string,
+    fromPhone: string,
+    text: string,
+    id: string,
+    broken: boolean,
+    retryCount?: number,
+  ): Promise<void> {
+    const account = this.mustAccount(toPhone);
+    const peer = this.contact(fromPhone);
+    const address = this.deviceAddress(account);
+    for (const c of this.liveConns(account)) {
+      const device = c.device!;
+      if (!peer.hasSession(`${address}.${device.id}`))
+        throw new Error('no session with the device yet: deliver a normal text first');
+      const { type, ciphertext } = broken
+        ? undecryptableCiphertext()
+        : await peer.encrypt(address, device.id, { conversation: text });
+      const enc: BinaryNode = {
+        tag: 'enc',
+        attrs: { v: '2', type, ...(retryCount ? { count: String(retryCount) } : {}) },
+        content: ciphertext,
+      };
+      this.send(c, {
+        tag: 'message',
+        attrs: {
+          from: `${peer.phone}@${S_WHATSAPP_NET}`,
+          sender_lid: `${peer.lid}@lid`,
+          id,
+          t: now(),
+          type: 'text',
+          notify: `Contact ${peer.phone}`,
+        },
+        content: [enc],
+      });
+    }
+  }
+
+  /** A retry receipt from the client: the contact re-sends the message (properly or not, per its mode). */
+  private async onRetryReceipt(node: BinaryNode): Promise<void> {
+    const id = node.attrs.id ?? '';
+    const pending = this.undecryptable.get(id);
+    if (!pending) return;
+    pending.retries++;
+    const broken = pending.mode === 'never';
+    await this.sendContactText(
+      pending.accountPhone,
+      pending.fromPhone,
+      pending.text,
+      id,
+      broken,
+      pending.retries,
+    );
   }
 
   /** The contact a message was sent to reports it delivered or read. */
@@ -320,6 +434,16 @@ export class WhatsAppEmulator extends EventEmitter {
   /** While silent, the emulator ignores every stanza from the account (pings and iqs go unanswered). */
   setSilent(accountPhone: string, silent: boolean): void {
     this.mustAccount(accountPhone).silent = silent;
+  }
+
+  /**
+   * The account's current connections go silent: the sockets stay open but nothing is answered or sent, as with a
+   * half-dead TCP path. A new connection (the client's reconnect) works normally. Returns how many went silent.
+   */
+  silenceLiveConnections(accountPhone: string): number {
+    const live = this.liveConns(this.mustAccount(accountPhone));
+    for (const c of live) c.silent = true;
+    return live.length;
   }
 
   /** Messages the account sent to simulated contacts, decrypted. */
@@ -401,6 +525,43 @@ export class WhatsAppEmulator extends EventEmitter {
     };
   }
 
+  /** Sends the history a device is owed once it can be encrypted to (after its login and its prekey upload). */
+  private async flushHistory(conn: Conn): Promise<void> {
+    const { account, device } = conn;
+    if (!account || !device || device.history.length === 0 || device.preKeys.size === 0) return;
+    for (const chunk of device.history.splice(0)) {
+      const id = await this.sendFromPhone(conn, historyNotification(chunk, account.phone));
+      device.historyUnacked.set(id, chunk);
+      this.emit('history', { phone: account.phone, device: device.id, id });
+    }
+  }
+
+  /** A Signal-encrypted 1:1 message from the account's own phone (device 0) to the connection's device. */
+  private async sendFromPhone(conn: Conn, message: proto.IMessage): Promise<string> {
+    const account = conn.account!;
+    const device = conn.device!;
+    account.phonePeer ??= new SignalPeer(account.phone, account.lid);
+    const peer = account.phonePeer;
+    const address = this.deviceAddress(account);
+    if (!peer.hasSession(`${address}.${device.id}`))
+      await peer.initSession(address, device.id, this.takeDeviceBundle(device));
+    const { type, ciphertext } = await peer.encrypt(address, device.id, message);
+    const id = `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    this.send(conn, {
+      tag: 'message',
+      attrs: {
+        from: `${account.phone}@${S_WHATSAPP_NET}`,
+        sender_lid: `${account.lid}@lid`,
+        id,
+        t: now(),
+        type: 'text',
+        category: 'peer',
+      },
+      content: [{ tag: 'enc', attrs: { v: '2', type }, content: ciphertext }],
+    });
+    return id;
+  }
+
   private liveConns(account: Account): Conn[] {
     return [...this.conns].filter(
       (c) => c.account === account && c.stage === 'open' && c.device && c.ws.readyState === c.ws.OPEN,
@@ -438,7 +599,7 @@ export class WhatsAppEmulator extends EventEmitter {
         this.onClientPayload(conn, clientStatic, payload);
       } else {
         const node = await decodeBinaryNode(frame);
-        if (conn.account?.silent) continue;
+        if (conn.account?.silent || conn.silent) continue;
         this.onNode(conn, node).catch(() => undefined);
       }
     }
@@ -494,6 +655,9 @@ export class WhatsAppEmulator extends EventEmitter {
       tag: 'success',
       attrs: { t: now(), lid: `${account.lid}@lid`, location: 'emulator', creation: now() },
     });
+    // History a previous connection never acknowledged goes again (first, in its order).
+    device.history.unshift(...device.historyUnacked.values());
+    device.historyUnacked.clear();
     const queued = device.offline.splice(0);
     for (const n of queued) this.send(conn, n);
     this.send(conn, {
@@ -502,6 +666,7 @@ export class WhatsAppEmulator extends EventEmitter {
       content: [{ tag: 'offline', attrs: { count: String(queued.length) } }],
     });
     this.emit('login', { phone, device: device.id });
+    void this.flushHistory(conn).catch(() => conn.ws.terminate());
   }
 
   private nextId(conn: Conn): string {
@@ -509,7 +674,7 @@ export class WhatsAppEmulator extends EventEmitter {
   }
 
   private send(conn: Conn, node: BinaryNode): void {
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    if (conn.ws.readyState !== conn.ws.OPEN || conn.silent) return;
     conn.ws.send(conn.noise.frame(Buffer.from(encodeBinaryNode(node))));
   }
 
@@ -569,11 +734,17 @@ export class WhatsAppEmulator extends EventEmitter {
     }
     if (node.tag === 'iq') return this.onIq(conn, node);
     if (node.tag === 'message') return this.onMessage(conn, node);
+    if (node.tag === 'receipt' && node.attrs.type === 'retry') return this.onRetryReceipt(node);
+    if (node.tag === 'receipt' && node.attrs.type === 'hist_sync')
+      conn.device?.historyUnacked.delete(node.attrs.id ?? '');
     // acks, receipts, presence, ib telemetry: nothing to answer.
   }
 
   private onIq(conn: Conn, iq: BinaryNode): void {
     this.result(conn, iq, this.answerIq(conn, iq));
+    // A prekey upload makes the device reachable: history it is owed can go now.
+    if (iq.attrs.xmlns === 'encrypt' && iq.attrs.type === 'set')
+      void this.flushHistory(conn).catch(() => conn.ws.terminate());
   }
 
   /** Content of the result for a client iq (undefined: an empty result). */
@@ -604,6 +775,7 @@ export class WhatsAppEmulator extends EventEmitter {
       }
     }
     if (xmlns === 'usync' && account) return this.usyncResult(iq, account);
+    if (xmlns === 'w:sync:app:state') return appStateSyncResult(iq);
     if (xmlns === 'abt') return [{ tag: 'props', attrs: { protocol: '1' } }];
     if (xmlns === 'blocklist' && iq.attrs.type === 'get') return [{ tag: 'list', attrs: {} }];
     if (xmlns === 'privacy' && iq.attrs.type === 'get') return [{ tag: 'privacy', attrs: {} }];

@@ -55,14 +55,14 @@ export interface TestClient {
 export function connectClient(
   url: string,
   auth: AuthenticationState,
-  extra: { keepAliveIntervalMs?: number } = {},
+  extra: { keepAliveIntervalMs?: number; syncHistory?: boolean } = {},
 ): TestClient {
   const sock = makeWASocket({
     waWebSocketUrl: url,
     auth,
     version: TEST_WA_VERSION,
     logger: pino({ level: process.env.WA_EMULATOR_LOG_LEVEL ?? 'silent' }),
-    shouldSyncHistoryMessage: () => false,
+    shouldSyncHistoryMessage: () => extra.syncHistory ?? false,
     markOnlineOnConnect: false,
     connectTimeoutMs: 10_000,
     keepAliveIntervalMs: extra.keepAliveIntervalMs ?? 30_000,
