@@ -21,6 +21,7 @@ import { dashboardRoutes } from './http/routes/dashboard.js';
 import { eventsHttpRoutes } from './http/routes/events-http.js';
 import { eventsWsRoutes } from './http/routes/events-ws.js';
 import { healthRoutes } from './http/routes/health.js';
+import { identityRoutes } from './http/routes/identities.js';
 import { instanceRoutes } from './http/routes/instances.js';
 import { mcpRoutes } from './http/routes/mcp.js';
 import { messageMediaRoutes } from './http/routes/message-media.js';
@@ -136,6 +137,7 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
     companySessionRoutes,
     connectRoutes,
     webhookRoutes,
+    identityRoutes,
   ]) {
     await app.register(routes(gw));
   }

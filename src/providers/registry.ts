@@ -1,6 +1,7 @@
 // The provider registry: the ONLY file that imports every provider. A table, not an if-chain.
 import type { Config } from '../config/index.js';
 import { WahaWebhookTokens } from '../core/waha-identity.js';
+import type { IdentityStore } from '../ports/identities.js';
 import type { SessionLeases } from '../ports/leases.js';
 import type { OutboundFetch } from '../ports/outbound.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
@@ -19,6 +20,8 @@ export interface RegistryOptions {
   leases?: SessionLeases;
   /** The guarded fetch for media sent by URL (without it, providers refuse media by URL). */
   outbound?: OutboundFetch;
+  /** WhatsApp LID ↔ phone identities (SQL). */
+  identities?: IdentityStore;
 }
 
 /** Per-instance WAHA webhook tokens derived from the secret kept in the store. */
@@ -56,6 +59,7 @@ const PROVIDERS: Entry[] = [
       ? createWhatsAppProvider({
           store: o.store,
           leases: o.leases,
+          identities: o.identities,
           ...c.whatsapp,
           fetchMedia: o.outbound ? (url, maxBytes) => o.outbound!.download(url, { maxBytes }) : undefined,
         })

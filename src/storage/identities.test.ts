@@ -96,7 +96,9 @@ describe.each(testBackends())('whatsapp identities on %s', (backend) => {
     expect(msgs.map((m) => m.body).sort()).toEqual(['via lid', 'via phone']);
     expect(msgs.every((m) => m.from === PN)).toBe(true);
     const contacts = (await store.contacts.list({ instance_id: inst, limit: 10 })).items;
-    expect(contacts).toEqual([expect.objectContaining({ contact_id: PN, name: 'Anna', phone: '+4915100000009' })]);
+    expect(contacts).toEqual([
+      expect.objectContaining({ contact_id: PN, name: 'Anna', phone: '+4915100000009' }),
+    ]);
 
     expect(await ids.link(inst, { lid: LID, pn: PN })).toEqual({
       changed: false,

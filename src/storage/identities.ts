@@ -26,11 +26,10 @@ export class SqlIdentityStore implements IdentityStore {
     if (known.length) return { changed: false, merged: none };
     return this.db.tx(async ({ sql }) => {
       // A LID or a phone that was paired differently before: the newest pairing wins.
-      await sql.query(`DELETE FROM ${s}.whatsapp_identities WHERE instance_id = $1 AND (lid = $2 OR pn = $3)`, [
-        instanceId,
-        lid,
-        pn,
-      ]);
+      await sql.query(
+        `DELETE FROM ${s}.whatsapp_identities WHERE instance_id = $1 AND (lid = $2 OR pn = $3)`,
+        [instanceId, lid, pn],
+      );
       await sql.query(`INSERT INTO ${s}.whatsapp_identities (instance_id, lid, pn) VALUES ($1, $2, $3)`, [
         instanceId,
         lid,

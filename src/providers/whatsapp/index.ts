@@ -1,6 +1,7 @@
 // The `whatsapp` provider (alias `whatsappweb`): WhatsApp Web multi-device through Baileys, auth state in SQL.
 import makeWASocket, { WA_CERT_DETAILS } from 'baileys';
 import { scrubDeep } from '../../domain/text.js';
+import type { IdentityStore } from '../../ports/identities.js';
 import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -32,6 +33,8 @@ export interface WhatsAppProviderOptions {
   /** Cluster leases: after a 440 the session retries only while this replica still holds the instance's lease. */
   leases?: SessionLeases;
   fetchMedia?: WhatsAppSessionDeps['fetchMedia'];
+  /** LID ↔ phone pairs per instance (the gateway's SQL identity store). */
+  identities?: IdentityStore;
   downloadMedia?: WhatsAppSessionDeps['downloadMedia'];
 }
 
@@ -82,6 +85,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
           ? async () => (await leases.owner(ctx.instanceId)) === leases.replicaId
           : undefined,
         fetchMedia: opts.fetchMedia,
+        identities: opts.identities,
         downloadMedia: opts.downloadMedia,
         findMessage: async (instanceId, messageId) =>
           store ? store.messages.getByMessageId(instanceId, messageId) : null,

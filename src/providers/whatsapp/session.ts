@@ -13,9 +13,11 @@ import {
 } from 'baileys';
 import { SbError } from '../../domain/errors.js';
 import type { MessageStatus } from '../../domain/statuses.js';
+import type { IdentityStore } from '../../ports/identities.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
+import { type LidLookup, pairOf, pairOfKey, SessionIdentities } from './identities.js';
 import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
 
 /** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
@@ -31,7 +33,7 @@ export type WaSocket = Pick<
   | 'query'
   | 'updateMediaMessage'
   | 'groupCreate'
-> & { user?: WASocket['user'] };
+> & { user?: WASocket['user']; signalRepository?: { lidMapping: LidLookup } };
 
 /** Builds a socket (Baileys' `makeWASocket` in production). */
 export type SocketMaker = (config: UserFacingSocketConfig) => WaSocket;
@@ -81,6 +83,8 @@ export interface WhatsAppSessionDeps {
   /** Fetches outbound media by URL: the gateway's guarded fetch (SSRF-safe, size-capped); tests replace it. */
   fetchMedia?(url: string, maxBytes: number): Promise<Buffer>;
   random?: () => number;
+  /** LID ↔ phone pairs of the instance (merges a LID's chat into the phone's); without it LIDs stay as they come. */
+  identities?: IdentityStore;
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
@@ -119,7 +123,12 @@ export class WhatsAppSession implements ProviderSession {
   /** Sends in flight (plus a short grace): acks for them wait until the core knows the message id. */
   private readonly sendGates = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: WhatsAppSessionDeps) {}
+  /** LID ↔ phone identities learned in this session. */
+  private readonly ids: SessionIdentities;
+
+  constructor(private readonly deps: WhatsAppSessionDeps) {
+    this.ids = new SessionIdentities(deps.ctx.instanceId, deps.identities, deps.ctx.logger);
+  }
 
   private get ctx(): SessionContext {
     return this.deps.ctx;
@@ -180,9 +189,15 @@ export class WhatsAppSession implements ProviderSession {
       }
     });
     on('contacts.upsert', async (list) => {
-      for (const c of list) await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
+      for (const c of list) {
+        await this.ids.learn(
+          pairOf(c.id, c.phoneNumber) ?? pairOf(c.lid, c.id) ?? pairOf(c.lid, c.phoneNumber),
+        );
+        await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
+      }
     });
     on('lid-mapping.update', async (m) => {
+      await this.ids.learn(pairOf(m.lid, m.pn));
       if (m.pn) await this.saveContact(m.pn, null, m.pn);
     });
   }
@@ -351,8 +366,10 @@ export class WhatsAppSession implements ProviderSession {
         if (status === 'delivered' || status === 'read') await this.emitAck(m.key.id, status);
         continue;
       }
-      const mapped = mapMessage(m, this.account);
-      if (!mapped) continue;
+      await this.ids.learn(pairOfKey(m.key));
+      const first = mapMessage(m, this.account);
+      if (!first) continue;
+      const mapped = await this.ids.canonical(first, this.sock?.signalRepository?.lidMapping);
       if (mapped.media && MEDIA_KINDS.has(mapped.type)) {
         await this.deps.auth.saveMediaRef(this.ctx.instanceId, mapped.message_id, {
           key: m.key,
@@ -486,6 +503,7 @@ export class WhatsAppSession implements ProviderSession {
       const sent = await sock.sendMessage(jid, content, { messageId, ...(quoted ? { quoted } : {}) });
       if (sent?.message) this.rememberSent(messageId, sent.message);
       release();
+      await this.ids.learnFromSend(jid, sock.signalRepository?.lidMapping);
       const ts = sent?.messageTimestamp;
       const seconds = typeof ts === 'number' ? ts : ts ? Number(ts.toString()) : 0;
       return {

@@ -15,6 +15,7 @@ import {
 } from 'baileys';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
+import { type SenderAddressing, senderAttrs } from './identities.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
 
@@ -258,6 +259,11 @@ export class WhatsAppEmulator extends EventEmitter {
     text: string;
     id?: string;
     pushName?: string;
+    /**
+     * How the stanza names the sender: `pn` (default: `from` phone JID + `sender_lid`), `lid` (`from` LID +
+     * `sender_pn`, `addressing_mode="lid"`), `lid-only` (`from` LID, no phone anywhere).
+     */
+    addressing?: SenderAddressing;
   }): Promise<string> {
     const account = this.mustAccount(opts.toPhone);
     const peer = this.contact(opts.fromPhone);
@@ -273,8 +279,7 @@ export class WhatsAppEmulator extends EventEmitter {
       const stanza: BinaryNode = {
         tag: 'message',
         attrs: {
-          from: `${peer.phone}@${S_WHATSAPP_NET}`,
-          sender_lid: `${peer.lid}@lid`,
+          ...senderAttrs(peer, opts.addressing ?? 'pn'),
           id,
           t: now(),
           type: 'text',
@@ -287,6 +292,11 @@ export class WhatsAppEmulator extends EventEmitter {
       else device.offline.push(stanza);
     }
     return id;
+  }
+
+  /** A simulated contact's LID user part (digits), inventing the contact on first use. */
+  contactLid(phone: string): string {
+    return this.contact(phone).lid;
   }
 
   /** The contact a message was sent to reports it delivered or read. */
