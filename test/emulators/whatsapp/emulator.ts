@@ -15,6 +15,7 @@ import {
 } from 'baileys';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
+import { GroupDirectory, IqError, type ParticipantAction } from './groups.js';
 import { type SenderAddressing, senderAttrs } from './identities.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
@@ -55,6 +56,8 @@ export interface SentMessage {
   message?: proto.IMessage;
   /** Set when the emulator could not decrypt the message. */
   error?: string;
+  /** The group (`…@g.us`) for a group message. */
+  group?: string;
 }
 
 /** Summary of one emulated account. */
@@ -135,6 +138,8 @@ export class WhatsAppEmulator extends EventEmitter {
   private readonly pairingByRef = new Map<string, Conn>();
   /** Second live logins of one device, per account phone (WhatsApp replaces the older one with a 440 conflict). */
   private readonly conflictLog: Array<{ phone: string; device: number; at: number }> = [];
+  /** Groups, their w:g2 answers and sender keys (groups.ts). */
+  readonly groups = new GroupDirectory();
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -294,6 +299,89 @@ export class WhatsAppEmulator extends EventEmitter {
     return id;
   }
 
+  /** A contact creates a group with the given members (phones; accounts among them get a w:gp2 create notification). */
+  createGroup(opts: { creatorPhone: string; subject: string; participants: string[] }): { id: string } {
+    this.contact(opts.creatorPhone);
+    const g = this.groups.create(
+      opts.subject,
+      `${opts.creatorPhone}@${S_WHATSAPP_NET}`,
+      opts.participants.map((p) => `${p}@${S_WHATSAPP_NET}`),
+    );
+    this.notifyGroup(g.id, this.groups.createdNotification(g));
+    return { id: g.id };
+  }
+
+  /** `actorPhone` adds/removes/promotes/demotes members of a group; the members' devices get the w:gp2 notification. */
+  changeGroup(opts: {
+    groupId: string;
+    action: ParticipantAction;
+    phones: string[];
+    actorPhone: string;
+  }): string[] {
+    const done = this.groups.change(
+      opts.groupId,
+      opts.action,
+      opts.phones.map((p) => `${p}@${S_WHATSAPP_NET}`),
+    );
+    const g = this.groups.get(opts.groupId);
+    const node = this.groups.notification(g, opts.action, done, `${opts.actorPhone}@${S_WHATSAPP_NET}`);
+    // a removed account hears of its removal too
+    this.notifyGroup(g.id, node, opts.action === 'remove' ? done : []);
+    return done;
+  }
+
+  /** A contact sends a text to a group: a 1:1 pkmsg/msg with its sender key plus the skmsg, to every account member. */
+  async deliverGroupText(opts: {
+    groupId: string;
+    fromPhone: string;
+    text: string;
+    id?: string;
+    pushName?: string;
+    mentions?: string[];
+  }): Promise<string> {
+    const g = this.groups.get(opts.groupId);
+    const peer = this.contact(opts.fromPhone);
+    const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    const message: proto.IMessage = opts.mentions?.length
+      ? {
+          extendedTextMessage: {
+            text: opts.text,
+            contextInfo: { mentionedJid: opts.mentions.map((p) => `${p}@${S_WHATSAPP_NET}`) },
+          },
+        }
+      : { conversation: opts.text };
+    const { distribution, skmsg } = await this.groups.encryptFrom(g.id, peer.phone, message);
+    for (const member of g.participants.keys()) {
+      const account = this.accountsByPhone.get(userOf(member));
+      if (!account) continue;
+      for (const device of account.devices.values()) {
+        const { type, ciphertext } = await this.encryptFromPeer(account, device, peer, distribution);
+        this.deliver(account, device, {
+          tag: 'message',
+          attrs: {
+            from: g.id,
+            participant: `${peer.phone}@${S_WHATSAPP_NET}`,
+            participant_lid: `${peer.lid}@lid`,
+            id,
+            t: now(),
+            type: 'text',
+            notify: opts.pushName ?? `Contact ${peer.phone}`,
+          },
+          content: [
+            { tag: 'enc', attrs: { v: '2', type }, content: ciphertext },
+            { tag: 'enc', attrs: { v: '2', type: 'skmsg' }, content: skmsg },
+          ],
+        });
+      }
+    }
+    return id;
+  }
+
+  /** While on, every w:g2 query of the account is answered `429 rate-overlimit`. */
+  setGroupRateLimit(accountPhone: string, on: boolean): void {
+    this.groups.setRateLimited(accountPhone, on);
+  }
+
   /** A simulated contact's LID user part (digits), inventing the contact on first use. */
   contactLid(phone: string): string {
     return this.contact(phone).lid;
@@ -388,6 +476,93 @@ export class WhatsAppEmulator extends EventEmitter {
       this.contactsByLid.set(peer.lid, peer);
     }
     return peer;
+  }
+
+  /** Sends a stanza to the device's live connections, or queues it for its next login. */
+  private deliver(account: Account, device: Device, stanza: BinaryNode): void {
+    const live = this.liveConns(account).filter((c) => c.device === device);
+    if (live.length) for (const c of live) this.send(c, stanza);
+    else device.offline.push(stanza);
+  }
+
+  /** Encrypts a message from a contact to one device of the account (starting the session on first use). */
+  private async encryptFromPeer(
+    account: Account,
+    device: Device,
+    peer: SignalPeer,
+    message: proto.IMessage,
+  ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
+    const address = this.deviceAddress(account);
+    if (!peer.hasSession(`${address}.${device.id}`)) {
+      await peer.initSession(address, device.id, this.takeDeviceBundle(device));
+    }
+    return peer.encrypt(address, device.id, message);
+  }
+
+  /** Sends a group notification to every account member's devices (plus `alsoTo`, e.g. members just removed). */
+  private notifyGroup(groupId: string, node: BinaryNode, alsoTo: string[] = []): void {
+    const g = this.groups.get(groupId);
+    const members = new Set([...g.participants.keys(), ...alsoTo]);
+    for (const m of members) {
+      const account = this.accountsByPhone.get(userOf(m));
+      if (!account) continue;
+      for (const device of account.devices.values()) this.deliver(account, device, node);
+    }
+  }
+
+  /** A w:g2 iq: the group directory answers; a refusal (429, 404, 403) is an error iq. */
+  private onGroupIq(conn: Conn, iq: BinaryNode, account: Account): void {
+    try {
+      const r = this.groups.answer(`${account.phone}@${S_WHATSAPP_NET}`, iq);
+      this.result(conn, iq, r.content);
+      for (const n of r.notify ?? []) this.notifyGroup(n.group.id, n.node);
+    } catch (e) {
+      if (!(e instanceof IqError)) throw e;
+      this.send(conn, {
+        tag: 'iq',
+        attrs: { from: iq.attrs.to ?? S_WHATSAPP_NET, type: 'error', id: iq.attrs.id ?? '' },
+        content: [{ tag: 'error', attrs: { code: String(e.code), text: e.text } }],
+      });
+    }
+  }
+
+  /** A group message from the account: the sender key from a member's pkmsg/msg, then the skmsg decrypted. */
+  private async onGroupMessage(
+    conn: Conn,
+    node: BinaryNode,
+    account: Account,
+    device: Device,
+  ): Promise<void> {
+    const group = node.attrs.to ?? '';
+    const id = node.attrs.id ?? '';
+    let record: SentMessage = { to: group, toPhone: '', id, group };
+    try {
+      for (const t of getBinaryNodeChildren(getBinaryNodeChild(node, 'participants'), 'to')) {
+        const peer = t.attrs.jid ? this.findPeer(t.attrs.jid) : undefined;
+        const enc = getBinaryNodeChild(t, 'enc');
+        if (!peer || !(enc?.content instanceof Uint8Array)) continue;
+        const msg = await peer.decrypt(
+          this.deviceAddress(account),
+          device.id,
+          enc.attrs.type ?? 'msg',
+          Buffer.from(enc.content),
+        );
+        const skdm = msg.senderKeyDistributionMessage?.axolotlSenderKeyDistributionMessage;
+        if (skdm) await this.groups.acceptDistribution(group, account.phone, skdm);
+      }
+      const sk = getBinaryNodeChildren(node, 'enc').find((e) => e.attrs.type === 'skmsg');
+      if (!(sk?.content instanceof Uint8Array)) throw new Error('no skmsg in the group message');
+      const message = await this.groups.decryptFrom(group, account.phone, sk.content);
+      const text = message.conversation ?? message.extendedTextMessage?.text ?? undefined;
+      record = { ...record, text: text ?? undefined, message };
+    } catch (e) {
+      record = { ...record, error: e instanceof Error ? e.message : String(e) };
+    }
+    account.sent.push(record);
+    this.emit('sent', { ...record, accountPhone: account.phone });
+    const attrs: Record<string, string> = { class: 'message', id, from: group, t: now() };
+    if (record.error) attrs.error = '479';
+    this.send(conn, { tag: 'ack', attrs });
   }
 
   private deviceAddress(account: Account): string {
@@ -583,6 +758,7 @@ export class WhatsAppEmulator extends EventEmitter {
   }
 
   private onIq(conn: Conn, iq: BinaryNode): void {
+    if (iq.attrs.xmlns === 'w:g2' && conn.account) return this.onGroupIq(conn, iq, conn.account);
     this.result(conn, iq, this.answerIq(conn, iq));
   }
 
@@ -752,6 +928,7 @@ export class WhatsAppEmulator extends EventEmitter {
     const to = node.attrs.to ?? '';
     const id = node.attrs.id ?? '';
     if (!account || !device) return;
+    if (to.endsWith('@g.us')) return this.onGroupMessage(conn, node, account, device);
     let error: string | undefined;
     const targets = getBinaryNodeChildren(getBinaryNodeChild(node, 'participants'), 'to');
     const peer = this.findPeer(to);
