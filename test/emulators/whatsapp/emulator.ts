@@ -758,8 +758,8 @@ export class WhatsAppEmulator extends EventEmitter {
   }
 
   private onIq(conn: Conn, iq: BinaryNode): void {
-    if (iq.attrs.xmlns === 'w:g2' && conn.account) return this.onGroupIq(conn, iq, conn.account);
-    this.result(conn, iq, this.answerIq(conn, iq));
+    if (iq.attrs.xmlns === 'w:g2' && conn.account) this.onGroupIq(conn, iq, conn.account);
+    else this.result(conn, iq, this.answerIq(conn, iq));
   }
 
   /** Content of the result for a client iq (undefined: an empty result). */

@@ -193,7 +193,7 @@ export class GroupDirectory {
       return { content: [{ tag: 'groups', attrs: {}, content: mine.map((g) => this.groupNode(g)) }] };
     }
     const g = this.groups.get(to);
-    if (!g || !g.participants.has(pnJid(me))) throw new IqError(404, 'item-not-found');
+    if (!g?.participants.has(pnJid(me))) throw new IqError(404, 'item-not-found');
     if (first.tag === 'query') return { content: [this.groupNode(g)] };
     if (ACTIONS.has(first.tag)) {
       const action = first.tag as ParticipantAction;
