@@ -449,6 +449,16 @@ export class SessionSupervisor {
           },
         );
         break;
+      case 'group':
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+          await emit({
+            type: event.event,
+            instance_id: instanceId,
+            company_id: after.company_id,
+            data: event.data,
+          });
+        });
+        break;
       case 'reconnect_failed':
       case 'health_check_failed':
         inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {

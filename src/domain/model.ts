@@ -85,6 +85,8 @@ export const EVENT_TYPES = [
   'error',
   'reconnect_failed',
   'health_check_failed',
+  'group.participants',
+  'group.update',
   'instance.created',
   'instance.deleted',
   'key.revoked',

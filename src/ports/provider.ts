@@ -38,7 +38,9 @@ export type ProviderEvent =
   | { type: 'ack'; message_id: string; status: MessageStatus }
   | { type: 'error'; message: string; code?: string }
   | { type: 'reconnect_failed'; attempts: number }
-  | { type: 'health_check_failed'; reason: string };
+  | { type: 'health_check_failed'; reason: string }
+  /** A group changed: participants added/removed/promoted/demoted, or created/updated (subject, settings…). */
+  | { type: 'group'; event: 'group.participants' | 'group.update'; data: Record<string, unknown> };
 
 export interface OutboundMessage {
   to: string;

@@ -71,6 +71,13 @@ export class GroupDirectory {
   private readonly keys = new SenderKeys();
   /** Accounts (phone digits) whose `w:g2` queries answer 429 rate-overlimit. */
   private readonly limited = new Set<string>();
+  /** `w:g2` queries per account phone (tests prove the gateway does not query per message). */
+  private readonly queryCounts = new Map<string, number>();
+
+  /** How many `w:g2` iqs the account sent so far. */
+  queries(accountPhone: string): number {
+    return this.queryCounts.get(accountPhone) ?? 0;
+  }
 
   /** Makes every `w:g2` query of the account answer 429 (true) or work again (false). */
   setRateLimited(accountPhone: string, on: boolean): void {
@@ -178,7 +185,9 @@ export class GroupDirectory {
     me: string,
     iq: BinaryNode,
   ): { content?: BinaryNode[]; notify?: Array<{ group: GroupState; node: BinaryNode }> } {
-    if (this.limited.has(me.split('@')[0]!)) throw new IqError(429, 'rate-overlimit');
+    const phone = me.split('@')[0]!;
+    this.queryCounts.set(phone, this.queries(phone) + 1);
+    if (this.limited.has(phone)) throw new IqError(429, 'rate-overlimit');
     const kids = Array.isArray(iq.content) ? iq.content : [];
     const first = kids[0];
     const to = iq.attrs.to ?? '';
