@@ -17,6 +17,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
 import { GroupDirectory, IqError, type ParticipantAction } from './groups.js';
 import { type SenderAddressing, senderAttrs } from './identities.js';
+import { encryptMedia, MediaServer, type ReceivedMedia } from './media-server.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
 
@@ -58,6 +59,8 @@ export interface SentMessage {
   error?: string;
   /** The group (`…@g.us`) for a group message. */
   group?: string;
+  /** The media item (image, document, voice note…) as uploaded, fetched back and decrypted by the emulator. */
+  media?: ReceivedMedia;
 }
 
 /** Summary of one emulated account. */
@@ -113,6 +116,8 @@ export interface EmulatorOptions {
   port?: number;
   /** Host to bind (default 127.0.0.1). */
   host?: string;
+  /** Start the media hosts (upload over HTTPS, download over HTTP; see media-server.ts). Default false. */
+  media?: boolean;
 }
 
 /**
@@ -140,6 +145,8 @@ export class WhatsAppEmulator extends EventEmitter {
   private readonly conflictLog: Array<{ phone: string; device: number; at: number }> = [];
   /** Groups, their w:g2 answers and sender keys (groups.ts). */
   readonly groups = new GroupDirectory();
+  /** Media hosts, when started with `media: true`. */
+  media?: MediaServer;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -165,7 +172,9 @@ export class WhatsAppEmulator extends EventEmitter {
       wss.once('error', reject);
     });
     const port = (wss.address() as AddressInfo).port;
-    return new WhatsAppEmulator(wss, host, port, generateRawKeyPair());
+    const emu = new WhatsAppEmulator(wss, host, port, generateRawKeyPair());
+    if (opts.media) emu.media = await MediaServer.start();
+    return emu;
   }
 
   /** Closes every connection and the server. */
@@ -173,6 +182,7 @@ export class WhatsAppEmulator extends EventEmitter {
     for (const c of this.conns) c.ws.terminate();
     this.conns.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.media?.close();
   }
 
   // ---------------------------------------------------------------- control API
@@ -373,6 +383,54 @@ export class WhatsAppEmulator extends EventEmitter {
           ],
         });
       }
+    }
+    return id;
+  }
+
+  /**
+   * A contact sends a media item (image, video, document, audio; `ptt` = voice note): encrypted with a fresh media
+   * key, stored on the media host, and announced in a 1:1 message with its url and hashes. Needs `media: true`.
+   */
+  async deliverMedia(opts: {
+    toPhone: string;
+    fromPhone: string;
+    kind: 'image' | 'video' | 'document' | 'audio';
+    data: Buffer;
+    mimetype: string;
+    fileName?: string;
+    caption?: string;
+    ptt?: boolean;
+    id?: string;
+  }): Promise<string> {
+    if (!this.media) throw new Error('start the emulator with { media: true }');
+    const account = this.mustAccount(opts.toPhone);
+    const peer = this.contact(opts.fromPhone);
+    const e = encryptMedia(opts.data, opts.kind);
+    const common = {
+      url: this.media.put(e.enc),
+      mimetype: opts.mimetype,
+      mediaKey: e.mediaKey,
+      fileSha256: e.fileSha256,
+      fileEncSha256: e.fileEncSha256,
+      fileLength: e.fileLength,
+      mediaKeyTimestamp: Math.floor(Date.now() / 1000),
+    };
+    const message: proto.IMessage =
+      opts.kind === 'image'
+        ? { imageMessage: { ...common, caption: opts.caption } }
+        : opts.kind === 'video'
+          ? { videoMessage: { ...common, caption: opts.caption } }
+          : opts.kind === 'audio'
+            ? { audioMessage: { ...common, ptt: !!opts.ptt, seconds: 1 } }
+            : { documentMessage: { ...common, fileName: opts.fileName ?? 'file', caption: opts.caption } };
+    const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    for (const device of account.devices.values()) {
+      const { type, ciphertext } = await this.encryptFromPeer(account, device, peer, message);
+      this.deliver(account, device, {
+        tag: 'message',
+        attrs: { ...senderAttrs(peer, 'pn'), id, t: now(), type: 'media', notify: `Contact ${peer.phone}` },
+        content: [{ tag: 'enc', attrs: { v: '2', type, mediatype: opts.kind }, content: ciphertext }],
+      });
     }
     return id;
   }
@@ -790,6 +848,7 @@ export class WhatsAppEmulator extends EventEmitter {
       }
     }
     if (xmlns === 'usync' && account) return this.usyncResult(iq, account);
+    if (xmlns === 'w:m' && first?.tag === 'media_conn' && this.media) return [this.media.mediaConnNode()];
     if (xmlns === 'abt') return [{ tag: 'props', attrs: { protocol: '1' } }];
     if (xmlns === 'blocklist' && iq.attrs.type === 'get') return [{ tag: 'list', attrs: {} }];
     if (xmlns === 'privacy' && iq.attrs.type === 'get') return [{ tag: 'privacy', attrs: {} }];
@@ -946,7 +1005,14 @@ export class WhatsAppEmulator extends EventEmitter {
             Buffer.from(enc.content),
           );
           const text = msg.conversation ?? msg.extendedTextMessage?.text ?? undefined;
-          record = { to, toPhone: peer.phone, text: text ?? undefined, id, message: msg };
+          record = {
+            to,
+            toPhone: peer.phone,
+            text: text ?? undefined,
+            id,
+            message: msg,
+            media: this.media?.open(msg),
+          };
         } catch (e) {
           record = { to, toPhone: peer.phone, id, error: e instanceof Error ? e.message : String(e) };
         }
