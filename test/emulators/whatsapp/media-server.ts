@@ -25,6 +25,12 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { BinaryNode, proto } from 'baileys';
 
+/** A valid 1×1 PNG, for tests that send an image. */
+export const TINY_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 /** Media kinds and the HKDF info each uses (`WhatsApp <X> Keys`). */
 const HKDF_INFO: Record<string, string> = {
   image: 'Image',

@@ -2,18 +2,12 @@
 import { downloadMediaMessage, type WAMessage } from 'baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WhatsAppEmulator } from './emulator.js';
-import { decryptMedia, encryptMedia, trustMediaHost } from './media-server.js';
+import { decryptMedia, encryptMedia, TINY_PNG as PNG, trustMediaHost } from './media-server.js';
 import { connectClient, eventually, memoryAuthState, type TestClient } from './test-client.js';
 import { restoreWhatsAppTrust, trustEmulator } from './trust.js';
 
 const PHONE = '15550006666';
 const ANNA = '4915112370001';
-/** A 1×1 PNG. */
-export const PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
-  'base64',
-);
-
 describe('WhatsApp emulator media with real Baileys', () => {
   let emu: WhatsAppEmulator;
   const auth = memoryAuthState();
