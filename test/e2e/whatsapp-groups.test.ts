@@ -102,6 +102,12 @@ describe('whatsapp groups with real Baileys against the emulator', () => {
       sender_phone: `+${ANNA}`,
       body: 'hello from Anna',
     });
+    // participant_lid taught the member's LID
+    const look = await eventually(async () => {
+      const r = await api('GET', `/api/v1/instances/${id}/lids/${emu.contactLid(ANNA)}`);
+      return r.statusCode === 200 ? r.json() : null;
+    });
+    expect(look.pn).toBe(jid(ANNA));
   });
 
   it('participant changes reach the event log (webhooks) and the cached group', async () => {
