@@ -2,6 +2,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StreamErrorKind, WhatsAppEmulator } from './emulator.js';
+import type { ParticipantAction } from './groups.js';
+import type { SenderAddressing } from './identities.js';
 
 /** A running control server. */
 export interface ControlServer {
@@ -36,6 +38,12 @@ const str = (v: unknown, name: string): string => {
  * - `POST /stream-error {accountPhone, kind: 'conflict'|'device_removed'|'restart_required'}`
  * - `POST /drop {accountPhone}`
  * - `POST /silent {accountPhone, silent}`
+ * - `GET  /contact-lid?phone=P` → `{lid}`
+ * - `POST /group {creatorPhone, subject, participants}` → `{id}`
+ * - `POST /group-change {groupId, action, phones, actorPhone}` → `{changed}`
+ * - `POST /deliver-group-text {groupId, fromPhone, text, id?, pushName?, mentions?}` → `{id}`
+ * - `POST /group-rate-limit {accountPhone, on}`
+ * - `POST /deliver-media {toPhone, fromPhone, kind, base64, mimetype, fileName?, caption?, ptt?}` → `{id}`
  * Errors answer 400 `{error}`.
  */
 export async function startControlServer(
@@ -53,11 +61,16 @@ export async function startControlServer(
       case 'GET /accounts':
         return emulator.accounts();
       case 'GET /sent':
-        return emulator.sentMessages(phone).map(({ message: _m, ...rest }) => rest);
+        return emulator.sentMessages(phone).map(({ message: _m, media, ...rest }) => ({
+          ...rest,
+          ...(media ? { media: { ...media, data: media.data?.toString('base64') } } : {}),
+        }));
       case 'GET /live':
         return { count: emulator.liveConnections(phone) };
       case 'GET /conflicts':
         return { count: emulator.conflicts(phone || undefined) };
+      case 'GET /contact-lid':
+        return { lid: emulator.contactLid(phone) };
     }
     if (req.method !== 'POST') {
       res.statusCode = 404;
@@ -77,6 +90,50 @@ export async function startControlServer(
             text: str(body.text, 'text'),
             id: typeof body.id === 'string' ? body.id : undefined,
             pushName: typeof body.pushName === 'string' ? body.pushName : undefined,
+            addressing:
+              typeof body.addressing === 'string' ? (body.addressing as SenderAddressing) : undefined,
+          }),
+        };
+      case '/group':
+        return emulator.createGroup({
+          creatorPhone: str(body.creatorPhone, 'creatorPhone'),
+          subject: str(body.subject, 'subject'),
+          participants: Array.isArray(body.participants) ? body.participants.map(String) : [],
+        });
+      case '/group-change':
+        return {
+          changed: emulator.changeGroup({
+            groupId: str(body.groupId, 'groupId'),
+            action: str(body.action, 'action') as ParticipantAction,
+            phones: Array.isArray(body.phones) ? body.phones.map(String) : [],
+            actorPhone: str(body.actorPhone, 'actorPhone'),
+          }),
+        };
+      case '/deliver-group-text':
+        return {
+          id: await emulator.deliverGroupText({
+            groupId: str(body.groupId, 'groupId'),
+            fromPhone: str(body.fromPhone, 'fromPhone'),
+            text: str(body.text, 'text'),
+            id: typeof body.id === 'string' ? body.id : undefined,
+            pushName: typeof body.pushName === 'string' ? body.pushName : undefined,
+            mentions: Array.isArray(body.mentions) ? body.mentions.map(String) : undefined,
+          }),
+        };
+      case '/group-rate-limit':
+        emulator.setGroupRateLimit(str(body.accountPhone, 'accountPhone'), body.on !== false);
+        return { ok: true };
+      case '/deliver-media':
+        return {
+          id: await emulator.deliverMedia({
+            toPhone: str(body.toPhone, 'toPhone'),
+            fromPhone: str(body.fromPhone, 'fromPhone'),
+            kind: str(body.kind, 'kind') as 'image' | 'video' | 'document' | 'audio',
+            data: Buffer.from(str(body.base64, 'base64'), 'base64'),
+            mimetype: str(body.mimetype, 'mimetype'),
+            fileName: typeof body.fileName === 'string' ? body.fileName : undefined,
+            caption: typeof body.caption === 'string' ? body.caption : undefined,
+            ptt: body.ptt === true,
           }),
         };
       case '/receipt':
