@@ -74,6 +74,8 @@ describe('tenant isolation and input validation on every operation', () => {
     keyId: betaKeyId,
     deliveryId: '1',
     approvalId: '00000000-0000-4000-8000-000000000002',
+    lid: '123456789012345@lid',
+    groupId: '120363000000000001@g.us',
   });
 
   it('finds the operations in the OpenAPI document', () => {
@@ -216,6 +218,8 @@ describe('tenant isolation and input validation on every operation', () => {
         keyId: '00000000-0000-0000-0000-000000000000',
         deliveryId: '1',
         approvalId: '00000000-0000-4000-8000-000000000002',
+        lid: '123456789012345@lid',
+        groupId: '120363000000000001@g.us',
       };
       if (op.path.startsWith('/api/v1/companies/:id')) good.id = 'alpha';
       const url = fillPath(op.path, good);
