@@ -293,6 +293,11 @@ function validBodyFor(op: Operation): object {
 
 /** Example bodies for operations added by later features. */
 const EXTRA_EXAMPLES: Record<string, object> = {
+  'POST /api/v1/instances/:id/groups': { subject: 'Team', participants: ['+4915112345678'] },
+  'POST /api/v1/instances/:id/groups/:groupId/participants': {
+    action: 'add',
+    participants: ['+4915112345678'],
+  },
   'POST /api/v1/instances/:id/pairing-code': { phone: '+4915112345678' },
   'POST /api/v1/instances/:id/mcp/approvals/:approvalId': { decision: 'approve' },
   'POST /api/v1/companies/:id/users': {
