@@ -108,6 +108,20 @@ describe('whatsapp groups with real Baileys against the emulator', () => {
       return r.statusCode === 200 ? r.json() : null;
     });
     expect(look.pn).toBe(jid(ANNA));
+    // a LID-addressed group message (participant = LID, participant_pn) is stored under the member's phone
+    const lidMid = await emu.deliverGroupText({
+      groupId,
+      fromPhone: BORIS,
+      text: 'via lid',
+      addressing: 'lid',
+    });
+    const lm = await eventually(() => t.gw.store.messages.getByMessageId(id, lidMid), 10_000);
+    expect(lm).toMatchObject({
+      chat_id: groupId,
+      from: jid(BORIS),
+      sender_phone: `+${BORIS}`,
+      body: 'via lid',
+    });
   });
 
   it('participant changes reach the event log (webhooks) and the cached group', async () => {

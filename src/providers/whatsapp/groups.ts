@@ -131,6 +131,9 @@ export class GroupCache {
       if (!u.id) continue;
       const old = this.byId.get(u.id);
       if (old) this.byId.set(u.id, { ...old, ...dropUndefined(u) });
+      // A full entry (a re-listing after WhatsApp's "groups dirty" notice) for a group not cached yet.
+      else if (Array.isArray(u.participants) && u.subject !== undefined)
+        this.byId.set(u.id, u as GroupMetadata);
       const changed = Object.keys(dropUndefined(u)).filter(
         (k) => !['id', 'author', 'authorPn', 'authorUsername', 'participants'].includes(k),
       );

@@ -348,6 +348,8 @@ export class WhatsAppEmulator extends EventEmitter {
     id?: string;
     pushName?: string;
     mentions?: string[];
+    /** `pn` (default): participant = phone JID + `participant_lid`; `lid`: participant = LID + `participant_pn`. */
+    addressing?: 'pn' | 'lid';
   }): Promise<string> {
     const g = this.groups.get(opts.groupId);
     const peer = this.contact(opts.fromPhone);
@@ -370,8 +372,9 @@ export class WhatsAppEmulator extends EventEmitter {
           tag: 'message',
           attrs: {
             from: g.id,
-            participant: `${peer.phone}@${S_WHATSAPP_NET}`,
-            participant_lid: `${peer.lid}@lid`,
+            ...(opts.addressing === 'lid'
+              ? { participant: `${peer.lid}@lid`, participant_pn: `${peer.phone}@${S_WHATSAPP_NET}` }
+              : { participant: `${peer.phone}@${S_WHATSAPP_NET}`, participant_lid: `${peer.lid}@lid` }),
             id,
             t: now(),
             type: 'text',
