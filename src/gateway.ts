@@ -107,6 +107,7 @@ export function createGateway(
     forwarder: cluster.forwarder,
     spool,
     spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
+    identities,
   });
   const instances = new InstanceService({
     store,
