@@ -67,6 +67,12 @@ describe('whatsapp groups with real Baileys against the emulator', () => {
     const list = await api('GET', `/api/v1/instances/${id}/groups`);
     expect(list.statusCode).toBe(200);
     expect(list.json().groups.map((g: { id: string }) => g.id)).toEqual([groupId]);
+    // the group's chat is listed under its subject
+    const chats = (await api('GET', `/api/v1/instances/${id}/chats`)).json().chats;
+    expect(chats.find((c: { chat_id: string }) => c.chat_id === groupId)).toMatchObject({
+      name: 'Team',
+      is_group: true,
+    });
   });
 
   it('sends to the group (sender keys) with a mention, without a metadata query per message', async () => {

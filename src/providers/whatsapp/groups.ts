@@ -80,7 +80,21 @@ export class GroupCache {
   private readonly byId = new Map<string, GroupMetadata>();
   private listed = false;
 
-  constructor(private readonly emit: (e: ProviderEvent) => Promise<void>) {}
+  constructor(
+    private readonly emit: (e: ProviderEvent) => Promise<void>,
+    /** Called with every group learned or renamed (the session names the group's chat after its subject). */
+    private readonly onMeta: (g: {
+      id: string;
+      subject: string;
+      creation?: number;
+    }) => Promise<void> = async () => {},
+  ) {}
+
+  private async keep(g: GroupMetadata): Promise<void> {
+    const old = this.byId.get(g.id);
+    this.byId.set(g.id, g);
+    if (g.subject !== undefined && old?.subject !== g.subject) await this.onMeta(g);
+  }
 
   /** Every group the account is in; fetched from WhatsApp on the first call (or with `refresh`). */
   async list(sock: GroupSocket, refresh = false): Promise<GroupMetadata[]> {
@@ -88,8 +102,13 @@ export class GroupCache {
       const all = await sock.groupFetchAllParticipating().catch((e) => {
         throw rateLimitError(e);
       });
+      const before = new Map(this.byId);
       this.byId.clear();
-      for (const g of Object.values(all)) this.byId.set(g.id, g);
+      for (const g of Object.values(all)) {
+        const old = before.get(g.id);
+        if (old) this.byId.set(g.id, old);
+        await this.keep(g);
+      }
       this.listed = true;
     }
     return [...this.byId.values()];
@@ -102,7 +121,7 @@ export class GroupCache {
     const meta = await sock.groupMetadata(id).catch((e) => {
       throw rateLimitError(e);
     });
-    this.byId.set(meta.id, meta);
+    await this.keep(meta);
     return meta;
   }
 
@@ -116,7 +135,7 @@ export class GroupCache {
   /** New groups (created, or the account was added): cached and announced. */
   async onUpsert(list: GroupMetadata[]): Promise<void> {
     for (const g of list) {
-      this.byId.set(g.id, g);
+      await this.keep(g);
       await this.emit({
         type: 'group',
         event: 'group.update',
@@ -130,10 +149,9 @@ export class GroupCache {
     for (const u of list) {
       if (!u.id) continue;
       const old = this.byId.get(u.id);
-      if (old) this.byId.set(u.id, { ...old, ...dropUndefined(u) });
+      if (old) await this.keep({ ...old, ...dropUndefined(u) } as GroupMetadata);
       // A full entry (a re-listing after WhatsApp's "groups dirty" notice) for a group not cached yet.
-      else if (Array.isArray(u.participants) && u.subject !== undefined)
-        this.byId.set(u.id, u as GroupMetadata);
+      else if (Array.isArray(u.participants) && u.subject !== undefined) await this.keep(u as GroupMetadata);
       const changed = Object.keys(dropUndefined(u)).filter(
         (k) => !['id', 'author', 'authorPn', 'authorUsername', 'participants'].includes(k),
       );

@@ -86,6 +86,19 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
           : undefined,
         fetchMedia: opts.fetchMedia,
         identities: opts.identities,
+        // The chat list shows groups by subject (a new group's chat appears, dated by its creation).
+        nameGroupChat: store
+          ? (chatId, subject, creation) =>
+              store.chats.touch({
+                instance_id: ctx.instanceId,
+                chat_id: chatId,
+                name: scrubDeep(subject),
+                is_group: true,
+                at: new Date((creation ?? 0) * 1000 || Date.now()).toISOString(),
+                preview: null,
+                unread_delta: 0,
+              })
+          : undefined,
         downloadMedia: opts.downloadMedia,
         findMessage: async (instanceId, messageId) =>
           store ? store.messages.getByMessageId(instanceId, messageId) : null,

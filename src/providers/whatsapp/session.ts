@@ -87,6 +87,8 @@ export interface WhatsAppSessionDeps {
   /** Fetches outbound media by URL: the gateway's guarded fetch (SSRF-safe, size-capped); tests replace it. */
   fetchMedia?(url: string, maxBytes: number): Promise<Buffer>;
   random?: () => number;
+  /** Names a group's chat after its subject (creating the chat when new); `creation` in Unix seconds. */
+  nameGroupChat?(chatId: string, subject: string, creation?: number): Promise<void>;
   /** LID ↔ phone pairs of the instance (merges a LID's chat into the phone's); without it LIDs stay as they come. */
   identities?: IdentityStore;
 }
@@ -134,7 +136,10 @@ export class WhatsAppSession implements ProviderSession {
 
   constructor(private readonly deps: WhatsAppSessionDeps) {
     this.ids = new SessionIdentities(deps.ctx.instanceId, deps.identities, deps.ctx.logger);
-    this.groups = new GroupCache((e) => deps.ctx.emit(e));
+    this.groups = new GroupCache(
+      (e) => deps.ctx.emit(e),
+      async (g) => deps.nameGroupChat?.(g.id, g.subject, g.creation),
+    );
   }
 
   private get ctx(): SessionContext {
