@@ -79,7 +79,7 @@ describe('whatsapp media with real Baileys against the emulator', () => {
     expect(got.media).toMatchObject({ kind: 'image', data: PNG });
   });
 
-  it('a document keeps its file name; an Ogg/Opus audio goes as a voice note', async () => {
+  it('a document keeps its file name; an Ogg/Opus audio goes as a voice note; a video as a video', async () => {
     const pdf = Buffer.from('%PDF-1.4 gateway document');
     const doc = await send({
       base64: pdf.toString('base64'),
@@ -91,6 +91,9 @@ describe('whatsapp media with real Baileys against the emulator', () => {
     const voice = await send({ base64: ogg.toString('base64'), mimetype: 'audio/ogg; codecs=opus' });
     expect(voice.media).toMatchObject({ kind: 'audio', ptt: true, data: ogg });
     expect(voice.media?.error).toBeUndefined();
+    const mp4 = Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42'), Buffer.alloc(120, 2)]);
+    const video = await send({ base64: mp4.toString('base64'), mimetype: 'video/mp4', caption: 'clip' });
+    expect(video.media).toMatchObject({ kind: 'video', mimetype: 'video/mp4', data: mp4 });
   });
 
   it('inbound media is stored as a reference and downloaded on demand through the media route', async () => {

@@ -45,10 +45,11 @@ describe('WhatsApp emulator media with real Baileys', () => {
     expect(() => decryptMedia(e.enc, 'image', { mediaKey: e.mediaKey })).toThrow();
   });
 
-  it('an image, a document and a voice note uploaded by Baileys decrypt at the emulator', async () => {
+  it('an image, a document, a voice note and a video uploaded by Baileys decrypt at the emulator', async () => {
     const jid = `${ANNA}@s.whatsapp.net`;
     const doc = Buffer.from('%PDF-1.4 tiny test document');
     const ogg = Buffer.concat([Buffer.from('OggS'), Buffer.alloc(200, 7)]);
+    const mp4 = Buffer.concat([Buffer.from('\x00\x00\x00\x18ftypmp42'), Buffer.alloc(100, 1)]);
     const sent = [
       await client.sock.sendMessage(jid, { image: PNG, mimetype: 'image/png', caption: 'a pixel' }),
       await client.sock.sendMessage(jid, { document: doc, mimetype: 'application/pdf', fileName: 'a.pdf' }),
@@ -58,14 +59,16 @@ describe('WhatsApp emulator media with real Baileys', () => {
         ptt: true,
         seconds: 1,
       }),
+      await client.sock.sendMessage(jid, { video: mp4, mimetype: 'video/mp4' }),
     ];
     const got = await Promise.all(
       sent.map((s) => eventually(() => emu.sentMessages(PHONE).find((m) => m.id === s?.key.id))),
     );
-    expect(got.map((g) => g.media?.error)).toEqual([undefined, undefined, undefined]);
+    expect(got.map((g) => g.media?.error)).toEqual([undefined, undefined, undefined, undefined]);
     expect(got[0]!.media).toMatchObject({ kind: 'image', mimetype: 'image/png', data: PNG });
     expect(got[1]!.media).toMatchObject({ kind: 'document', fileName: 'a.pdf', data: doc });
     expect(got[2]!.media).toMatchObject({ kind: 'audio', ptt: true, data: ogg });
+    expect(got[3]!.media).toMatchObject({ kind: 'video', mimetype: 'video/mp4', data: mp4 });
   });
 
   it('media a contact sends downloads and decrypts in Baileys', async () => {
