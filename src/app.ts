@@ -20,7 +20,9 @@ import { connectRoutes } from './http/routes/connect.js';
 import { dashboardRoutes } from './http/routes/dashboard.js';
 import { eventsHttpRoutes } from './http/routes/events-http.js';
 import { eventsWsRoutes } from './http/routes/events-ws.js';
+import { groupRoutes } from './http/routes/groups.js';
 import { healthRoutes } from './http/routes/health.js';
+import { identityRoutes } from './http/routes/identities.js';
 import { instanceRoutes } from './http/routes/instances.js';
 import { mcpRoutes } from './http/routes/mcp.js';
 import { messageMediaRoutes } from './http/routes/message-media.js';
@@ -136,6 +138,8 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
     companySessionRoutes,
     connectRoutes,
     webhookRoutes,
+    identityRoutes,
+    groupRoutes,
   ]) {
     await app.register(routes(gw));
   }

@@ -14,6 +14,7 @@ import { type DeliveryRuntime, startDelivery } from './delivery/webhooks/runtime
 import { endpointSync } from './delivery/webhooks/service.js';
 import type { Logger } from './logger.js';
 import type { EventBus } from './ports/event-bus.js';
+import type { IdentityStore } from './ports/identities.js';
 import type { OutboundFetch } from './ports/outbound.js';
 import type { ProviderRegistry } from './ports/provider.js';
 import type { Store } from './ports/store.js';
@@ -23,6 +24,7 @@ import { createGuardedFetch } from './runtime/outbound/guarded-fetch.js';
 import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
 import { openFileSpool } from './runtime/spool/file-spool.js';
 import { HistoryRepo } from './storage/history.js';
+import { SqlIdentityStore } from './storage/identities.js';
 
 export interface Gateway {
   config: Readonly<Config>;
@@ -50,6 +52,8 @@ export interface Gateway {
   delivery?: DeliveryRuntime;
   /** The one guarded fetch for every request to a URL a user gave us (issue 14). */
   outbound: OutboundFetch;
+  /** WhatsApp LID ↔ phone identities per instance (issue 18). */
+  identities: IdentityStore;
   shuttingDown: boolean;
   /** Hooks run at shutdown after sessions are closed (workers, timers). */
   onClose: Array<() => Promise<void> | void>;
@@ -76,6 +80,7 @@ export function createGateway(
       timeoutMs: config.outbound.timeoutMs,
       maxRedirects: config.outbound.maxRedirects,
     });
+  const identities = opts.identities ?? new SqlIdentityStore(store);
   const providers =
     opts.providers ??
     createProviderRegistry(config, {
@@ -84,6 +89,7 @@ export function createGateway(
       history: new HistoryRepo(store),
       ...opts,
       outbound,
+      identities,
     });
   const keys = new KeyResolver(store, config.adminApiKey, Date.now, (obj, msg) => logger.warn(obj, msg));
   const credentials = new CredentialService({ store, bus, resolver: keys });
@@ -109,6 +115,7 @@ export function createGateway(
     forwarder: cluster.forwarder,
     spool,
     spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
+    identities,
   });
   const instances = new InstanceService({
     store,
@@ -132,6 +139,7 @@ export function createGateway(
     supervisor,
     instances,
     guards: [sendRateGuard(sendLimiter)],
+    identities,
   });
   const loginLimit = { points: config.auth.loginMax, windowMs: config.auth.loginWindowMs };
   const users = new UserService({
@@ -187,6 +195,7 @@ export function createGateway(
     cluster,
     delivery,
     outbound,
+    identities,
     shuttingDown: false,
     onClose: [
       () => supervisor.inbound.stop(),

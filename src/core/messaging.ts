@@ -4,6 +4,7 @@ import { SbError } from '../domain/errors.js';
 import type { Chat, Contact, Instance, Message, Principal } from '../domain/model.js';
 import { isAckProgress } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { IdentityStore } from '../ports/identities.js';
 import type { OutboundMessage, ProviderRegistry } from '../ports/provider.js';
 import type { Page, Store } from '../ports/store.js';
 import { requireScope } from './access.js';
@@ -30,6 +31,8 @@ export interface MessagingDeps {
   supervisor: SessionSupervisor;
   instances: InstanceService;
   guards?: SendGuard[];
+  /** WhatsApp LID ↔ phone pairs: a LID recipient whose phone is known is stored under the phone chat. */
+  identities?: IdentityStore;
 }
 
 export class MessagingService {
@@ -48,7 +51,7 @@ export class MessagingService {
     requireScope(p, 'send');
     const inst = await this.deps.instances.get(p, instanceId);
     const factory = this.deps.instances.provider(inst.provider);
-    const chatId = normalizeRecipient(input.to, factory.addressing);
+    const chatId = await this.canonicalChat(inst.id, normalizeRecipient(input.to, factory.addressing));
     if (input.media && !factory.capabilities.has('media')) {
       throw new SbError('SB_ERR_UNSUPPORTED', `provider ${inst.provider} cannot send media`);
     }
@@ -197,7 +200,14 @@ export class MessagingService {
     f: { chat_id?: string; before?: string; limit: number; cursor?: string },
   ): Promise<Page<Message>> {
     const inst = await this.deps.instances.get(p, instanceId);
-    return this.deps.store.messages.list({ instance_id: inst.id, ...f });
+    const chat_id = f.chat_id ? await this.canonicalChat(inst.id, f.chat_id) : undefined;
+    return this.deps.store.messages.list({ instance_id: inst.id, ...f, chat_id });
+  }
+
+  /** A `…@lid` chat whose phone is known → the phone JID (one person, one chat); anything else unchanged. */
+  private async canonicalChat(instanceId: string, chatId: string): Promise<string> {
+    if (!chatId.endsWith('@lid') || !this.deps.identities) return chatId;
+    return (await this.deps.identities.pnForLid(instanceId, chatId.replace(/:\d+@/, '@'))) ?? chatId;
   }
 
   async getMessage(p: Principal, instanceId: string, id: string): Promise<Message> {

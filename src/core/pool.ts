@@ -382,6 +382,7 @@ export class PoolService {
       'contacts',
       'pending_acks',
       'whatsapp_media',
+      'whatsapp_identities',
       'mcp_approvals',
       'mcp_audit',
     ]) {

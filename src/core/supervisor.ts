@@ -5,6 +5,7 @@ import type { Instance } from '../domain/model.js';
 import { type AuthStatus, type InstanceStatus, isAckProgress } from '../domain/statuses.js';
 import { scrubDeep } from '../domain/text.js';
 import type { EventBus } from '../ports/event-bus.js';
+import type { IdentityStore } from '../ports/identities.js';
 import type { ClusterCommand, CommandForwarder, SessionLeases } from '../ports/leases.js';
 import type {
   OutboundMessage,
@@ -49,6 +50,8 @@ export interface SupervisorDeps {
   spool?: MessageSpool | null;
   /** Counts spooled, replayed and dropped inbound messages. */
   spoolObserver?: SpoolObserver;
+  /** WhatsApp LID ↔ phone pairs: a message still named by a LID whose phone is known is stored under the phone. */
+  identities?: IdentityStore;
 }
 
 const CONNECTED: ReadonlySet<AuthStatus> = new Set(['authenticated', 'client_ready']);
@@ -451,6 +454,16 @@ export class SessionSupervisor {
           },
         );
         break;
+      case 'group':
+        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+          await emit({
+            type: event.event,
+            instance_id: instanceId,
+            company_id: after.company_id,
+            data: event.data,
+          });
+        });
+        break;
       case 'reconnect_failed':
       case 'health_check_failed':
         inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
@@ -558,7 +571,8 @@ export class SessionSupervisor {
 
   /** Stores one inbound message with its chat, contact and event (idempotent on instance id + message id). */
   private async commitMessage(rec: SpoolRecord): Promise<void> {
-    const { instance_id: instanceId, message: m } = rec;
+    const { instance_id: instanceId } = rec;
+    const m = await this.canonicalLids(instanceId, rec.message);
     await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
       // The company the instance belongs to at commit time (a pooled instance changes company while its session runs).
       const companyId = (await currentCompany(tx, instanceId)) ?? rec.company_id;
@@ -602,6 +616,23 @@ export class SessionSupervisor {
       await emit({ type: 'message', instance_id: instanceId, company_id: companyId, data: { message } });
       return null;
     });
+  }
+
+  /**
+   * A chat or sender still named by a LID whose phone became known while the message waited (issue 18: the pair was
+   * learned and merged in between) is stored under the phone, so the merge leaves nothing behind.
+   */
+  private async canonicalLids(
+    instanceId: string,
+    m: SpoolRecord['message'],
+  ): Promise<SpoolRecord['message']> {
+    const ids = this.deps.identities;
+    if (!ids || !(m.chat_id.endsWith('@lid') || m.from?.endsWith('@lid'))) return m;
+    const pn = async (jid: string | null) =>
+      jid?.endsWith('@lid') ? ((await ids.pnForLid(instanceId, jid.replace(/:\d+@/, '@'))) ?? jid) : jid;
+    const from = await pn(m.from);
+    const chat = m.is_group ? m.chat_id : ((await pn(m.chat_id)) ?? m.chat_id);
+    return { ...m, chat_id: chat, from, contact_phone: m.contact_phone ?? (from ? phoneOfJid(from) : null) };
   }
 
   /** Starts every instance whose desired state is running (after a restart). Failures are logged, not thrown. */

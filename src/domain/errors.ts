@@ -15,6 +15,10 @@ export const ERROR_CODES = {
   SB_ERR_COMPANY_NOT_FOUND: { status: 404, meaning: 'No company with this id is visible to the caller.' },
   SB_ERR_MESSAGE_NOT_FOUND: { status: 404, meaning: 'No message with this id in this instance.' },
   SB_ERR_APPROVAL_NOT_FOUND: { status: 404, meaning: 'No MCP send approval with this id in this instance.' },
+  SB_ERR_IDENTITY_NOT_FOUND: {
+    status: 404,
+    meaning: 'No phone number is known (yet) for this WhatsApp LID in this instance.',
+  },
   SB_ERR_WEBHOOK_NOT_FOUND: {
     status: 404,
     meaning: 'No webhook endpoint (or delivery of it) with this id is visible to the caller.',

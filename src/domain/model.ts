@@ -51,6 +51,8 @@ export interface Message {
   status: MessageStatus;
   timestamp: string;
   created_at: string;
+  /** The sender's phone (E.164) when its JID carries one: LIDs are rewritten to the phone JID once it is known. */
+  sender_phone?: string | null;
 }
 
 export interface Chat {
@@ -61,6 +63,8 @@ export interface Chat {
   last_message_at: string | null;
   last_message_preview: string | null;
   unread_count: number;
+  /** The phone (E.164) of a 1:1 WhatsApp chat when known (a LID chat is merged into the phone chat once known). */
+  phone?: string | null;
 }
 
 export interface Contact {
@@ -84,6 +88,8 @@ export const EVENT_TYPES = [
   'history.progress',
   'history.synced',
   'message.decrypt_failed',
+  'group.participants',
+  'group.update',
   'instance.created',
   'instance.deleted',
   'key.revoked',

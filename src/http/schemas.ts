@@ -111,6 +111,11 @@ export const messageView = z
     status: z.enum(MESSAGE_STATUSES),
     timestamp: z.string(),
     created_at: z.string(),
+    sender_phone: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('Sender phone (E.164) when known; a WhatsApp LID sender gets it once its phone is learned.'),
   })
   .meta({ id: 'Message' });
 

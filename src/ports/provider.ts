@@ -51,7 +51,9 @@ export type ProviderEvent =
       /** Failed attempts seen (the first delivery plus re-sends). */
       attempts: number;
       timestamp: string;
-    };
+    }
+  /** A group changed: participants added/removed/promoted/demoted, or created/updated (subject, settings…). */
+  | { type: 'group'; event: 'group.participants' | 'group.update'; data: Record<string, unknown> };
 
 /** One history-sync chunk the provider stored (messages WhatsApp sends a newly linked device). */
 export interface HistoryProgress {

@@ -2,6 +2,7 @@
 import type { Config } from '../config/index.js';
 import { WahaWebhookTokens } from '../core/waha-identity.js';
 import type { HistoryStore } from '../ports/history.js';
+import type { IdentityStore } from '../ports/identities.js';
 import type { SessionLeases } from '../ports/leases.js';
 import type { OutboundFetch } from '../ports/outbound.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
@@ -22,6 +23,8 @@ export interface RegistryOptions {
   outbound?: OutboundFetch;
   /** History-sync storage (WhatsApp's chat history after a link). */
   history?: HistoryStore;
+  /** WhatsApp LID ↔ phone identities (SQL). */
+  identities?: IdentityStore;
 }
 
 /** Per-instance WAHA webhook tokens derived from the secret kept in the store. */
@@ -60,6 +63,7 @@ const PROVIDERS: Entry[] = [
           store: o.store,
           leases: o.leases,
           history: o.history,
+          identities: o.identities,
           ...c.whatsapp,
           fetchMedia: o.outbound ? (url, maxBytes) => o.outbound!.download(url, { maxBytes }) : undefined,
         })

@@ -9,6 +9,7 @@ import type {
   Message,
   NewEvent,
 } from '../domain/model.js';
+import { phoneOfUserJid } from '../domain/phones.js';
 import type { MessageStatus } from '../domain/statuses.js';
 import type {
   ChatRepo,
@@ -81,6 +82,7 @@ const toMessage = (r: Row): Message => ({
   status: r.status,
   timestamp: isoReq(r.ts),
   created_at: isoReq(r.created_at),
+  sender_phone: phoneOfUserJid(r.from_id),
 });
 
 const toEvent = (r: Row): GatewayEvent => ({
@@ -634,6 +636,7 @@ const toChat = (r: Row): Chat => ({
   last_message_at: iso(r.last_message_at),
   last_message_preview: r.last_message_preview,
   unread_count: Number(r.unread_count),
+  phone: phoneOfUserJid(r.chat_id),
 });
 
 /** A Store over a driver: repositories on the pool, plus transactions. */

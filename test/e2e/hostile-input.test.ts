@@ -108,6 +108,8 @@ describe('hostile input on every operation', () => {
       deliveryId: '1',
       approvalId: '00000000-0000-4000-8000-000000000002',
       name: 'n',
+      lid: '123456789012345@lid',
+      groupId: '120363000000000001@g.us',
     };
     const webhookId = hook.json().webhook.id as string;
     doc = t.app.swagger();
@@ -508,6 +510,14 @@ interface Example {
 }
 
 const EXAMPLES: Record<string, Example> = {
+  'POST /api/v1/instances/:id/groups': {
+    min: { subject: 'Team', participants: ['+4915112345678'] },
+    full: { subject: 'Team', participants: ['+4915112345678'] },
+  },
+  'POST /api/v1/instances/:id/groups/:groupId/participants': {
+    min: { action: 'add', participants: ['+4915112345678'] },
+    full: { action: 'add', participants: ['+4915112345678'] },
+  },
   'POST /api/v1/companies': { min: { id: 'delta', name: 'Delta' }, full: { id: 'delta', name: 'Delta' } },
   'POST /api/v1/companies/:id/keys': {
     min: {},

@@ -82,6 +82,8 @@ describe('tenant isolation and input validation on every operation', () => {
     deliveryId: '1',
     approvalId: '00000000-0000-4000-8000-000000000002',
     name: 'beta-front-desk',
+    lid: '123456789012345@lid',
+    groupId: '120363000000000001@g.us',
   });
 
   it('finds the operations in the OpenAPI document', () => {
@@ -225,6 +227,8 @@ describe('tenant isolation and input validation on every operation', () => {
         deliveryId: '1',
         approvalId: '00000000-0000-4000-8000-000000000002',
         name: 'x',
+        lid: '123456789012345@lid',
+        groupId: '120363000000000001@g.us',
       };
       if (op.path.startsWith('/api/v1/companies/:id')) good.id = 'alpha';
       const url = fillPath(op.path, good);
@@ -298,6 +302,11 @@ function validBodyFor(op: Operation): object {
 
 /** Example bodies for operations added by later features. */
 const EXTRA_EXAMPLES: Record<string, object> = {
+  'POST /api/v1/instances/:id/groups': { subject: 'Team', participants: ['+4915112345678'] },
+  'POST /api/v1/instances/:id/groups/:groupId/participants': {
+    action: 'add',
+    participants: ['+4915112345678'],
+  },
   'POST /api/v1/instances/:id/pairing-code': { phone: '+4915112345678' },
   'POST /api/v1/instances/:id/mcp/approvals/:approvalId': { decision: 'approve' },
   'POST /api/v1/companies/:id/users': {

@@ -89,6 +89,7 @@ const chatView = z
     last_message_at: z.string().nullable(),
     last_message_preview: z.string().nullable(),
     unread_count: z.number(),
+    phone: z.string().nullable().optional().describe('Phone (E.164) of a 1:1 WhatsApp chat when known.'),
   })
   .meta({ id: 'Chat' });
 

@@ -2,6 +2,7 @@
 import makeWASocket, { WA_CERT_DETAILS } from 'baileys';
 import { scrubDeep } from '../../domain/text.js';
 import type { HistoryStore } from '../../ports/history.js';
+import type { IdentityStore } from '../../ports/identities.js';
 import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -39,6 +40,8 @@ export interface WhatsAppProviderOptions {
   /** Cluster leases: after a 440 the session retries only while this replica still holds the instance's lease. */
   leases?: SessionLeases;
   fetchMedia?: WhatsAppSessionDeps['fetchMedia'];
+  /** LID ↔ phone pairs per instance (the gateway's SQL identity store). */
+  identities?: IdentityStore;
   downloadMedia?: WhatsAppSessionDeps['downloadMedia'];
 }
 
@@ -86,6 +89,20 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
           : undefined,
         history: opts.history,
         fetchMedia: opts.fetchMedia,
+        identities: opts.identities,
+        // The chat list shows groups by subject (a new group's chat appears, dated by its creation).
+        nameGroupChat: store
+          ? (chatId, subject, creation) =>
+              store.chats.touch({
+                instance_id: ctx.instanceId,
+                chat_id: chatId,
+                name: scrubDeep(subject),
+                is_group: true,
+                at: new Date((creation ?? 0) * 1000 || Date.now()).toISOString(),
+                preview: null,
+                unread_delta: 0,
+              })
+          : undefined,
         downloadMedia: opts.downloadMedia,
         findMessage: async (instanceId, messageId) =>
           store ? store.messages.getByMessageId(instanceId, messageId) : null,

@@ -116,6 +116,7 @@ export function mapMessage(m: WAMessage, me: string | null): ProviderMessage | n
         filename: inner?.fileName ?? null,
         size: inner?.fileLength != null ? Number(inner.fileLength.toString()) : null,
         seconds: inner?.seconds ?? null,
+        ...(kind === 'audioMessage' ? { voice: !!inner?.ptt } : {}),
         width: inner?.width ?? null,
         height: inner?.height ?? null,
       };
@@ -154,7 +155,10 @@ export function ackStatus(status: number | null | undefined): MessageStatus | nu
   }
 }
 
-/** Baileys message content for an outbound media item, chosen by MIME type. */
+/**
+ * Baileys message content for an outbound media item, chosen by MIME type: `image/*`, `video/*`, `audio/*` (an
+ * Ogg/Opus audio is sent as a voice note, `ptt`, as WhatsApp clients record them), anything else a document.
+ */
 export function mediaContent(
   data: Buffer,
   m: { mimetype?: string; filename?: string; caption?: string },
@@ -163,6 +167,8 @@ export function mediaContent(
   const caption = m.caption;
   if (mimetype.startsWith('image/')) return { image: data, mimetype, caption };
   if (mimetype.startsWith('video/')) return { video: data, mimetype, caption };
-  if (mimetype.startsWith('audio/')) return { audio: data, mimetype };
+  if (mimetype.startsWith('audio/')) {
+    return { audio: data, mimetype, ...(/^audio\/ogg\b/.test(mimetype) ? { ptt: true } : {}) };
+  }
   return { document: data, mimetype, fileName: m.filename ?? 'file', caption };
 }

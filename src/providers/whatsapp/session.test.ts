@@ -519,7 +519,7 @@ describe('WhatsApp session (fake Baileys socket)', () => {
       subject: 'Team',
       participants: ['c@s.whatsapp.net'],
     });
-    expect(group).toEqual({ group_id: '120363999000111222@g.us', subject: 'Team' });
+    expect(group).toMatchObject({ group_id: '120363999000111222@g.us', subject: 'Team' });
     expect(sock.groups).toEqual([{ subject: 'Team', participants: ['c@s.whatsapp.net'] }]);
   });
 

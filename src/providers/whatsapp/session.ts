@@ -1,7 +1,6 @@
 // One WhatsApp session on Baileys: login (QR, pairing code), the disconnect policy, inbound/outbound, health.
 import { randomBytes } from 'node:crypto';
 import {
-  type AnyMessageContent,
   type BaileysEventMap,
   type ConnectionState,
   DisconnectReason,
@@ -15,12 +14,16 @@ import {
 import { SbError } from '../../domain/errors.js';
 import type { MessageStatus } from '../../domain/statuses.js';
 import type { HistoryStore } from '../../ports/history.js';
+import type { IdentityStore } from '../../ports/identities.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
 import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
 import { DecryptWatch } from './decrypt-watch.js';
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
+import { GroupCache, groupView, rateLimitError } from './groups.js';
 import { HistoryImporter } from './history.js';
-import { ackStatus, bareJid, mapMessage, mediaContent, phoneOf } from './mapper.js';
+import { type LidLookup, pairOf, pairOfKey, SessionIdentities } from './identities.js';
+import { ackStatus, bareJid, mapMessage, phoneOf } from './mapper.js';
+import { buildOutbound } from './outbound.js';
 import { SessionProbe } from './probe.js';
 
 /** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
@@ -36,7 +39,10 @@ export type WaSocket = Pick<
   | 'query'
   | 'updateMediaMessage'
   | 'groupCreate'
-> & { user?: WASocket['user'] };
+  | 'groupMetadata'
+  | 'groupFetchAllParticipating'
+  | 'groupParticipantsUpdate'
+> & { user?: WASocket['user']; signalRepository?: { lidMapping: LidLookup } };
 
 /** Builds a socket (Baileys' `makeWASocket` in production). */
 export type SocketMaker = (config: UserFacingSocketConfig) => WaSocket;
@@ -88,6 +94,10 @@ export interface WhatsAppSessionDeps {
   /** Fetches outbound media by URL: the gateway's guarded fetch (SSRF-safe, size-capped); tests replace it. */
   fetchMedia?(url: string, maxBytes: number): Promise<Buffer>;
   random?: () => number;
+  /** Names a group's chat after its subject (creating the chat when new); `creation` in Unix seconds. */
+  nameGroupChat?(chatId: string, subject: string, creation?: number): Promise<void>;
+  /** LID ↔ phone pairs of the instance (merges a LID's chat into the phone's); without it LIDs stay as they come. */
+  identities?: IdentityStore;
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
@@ -121,6 +131,10 @@ export class WhatsAppSession implements ProviderSession {
 
   private readonly history: HistoryImporter;
   private readonly decrypt: DecryptWatch;
+  /** LID ↔ phone identities learned in this session. */
+  private readonly ids: SessionIdentities;
+  /** Group metadata (one fetch per group; Baileys reads it when sending to a group). */
+  private readonly groups: GroupCache;
 
   constructor(private readonly deps: WhatsAppSessionDeps) {
     this.history = new HistoryImporter({
@@ -134,6 +148,11 @@ export class WhatsAppSession implements ProviderSession {
       report: (e) => this.ctx.emit(e),
       logger: deps.ctx.logger,
     });
+    this.ids = new SessionIdentities(deps.ctx.instanceId, deps.identities, deps.ctx.logger);
+    this.groups = new GroupCache(
+      (e) => deps.ctx.emit(e),
+      async (g) => deps.nameGroupChat?.(g.id, g.subject, g.creation),
+    );
   }
 
   private get ctx(): SessionContext {
@@ -166,6 +185,7 @@ export class WhatsAppSession implements ProviderSession {
       connectTimeoutMs: knobs.connectTimeoutMs,
       keepAliveIntervalMs: knobs.keepAliveIntervalMs,
       getMessage: (key) => this.getMessage(key),
+      cachedGroupMetadata: (jid) => this.groups.forSend(this.sock, jid),
     });
     this.sock = sock;
     const on = <E extends keyof BaileysEventMap>(
@@ -195,10 +215,23 @@ export class WhatsAppSession implements ProviderSession {
       }
     });
     on('contacts.upsert', async (list) => {
-      for (const c of list) await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
+      for (const c of list) {
+        await this.ids.learn(
+          pairOf(c.id, c.phoneNumber) ?? pairOf(c.lid, c.id) ?? pairOf(c.lid, c.phoneNumber),
+        );
+        await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
+      }
+    });
+    on('groups.upsert', (list) => this.groups.onUpsert(list));
+    on('groups.update', (list) => this.groups.onUpdate(list));
+    on('group-participants.update', async (u) => {
+      for (const p of u.participants)
+        await this.ids.learn(pairOf(p.id, p.phoneNumber) ?? pairOf(p.id, p.lid));
+      await this.groups.onParticipants(u);
     });
     on('messaging-history.set', (h) => this.history.onSet(h, this.account));
     on('lid-mapping.update', async (m) => {
+      await this.ids.learn(pairOf(m.lid, m.pn));
       if (m.pn) await this.saveContact(m.pn, null, m.pn);
     });
   }
@@ -386,8 +419,10 @@ export class WhatsAppSession implements ProviderSession {
         if (status === 'delivered' || status === 'read') await this.emitAck(m.key.id, status);
         continue;
       }
-      const mapped = mapMessage(m, this.account);
-      if (!mapped) continue;
+      await this.ids.learn(pairOfKey(m.key));
+      const first = mapMessage(m, this.account);
+      if (!first) continue;
+      const mapped = await this.ids.canonical(first, this.sock?.signalRepository?.lidMapping);
       if (mapped.media && MEDIA_KINDS.has(mapped.type)) {
         await this.deps.auth.saveMediaRef(this.ctx.instanceId, mapped.message_id, {
           key: m.key,
@@ -464,46 +499,10 @@ export class WhatsAppSession implements ProviderSession {
   async send(msg: OutboundMessage): Promise<SendResult> {
     const sock = this.requireOpen();
     const jid = msg.to;
-    let content: AnyMessageContent;
-    let quoted: WAMessage | undefined;
-    if (msg.reaction) {
-      const target = await this.deps.findMessage(this.ctx.instanceId, msg.reaction.message_id);
-      content = {
-        react: {
-          text: msg.reaction.emoji,
-          key: {
-            remoteJid: jid,
-            id: msg.reaction.message_id,
-            fromMe: target?.is_from_me ?? false,
-            ...(jid.endsWith('@g.us') && target?.from && !target.is_from_me
-              ? { participant: target.from }
-              : {}),
-          },
-        },
-      };
-    } else if (msg.media) {
-      const data = await this.loadMedia(msg.media);
-      content = mediaContent(data, {
-        ...msg.media,
-        caption: msg.media.caption ?? msg.text,
-      }) as AnyMessageContent;
-    } else {
-      content = { text: msg.text ?? '' };
-    }
-    if (msg.reply_to && !msg.reaction) {
-      const target = await this.deps.findMessage(this.ctx.instanceId, msg.reply_to);
-      quoted = {
-        key: {
-          remoteJid: jid,
-          id: msg.reply_to,
-          fromMe: target?.is_from_me ?? false,
-          ...(jid.endsWith('@g.us') && target?.from && !target.is_from_me
-            ? { participant: target.from }
-            : {}),
-        },
-        message: { conversation: target?.body ?? '' },
-      };
-    }
+    const { content, quoted } = await buildOutbound(msg, {
+      findMessage: (id) => this.deps.findMessage(this.ctx.instanceId, id),
+      loadMedia: (m) => this.loadMedia(m),
+    });
     const messageId = `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
     this.rememberSent(messageId, {});
     let open!: () => void;
@@ -522,6 +521,7 @@ export class WhatsAppSession implements ProviderSession {
       const sent = await sock.sendMessage(jid, content, { messageId, ...(quoted ? { quoted } : {}) });
       if (sent?.message) this.rememberSent(messageId, sent.message);
       release();
+      await this.ids.learnFromSend(jid, sock.signalRepository?.lidMapping);
       const ts = sent?.messageTimestamp;
       const seconds = typeof ts === 'number' ? ts : ts ? Number(ts.toString()) : 0;
       return {
@@ -531,7 +531,7 @@ export class WhatsAppSession implements ProviderSession {
     } catch (err) {
       this.sentIds.delete(messageId);
       release();
-      throw err;
+      throw rateLimitError(err);
     }
   }
 
@@ -578,8 +578,30 @@ export class WhatsAppSession implements ProviderSession {
       case 'create_group': {
         const sock = this.requireOpen();
         const participants = Array.isArray(payload.participants) ? payload.participants.map(String) : [];
-        const meta = await sock.groupCreate(String(payload.subject ?? ''), participants);
-        return { group_id: meta.id, subject: meta.subject };
+        const meta = await sock.groupCreate(String(payload.subject ?? ''), participants).catch((e) => {
+          throw rateLimitError(e);
+        });
+        await this.groups.onUpsert([meta]);
+        return { group_id: meta.id, subject: meta.subject, group: groupView(meta) };
+      }
+      case 'list_groups': {
+        const list = await this.groups.list(this.requireOpen(), payload.refresh === true);
+        return { groups: list.map(groupView) };
+      }
+      case 'group_info': {
+        const meta = await this.groups.get(this.requireOpen(), String(payload.group_id ?? ''));
+        return { group: groupView(meta) };
+      }
+      case 'group_participants': {
+        const sock = this.requireOpen();
+        const action = String(payload.action) as 'add' | 'remove' | 'promote' | 'demote';
+        const jids = Array.isArray(payload.participants) ? payload.participants.map(String) : [];
+        const res = await sock
+          .groupParticipantsUpdate(String(payload.group_id ?? ''), jids, action)
+          .catch((e) => {
+            throw rateLimitError(e);
+          });
+        return { results: res.map((r) => ({ id: r.jid ?? null, status: Number(r.status) || null })) };
       }
       case 'typing': {
         const sock = this.requireOpen();

@@ -67,6 +67,36 @@ describe('emulator HTTP control server', () => {
     expect(delivered.json.id).toBeTypeOf('string');
     expect(await got).toBe('inbound');
 
+    // groups and identities over HTTP
+    const lid = (await call('GET', '/contact-lid?phone=4917000000002')).json.lid;
+    expect(lid).toMatch(/^\d+$/);
+    const group = await call('POST', '/group', {
+      creatorPhone: '4917000000002',
+      subject: 'HTTP group',
+      participants: [phone],
+    });
+    expect(group.json.id).toMatch(/@g\.us$/);
+    const upserts: string[] = [];
+    client.sock.ev.on('messages.upsert', ({ messages }) => {
+      for (const m of messages) if (m.key.remoteJid === group.json.id && m.message) upserts.push(m.key.id!);
+    });
+    const gid = await call('POST', '/deliver-group-text', {
+      groupId: group.json.id,
+      fromPhone: '4917000000002',
+      text: 'hi group',
+    });
+    await eventually(() => upserts.includes(gid.json.id), 5000);
+    expect(
+      (
+        await call('POST', '/group-change', {
+          groupId: group.json.id,
+          action: 'add',
+          phones: ['4917000000003'],
+          actorPhone: '4917000000002',
+        })
+      ).json,
+    ).toEqual({ changed: ['4917000000003@s.whatsapp.net'] });
+
     expect((await call('POST', '/stream-error', { accountPhone: phone, kind: 'conflict' })).status).toBe(200);
     expect(await client.waitForClose()).toBe(440);
     expect((await call('POST', '/scan-qr', { qr: 'bogus' })).status).toBe(400);

@@ -2,7 +2,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StreamErrorKind, WhatsAppEmulator } from './emulator.js';
+import type { ParticipantAction } from './groups.js';
 import type { HistoryChunkSpec } from './history.js';
+import type { SenderAddressing } from './identities.js';
 
 /** A running control server. */
 export interface ControlServer {
@@ -41,6 +43,12 @@ const str = (v: unknown, name: string): string => {
  * - `POST /send-history {accountPhone, chunk}` (a `HistoryChunkSpec`, sent to the live devices now)
  * - `POST /deliver-undecryptable {toPhone, fromPhone, text, mode: 'recover'|'never', id?}` → `{id}`
  * - `GET  /retries?id=M` → `{count}` (retry receipts the client sent for message M)
+ * - `GET  /contact-lid?phone=P` → `{lid}`
+ * - `POST /group {creatorPhone, subject, participants}` → `{id}`
+ * - `POST /group-change {groupId, action, phones, actorPhone}` → `{changed}`
+ * - `POST /deliver-group-text {groupId, fromPhone, text, id?, pushName?, mentions?}` → `{id}`
+ * - `POST /group-rate-limit {accountPhone, on}`
+ * - `POST /deliver-media {toPhone, fromPhone, kind, base64, mimetype, fileName?, caption?, ptt?}` → `{id}`
  * Errors answer 400 `{error}`.
  */
 export async function startControlServer(
@@ -58,13 +66,18 @@ export async function startControlServer(
       case 'GET /accounts':
         return emulator.accounts();
       case 'GET /sent':
-        return emulator.sentMessages(phone).map(({ message: _m, ...rest }) => rest);
+        return emulator.sentMessages(phone).map(({ message: _m, media, ...rest }) => ({
+          ...rest,
+          ...(media ? { media: { ...media, data: media.data?.toString('base64') } } : {}),
+        }));
       case 'GET /live':
         return { count: emulator.liveConnections(phone) };
       case 'GET /conflicts':
         return { count: emulator.conflicts(phone || undefined) };
       case 'GET /retries':
         return { count: emulator.retryReceipts(url.searchParams.get('id') ?? '') };
+      case 'GET /contact-lid':
+        return { lid: emulator.contactLid(phone) };
     }
     if (req.method !== 'POST') {
       res.statusCode = 404;
@@ -85,6 +98,50 @@ export async function startControlServer(
             text: str(body.text, 'text'),
             id: typeof body.id === 'string' ? body.id : undefined,
             pushName: typeof body.pushName === 'string' ? body.pushName : undefined,
+            addressing:
+              typeof body.addressing === 'string' ? (body.addressing as SenderAddressing) : undefined,
+          }),
+        };
+      case '/group':
+        return emulator.createGroup({
+          creatorPhone: str(body.creatorPhone, 'creatorPhone'),
+          subject: str(body.subject, 'subject'),
+          participants: Array.isArray(body.participants) ? body.participants.map(String) : [],
+        });
+      case '/group-change':
+        return {
+          changed: emulator.changeGroup({
+            groupId: str(body.groupId, 'groupId'),
+            action: str(body.action, 'action') as ParticipantAction,
+            phones: Array.isArray(body.phones) ? body.phones.map(String) : [],
+            actorPhone: str(body.actorPhone, 'actorPhone'),
+          }),
+        };
+      case '/deliver-group-text':
+        return {
+          id: await emulator.deliverGroupText({
+            groupId: str(body.groupId, 'groupId'),
+            fromPhone: str(body.fromPhone, 'fromPhone'),
+            text: str(body.text, 'text'),
+            id: typeof body.id === 'string' ? body.id : undefined,
+            pushName: typeof body.pushName === 'string' ? body.pushName : undefined,
+            mentions: Array.isArray(body.mentions) ? body.mentions.map(String) : undefined,
+          }),
+        };
+      case '/group-rate-limit':
+        emulator.setGroupRateLimit(str(body.accountPhone, 'accountPhone'), body.on !== false);
+        return { ok: true };
+      case '/deliver-media':
+        return {
+          id: await emulator.deliverMedia({
+            toPhone: str(body.toPhone, 'toPhone'),
+            fromPhone: str(body.fromPhone, 'fromPhone'),
+            kind: str(body.kind, 'kind') as 'image' | 'video' | 'document' | 'audio',
+            data: Buffer.from(str(body.base64, 'base64'), 'base64'),
+            mimetype: str(body.mimetype, 'mimetype'),
+            fileName: typeof body.fileName === 'string' ? body.fileName : undefined,
+            caption: typeof body.caption === 'string' ? body.caption : undefined,
+            ptt: body.ptt === true,
           }),
         };
       case '/receipt':

@@ -16,7 +16,10 @@ import {
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createCertChain, generateRawKeyPair, type RawKeyPair, signRaw } from './cert-chain.js';
 import { type UndecryptableMode, undecryptableCiphertext } from './decrypt.js';
+import { GroupDirectory, IqError, type ParticipantAction } from './groups.js';
 import { appStateSyncResult, type HistoryChunkSpec, historyNotification } from './history.js';
+import { type SenderAddressing, senderAttrs } from './identities.js';
+import { encryptMedia, MediaServer, type ReceivedMedia } from './media-server.js';
 import { NoiseResponder } from './noise-responder.js';
 import { type PreKeyBundle, SignalPeer } from './signal-peer.js';
 
@@ -56,6 +59,10 @@ export interface SentMessage {
   message?: proto.IMessage;
   /** Set when the emulator could not decrypt the message. */
   error?: string;
+  /** The group (`…@g.us`) for a group message. */
+  group?: string;
+  /** The media item (image, document, voice note…) as uploaded, fetched back and decrypted by the emulator. */
+  media?: ReceivedMedia;
 }
 
 /** Summary of one emulated account. */
@@ -119,6 +126,8 @@ export interface EmulatorOptions {
   port?: number;
   /** Host to bind (default 127.0.0.1). */
   host?: string;
+  /** Start the media hosts (upload over HTTPS, download over HTTP; see media-server.ts). Default false. */
+  media?: boolean;
 }
 
 /**
@@ -149,6 +158,10 @@ export class WhatsAppEmulator extends EventEmitter {
   >();
   /** Second live logins of one device, per account phone (WhatsApp replaces the older one with a 440 conflict). */
   private readonly conflictLog: Array<{ phone: string; device: number; at: number }> = [];
+  /** Groups, their w:g2 answers and sender keys (groups.ts). */
+  readonly groups = new GroupDirectory();
+  /** Media hosts, when started with `media: true`. */
+  media?: MediaServer;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -174,7 +187,9 @@ export class WhatsAppEmulator extends EventEmitter {
       wss.once('error', reject);
     });
     const port = (wss.address() as AddressInfo).port;
-    return new WhatsAppEmulator(wss, host, port, generateRawKeyPair());
+    const emu = new WhatsAppEmulator(wss, host, port, generateRawKeyPair());
+    if (opts.media) emu.media = await MediaServer.start();
+    return emu;
   }
 
   /** Closes every connection and the server. */
@@ -182,6 +197,7 @@ export class WhatsAppEmulator extends EventEmitter {
     for (const c of this.conns) c.ws.terminate();
     this.conns.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.media?.close();
   }
 
   // ---------------------------------------------------------------- control API
@@ -279,6 +295,11 @@ export class WhatsAppEmulator extends EventEmitter {
     text: string;
     id?: string;
     pushName?: string;
+    /**
+     * How the stanza names the sender: `pn` (default: `from` phone JID + `sender_lid`), `lid` (`from` LID +
+     * `sender_pn`, `addressing_mode="lid"`), `lid-only` (`from` LID, no phone anywhere).
+     */
+    addressing?: SenderAddressing;
   }): Promise<string> {
     const account = this.mustAccount(opts.toPhone);
     const peer = this.contact(opts.fromPhone);
@@ -294,8 +315,7 @@ export class WhatsAppEmulator extends EventEmitter {
       const stanza: BinaryNode = {
         tag: 'message',
         attrs: {
-          from: `${peer.phone}@${S_WHATSAPP_NET}`,
-          sender_lid: `${peer.lid}@lid`,
+          ...senderAttrs(peer, opts.addressing ?? 'pn'),
           id,
           t: now(),
           type: 'text',
@@ -403,6 +423,145 @@ export class WhatsAppEmulator extends EventEmitter {
     );
   }
 
+  /** A contact creates a group with the given members (phones; accounts among them get a w:gp2 create notification). */
+  createGroup(opts: { creatorPhone: string; subject: string; participants: string[] }): { id: string } {
+    this.contact(opts.creatorPhone);
+    const g = this.groups.create(
+      opts.subject,
+      `${opts.creatorPhone}@${S_WHATSAPP_NET}`,
+      opts.participants.map((p) => `${p}@${S_WHATSAPP_NET}`),
+    );
+    this.notifyGroup(g.id, this.groups.createdNotification(g));
+    return { id: g.id };
+  }
+
+  /** `actorPhone` adds/removes/promotes/demotes members of a group; the members' devices get the w:gp2 notification. */
+  changeGroup(opts: {
+    groupId: string;
+    action: ParticipantAction;
+    phones: string[];
+    actorPhone: string;
+  }): string[] {
+    const done = this.groups.change(
+      opts.groupId,
+      opts.action,
+      opts.phones.map((p) => `${p}@${S_WHATSAPP_NET}`),
+    );
+    const g = this.groups.get(opts.groupId);
+    const node = this.groups.notification(g, opts.action, done, `${opts.actorPhone}@${S_WHATSAPP_NET}`);
+    // a removed account hears of its removal too
+    this.notifyGroup(g.id, node, opts.action === 'remove' ? done : []);
+    return done;
+  }
+
+  /** A contact sends a text to a group: a 1:1 pkmsg/msg with its sender key plus the skmsg, to every account member. */
+  async deliverGroupText(opts: {
+    groupId: string;
+    fromPhone: string;
+    text: string;
+    id?: string;
+    pushName?: string;
+    mentions?: string[];
+    /** `pn` (default): participant = phone JID + `participant_lid`; `lid`: participant = LID + `participant_pn`. */
+    addressing?: 'pn' | 'lid';
+  }): Promise<string> {
+    const g = this.groups.get(opts.groupId);
+    const peer = this.contact(opts.fromPhone);
+    const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    const message: proto.IMessage = opts.mentions?.length
+      ? {
+          extendedTextMessage: {
+            text: opts.text,
+            contextInfo: { mentionedJid: opts.mentions.map((p) => `${p}@${S_WHATSAPP_NET}`) },
+          },
+        }
+      : { conversation: opts.text };
+    const { distribution, skmsg } = await this.groups.encryptFrom(g.id, peer.phone, message);
+    for (const member of g.participants.keys()) {
+      const account = this.accountsByPhone.get(userOf(member));
+      if (!account) continue;
+      for (const device of account.devices.values()) {
+        const { type, ciphertext } = await this.encryptFromPeer(account, device, peer, distribution);
+        this.deliver(account, device, {
+          tag: 'message',
+          attrs: {
+            from: g.id,
+            ...(opts.addressing === 'lid'
+              ? { participant: `${peer.lid}@lid`, participant_pn: `${peer.phone}@${S_WHATSAPP_NET}` }
+              : { participant: `${peer.phone}@${S_WHATSAPP_NET}`, participant_lid: `${peer.lid}@lid` }),
+            id,
+            t: now(),
+            type: 'text',
+            notify: opts.pushName ?? `Contact ${peer.phone}`,
+          },
+          content: [
+            { tag: 'enc', attrs: { v: '2', type }, content: ciphertext },
+            { tag: 'enc', attrs: { v: '2', type: 'skmsg' }, content: skmsg },
+          ],
+        });
+      }
+    }
+    return id;
+  }
+
+  /**
+   * A contact sends a media item (image, video, document, audio; `ptt` = voice note): encrypted with a fresh media
+   * key, stored on the media host, and announced in a 1:1 message with its url and hashes. Needs `media: true`.
+   */
+  async deliverMedia(opts: {
+    toPhone: string;
+    fromPhone: string;
+    kind: 'image' | 'video' | 'document' | 'audio';
+    data: Buffer;
+    mimetype: string;
+    fileName?: string;
+    caption?: string;
+    ptt?: boolean;
+    id?: string;
+  }): Promise<string> {
+    if (!this.media) throw new Error('start the emulator with { media: true }');
+    const account = this.mustAccount(opts.toPhone);
+    const peer = this.contact(opts.fromPhone);
+    const e = encryptMedia(opts.data, opts.kind);
+    const common = {
+      url: this.media.put(e.enc),
+      mimetype: opts.mimetype,
+      mediaKey: e.mediaKey,
+      fileSha256: e.fileSha256,
+      fileEncSha256: e.fileEncSha256,
+      fileLength: e.fileLength,
+      mediaKeyTimestamp: Math.floor(Date.now() / 1000),
+    };
+    const message: proto.IMessage =
+      opts.kind === 'image'
+        ? { imageMessage: { ...common, caption: opts.caption } }
+        : opts.kind === 'video'
+          ? { videoMessage: { ...common, caption: opts.caption } }
+          : opts.kind === 'audio'
+            ? { audioMessage: { ...common, ptt: !!opts.ptt, seconds: 1 } }
+            : { documentMessage: { ...common, fileName: opts.fileName ?? 'file', caption: opts.caption } };
+    const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
+    for (const device of account.devices.values()) {
+      const { type, ciphertext } = await this.encryptFromPeer(account, device, peer, message);
+      this.deliver(account, device, {
+        tag: 'message',
+        attrs: { ...senderAttrs(peer, 'pn'), id, t: now(), type: 'media', notify: `Contact ${peer.phone}` },
+        content: [{ tag: 'enc', attrs: { v: '2', type, mediatype: opts.kind }, content: ciphertext }],
+      });
+    }
+    return id;
+  }
+
+  /** While on, every w:g2 query of the account is answered `429 rate-overlimit`. */
+  setGroupRateLimit(accountPhone: string, on: boolean): void {
+    this.groups.setRateLimited(accountPhone, on);
+  }
+
+  /** A simulated contact's LID user part (digits), inventing the contact on first use. */
+  contactLid(phone: string): string {
+    return this.contact(phone).lid;
+  }
+
   /** The contact a message was sent to reports it delivered or read. */
   sendReceipt(opts: { accountPhone: string; messageId: string; type: 'delivered' | 'read' }): void {
     const account = this.mustAccount(opts.accountPhone);
@@ -502,6 +661,93 @@ export class WhatsAppEmulator extends EventEmitter {
       this.contactsByLid.set(peer.lid, peer);
     }
     return peer;
+  }
+
+  /** Sends a stanza to the device's live connections, or queues it for its next login. */
+  private deliver(account: Account, device: Device, stanza: BinaryNode): void {
+    const live = this.liveConns(account).filter((c) => c.device === device);
+    if (live.length) for (const c of live) this.send(c, stanza);
+    else device.offline.push(stanza);
+  }
+
+  /** Encrypts a message from a contact to one device of the account (starting the session on first use). */
+  private async encryptFromPeer(
+    account: Account,
+    device: Device,
+    peer: SignalPeer,
+    message: proto.IMessage,
+  ): Promise<{ type: 'pkmsg' | 'msg'; ciphertext: Buffer }> {
+    const address = this.deviceAddress(account);
+    if (!peer.hasSession(`${address}.${device.id}`)) {
+      await peer.initSession(address, device.id, this.takeDeviceBundle(device));
+    }
+    return peer.encrypt(address, device.id, message);
+  }
+
+  /** Sends a group notification to every account member's devices (plus `alsoTo`, e.g. members just removed). */
+  private notifyGroup(groupId: string, node: BinaryNode, alsoTo: string[] = []): void {
+    const g = this.groups.get(groupId);
+    const members = new Set([...g.participants.keys(), ...alsoTo]);
+    for (const m of members) {
+      const account = this.accountsByPhone.get(userOf(m));
+      if (!account) continue;
+      for (const device of account.devices.values()) this.deliver(account, device, node);
+    }
+  }
+
+  /** A w:g2 iq: the group directory answers; a refusal (429, 404, 403) is an error iq. */
+  private onGroupIq(conn: Conn, iq: BinaryNode, account: Account): void {
+    try {
+      const r = this.groups.answer(`${account.phone}@${S_WHATSAPP_NET}`, iq);
+      this.result(conn, iq, r.content);
+      for (const n of r.notify ?? []) this.notifyGroup(n.group.id, n.node);
+    } catch (e) {
+      if (!(e instanceof IqError)) throw e;
+      this.send(conn, {
+        tag: 'iq',
+        attrs: { from: iq.attrs.to ?? S_WHATSAPP_NET, type: 'error', id: iq.attrs.id ?? '' },
+        content: [{ tag: 'error', attrs: { code: String(e.code), text: e.text } }],
+      });
+    }
+  }
+
+  /** A group message from the account: the sender key from a member's pkmsg/msg, then the skmsg decrypted. */
+  private async onGroupMessage(
+    conn: Conn,
+    node: BinaryNode,
+    account: Account,
+    device: Device,
+  ): Promise<void> {
+    const group = node.attrs.to ?? '';
+    const id = node.attrs.id ?? '';
+    let record: SentMessage = { to: group, toPhone: '', id, group };
+    try {
+      for (const t of getBinaryNodeChildren(getBinaryNodeChild(node, 'participants'), 'to')) {
+        const peer = t.attrs.jid ? this.findPeer(t.attrs.jid) : undefined;
+        const enc = getBinaryNodeChild(t, 'enc');
+        if (!peer || !(enc?.content instanceof Uint8Array)) continue;
+        const msg = await peer.decrypt(
+          this.deviceAddress(account),
+          device.id,
+          enc.attrs.type ?? 'msg',
+          Buffer.from(enc.content),
+        );
+        const skdm = msg.senderKeyDistributionMessage?.axolotlSenderKeyDistributionMessage;
+        if (skdm) await this.groups.acceptDistribution(group, account.phone, skdm);
+      }
+      const sk = getBinaryNodeChildren(node, 'enc').find((e) => e.attrs.type === 'skmsg');
+      if (!(sk?.content instanceof Uint8Array)) throw new Error('no skmsg in the group message');
+      const message = await this.groups.decryptFrom(group, account.phone, sk.content);
+      const text = message.conversation ?? message.extendedTextMessage?.text ?? undefined;
+      record = { ...record, text: text ?? undefined, message };
+    } catch (e) {
+      record = { ...record, error: e instanceof Error ? e.message : String(e) };
+    }
+    account.sent.push(record);
+    this.emit('sent', { ...record, accountPhone: account.phone });
+    const attrs: Record<string, string> = { class: 'message', id, from: group, t: now() };
+    if (record.error) attrs.error = '479';
+    this.send(conn, { tag: 'ack', attrs });
   }
 
   private deviceAddress(account: Account): string {
@@ -741,7 +987,8 @@ export class WhatsAppEmulator extends EventEmitter {
   }
 
   private onIq(conn: Conn, iq: BinaryNode): void {
-    this.result(conn, iq, this.answerIq(conn, iq));
+    if (iq.attrs.xmlns === 'w:g2' && conn.account) this.onGroupIq(conn, iq, conn.account);
+    else this.result(conn, iq, this.answerIq(conn, iq));
     // A prekey upload makes the device reachable: history it is owed can go now.
     if (iq.attrs.xmlns === 'encrypt' && iq.attrs.type === 'set')
       void this.flushHistory(conn).catch(() => conn.ws.terminate());
@@ -776,6 +1023,7 @@ export class WhatsAppEmulator extends EventEmitter {
     }
     if (xmlns === 'usync' && account) return this.usyncResult(iq, account);
     if (xmlns === 'w:sync:app:state') return appStateSyncResult(iq);
+    if (xmlns === 'w:m' && first?.tag === 'media_conn' && this.media) return [this.media.mediaConnNode()];
     if (xmlns === 'abt') return [{ tag: 'props', attrs: { protocol: '1' } }];
     if (xmlns === 'blocklist' && iq.attrs.type === 'get') return [{ tag: 'list', attrs: {} }];
     if (xmlns === 'privacy' && iq.attrs.type === 'get') return [{ tag: 'privacy', attrs: {} }];
@@ -914,6 +1162,7 @@ export class WhatsAppEmulator extends EventEmitter {
     const to = node.attrs.to ?? '';
     const id = node.attrs.id ?? '';
     if (!account || !device) return;
+    if (to.endsWith('@g.us')) return this.onGroupMessage(conn, node, account, device);
     let error: string | undefined;
     const targets = getBinaryNodeChildren(getBinaryNodeChild(node, 'participants'), 'to');
     const peer = this.findPeer(to);
@@ -931,7 +1180,14 @@ export class WhatsAppEmulator extends EventEmitter {
             Buffer.from(enc.content),
           );
           const text = msg.conversation ?? msg.extendedTextMessage?.text ?? undefined;
-          record = { to, toPhone: peer.phone, text: text ?? undefined, id, message: msg };
+          record = {
+            to,
+            toPhone: peer.phone,
+            text: text ?? undefined,
+            id,
+            message: msg,
+            media: this.media?.open(msg),
+          };
         } catch (e) {
           record = { to, toPhone: peer.phone, id, error: e instanceof Error ? e.message : String(e) };
         }

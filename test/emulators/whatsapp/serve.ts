@@ -5,10 +5,12 @@ import { WhatsAppEmulator } from './emulator.js';
 const emulator = await WhatsAppEmulator.start({
   port: Number(process.env.WA_EMULATOR_PORT ?? 0),
   host: process.env.WA_EMULATOR_HOST ?? '127.0.0.1',
+  // WA_EMULATOR_MEDIA=1: media hosts too; the line then carries `mediaCa` (PEM) for the gateway's NODE_EXTRA_CA_CERTS.
+  media: process.env.WA_EMULATOR_MEDIA === '1',
 });
 const control = await startControlServer(emulator, Number(process.env.WA_EMULATOR_CONTROL_PORT ?? 0));
 process.stdout.write(
-  `${JSON.stringify({ url: emulator.url, controlUrl: control.url, rootPublicKey: emulator.rootPublicKey.toString('base64') })}\n`,
+  `${JSON.stringify({ url: emulator.url, controlUrl: control.url, rootPublicKey: emulator.rootPublicKey.toString('base64'), mediaCa: emulator.media?.ca.toString() })}\n`,
 );
 const stop = async (): Promise<void> => {
   await control.close();
