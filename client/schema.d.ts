@@ -248,6 +248,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instances/{id}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Groups the account is in, with metadata and participants
+         * @description Fetched from WhatsApp once per session and then served from the cache, which WhatsApp’s group events keep current; `refresh=true` fetches again. 429 SB_ERR_RATE_LIMITED when WhatsApp answers rate-overlimit.
+         */
+        get: operations["getInstancesByIdGroups"];
+        put?: never;
+        /** Create a group (the account is its superadmin) */
+        post: operations["postInstancesByIdGroups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances/{id}/groups/{groupId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One group with metadata and participants (cached) */
+        get: operations["getInstancesByIdGroupsByGroupId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances/{id}/groups/{groupId}/participants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add, remove, promote or demote participants (the account must be an admin) */
+        post: operations["postInstancesByIdGroupsByGroupIdParticipants"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances/{id}/keys/rotate": {
         parameters: {
             query?: never;
@@ -259,6 +314,26 @@ export interface paths {
         put?: never;
         /** Replace the instance API key (the old one stops working); the new key is shown once */
         post: operations["postInstancesByIdKeysRotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instances/{id}/lids/{lid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The phone number behind a WhatsApp LID, when WhatsApp has told it
+         * @description WhatsApp may address a contact by a privacy id (LID) instead of the phone number. The gateway stores both whenever WhatsApp tells the pair (sender_pn, participant_pn, usync answers, LID mapping updates); 404 SB_ERR_IDENTITY_NOT_FOUND until then.
+         */
+        get: operations["getInstancesByIdLidsByLid"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1044,6 +1119,40 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "group.participants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The "group.participants" event, as POSTed to webhook endpoints and sent on /api/v1/events */
+        post: operations["webhookGroupParticipants"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "group.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The "group.update" event, as POSTed to webhook endpoints and sent on /api/v1/events */
+        post: operations["webhookGroupUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     health_check_failed: {
         parameters: {
             query?: never;
@@ -1055,6 +1164,40 @@ export interface webhooks {
         put?: never;
         /** The "health_check_failed" event, as POSTed to webhook endpoints and sent on /api/v1/events */
         post: operations["webhookHealthCheckFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "history.progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The "history.progress" event, as POSTed to webhook endpoints and sent on /api/v1/events */
+        post: operations["webhookHistoryProgress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "history.synced": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The "history.synced" event, as POSTed to webhook endpoints and sent on /api/v1/events */
+        post: operations["webhookHistorySynced"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1174,6 +1317,23 @@ export interface webhooks {
         put?: never;
         /** The "message.ack" event, as POSTed to webhook endpoints and sent on /api/v1/events */
         post: operations["webhookMessageAck"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.decrypt_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The "message.decrypt_failed" event, as POSTed to webhook endpoints and sent on /api/v1/events */
+        post: operations["webhookMessageDecryptFailed"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1314,6 +1474,8 @@ export interface components {
             last_message_at: string | null;
             last_message_preview: string | null;
             name: string | null;
+            /** @description Phone (E.164) of a 1:1 WhatsApp chat when known. */
+            phone?: string | null;
             unread_count: number;
         };
         ChatInput: {
@@ -1323,6 +1485,8 @@ export interface components {
             last_message_at: string | null;
             last_message_preview: string | null;
             name: string | null;
+            /** @description Phone (E.164) of a 1:1 WhatsApp chat when known. */
+            phone?: string | null;
             unread_count: number;
         };
         Company: {
@@ -1382,6 +1546,48 @@ export interface components {
             id: number;
             instance_id: string | null;
             type: string;
+        };
+        Group: {
+            /** @description Only admins may send. */
+            announce: boolean;
+            created_at: string | null;
+            description: string | null;
+            /** @description `<digits>@g.us` */
+            id: string;
+            owner: string | null;
+            owner_phone: string | null;
+            participants: {
+                admin: ("admin" | "superadmin") | null;
+                /** @description Phone JID when known, else the LID. */
+                id: string;
+                /** @description E.164 phone, when known. */
+                phone: string | null;
+            }[];
+            /** @description Only admins may edit the group info. */
+            restrict: boolean;
+            size: number;
+            subject: string;
+        };
+        GroupInput: {
+            /** @description Only admins may send. */
+            announce: boolean;
+            created_at: string | null;
+            description: string | null;
+            /** @description `<digits>@g.us` */
+            id: string;
+            owner: string | null;
+            owner_phone: string | null;
+            participants: {
+                admin: ("admin" | "superadmin") | null;
+                /** @description Phone JID when known, else the LID. */
+                id: string;
+                /** @description E.164 phone, when known. */
+                phone: string | null;
+            }[];
+            /** @description Only admins may edit the group info. */
+            restrict: boolean;
+            size: number;
+            subject: string;
         };
         Instance: {
             account: string | null;
@@ -1550,6 +1756,8 @@ export interface components {
             } | null;
             message_id: string | null;
             reply_to: string | null;
+            /** @description Sender phone (E.164) when known; a WhatsApp LID sender gets it once its phone is learned. */
+            sender_phone?: string | null;
             /** @enum {string} */
             status: "pending" | "sent" | "delivered" | "read" | "failed" | "received";
             timestamp: string;
@@ -1573,6 +1781,8 @@ export interface components {
             } | null;
             message_id: string | null;
             reply_to: string | null;
+            /** @description Sender phone (E.164) when known; a WhatsApp LID sender gets it once its phone is learned. */
+            sender_phone?: string | null;
             /** @enum {string} */
             status: "pending" | "sent" | "delivered" | "read" | "failed" | "received";
             timestamp: string;
@@ -1658,6 +1868,22 @@ export interface components {
             previous_secret_expires_at: string | null;
             updated_at: string;
             url: string;
+        };
+        WhatsAppIdentity: {
+            /** @description The LID JID, `<digits>@lid`. */
+            lid: string;
+            /** @description The phone number in E.164. */
+            phone: string | null;
+            /** @description The phone-number JID, `<digits>@s.whatsapp.net`. */
+            pn: string;
+        };
+        WhatsAppIdentityInput: {
+            /** @description The LID JID, `<digits>@lid`. */
+            lid: string;
+            /** @description The phone number in E.164. */
+            phone: string | null;
+            /** @description The phone-number JID, `<digits>@s.whatsapp.net`. */
+            pn: string;
         };
     };
     responses: never;
@@ -2972,6 +3198,343 @@ export interface operations {
             };
         };
     };
+    getInstancesByIdGroups: {
+        parameters: {
+            query?: {
+                refresh?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        groups: components["schemas"]["Group"][];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description HTTP 422 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or over a quota (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postInstancesByIdGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Phone numbers (E.164 or digits) or WhatsApp JIDs. */
+                    participants: string[];
+                    subject: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        group: components["schemas"]["Group"];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description HTTP 422 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or over a quota (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getInstancesByIdGroupsByGroupId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        group: components["schemas"]["Group"];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description HTTP 422 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or over a quota (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postInstancesByIdGroupsByGroupIdParticipants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    action: "add" | "remove" | "promote" | "demote";
+                    /** @description Phone numbers (E.164 or digits) or WhatsApp JIDs. */
+                    participants: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            id: string | null;
+                            /** @description WhatsApp’s per-participant status: 200 = done. */
+                            status: number | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description HTTP 422 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or over a quota (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postInstancesByIdKeysRotate: {
         parameters: {
             query?: never;
@@ -2992,6 +3555,57 @@ export interface operations {
                     "application/json": {
                         api_key: string;
                     };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getInstancesByIdLidsByLid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The LID, as `<digits>@lid` or just the digits. */
+                lid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppIdentity"];
                 };
             };
             /** @description Bad request: the input failed validation (error body names the field) */
@@ -6167,6 +6781,98 @@ export interface operations {
             };
         };
     };
+    webhookGroupParticipants: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id: deduplicate on it (deliveries are at least once). */
+                "webhook-id": string;
+                /** @description Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`. */
+                "webhook-signature": string;
+                /** @description Unix seconds at signing; reject old timestamps to stop replays. */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @constant */
+                    type: "group.participants";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx marks the delivery done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookGroupUpdate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id: deduplicate on it (deliveries are at least once). */
+                "webhook-id": string;
+                /** @description Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`. */
+                "webhook-signature": string;
+                /** @description Unix seconds at signing; reject old timestamps to stop replays. */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @constant */
+                    type: "group.update";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx marks the delivery done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     webhookHealthCheckFailed: {
         parameters: {
             query?: never;
@@ -6186,6 +6892,98 @@ export interface operations {
                 "application/json": components["schemas"]["Event"] & {
                     /** @constant */
                     type: "health_check_failed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx marks the delivery done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookHistoryProgress: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id: deduplicate on it (deliveries are at least once). */
+                "webhook-id": string;
+                /** @description Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`. */
+                "webhook-signature": string;
+                /** @description Unix seconds at signing; reject old timestamps to stop replays. */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @constant */
+                    type: "history.progress";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx marks the delivery done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookHistorySynced: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id: deduplicate on it (deliveries are at least once). */
+                "webhook-id": string;
+                /** @description Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`. */
+                "webhook-signature": string;
+                /** @description Unix seconds at signing; reject old timestamps to stop replays. */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @constant */
+                    type: "history.synced";
                 };
             };
         };
@@ -6508,6 +7306,52 @@ export interface operations {
                 "application/json": components["schemas"]["Event"] & {
                     /** @constant */
                     type: "message.ack";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx marks the delivery done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookMessageDecryptFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id: deduplicate on it (deliveries are at least once). */
+                "webhook-id": string;
+                /** @description Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`. */
+                "webhook-signature": string;
+                /** @description Unix seconds at signing; reject old timestamps to stop replays. */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    /** @constant */
+                    type: "message.decrypt_failed";
                 };
             };
         };
