@@ -52,27 +52,45 @@ export class DeliveryRepo {
     return rows[0] ? toEndpoint(rows[0]) : null;
   }
 
-  /** Endpoints of an instance, or the company-wide endpoints of a company (instance_id null). */
-  async listEndpoints(f: { instance_id: string } | { company_id: string }): Promise<WebhookEndpoint[]> {
+  /**
+   * Endpoints of an instance, or the company-wide endpoints of a company (instance_id null), of the given kinds
+   * (default: webhook and agent endpoints; sinks are listed by their own API).
+   */
+  async listEndpoints(
+    f: { instance_id: string } | { company_id: string },
+    kinds: readonly EndpointKind[] = ['webhook', 'agent'],
+  ): Promise<WebhookEndpoint[]> {
     const rows =
       'instance_id' in f
         ? await this.r.sql.query(
-            `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE instance_id = $1 ORDER BY created_at`,
-            [f.instance_id],
+            `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE instance_id = $1 AND kind = ANY($2::text[])
+             ORDER BY created_at`,
+            [f.instance_id, kinds],
           )
         : await this.r.sql.query(
             `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE company_id = $1 AND instance_id IS NULL
+               AND kind = ANY($2::text[])
              ORDER BY created_at`,
-            [f.company_id],
+            [f.company_id, kinds],
           );
+    return rows.map((r) => toEndpoint(r));
+  }
+
+  /** Every endpoint of the given kinds in a company (company-wide and per instance), oldest first. */
+  async listCompanyEndpoints(companyId: string, kinds: readonly EndpointKind[]): Promise<WebhookEndpoint[]> {
+    const rows = await this.r.sql.query(
+      `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE company_id = $1 AND kind = ANY($2::text[])
+       ORDER BY created_at, id`,
+      [companyId, kinds],
+    );
     return rows.map((r) => toEndpoint(r));
   }
 
   async insertEndpoint(e: NewEndpoint): Promise<WebhookEndpoint> {
     const rows = await this.r.sql.query(
       `INSERT INTO ${this.s}.webhook_endpoints (company_id, instance_id, kind, url, events, inbound_only,
-         include_groups, enabled, secret, options)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${ENDPOINT_COLS}`,
+         include_groups, enabled, secret, options, credentials)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${ENDPOINT_COLS}`,
       [
         e.company_id,
         e.instance_id,
@@ -84,6 +102,7 @@ export class DeliveryRepo {
         e.enabled,
         e.secret,
         JSON.stringify(e.options ?? {}),
+        e.credentials ?? null,
       ],
     );
     return toEndpoint(rows[0]);

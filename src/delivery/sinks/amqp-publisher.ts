@@ -1,0 +1,109 @@
+// RabbitMQ publisher (amqplib): a confirm channel, mandatory publishes, and error listeners so a lost link never crashes.
+import amqp from 'amqplib';
+import type { ProviderLogger } from '../../ports/provider.js';
+import { type BrokerGuard, connectGuard } from './guard.js';
+import { type SinkMessage, type SinkPublisher, withTimeout } from './publisher.js';
+import type { RabbitTarget } from './spec.js';
+
+export interface AmqpPublisherOptions {
+  /** Connect URL with credentials (never logged). */
+  url: string;
+  target: RabbitTarget;
+  guard: BrokerGuard;
+  /** Time limit for connecting and for each confirm, in ms. */
+  timeoutMs: number;
+  logger: ProviderLogger;
+  /** Shown in the RabbitMQ management UI. */
+  name: string;
+}
+
+/**
+ * Opens a connection and a confirm channel and declares the exchange (durable). Messages are published persistent
+ * and mandatory: a message no queue is bound for comes back (basic.return) and counts as a failure, so "delivered"
+ * means a queue holds it.
+ */
+export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPublisher> {
+  const host = new URL(o.url).hostname;
+  const conn = await withTimeout(
+    amqp.connect(o.url, {
+      ...connectGuard(host, o.guard),
+      timeout: o.timeoutMs,
+      clientProperties: { connection_name: o.name },
+    }),
+    o.timeoutMs,
+    'timed out connecting to the broker',
+  );
+  let usable = true;
+  const log = o.logger;
+  conn.on('error', (err: Error) => {
+    usable = false;
+    log.warn({ sink: o.name, err: err.message }, 'sink broker connection error');
+  });
+  conn.on('close', () => {
+    usable = false;
+  });
+  conn.on('blocked', (reason: string) =>
+    log.warn({ sink: o.name, reason }, 'sink broker blocked publishing'),
+  );
+  let ch: amqp.ConfirmChannel;
+  try {
+    ch = await conn.createConfirmChannel();
+    ch.on('error', (err: Error) => {
+      usable = false;
+      log.warn({ sink: o.name, err: err.message }, 'sink broker channel error');
+    });
+    ch.on('close', () => {
+      usable = false;
+      void conn
+        .close()
+        .catch((err: Error) => log.debug({ sink: o.name, err: err.message }, 'close after channel'));
+    });
+    await ch.assertExchange(o.target.exchange, o.target.exchange_type, { durable: true });
+  } catch (err) {
+    await conn.close().catch(() => undefined);
+    throw err;
+  }
+  const returned = new Set<string>();
+  ch.on('return', (msg: amqp.Message) => {
+    if (msg.properties.messageId) returned.add(String(msg.properties.messageId));
+  });
+
+  return {
+    get usable() {
+      return usable;
+    },
+    publish(m: SinkMessage): Promise<string> {
+      if (!usable) return Promise.reject(new Error('the broker connection is closed'));
+      const confirmed = new Promise<string>((resolve, reject) => {
+        try {
+          ch.publish(
+            o.target.exchange,
+            m.subject,
+            m.body,
+            {
+              persistent: true,
+              mandatory: true,
+              messageId: m.id,
+              contentType: 'application/json',
+              timestamp: Math.floor(Date.now() / 1000),
+              headers: m.headers,
+            },
+            (err: unknown) => {
+              const bounced = returned.delete(m.id);
+              if (err) reject(new Error('the broker refused the message (nack)'));
+              else if (bounced) reject(new Error(`no queue is bound for routing key ${m.subject}`));
+              else resolve(`confirmed by ${o.target.exchange}`);
+            },
+          );
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+      return withTimeout(confirmed, o.timeoutMs, 'timed out waiting for the publisher confirm');
+    },
+    async close() {
+      usable = false;
+      await conn.close().catch(() => undefined);
+    },
+  };
+}
