@@ -39,8 +39,11 @@ export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPu
     usable = false;
     log.warn({ sink: o.name, err: err.message }, 'sink broker connection error');
   });
-  conn.on('close', () => {
+  let closing = false;
+  conn.on('close', (err?: Error) => {
     usable = false;
+    // A link the broker (or the network) ended: the next delivery reconnects; the lost confirms are retried.
+    if (!closing) log.warn({ sink: o.name, err: err?.message ?? null }, 'sink broker connection closed');
   });
   conn.on('blocked', (reason: string) =>
     log.warn({ sink: o.name, reason }, 'sink broker blocked publishing'),
@@ -103,6 +106,7 @@ export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPu
     },
     async close() {
       usable = false;
+      closing = true;
       await conn.close().catch(() => undefined);
     },
   };
