@@ -77,6 +77,8 @@ export async function openNatsPublisher(o: NatsPublisherOptions): Promise<SinkPu
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     ignoreClusterUpdates: true,
+    // Host names reach the dial unresolved, so the guarded lookup (not nats.js's own DNS step) resolves them.
+    resolve: false,
     [GUARD]: o.guard,
   };
   if (o.credentials.token) opts.token = o.credentials.token;
