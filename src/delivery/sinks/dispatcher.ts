@@ -50,6 +50,8 @@ export interface SinkDispatcher {
   dispatch(c: ClaimedDelivery): Promise<Outcome>;
   /** Sinks with a cached connection (open or opening). */
   readonly connections: number;
+  /** Closes a sink's connection now (the sink was changed or deleted). */
+  forget(sinkId: string): void;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,10 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
     },
     get connections() {
       return cache.size;
+    },
+    forget(sinkId: string) {
+      const e = cache.get(sinkId);
+      if (e) drop(sinkId, e);
     },
     async close() {
       clearInterval(sweep);

@@ -214,6 +214,41 @@ describe('RabbitMQ sink', () => {
     expect(after).toBe(before);
   });
 
+  it('changes a sink: fields of the other kind are refused, credentials kept unless a new URL brings others', async () => {
+    const { sink } = await createSink({
+      kind: 'rabbitmq',
+      url: rb.url,
+      exchange: 'sb-patch',
+      events: ['none.such'],
+    });
+    const patch = (payload: Record<string, unknown>) =>
+      t.app.inject({ method: 'PATCH', url: `/api/v1/sinks/${sink.id}`, headers: acme, payload });
+    const creds = async () =>
+      (
+        await t.gw.store.sql.query<{ credentials: string }>(
+          `SELECT credentials FROM ${t.gw.store.qschema}.webhook_endpoints WHERE id = $1`,
+          [sink.id],
+        )
+      )[0].credentials;
+    const before = await creds();
+    const wrong = await patch({ servers: ['nats://127.0.0.1:4222'] });
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().error.code).toBe('SB_ERR_VALIDATION');
+    const events = await patch({ events: ['message'], routing_key: 'patched.{type}' });
+    expect(events.statusCode, events.body).toBe(200);
+    expect(events.json().sink.rabbitmq.routing_key).toBe('patched.{type}');
+    expect(await creds()).toBe(before);
+    const moved = await patch({ url: 'amqp://other:n3w-pass@127.0.0.1:5672/elsewhere' });
+    expect(moved.json().sink.rabbitmq.url).toBe('amqp://other:***@127.0.0.1:5672/elsewhere');
+    expect(moved.body).not.toContain('n3w-pass');
+    expect(JSON.parse(await creds())).toEqual({ username: 'other', password: 'n3w-pass' });
+    const gone = await t.app.inject({ method: 'DELETE', url: `/api/v1/sinks/${sink.id}`, headers: acme });
+    expect(gone.statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'GET', url: `/api/v1/sinks/${sink.id}`, headers: acme })).statusCode,
+    ).toBe(404);
+  });
+
   it('dead-letters an unroutable event after its retries and publishes it again on replay', async () => {
     const { sink } = await createSink({
       kind: 'rabbitmq',

@@ -21,6 +21,8 @@ export interface SinkServiceOptions {
   clock?: Clock;
   /** Called after a replay so a local worker picks the deliveries up at once. */
   wake?: () => void;
+  /** Called after a sink was changed or deleted (its broker connection in this process is closed). */
+  changed?: (sinkId: string) => void;
 }
 
 const ALL = (events: string[] | undefined) => (events ?? []).filter((e) => e !== '*');
@@ -158,7 +160,7 @@ export class SinkService {
     }
     // A new AMQP URL carries the credentials (or none); NATS credentials given in the change replace the stored ones.
     const replace = ep.kind === 'rabbitmq' ? patch.url !== undefined : credentials !== null;
-    return (await new Repo(this.store).updateEndpoint(ep.id, {
+    const updated = (await new Repo(this.store).updateEndpoint(ep.id, {
       url,
       options,
       credentials: replace ? (credentials ?? null) : ep.credentials,
@@ -168,11 +170,14 @@ export class SinkService {
       include_groups: patch.include_groups,
       ...(patch.enabled ? { disabled_reason: null, failing_since: null } : {}),
     }))!;
+    this.opts.changed?.(ep.id);
+    return updated;
   }
 
   async remove(p: Principal, id: string): Promise<void> {
     const ep = await this.get(p, id);
     await new Repo(this.store).deleteEndpoint(ep.id);
+    this.opts.changed?.(ep.id);
   }
 
   /** A new signing secret, returned once; the previous one is also signed with for `overlapSeconds`. */

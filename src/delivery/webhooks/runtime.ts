@@ -65,6 +65,7 @@ export function startDelivery(
   const sinks = new SinkService(gw.store, {
     guard: { allowPrivate: settings.allowPrivate },
     wake: () => worker.wake(),
+    changed: (id) => sinkDispatcher.forget(id),
   });
   worker.start();
   const retention = new RetentionJob({ store: gw.store, settings: gw.config.retention, logger: gw.logger });
