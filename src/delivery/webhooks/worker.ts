@@ -188,6 +188,7 @@ export class DeliveryWorker {
       const claimed = await this.o.store.tx((tx) =>
         new DeliveryRepo(tx).claim(now, lease, concurrency - this.inFlight, {
           perEndpoint: endpointConcurrency,
+          perSink: this.o.settings.sinkConcurrency,
           busy: this.perEndpoint,
         }),
       );
