@@ -20,6 +20,7 @@ export const BENCHMARKS = [
   'density-baileys',
   'pool-connect',
   'webhook-throughput',
+  'sink-throughput',
   'failover-json',
 ] as const;
 
@@ -148,6 +149,10 @@ function row(r: Result): string[] {
     case 'webhook-throughput':
       figure = `${num(r.deliveries_per_s)} deliveries/s (${num(r.delivered)} of ${num(r.events)} events), commit→receipt p50 ${num(r.lag_p50_ms, ' ms')} / p99 ${num(r.lag_p99_ms, ' ms')}`;
       baseline = `direct POSTs, no outbox: ${num(b.posts_per_s)} posts/s`;
+      break;
+    case 'sink-throughput':
+      figure = `RabbitMQ ${num(r.rabbitmq_deliveries_per_s)} / NATS JetStream ${num(r.nats_deliveries_per_s)} deliveries/s (confirmed, from the outbox), webhook ${num(r.webhook_deliveries_per_s)} deliveries/s; ${num(r.events_per_target)} events per target`;
+      baseline = `direct publishes with confirms, no outbox: RabbitMQ ${num(b.rabbitmq_direct_per_s)}/s, NATS ${num(b.nats_direct_per_s)}/s`;
       break;
     case 'failover':
       figure = `${num(r.moved)} sessions back ${num(r.recovery_ms, ' ms')} after SIGKILL; overlaps ${num(r.overlaps)}, lost ${num(r.lost)}`;

@@ -117,7 +117,14 @@ main(async () => {
         await new Promise((r) => setTimeout(r, 50));
         n = await delivered(targets[which]);
       }
-      return { dps: n / ((performance.now() - t0) / 1000), delivered: n };
+      const dps = n / ((performance.now() - t0) / 1000);
+      const states = await t.gw.store.sql.query(
+        `SELECT status, attempts, left(last_error, 80) AS error, count(*)::int AS n
+         FROM ${t.gw.store.qschema}.webhook_deliveries WHERE endpoint_id = $1 GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 5`,
+        [targets[which]],
+      );
+      progress(`sink-throughput: ${which} ${round(dps, 1)}/s; ${JSON.stringify(states)}`);
+      return { dps, delivered: n };
     };
 
     const webhook = await phase('webhook');
