@@ -3,7 +3,7 @@ import amqp from 'amqplib';
 import type { ProviderLogger } from '../../ports/provider.js';
 import { type BrokerGuard, connectGuard } from './guard.js';
 import { type SinkMessage, type SinkPublisher, withTimeout } from './publisher.js';
-import type { RabbitTarget } from './spec.js';
+import { type RabbitTarget, scrub } from './spec.js';
 
 export interface AmqpPublisherOptions {
   /** Connect URL with credentials (never logged). */
@@ -15,6 +15,8 @@ export interface AmqpPublisherOptions {
   logger: ProviderLogger;
   /** Shown in the RabbitMQ management UI. */
   name: string;
+  /** Secrets to scrub from broker error texts before they are logged. */
+  secrets: readonly string[];
 }
 
 /**
@@ -35,15 +37,16 @@ export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPu
   );
   let usable = true;
   const log = o.logger;
+  const clean = (err: Error | undefined) => (err ? scrub(err.message, o.secrets) : null);
   conn.on('error', (err: Error) => {
     usable = false;
-    log.warn({ sink: o.name, err: err.message }, 'sink broker connection error');
+    log.warn({ sink: o.name, err: clean(err) }, 'sink broker connection error');
   });
   let closing = false;
   conn.on('close', (err?: Error) => {
     usable = false;
     // A link the broker (or the network) ended: the next delivery reconnects; the lost confirms are retried.
-    if (!closing) log.warn({ sink: o.name, err: err?.message ?? null }, 'sink broker connection closed');
+    if (!closing) log.warn({ sink: o.name, err: clean(err) }, 'sink broker connection closed');
   });
   conn.on('blocked', (reason: string) =>
     log.warn({ sink: o.name, reason }, 'sink broker blocked publishing'),
@@ -53,17 +56,19 @@ export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPu
     ch = await conn.createConfirmChannel();
     ch.on('error', (err: Error) => {
       usable = false;
-      log.warn({ sink: o.name, err: err.message }, 'sink broker channel error');
+      log.warn({ sink: o.name, err: clean(err) }, 'sink broker channel error');
     });
     ch.on('close', () => {
       usable = false;
       void conn
         .close()
-        .catch((err: Error) => log.debug({ sink: o.name, err: err.message }, 'close after channel'));
+        .catch((err: Error) => log.debug({ sink: o.name, err: clean(err) }, 'close after channel'));
     });
     await ch.assertExchange(o.target.exchange, o.target.exchange_type, { durable: true });
   } catch (err) {
-    await conn.close().catch(() => undefined);
+    await conn
+      .close()
+      .catch((e: Error) => log.debug({ sink: o.name, err: clean(e) }, 'close after a failed setup'));
     throw err;
   }
   const returned = new Set<string>();
@@ -107,7 +112,7 @@ export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPu
     async close() {
       usable = false;
       closing = true;
-      await conn.close().catch(() => undefined);
+      await conn.close().catch((e: Error) => log.debug({ sink: o.name, err: clean(e) }, 'close failed'));
     },
   };
 }

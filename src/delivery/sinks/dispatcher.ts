@@ -72,6 +72,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
           timeoutMs: o.timeoutMs,
           logger: o.logger,
           name,
+          secrets: secretsOf(ep),
         });
       }
       return openNatsPublisher({
@@ -81,6 +82,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
         timeoutMs: o.timeoutMs,
         logger: o.logger,
         name,
+        secrets: secretsOf(ep),
       });
     });
 
@@ -92,6 +94,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
         o.observer?.onConnections(e.kind, -1);
         return p.close();
       },
+      // A connection that never opened has nothing to close; its failure went to the delivery that awaited it.
       () => undefined,
     );
   };
@@ -102,6 +105,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
     const version = ep.updated_at;
     const hit = cache.get(ep.id);
     if (hit && hit.version === version) {
+      // A failed open is replaced below (its error went to the delivery that awaited it).
       const p = await hit.publisher.catch(() => null);
       if (p?.usable) {
         hit.lastUsed = now;
@@ -190,6 +194,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
         all.map((e) =>
           e.publisher.then(
             (p) => p.close(),
+            // Never opened: nothing to close (the failure went to the delivery that awaited it).
             () => undefined,
           ),
         ),

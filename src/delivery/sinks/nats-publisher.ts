@@ -12,7 +12,7 @@ import { NodeTransport, nodeResolveHost } from '@nats-io/transport-node/lib/node
 import type { ProviderLogger } from '../../ports/provider.js';
 import { type BrokerGuard, connectGuard } from './guard.js';
 import { type SinkMessage, type SinkPublisher, withTimeout } from './publisher.js';
-import { type NatsTarget, type SinkCredentials, streamSubjects } from './spec.js';
+import { type NatsTarget, type SinkCredentials, scrub, streamSubjects } from './spec.js';
 
 const GUARD = 'switchboardBrokerGuard';
 
@@ -52,6 +52,8 @@ export interface NatsPublisherOptions {
   timeoutMs: number;
   logger: ProviderLogger;
   name: string;
+  /** Secrets to scrub from error texts before they are logged. */
+  secrets: readonly string[];
 }
 
 /** Creates the stream (file storage, subjects `<first token>.>`) unless it exists. */
@@ -86,11 +88,12 @@ export async function openNatsPublisher(o: NatsPublisherOptions): Promise<SinkPu
     opts.user = o.credentials.username;
     opts.pass = o.credentials.password;
   }
+  const clean = (err: Error) => scrub(err.message, o.secrets);
   const nc: NatsConnection = await NatsConnectionImpl.connect(opts);
   let usable = true;
   void nc.closed().then((err) => {
     usable = false;
-    if (err) o.logger.warn({ sink: o.name, err: err.message }, 'sink NATS connection closed');
+    if (err) o.logger.warn({ sink: o.name, err: clean(err) }, 'sink NATS connection closed');
   });
   void (async () => {
     for await (const s of nc.status()) {
@@ -98,7 +101,7 @@ export async function openNatsPublisher(o: NatsPublisherOptions): Promise<SinkPu
         o.logger.info({ sink: o.name, status: s.type }, 'sink NATS connection status');
       }
     }
-  })().catch((err: Error) => o.logger.debug({ sink: o.name, err: err.message }, 'status stream ended'));
+  })().catch((err: Error) => o.logger.debug({ sink: o.name, err: clean(err) }, 'status stream ended'));
   try {
     await withTimeout(
       (async () => ensureStream(await jetstreamManager(nc, { timeout: o.timeoutMs }), o.target))(),
@@ -107,7 +110,7 @@ export async function openNatsPublisher(o: NatsPublisherOptions): Promise<SinkPu
     );
   } catch (err) {
     usable = false;
-    await nc.close().catch((e: Error) => o.logger.debug({ sink: o.name, err: e.message }, 'close failed'));
+    await nc.close().catch((e: Error) => o.logger.debug({ sink: o.name, err: clean(e) }, 'close failed'));
     throw err;
   }
   const js = jetstream(nc, { timeout: o.timeoutMs });
@@ -129,7 +132,7 @@ export async function openNatsPublisher(o: NatsPublisherOptions): Promise<SinkPu
     },
     async close() {
       usable = false;
-      await nc.close().catch((e: Error) => o.logger.debug({ sink: o.name, err: e.message }, 'close failed'));
+      await nc.close().catch((e: Error) => o.logger.debug({ sink: o.name, err: clean(e) }, 'close failed'));
     },
   };
 }
