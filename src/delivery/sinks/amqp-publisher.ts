@@ -26,18 +26,25 @@ export interface AmqpPublisherOptions {
  */
 export async function openAmqpPublisher(o: AmqpPublisherOptions): Promise<SinkPublisher> {
   const host = new URL(o.url).hostname;
-  const conn = await withTimeout(
-    amqp.connect(o.url, {
-      ...connectGuard(host, o.guard),
-      timeout: o.timeoutMs,
-      clientProperties: { connection_name: o.name },
-    }),
-    o.timeoutMs,
-    'timed out connecting to the broker',
+  const clean = (err: Error | undefined) => (err ? scrub(err.message, o.secrets) : null);
+  const connecting = amqp.connect(o.url, {
+    ...connectGuard(host, o.guard),
+    timeout: o.timeoutMs,
+    clientProperties: { connection_name: o.name },
+  });
+  const conn = await withTimeout(connecting, o.timeoutMs, 'timed out connecting to the broker').catch(
+    (err) => {
+      // A connection that completes after the time limit is closed, not leaked.
+      connecting.then(
+        (late) =>
+          late.close().catch((e: Error) => o.logger.debug({ sink: o.name, err: clean(e) }, 'close failed')),
+        (e: Error) => o.logger.debug({ sink: o.name, err: clean(e) }, 'connect failed'),
+      );
+      throw err;
+    },
   );
   let usable = true;
   const log = o.logger;
-  const clean = (err: Error | undefined) => (err ? scrub(err.message, o.secrets) : null);
   conn.on('error', (err: Error) => {
     usable = false;
     log.warn({ sink: o.name, err: clean(err) }, 'sink broker connection error');

@@ -10,6 +10,8 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
+import { DeliveryRepo } from '../webhooks/repo.js';
+import { createSinkDispatcher } from './dispatcher.js';
 import { SinkService } from './service.js';
 
 let t: TestGateway;
@@ -212,6 +214,37 @@ describe('RabbitMQ sink', () => {
     const after = (await t.app.inject({ method: 'GET', url: '/api/v1/sinks', headers: acme })).json().sinks
       .length;
     expect(after).toBe(before);
+
+    // At connect time too: a stored sink whose host now resolves to loopback is never dialled.
+    const seen: string[] = [];
+    const dispatcher = createSinkDispatcher({
+      guard: {
+        allowPrivate: false,
+        resolve: async (host) => {
+          seen.push(host);
+          return [{ address: '127.0.0.1', family: 4 }];
+        },
+      },
+      timeoutMs: 1000,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const stored = (await new DeliveryRepo(t.gw.store).getEndpoint(sink.id))!;
+    const out = await dispatcher.dispatch({
+      delivery: {} as never,
+      endpoint: { ...stored, url: `amqp://rabbit.sink.test:5672/${rb.vhost}` },
+      event: {
+        id: 1,
+        type: 'x',
+        instance_id: null,
+        company_id: 'acme',
+        created_at: stored.created_at,
+        data: {},
+      },
+    });
+    await dispatcher.close();
+    expect(out.ok).toBe(false);
+    expect(seen).toEqual(['rabbit.sink.test']);
+    expect(out.error).not.toContain(rb.pass);
   });
 
   it('changes a sink: fields of the other kind are refused, credentials kept unless a new URL brings others', async () => {
