@@ -18,6 +18,19 @@ export interface BrokerGuard {
   resolve?: Resolver;
 }
 
+/**
+ * The host of a broker URL as the special-scheme URL parser reads it: `amqp:`/`nats:` URLs are opaque to the WHATWG
+ * parser, so `0x7f.1` or `2130706433` would stay unnormalised; through `http:` every IPv4 spelling becomes dotted.
+ */
+export function brokerHost(raw: string): string {
+  const host = new URL(raw).hostname;
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return host.replace(/^\[|\]$/g, '');
+  }
+}
+
 const refused = (path: string, reason: string) =>
   new SbError('SB_ERR_VALIDATION', `${path} refused: ${reason}`, { details: [{ path, message: reason }] });
 
@@ -33,7 +46,7 @@ export async function assertAllowedBroker(
   if (g.allowPrivate) return;
   const resolve = g.resolve ?? systemResolver;
   for (const raw of urls) {
-    const host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
+    const host = brokerHost(raw);
     if (isIP(host)) {
       if (blockedReason(host)) throw refused(path, 'private, loopback or link-local address');
       continue;
@@ -56,7 +69,7 @@ export async function assertAllowedBroker(
  */
 export function connectGuard(host: string, g: BrokerGuard): { lookup?: LookupFunction } {
   if (g.allowPrivate) return {};
-  const bare = host.replace(/^\[|\]$/g, '');
+  const bare = brokerHost(`tcp://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}`);
   if (isIP(bare)) {
     const why = blockedReason(bare);
     if (why) throw urlBlocked(why);
