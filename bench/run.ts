@@ -20,6 +20,7 @@ export const BENCHMARKS = [
   'density-baileys',
   'pool-connect',
   'webhook-throughput',
+  'sink-throughput',
   'failover-json',
   'startup',
 ] as const;
@@ -153,6 +154,10 @@ function row(r: Result): string[] {
     case 'startup':
       figure = `node dist: /ready after p50 ${num(r.ready_p50_ms, ' ms')} (${num(r.ready_min_ms)}–${num(r.ready_max_ms, ' ms')}), ${num(r.processes)} process(es), RSS ${num(r.rss_mb, ' MB')}`;
       baseline = `tsx src: p50 ${num(b.ready_p50_ms, ' ms')} (${num(b.ready_min_ms)}–${num(b.ready_max_ms, ' ms')}), ${num(b.processes)} process(es), RSS ${num(b.rss_mb, ' MB')}`;
+      break;
+    case 'sink-throughput':
+      figure = `RabbitMQ ${num(r.rabbitmq_deliveries_per_s)} / NATS JetStream ${num(r.nats_deliveries_per_s)} deliveries/s (confirmed, from the outbox), webhook ${num(r.webhook_deliveries_per_s)} deliveries/s; ${num(r.events_per_target)} events per target`;
+      baseline = `direct publishes with confirms, no outbox: RabbitMQ ${num(b.rabbitmq_direct_per_s)}/s, NATS ${num(b.nats_direct_per_s)}/s`;
       break;
     case 'failover':
       figure = `${num(r.moved)} sessions back ${num(r.recovery_ms, ' ms')} after SIGKILL; overlaps ${num(r.overlaps)}, lost ${num(r.lost)}`;

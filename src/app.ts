@@ -30,6 +30,7 @@ import { messageRoutes } from './http/routes/messages.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { pairingCodeRoutes } from './http/routes/pairing-code.js';
 import { simulateRoutes } from './http/routes/simulate.js';
+import { sinkRoutes } from './http/routes/sinks.js';
 import { telegramWebhookRoutes } from './http/routes/telegram-webhooks.js';
 import { wahaWebhookRoutes } from './http/routes/waha-webhooks.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
@@ -140,6 +141,7 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
     webhookRoutes,
     identityRoutes,
     groupRoutes,
+    sinkRoutes,
   ]) {
     await app.register(routes(gw));
   }

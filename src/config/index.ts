@@ -136,6 +136,8 @@ const envSchema = z.object({
   OUTBOUND_MAX_REDIRECTS: int(3, 0, 10),
   WEBHOOK_CONCURRENCY: int(64, 1, 10_000),
   WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 1_000),
+  /** Event sinks (issue 20): publishes in flight per RabbitMQ/NATS sink and process (a broker pipelines them). */
+  SINK_CONCURRENCY: int(32, 1, 1_000),
   RETENTION_EVENTS: retentionAge('30d'),
   RETENTION_DELIVERED: retentionAge('7d'),
   RETENTION_DEAD: retentionAge('30d'),
@@ -237,6 +239,8 @@ export interface Config {
     concurrency: number;
     /** Attempts in flight in this process for one endpoint (WEBHOOK_ENDPOINT_CONCURRENCY, default 4). */
     endpointConcurrency: number;
+    /** Publishes in flight in this process for one event sink (SINK_CONCURRENCY, default 32; else endpointConcurrency). */
+    sinkConcurrency?: number;
   };
   /** Retention (src/runtime/retention-job.ts): ages in ms after which rows are deleted (0 = kept forever). */
   retention: {
@@ -355,6 +359,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       workerIntervalMs: e.WEBHOOK_WORKER_INTERVAL_MS,
       concurrency: e.WEBHOOK_CONCURRENCY,
       endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
+      sinkConcurrency: e.SINK_CONCURRENCY,
     },
     retention: {
       eventsMs: e.RETENTION_EVENTS,

@@ -51,7 +51,7 @@ export class GatewayMetrics implements DeliveryObserver {
     });
     new Gauge({
       name: 'switchboard_outbox_depth',
-      help: 'Webhook and agent deliveries waiting in the outbox (pending).',
+      help: 'Webhook, agent and event sink deliveries waiting in the outbox (pending).',
       registers,
       async collect() {
         const depth = await new DeliveryRepo(store).depth().catch(unavailableAsEmpty);
@@ -72,7 +72,7 @@ export class GatewayMetrics implements DeliveryObserver {
     });
     this.deliveries = new Counter({
       name: 'switchboard_webhook_deliveries_total',
-      help: 'Delivery attempts by endpoint kind (webhook, agent) and result (delivered, retry, failed, disabled).',
+      help: 'Delivery attempts by endpoint kind (webhook, agent, rabbitmq, nats) and result (delivered, retry, failed, disabled).',
       labelNames: ['kind', 'result'],
       registers,
     });

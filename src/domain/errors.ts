@@ -27,6 +27,10 @@ export const ERROR_CODES = {
     status: 409,
     meaning: 'Several instances visible to the caller have this name; address one by its id.',
   },
+  SB_ERR_SINK_NOT_FOUND: {
+    status: 404,
+    meaning: 'No event sink (or delivery of it) with this id is visible to the caller.',
+  },
   SB_ERR_COMPANY_EXISTS: { status: 409, meaning: 'A company with this id already exists.' },
   SB_ERR_NO_QR: { status: 409, meaning: 'The instance is not waiting for a QR scan.' },
   SB_ERR_NOT_CONNECTED: { status: 409, meaning: 'The instance session is not connected to its messenger.' },

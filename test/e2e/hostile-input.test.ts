@@ -626,6 +626,47 @@ const EXAMPLES: Record<string, Example> = {
     min: { since: '2020-01-01T00:00:00Z' },
     full: { since: '2020-01-01T00:00:00Z' },
   },
+  // Event sinks (issue 20): `full` holds a value for the fields of both kinds (only its values are used).
+  'POST /api/v1/sinks': {
+    min: { kind: 'rabbitmq', url: 'amqp://127.0.0.1:9/x', exchange: 'x' },
+    full: {
+      kind: 'rabbitmq',
+      company_id: 'hostile',
+      instance_id: '00000000-0000-4000-8000-000000000000',
+      events: ['message'],
+      url: 'amqp://127.0.0.1:9/x',
+      exchange: 'x',
+      exchange_type: 'topic',
+      routing_key: 'sb.{type}',
+      servers: ['nats://127.0.0.1:9'],
+      token: 't',
+      user: 'u',
+      pass: 'p',
+      stream: 'S',
+      subject: 'sb.{type}',
+    },
+  },
+  'PATCH /api/v1/sinks/:id': {
+    min: { enabled: false },
+    full: {
+      events: ['message'],
+      url: 'amqp://127.0.0.1:9/x',
+      exchange: 'x',
+      exchange_type: 'topic',
+      routing_key: 'sb.{type}',
+      servers: ['nats://127.0.0.1:9'],
+      token: 't',
+      user: 'u',
+      pass: 'p',
+      stream: 'S',
+      subject: 'sb.{type}',
+    },
+  },
+  'POST /api/v1/sinks/:id/rotate-secret': { min: {}, full: {} },
+  'POST /api/v1/sinks/:id/replay': {
+    min: { since: '2020-01-01T00:00:00Z' },
+    full: { since: '2020-01-01T00:00:00Z' },
+  },
 };
 
 /** For a string field: the example value with the hostile text appended. For a record: a bad value and a bad key. */

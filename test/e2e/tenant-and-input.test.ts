@@ -322,4 +322,8 @@ const EXTRA_EXAMPLES: Record<string, object> = {
   'PATCH /api/v1/webhooks/:id': { enabled: false },
   'POST /api/v1/webhooks/:id/rotate-secret': {},
   'POST /api/v1/webhooks/:id/replay': { since: '2020-01-01T00:00:00Z' },
+  'POST /api/v1/sinks': { kind: 'rabbitmq', url: 'amqp://127.0.0.1:9/x', exchange: 'x' },
+  'PATCH /api/v1/sinks/:id': { enabled: false },
+  'POST /api/v1/sinks/:id/rotate-secret': {},
+  'POST /api/v1/sinks/:id/replay': { since: '2020-01-01T00:00:00Z' },
 };

@@ -1,6 +1,9 @@
 // Endpoint and delivery records: their shapes, selected columns and row mappers (shared by the repository).
 
-export type EndpointKind = 'webhook' | 'agent';
+/** `rabbitmq` and `nats` are event sinks (src/delivery/sinks): broker targets in the same outbox. */
+export type EndpointKind = 'webhook' | 'agent' | 'rabbitmq' | 'nats';
+/** The endpoint kinds that are event sinks. */
+export const SINK_KINDS: readonly EndpointKind[] = ['rabbitmq', 'nats'];
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 /** An endpoint as stored. `secret` (webhook signing secret or agent API key) never leaves the server. */
@@ -18,6 +21,8 @@ export interface WebhookEndpoint {
   previous_secret: string | null;
   previous_expires_at: string | null;
   options: Record<string, unknown>;
+  /** Broker credentials of a sink (JSON), write-only: never in a view or a log line. */
+  credentials: string | null;
   disabled_reason: string | null;
   failing_since: string | null;
   created_at: string;
@@ -62,8 +67,8 @@ export const iso = (v: unknown): string | null =>
   v === null || v === undefined ? null : (v instanceof Date ? v : new Date(String(v))).toISOString();
 
 export const ENDPOINT_COLS = `id::text AS id, company_id, instance_id::text AS instance_id, kind, url, events, inbound_only,
-  include_groups, enabled, secret, previous_secret, previous_expires_at, options, disabled_reason, failing_since,
-  created_at, updated_at`;
+  include_groups, enabled, secret, previous_secret, previous_expires_at, options, credentials, disabled_reason,
+  failing_since, created_at, updated_at`;
 
 const ENDPOINT_FIELDS = ENDPOINT_COLS.split(',').map((c) =>
   c
@@ -91,6 +96,7 @@ export const toEndpoint = (r: Row, prefix = ''): WebhookEndpoint => ({
   previous_secret: r[`${prefix}previous_secret`],
   previous_expires_at: iso(r[`${prefix}previous_expires_at`]),
   options: r[`${prefix}options`] ?? {},
+  credentials: r[`${prefix}credentials`] ?? null,
   disabled_reason: r[`${prefix}disabled_reason`],
   failing_since: iso(r[`${prefix}failing_since`]),
   created_at: iso(r[`${prefix}created_at`])!,
@@ -131,6 +137,7 @@ export interface NewEndpoint {
   enabled: boolean;
   secret: string | null;
   options?: Record<string, unknown>;
+  credentials?: string | null;
 }
 
 export type EndpointPatch = Partial<
@@ -139,11 +146,13 @@ export type EndpointPatch = Partial<
     | 'url'
     | 'events'
     | 'enabled'
+    | 'inbound_only'
     | 'include_groups'
     | 'secret'
     | 'previous_secret'
     | 'previous_expires_at'
     | 'options'
+    | 'credentials'
     | 'disabled_reason'
     | 'failing_since'
   >

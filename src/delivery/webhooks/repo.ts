@@ -52,27 +52,45 @@ export class DeliveryRepo {
     return rows[0] ? toEndpoint(rows[0]) : null;
   }
 
-  /** Endpoints of an instance, or the company-wide endpoints of a company (instance_id null). */
-  async listEndpoints(f: { instance_id: string } | { company_id: string }): Promise<WebhookEndpoint[]> {
+  /**
+   * Endpoints of an instance, or the company-wide endpoints of a company (instance_id null), of the given kinds
+   * (default: webhook and agent endpoints; sinks are listed by their own API).
+   */
+  async listEndpoints(
+    f: { instance_id: string } | { company_id: string },
+    kinds: readonly EndpointKind[] = ['webhook', 'agent'],
+  ): Promise<WebhookEndpoint[]> {
     const rows =
       'instance_id' in f
         ? await this.r.sql.query(
-            `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE instance_id = $1 ORDER BY created_at`,
-            [f.instance_id],
+            `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE instance_id = $1 AND kind = ANY($2::text[])
+             ORDER BY created_at`,
+            [f.instance_id, kinds],
           )
         : await this.r.sql.query(
             `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE company_id = $1 AND instance_id IS NULL
+               AND kind = ANY($2::text[])
              ORDER BY created_at`,
-            [f.company_id],
+            [f.company_id, kinds],
           );
+    return rows.map((r) => toEndpoint(r));
+  }
+
+  /** Every endpoint of the given kinds in a company (company-wide and per instance), oldest first. */
+  async listCompanyEndpoints(companyId: string, kinds: readonly EndpointKind[]): Promise<WebhookEndpoint[]> {
+    const rows = await this.r.sql.query(
+      `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE company_id = $1 AND kind = ANY($2::text[])
+       ORDER BY created_at, id`,
+      [companyId, kinds],
+    );
     return rows.map((r) => toEndpoint(r));
   }
 
   async insertEndpoint(e: NewEndpoint): Promise<WebhookEndpoint> {
     const rows = await this.r.sql.query(
       `INSERT INTO ${this.s}.webhook_endpoints (company_id, instance_id, kind, url, events, inbound_only,
-         include_groups, enabled, secret, options)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${ENDPOINT_COLS}`,
+         include_groups, enabled, secret, options, credentials)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${ENDPOINT_COLS}`,
       [
         e.company_id,
         e.instance_id,
@@ -84,6 +102,7 @@ export class DeliveryRepo {
         e.enabled,
         e.secret,
         JSON.stringify(e.options ?? {}),
+        e.credentials ?? null,
       ],
     );
     return toEndpoint(rows[0]);
@@ -118,14 +137,17 @@ export class DeliveryRepo {
    * while an earlier pending delivery of the same endpoint and chat exists (per-chat order). At most
    * `caps.perEndpoint` deliveries of one endpoint are in flight: `caps.busy` says how many each endpoint already has
    * in this process, and an endpoint's share of one claim is limited accordingly, so one endpoint's backlog or a
-   * hanging receiver never takes the slots of the others. Claimed rows get `attempts + 1` and a lease
+   * hanging receiver never takes the slots of the others; event sinks (rabbitmq, nats) take `caps.perSink` (default
+   * `caps.perEndpoint`). Claimed rows get `attempts + 1` and a lease
    * (`next_attempt_at = leaseUntil`): a worker that dies leaves them to be retried.
    */
   async claim(
     now: Date,
     leaseUntil: Date,
     limit: number,
-    caps: { perEndpoint: number; busy?: ReadonlyMap<string, number> } = { perEndpoint: limit },
+    caps: { perEndpoint: number; perSink?: number; busy?: ReadonlyMap<string, number> } = {
+      perEndpoint: limit,
+    },
   ): Promise<ClaimedDelivery[]> {
     const s = this.s;
     const busy = [...(caps.busy ?? new Map<string, number>())].filter(([, n]) => n > 0);
@@ -133,15 +155,17 @@ export class DeliveryRepo {
       `WITH busy AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS b(endpoint_id, n)),
        cand AS (
          SELECT d.id, d.next_attempt_at, COALESCE(b.n, 0)
-             + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS slot
-         FROM ${s}.webhook_deliveries d LEFT JOIN busy b ON b.endpoint_id = d.endpoint_id
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND COALESCE(b.n, 0) < $6
-           AND EXISTS (SELECT 1 FROM ${s}.webhook_endpoints w WHERE w.id = d.endpoint_id AND w.enabled)
+             + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS slot,
+           CASE WHEN w.kind IN ('rabbitmq', 'nats') THEN $7::int ELSE $6::int END AS cap
+         FROM ${s}.webhook_deliveries d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
+           LEFT JOIN busy b ON b.endpoint_id = d.endpoint_id
+         WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+           AND COALESCE(b.n, 0) < CASE WHEN w.kind IN ('rabbitmq', 'nats') THEN $7::int ELSE $6::int END
            AND NOT EXISTS (SELECT 1 FROM ${s}.webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id
              AND p.chat_key = d.chat_key AND p.status = 'pending' AND p.id < d.id)),
        due AS (
          SELECT d.id FROM ${s}.webhook_deliveries d JOIN cand c ON c.id = d.id
-         WHERE c.slot <= $6 AND d.status = 'pending' AND d.next_attempt_at <= $1
+         WHERE c.slot <= c.cap AND d.status = 'pending' AND d.next_attempt_at <= $1
          ORDER BY c.next_attempt_at, c.id LIMIT $3
          FOR UPDATE OF d SKIP LOCKED)
        UPDATE ${s}.webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2, last_attempt_at = $1
@@ -153,6 +177,7 @@ export class DeliveryRepo {
         busy.map(([id]) => id),
         busy.map(([, n]) => n),
         caps.perEndpoint,
+        caps.perSink ?? caps.perEndpoint,
       ],
     );
     if (!rows.length) return [];

@@ -4,6 +4,9 @@ import type { Gateway } from '../../gateway.js';
 import { RetentionJob } from '../../runtime/retention-job.js';
 import { createAgentDispatcher } from '../agent-bridge/agent-dispatcher.js';
 import { GatewayMetrics } from '../metrics.js';
+import { createSinkDispatcher, type SinkDispatcher } from '../sinks/dispatcher.js';
+import { SinkMetrics } from '../sinks/metrics.js';
+import { SinkService } from '../sinks/service.js';
 import { postRequest } from './http-post.js';
 import { WebhookService } from './service.js';
 import { DeliveryWorker } from './worker.js';
@@ -12,6 +15,9 @@ export interface DeliveryRuntime {
   metrics: GatewayMetrics;
   worker: DeliveryWorker;
   webhooks: WebhookService;
+  /** Event sinks (RabbitMQ, NATS JetStream): the API service and the broker connections. */
+  sinks: SinkService;
+  sinkDispatcher: SinkDispatcher;
   /** Deletes old events, deliveries, pending acks and cached media (RETENTION_*). */
   retention: RetentionJob;
   stop(): Promise<void>;
@@ -35,12 +41,19 @@ export function startDelivery(
       await gw.messaging.send(AGENT_PRINCIPAL, instanceId, { to: chatId, text }, key);
     },
   });
+  const sinkDispatcher = createSinkDispatcher({
+    guard: { allowPrivate: settings.allowPrivate },
+    timeoutMs: settings.timeoutMs,
+    logger: gw.logger,
+    observer: new SinkMetrics(metrics.registry),
+  });
   const worker = new DeliveryWorker({
     store: gw.store,
     bus: gw.bus,
     logger: gw.logger,
     settings,
     agent,
+    sinks: (c) => sinkDispatcher.dispatch(c),
     observer: metrics,
     // Every POST goes through the gateway's guarded fetch (connect-time address check).
     post: (url, body, headers, opts) => postRequest(url, body, headers, { ...opts, outbound: gw.outbound }),
@@ -49,6 +62,11 @@ export function startDelivery(
     allowPrivate: settings.allowPrivate,
     wake: () => worker.wake(),
   });
+  const sinks = new SinkService(gw.store, {
+    guard: { allowPrivate: settings.allowPrivate },
+    wake: () => worker.wake(),
+    changed: (id) => sinkDispatcher.forget(id),
+  });
   worker.start();
   const retention = new RetentionJob({ store: gw.store, settings: gw.config.retention, logger: gw.logger });
   retention.start();
@@ -56,9 +74,12 @@ export function startDelivery(
     metrics,
     worker,
     webhooks,
+    sinks,
+    sinkDispatcher,
     retention,
     async stop() {
       await Promise.all([worker.stop(), retention.stop()]);
+      await sinkDispatcher.close();
       metrics.stop();
     },
   };

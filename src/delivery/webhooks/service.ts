@@ -6,6 +6,7 @@ import type { Instance, Principal } from '../../domain/model.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Repos, Store } from '../../ports/store.js';
+import { SINK_KINDS } from './records.js';
 import { type Delivery, type DeliveryStatus, DeliveryRepo as Repo, type WebhookEndpoint } from './repo.js';
 import { generateSecret } from './signer.js';
 import { assertAllowedUrl, type Resolver } from './ssrf.js';
@@ -31,7 +32,8 @@ export function endpointView(e: WebhookEndpoint): EndpointView {
     id: e.id,
     company_id: e.company_id,
     instance_id: e.instance_id,
-    kind: e.kind,
+    // Sink kinds never reach this view (endpoint() and the lists leave them out).
+    kind: e.kind as EndpointView['kind'],
     url: e.url,
     events: e.events,
     enabled: e.enabled,
@@ -182,7 +184,8 @@ export class WebhookService {
   /** Loads an endpoint the principal may see (instance keys: their own instance's endpoints only). */
   async endpoint(p: Principal, id: string): Promise<WebhookEndpoint> {
     const ep = await new Repo(this.store).getEndpoint(id);
-    if (!ep) throw this.notFound(id);
+    // Sinks are managed by /api/v1/sinks (their own view and rules).
+    if (!ep || SINK_KINDS.includes(ep.kind)) throw this.notFound(id);
     const visible =
       ep.instance_id === null
         ? p.kind === 'admin' || (p.kind === 'company' && p.companyId === ep.company_id && !p.instanceIds)

@@ -44,6 +44,8 @@ export interface DeliveryWorkerOptions {
   post?: PostFn;
   resolve?: Resolver;
   agent?: Dispatcher;
+  /** Event sinks (kinds rabbitmq, nats): publishes to a broker (src/delivery/sinks). */
+  sinks?: Dispatcher;
   observer?: DeliveryObserver;
 }
 
@@ -186,6 +188,7 @@ export class DeliveryWorker {
       const claimed = await this.o.store.tx((tx) =>
         new DeliveryRepo(tx).claim(now, lease, concurrency - this.inFlight, {
           perEndpoint: endpointConcurrency,
+          perSink: this.o.settings.sinkConcurrency,
           busy: this.perEndpoint,
         }),
       );
@@ -213,12 +216,14 @@ export class DeliveryWorker {
   private async process(c: ClaimedDelivery): Promise<void> {
     let outcome: Outcome;
     try {
+      const kind = c.endpoint.kind;
+      const other = kind === 'agent' ? this.o.agent : kind === 'webhook' ? undefined : this.o.sinks;
       outcome =
-        c.endpoint.kind === 'agent'
-          ? this.o.agent
-            ? await this.o.agent(c)
-            : { ok: false, code: null, error: 'agent bridge not configured', excerpt: null }
-          : await this.sendWebhook(c);
+        kind === 'webhook'
+          ? await this.sendWebhook(c)
+          : other
+            ? await other(c)
+            : { ok: false, code: null, error: `${kind} delivery not configured`, excerpt: null };
     } catch (err) {
       outcome = {
         ok: false,

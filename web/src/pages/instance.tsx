@@ -1,4 +1,4 @@
-// Instance page: live status and QR, session controls, and tabs for chats, timeline, webhooks, MCP and keys.
+// Instance page: live status and QR, session controls, and tabs for chats, timeline, webhooks, sinks, MCP and keys.
 import { useEffect, useState } from 'preact/hooks';
 import { api, currentCredential, type Instance, isConnected, messageOf, setCredential } from '../api.js';
 import { useEvents } from '../events.js';
@@ -21,11 +21,12 @@ import {
 import { ChatsPanel } from './chats.js';
 import { InstanceActions } from './instance-actions.js';
 import { McpPanel } from './mcp.js';
+import { SinksPanel } from './sinks.js';
 import { TimelinePanel } from './timeline.js';
 import { WebhooksPanel } from './webhooks.js';
 
 const LIVE_TYPES = ['instance.status', 'qr', 'connected', 'logout', 'error', 'instance.deleted', 'message'];
-const TABS = ['Chats', 'Timeline', 'Webhooks', 'MCP', 'Keys'] as const;
+const TABS = ['Chats', 'Timeline', 'Webhooks', 'Sinks', 'MCP', 'Keys'] as const;
 type Tab = (typeof TABS)[number];
 
 /** What the login panel says: one live sentence that changes with the state. */
@@ -302,6 +303,7 @@ export function InstancePage({ id }: { id: string }) {
             {tab === 'Chats' && <ChatsPanel instance={inst} />}
             {tab === 'Timeline' && <TimelinePanel instanceId={inst.id} />}
             {tab === 'Webhooks' && <WebhooksPanel instanceId={inst.id} />}
+            {tab === 'Sinks' && <SinksPanel instanceId={inst.id} />}
             {tab === 'MCP' && <McpPanel instance={inst} onChanged={setInst} />}
             {tab === 'Keys' && <KeysPanel instance={inst} />}
           </div>

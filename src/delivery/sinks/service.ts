@@ -1,0 +1,231 @@
+// Event sinks API logic: create, list, change, delete, delivery log and replay, with the webhook tenant rules.
+import { canSeeInstance, requireCompanyLevel } from '../../core/access.js';
+import { SbError } from '../../domain/errors.js';
+import type { Principal } from '../../domain/model.js';
+import type { Clock } from '../../ports/clock.js';
+import { systemClock } from '../../ports/clock.js';
+import type { Store } from '../../ports/store.js';
+import { SINK_KINDS } from '../webhooks/records.js';
+import {
+  type Delivery,
+  type DeliveryStatus,
+  DeliveryRepo as Repo,
+  type WebhookEndpoint,
+} from '../webhooks/repo.js';
+import { generateSecret } from '../webhooks/signer.js';
+import { assertAllowedBroker, type BrokerGuard } from './guard.js';
+import { type CreateSink, createSinkBody, type PatchSink, sinkColumns, storedAsBody } from './spec.js';
+
+export interface SinkServiceOptions {
+  guard: BrokerGuard;
+  clock?: Clock;
+  /** Called after a replay so a local worker picks the deliveries up at once. */
+  wake?: () => void;
+  /** Called after a sink was changed or deleted (its broker connection in this process is closed). */
+  changed?: (sinkId: string) => void;
+}
+
+const ALL = (events: string[] | undefined) => (events ?? []).filter((e) => e !== '*');
+const RABBIT_ONLY = ['url', 'exchange', 'exchange_type', 'routing_key'] as const;
+const NATS_ONLY = ['servers', 'token', 'user', 'pass', 'stream', 'subject'] as const;
+
+/** Sink management. Every lookup applies the tenant rules (foreign ids → 404 SB_ERR_SINK_NOT_FOUND). */
+export class SinkService {
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: SinkServiceOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  private notFound(id: string | number, what = 'event sink'): SbError {
+    return new SbError('SB_ERR_SINK_NOT_FOUND', `${what} ${id} not found`, { details: { id } });
+  }
+
+  private companyNotFound(id: string): SbError {
+    return new SbError('SB_ERR_COMPANY_NOT_FOUND', `company ${id} not found`, { details: { id } });
+  }
+
+  /** Loads a sink the principal may see (instance keys and restricted keys: their instances' sinks only). */
+  async get(p: Principal, id: string): Promise<WebhookEndpoint> {
+    const ep = await new Repo(this.store).getEndpoint(id);
+    if (!ep || !SINK_KINDS.includes(ep.kind) || !this.visible(p, ep)) throw this.notFound(id);
+    return ep;
+  }
+
+  private visible(p: Principal, ep: WebhookEndpoint): boolean {
+    return ep.instance_id === null
+      ? p.kind === 'admin' || (p.kind === 'company' && p.companyId === ep.company_id && !p.instanceIds)
+      : canSeeInstance(p, { id: ep.instance_id, company_id: ep.company_id });
+  }
+
+  /** Which company and instance a new sink belongs to, after the tenant checks. */
+  private async scope(
+    p: Principal,
+    b: { company_id?: string; instance_id?: string },
+  ): Promise<{ company_id: string; instance_id: string | null }> {
+    if (b.instance_id) {
+      const inst = await this.store.instances.get(b.instance_id);
+      if (!inst || !canSeeInstance(p, inst) || (b.company_id && b.company_id !== inst.company_id)) {
+        throw new SbError('SB_ERR_INSTANCE_NOT_FOUND', `instance ${b.instance_id} not found`, {
+          details: { id: b.instance_id },
+        });
+      }
+      return { company_id: inst.company_id, instance_id: inst.id };
+    }
+    // A company-wide sink sees every instance's events: not for instance keys or keys limited to some instances.
+    requireCompanyLevel(p);
+    if (p.kind === 'company' && p.instanceIds) {
+      throw new SbError(
+        'SB_ERR_FORBIDDEN',
+        'a key limited to some instances cannot manage company-wide sinks',
+      );
+    }
+    const companyId = b.company_id ?? (p.kind === 'company' ? p.companyId : undefined);
+    if (!companyId) {
+      throw new SbError('SB_ERR_VALIDATION', 'company_id or instance_id is required', {
+        details: [{ path: 'company_id', message: 'required for an admin key' }],
+      });
+    }
+    if ((p.kind === 'company' && p.companyId !== companyId) || !(await this.store.companies.get(companyId))) {
+      throw this.companyNotFound(companyId);
+    }
+    return { company_id: companyId, instance_id: null };
+  }
+
+  /** Creates a sink; its signing secret is returned once. */
+  async create(p: Principal, b: CreateSink): Promise<{ sink: WebhookEndpoint; secret: string }> {
+    const where = await this.scope(p, b);
+    const { hosts, ...cols } = sinkColumns(b);
+    await assertAllowedBroker(hosts, b.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
+    const sink = await new Repo(this.store).insertEndpoint({
+      ...where,
+      ...cols,
+      events: ALL(b.events),
+      enabled: b.enabled ?? true,
+      inbound_only: b.inbound_only ?? false,
+      include_groups: b.include_groups ?? true,
+      secret: generateSecret(),
+    });
+    return { sink, secret: sink.secret! };
+  }
+
+  /** The sinks a principal sees: of one instance, or of a company (company-wide and per instance). */
+  async list(p: Principal, f: { company_id?: string; instance_id?: string }): Promise<WebhookEndpoint[]> {
+    const repo = new Repo(this.store);
+    if (f.instance_id) {
+      const inst = await this.store.instances.get(f.instance_id);
+      if (!inst || !canSeeInstance(p, inst) || (f.company_id && f.company_id !== inst.company_id)) {
+        throw new SbError('SB_ERR_INSTANCE_NOT_FOUND', `instance ${f.instance_id} not found`, {
+          details: { id: f.instance_id },
+        });
+      }
+      return repo.listEndpoints({ instance_id: inst.id }, SINK_KINDS);
+    }
+    const companyId = f.company_id ?? (p.kind === 'admin' ? undefined : p.companyId);
+    if (!companyId) {
+      throw new SbError('SB_ERR_VALIDATION', 'company_id or instance_id is required', {
+        details: [{ path: 'company_id', message: 'required for an admin key' }],
+      });
+    }
+    if (p.kind !== 'admin' && p.companyId !== companyId) throw this.companyNotFound(companyId);
+    const all = await repo.listCompanyEndpoints(companyId, SINK_KINDS);
+    return all.filter((ep) => this.visible(p, ep));
+  }
+
+  /** Changes a sink; kind-specific fields of the other kind are refused; new credentials replace the old ones. */
+  async update(p: Principal, id: string, patch: PatchSink): Promise<WebhookEndpoint> {
+    const ep = await this.get(p, id);
+    const foreign = (ep.kind === 'rabbitmq' ? NATS_ONLY : RABBIT_ONLY).filter((k) => patch[k] !== undefined);
+    if (foreign.length) {
+      throw new SbError('SB_ERR_VALIDATION', `not a field of a ${ep.kind} sink: ${foreign.join(', ')}`, {
+        details: foreign.map((k) => ({ path: k, message: `not a field of a ${ep.kind} sink` })),
+      });
+    }
+    const merged = createSinkBody.safeParse({
+      ...storedAsBody(ep),
+      ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+    });
+    if (!merged.success) {
+      throw new SbError('SB_ERR_VALIDATION', merged.error.issues.map((i) => i.message).join('; '), {
+        details: merged.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
+    }
+    const { hosts, url, options, credentials } = sinkColumns(merged.data);
+    const target = ep.kind === 'rabbitmq' ? patch.url : patch.servers;
+    if (target !== undefined) {
+      await assertAllowedBroker(hosts, ep.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
+    }
+    // A new AMQP URL carries the credentials (or none); NATS credentials given in the change replace the stored ones.
+    const replace = ep.kind === 'rabbitmq' ? patch.url !== undefined : credentials !== null;
+    const updated = (await new Repo(this.store).updateEndpoint(ep.id, {
+      url,
+      options,
+      credentials: replace ? (credentials ?? null) : ep.credentials,
+      events: patch.events === undefined ? undefined : ALL(patch.events),
+      enabled: patch.enabled,
+      inbound_only: patch.inbound_only,
+      include_groups: patch.include_groups,
+      ...(patch.enabled ? { disabled_reason: null, failing_since: null } : {}),
+    }))!;
+    this.opts.changed?.(ep.id);
+    return updated;
+  }
+
+  async remove(p: Principal, id: string): Promise<void> {
+    const ep = await this.get(p, id);
+    await new Repo(this.store).deleteEndpoint(ep.id);
+    this.opts.changed?.(ep.id);
+  }
+
+  /** A new signing secret, returned once; the previous one is also signed with for `overlapSeconds`. */
+  async rotateSecret(
+    p: Principal,
+    id: string,
+    overlapSeconds: number,
+  ): Promise<{ sink: WebhookEndpoint; secret: string }> {
+    const ep = await this.get(p, id);
+    const secret = generateSecret();
+    const sink = (await new Repo(this.store).updateEndpoint(ep.id, {
+      secret,
+      previous_secret: overlapSeconds > 0 ? ep.secret : null,
+      previous_expires_at:
+        overlapSeconds > 0
+          ? new Date(this.clock.now().getTime() + overlapSeconds * 1000).toISOString()
+          : null,
+    }))!;
+    return { sink, secret };
+  }
+
+  async deliveries(
+    p: Principal,
+    id: string,
+    f: { status?: DeliveryStatus; limit: number; cursor?: string },
+  ): Promise<{ items: Delivery[]; next_cursor: string | null }> {
+    const ep = await this.get(p, id);
+    return new Repo(this.store).listDeliveries({
+      endpoint_id: ep.id,
+      status: f.status,
+      limit: f.limit,
+      before: f.cursor !== undefined ? Number(f.cursor) : undefined,
+    });
+  }
+
+  /** Queues one delivery again (any status). */
+  async replayOne(p: Principal, id: string, deliveryId: number): Promise<void> {
+    const ep = await this.get(p, id);
+    const n = await new Repo(this.store).replay(ep.id, { id: deliveryId }, this.clock.now());
+    if (!n) throw this.notFound(deliveryId, 'delivery');
+    this.opts.wake?.();
+  }
+
+  /** Queues again every failed delivery created since `since`; returns how many. */
+  async replayFailed(p: Principal, id: string, since: Date): Promise<number> {
+    const ep = await this.get(p, id);
+    const n = await new Repo(this.store).replay(ep.id, { since, statuses: ['failed'] }, this.clock.now());
+    if (n) this.opts.wake?.();
+    return n;
+  }
+}

@@ -1,0 +1,233 @@
+// Event sinks API (/api/v1/sinks): RabbitMQ and NATS JetStream targets, delivery log, replay and secret rotation.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createSinkBody, patchSinkBody, sinkView } from '../../delivery/sinks/spec.js';
+import { SbError } from '../../domain/errors.js';
+import type { Gateway } from '../../gateway.js';
+import { principal } from '../auth.js';
+import { companyIdSchema, errorBody, isoDateTimeField, limitQuery, stdErrors } from '../schemas.js';
+
+const sinkSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['rabbitmq', 'nats']),
+    company_id: z.string(),
+    instance_id: z.string().nullable(),
+    events: z.array(z.string()),
+    enabled: z.boolean(),
+    inbound_only: z.boolean(),
+    include_groups: z.boolean(),
+    disabled_reason: z.string().nullable(),
+    failing_since: z.string().nullable(),
+    rabbitmq: z
+      .object({ url: z.string(), exchange: z.string(), exchange_type: z.string(), routing_key: z.string() })
+      .nullable()
+      .describe('RabbitMQ target; the URL shows the user name and `***` for the password.'),
+    nats: z
+      .object({
+        servers: z.array(z.string()),
+        stream: z.string(),
+        subject: z.string(),
+        auth: z.enum(['none', 'token', 'user']),
+      })
+      .nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'EventSink' });
+
+const deliverySchema = z
+  .object({
+    id: z.number(),
+    endpoint_id: z.string(),
+    event_id: z.number(),
+    event_type: z.string().nullable().optional(),
+    chat_key: z.string().nullable(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number(),
+    next_attempt_at: z.string(),
+    last_attempt_at: z.string().nullable(),
+    last_status_code: z.number().nullable(),
+    last_error: z.string().nullable(),
+    response_excerpt: z.string().nullable().describe('The broker confirm, e.g. `stream SWITCHBOARD seq 12`.'),
+    delivered_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'EventSinkDelivery' });
+
+const sinkParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
+const deliveryParam = sinkParam.extend({ deliveryId: z.coerce.number().int().min(1) });
+const tags = ['sinks'];
+
+export const sinkRoutes =
+  (gw: Gateway): FastifyPluginAsyncZod =>
+  async (app) => {
+    const svc = () => {
+      if (!gw.delivery) throw new SbError('SB_ERR_UNAVAILABLE', 'event delivery is not running');
+      return gw.delivery.sinks;
+    };
+
+    app.post(
+      '/api/v1/sinks',
+      {
+        schema: {
+          tags,
+          summary: 'Add an event sink (RabbitMQ or NATS JetStream); its signing secret is returned once',
+          body: createSinkBody,
+          response: { 201: z.object({ sink: sinkSchema, secret: z.string() }), 403: errorBody, ...stdErrors },
+        },
+      },
+      async (req, reply) => {
+        const { sink, secret } = await svc().create(principal(req), req.body);
+        reply.status(201);
+        return { sink: sinkView(sink), secret };
+      },
+    );
+
+    app.get(
+      '/api/v1/sinks',
+      {
+        schema: {
+          tags,
+          summary: 'Event sinks of a company (company-wide and per instance) or of one instance',
+          querystring: z
+            .object({ company_id: companyIdSchema.optional(), instance_id: z.uuid().optional() })
+            .strict(),
+          response: { 200: z.object({ sinks: z.array(sinkSchema) }), ...stdErrors },
+        },
+      },
+      async (req) => ({ sinks: (await svc().list(principal(req), req.query)).map(sinkView) }),
+    );
+
+    app.get(
+      '/api/v1/sinks/:id',
+      {
+        schema: {
+          tags,
+          summary: 'One event sink',
+          params: sinkParam,
+          response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
+        },
+      },
+      async (req) => ({ sink: sinkView(await svc().get(principal(req), req.params.id)) }),
+    );
+
+    app.patch(
+      '/api/v1/sinks/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Change a sink (enabling clears a disabled state; new credentials replace the old ones)',
+          params: sinkParam,
+          body: patchSinkBody,
+          response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
+        },
+      },
+      async (req) => ({ sink: sinkView(await svc().update(principal(req), req.params.id, req.body)) }),
+    );
+
+    app.delete(
+      '/api/v1/sinks/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Delete a sink and its delivery log',
+          params: sinkParam,
+          response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        await svc().remove(principal(req), req.params.id);
+        return { deleted: true as const };
+      },
+    );
+
+    app.post(
+      '/api/v1/sinks/:id/rotate-secret',
+      {
+        schema: {
+          tags,
+          summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
+          params: sinkParam,
+          body: z
+            .object({
+              overlap_seconds: z
+                .number()
+                .int()
+                .min(0)
+                .max(7 * 86_400)
+                .default(86_400),
+            })
+            .strict()
+            .nullish(),
+          response: { 200: z.object({ sink: sinkSchema, secret: z.string() }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        const overlap = req.body?.overlap_seconds ?? 86_400;
+        const { sink, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
+        return { sink: sinkView(sink), secret };
+      },
+    );
+
+    app.get(
+      '/api/v1/sinks/:id/deliveries',
+      {
+        schema: {
+          tags,
+          summary: 'Delivery log of a sink, newest first (status, attempts, last error, broker confirm)',
+          params: sinkParam,
+          querystring: z
+            .object({
+              status: z.enum(['pending', 'delivered', 'failed']).optional(),
+              limit: limitQuery,
+              cursor: z
+                .string()
+                .regex(/^\d{1,15}$/, 'invalid cursor')
+                .optional(),
+            })
+            .strict(),
+          response: {
+            200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
+            ...stdErrors,
+          },
+        },
+      },
+      async (req) => {
+        const page = await svc().deliveries(principal(req), req.params.id, req.query);
+        return { deliveries: page.items, next_cursor: page.next_cursor };
+      },
+    );
+
+    app.post(
+      '/api/v1/sinks/:id/deliveries/:deliveryId/replay',
+      {
+        schema: {
+          tags,
+          summary: 'Publish one event again (fresh retry schedule)',
+          params: deliveryParam,
+          response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
+        },
+      },
+      async (req) => {
+        await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
+        return { replayed: 1 };
+      },
+    );
+
+    app.post(
+      '/api/v1/sinks/:id/replay',
+      {
+        schema: {
+          tags,
+          summary: 'Publish again every failed (dead-lettered) delivery created since a time',
+          params: sinkParam,
+          body: z.object({ since: isoDateTimeField }).strict(),
+          response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
+        },
+      },
+      async (req) => ({
+        replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
+      }),
+    );
+  };

@@ -1,0 +1,120 @@
+// Real brokers for the event sink tests: a RabbitMQ vhost and user of their own, and a private nats-server -js.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const rabbitmqctl = (...args: string[]) => run('rabbitmqctl', ['-q', ...args], { timeout: 30_000 });
+
+export interface RabbitScope {
+  vhost: string;
+  user: string;
+  pass: string;
+  /** amqp URL with this scope's credentials (127.0.0.1:5672). */
+  url: string;
+  /** Closes every connection of the vhost (the broker side of a lost link). */
+  closeConnections(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** A vhost and a user with a random password on the local RabbitMQ, so test runs never collide. */
+export async function rabbitScope(): Promise<RabbitScope> {
+  const tag = randomBytes(4).toString('hex');
+  const vhost = `sb-test-${tag}`;
+  const user = `sb-test-${tag}`;
+  const pass = `pw-${randomBytes(12).toString('hex')}`;
+  await rabbitmqctl('add_vhost', vhost);
+  await rabbitmqctl('add_user', user, pass);
+  await rabbitmqctl('set_permissions', '-p', vhost, user, '.*', '.*', '.*');
+  return {
+    vhost,
+    user,
+    pass,
+    url: `amqp://${user}:${pass}@127.0.0.1:5672/${vhost}`,
+    async closeConnections() {
+      await rabbitmqctl('close_all_connections', '--vhost', vhost, '--limit', '1000', 'sink test: link lost');
+    },
+    async dispose() {
+      await rabbitmqctl('delete_vhost', vhost);
+      await rabbitmqctl('delete_user', user);
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, up: boolean, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ port, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (open === up) return;
+    if (Date.now() > until) throw new Error(`port ${port} did not become ${up ? 'open' : 'closed'}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface NatsServer {
+  port: number;
+  url: string;
+  token: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** A nats-server with JetStream on its own port and store directory, token auth, that can be stopped and started. */
+export async function startNatsServer(): Promise<NatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-nats-'));
+  const token = `tok-${randomBytes(12).toString('hex')}`;
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    child = spawn(
+      '/usr/sbin/nats-server',
+      ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '--auth', token],
+      { stdio: 'ignore' },
+    );
+    await waitForPort(port, true);
+  };
+  const stop = async () => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await exited;
+    await waitForPort(port, false);
+  };
+  await start();
+  return {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    token,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
