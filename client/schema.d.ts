@@ -707,6 +707,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sinks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Event sinks of a company (company-wide and per instance) or of one instance */
+        get: operations["getSinks"];
+        put?: never;
+        /** Add an event sink (RabbitMQ or NATS JetStream); its signing secret is returned once */
+        post: operations["postSinks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One event sink */
+        get: operations["getSinksById"];
+        put?: never;
+        post?: never;
+        /** Delete a sink and its delivery log */
+        delete: operations["deleteSinksById"];
+        options?: never;
+        head?: never;
+        /** Change a sink (enabling clears a disabled state; new credentials replace the old ones) */
+        patch: operations["patchSinksById"];
+        trace?: never;
+    };
+    "/api/v1/sinks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Delivery log of a sink, newest first (status, attempts, last error, broker confirm) */
+        get: operations["getSinksByIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{id}/deliveries/{deliveryId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish one event again (fresh retry schedule) */
+        post: operations["postSinksByIdDeliveriesByDeliveryIdReplay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish again every failed (dead-lettered) delivery created since a time */
+        post: operations["postSinksByIdReplay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sinks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** New signing secret (shown once); the old one is also signed with during the overlap */
+        post: operations["postSinksByIdRotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks/{id}": {
         parameters: {
             query?: never;
@@ -1546,6 +1651,100 @@ export interface components {
             id: number;
             instance_id: string | null;
             type: string;
+        };
+        EventSink: {
+            company_id: string;
+            created_at: string;
+            disabled_reason: string | null;
+            enabled: boolean;
+            events: string[];
+            failing_since: string | null;
+            id: string;
+            inbound_only: boolean;
+            include_groups: boolean;
+            instance_id: string | null;
+            /** @enum {string} */
+            kind: "rabbitmq" | "nats";
+            nats: {
+                /** @enum {string} */
+                auth: "none" | "token" | "user";
+                servers: string[];
+                stream: string;
+                subject: string;
+            } | null;
+            /** @description RabbitMQ target; the URL shows the user name and `***` for the password. */
+            rabbitmq: {
+                exchange: string;
+                exchange_type: string;
+                routing_key: string;
+                url: string;
+            } | null;
+            updated_at: string;
+        };
+        EventSinkDelivery: {
+            attempts: number;
+            chat_key: string | null;
+            created_at: string;
+            delivered_at: string | null;
+            endpoint_id: string;
+            event_id: number;
+            event_type?: string | null;
+            id: number;
+            last_attempt_at: string | null;
+            last_error: string | null;
+            last_status_code: number | null;
+            next_attempt_at: string;
+            /** @description The broker confirm, e.g. `stream SWITCHBOARD seq 12`. */
+            response_excerpt: string | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+        };
+        EventSinkDeliveryInput: {
+            attempts: number;
+            chat_key: string | null;
+            created_at: string;
+            delivered_at: string | null;
+            endpoint_id: string;
+            event_id: number;
+            event_type?: string | null;
+            id: number;
+            last_attempt_at: string | null;
+            last_error: string | null;
+            last_status_code: number | null;
+            next_attempt_at: string;
+            /** @description The broker confirm, e.g. `stream SWITCHBOARD seq 12`. */
+            response_excerpt: string | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+        };
+        EventSinkInput: {
+            company_id: string;
+            created_at: string;
+            disabled_reason: string | null;
+            enabled: boolean;
+            events: string[];
+            failing_since: string | null;
+            id: string;
+            inbound_only: boolean;
+            include_groups: boolean;
+            instance_id: string | null;
+            /** @enum {string} */
+            kind: "rabbitmq" | "nats";
+            nats: {
+                /** @enum {string} */
+                auth: "none" | "token" | "user";
+                servers: string[];
+                stream: string;
+                subject: string;
+            } | null;
+            /** @description RabbitMQ target; the URL shows the user name and `***` for the password. */
+            rabbitmq: {
+                exchange: string;
+                exchange_type: string;
+                routing_key: string;
+                url: string;
+            } | null;
+            updated_at: string;
         };
         Group: {
             /** @description Only admins may send. */
@@ -5249,6 +5448,591 @@ export interface operations {
             };
             /** @description The credential lacks a scope or right for this operation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSinks: {
+        parameters: {
+            query?: {
+                company_id?: string;
+                instance_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sinks: components["schemas"]["EventSink"][];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postSinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Defaults to the key’s company. */
+                    company_id?: string;
+                    enabled?: boolean;
+                    /** @description Event types to publish; empty or omitted = all. */
+                    events?: string[];
+                    /** @description Exchange published to (declared durable if missing). */
+                    exchange: string;
+                    /**
+                     * @description Default topic.
+                     * @enum {string}
+                     */
+                    exchange_type?: "topic" | "direct" | "fanout" | "headers";
+                    /** @description Only messages not sent by us (message events). */
+                    inbound_only?: boolean;
+                    /** @description Group messages too (default true). */
+                    include_groups?: boolean;
+                    /**
+                     * Format: uuid
+                     * @description Only this instance’s events; omitted = every instance of the company.
+                     */
+                    instance_id?: string;
+                    /** @enum {string} */
+                    kind: "rabbitmq";
+                    /** @description Routing key template; default switchboard.{company_id}.{instance_id}.{type}. */
+                    routing_key?: string;
+                    /**
+                     * Format: uri
+                     * @description Broker URL with credentials, e.g. amqp://user:pass@rabbit:5672/vhost (credentials are write-only).
+                     */
+                    url: string;
+                } | {
+                    /** @description Defaults to the key’s company. */
+                    company_id?: string;
+                    enabled?: boolean;
+                    /** @description Event types to publish; empty or omitted = all. */
+                    events?: string[];
+                    /** @description Only messages not sent by us (message events). */
+                    inbound_only?: boolean;
+                    /** @description Group messages too (default true). */
+                    include_groups?: boolean;
+                    /**
+                     * Format: uuid
+                     * @description Only this instance’s events; omitted = every instance of the company.
+                     */
+                    instance_id?: string;
+                    /** @enum {string} */
+                    kind: "nats";
+                    /** @description Password (write-only). */
+                    pass?: string;
+                    servers: string[];
+                    /** @description JetStream stream (created if missing); default SWITCHBOARD. */
+                    stream?: string;
+                    /** @description Subject template; default switchboard.{company_id}.{instance_id}.{type}. */
+                    subject?: string;
+                    /** @description Auth token (write-only). */
+                    token?: string;
+                    user?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        secret: string;
+                        sink: components["schemas"]["EventSink"];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential lacks a scope or right for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSinksById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sink: components["schemas"]["EventSink"];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSinksById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        deleted: true;
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchSinksById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    enabled?: boolean;
+                    /** @description Event types to publish; empty or omitted = all. */
+                    events?: string[];
+                    exchange?: string;
+                    /**
+                     * @description Default topic.
+                     * @enum {string}
+                     */
+                    exchange_type?: "topic" | "direct" | "fanout" | "headers";
+                    /** @description Only messages not sent by us (message events). */
+                    inbound_only?: boolean;
+                    /** @description Group messages too (default true). */
+                    include_groups?: boolean;
+                    /** @description Password (write-only). */
+                    pass?: string;
+                    routing_key?: string;
+                    servers?: string[];
+                    /** @description JetStream stream (created if missing); default SWITCHBOARD. */
+                    stream?: string;
+                    subject?: string;
+                    /** @description Auth token (write-only). */
+                    token?: string;
+                    /**
+                     * Format: uri
+                     * @description Broker URL with credentials, e.g. amqp://user:pass@rabbit:5672/vhost (credentials are write-only).
+                     */
+                    url?: string;
+                    user?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sink: components["schemas"]["EventSink"];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSinksByIdDeliveries: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                status?: "pending" | "delivered" | "failed";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: components["schemas"]["EventSinkDelivery"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postSinksByIdDeliveriesByDeliveryIdReplay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deliveryId: number;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        replayed: number;
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postSinksByIdReplay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: date-time */
+                    since: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        replayed: number;
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for ids that belong to another company) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postSinksByIdRotateSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default 86400 */
+                    overlap_seconds?: number;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        secret: string;
+                        sink: components["schemas"]["EventSink"];
+                    };
+                };
+            };
+            /** @description Bad request: the input failed validation (error body names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credential */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
