@@ -13,6 +13,7 @@ function recorder(fail: (items: readonly string[]) => unknown = () => null) {
     if (hold) await hold;
     const err = fail(items);
     if (err) throw err;
+    return items.map((x) => `${x}!`);
   };
   return {
     batches,
@@ -33,7 +34,7 @@ describe('group commit', () => {
   it('flushes a lone item at once, without waiting for company', async () => {
     const r = recorder();
     const g = new GroupCommitter(r.flush);
-    await g.submit('a');
+    expect(await g.submit('a')).toBe('a!');
     expect(r.batches).toEqual([['a']]);
     await g.submit('b');
     expect(r.batches).toEqual([['a'], ['b']]);
@@ -50,7 +51,7 @@ describe('group commit', () => {
     const later = [g.submit('c'), g.submit('d'), g.submit('e')];
     expect(g.waiting).toBe(3);
     r.release();
-    await Promise.all([...first, ...later]);
+    expect(await Promise.all([...first, ...later])).toEqual(['a!', 'b!', 'c!', 'd!', 'e!']);
     expect(r.batches).toEqual([
       ['a', 'b'],
       ['c', 'd', 'e'],

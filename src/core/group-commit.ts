@@ -1,17 +1,20 @@
 // Group commit: items submitted while one flush runs are written together by the next one; no artificial delay.
 import { isUnavailable } from './inbound-spooler.js';
 
-/** Writes a batch in one transaction; resolves once it is committed (and its after-commit work is done). */
-export type FlushBatch<T> = (items: readonly T[]) => Promise<void>;
+/**
+ * Writes a batch in one transaction; resolves, once it is committed (and its after-commit work is done), with one
+ * result per item, in order.
+ */
+export type FlushBatch<T, R> = (items: readonly T[]) => Promise<R[]>;
 
 export interface GroupCommitOptions {
   /** Most items in one flush (default 500): bounds a statement's size and a transaction's length. */
   maxBatch?: number;
 }
 
-interface Waiting<T> {
+interface Waiting<T, R> {
   item: T;
-  resolve(): void;
+  resolve(result: R): void;
   reject(err: unknown): void;
 }
 
@@ -22,15 +25,15 @@ interface Waiting<T> {
  * database being unavailable is retried one item at a time, so one bad item fails alone. Items are flushed in
  * submission order, so a caller that awaits each submit keeps its own order.
  */
-export class GroupCommitter<T> {
-  private queue: Waiting<T>[] = [];
+export class GroupCommitter<T, R = void> {
+  private queue: Waiting<T, R>[] = [];
   private running = false;
   private readonly maxBatch: number;
   /** Flushes done and items written (for tests and benchmarks). */
   readonly stats = { flushes: 0, items: 0, largest: 0 };
 
   constructor(
-    private readonly flush: FlushBatch<T>,
+    private readonly flush: FlushBatch<T, R>,
     opts: GroupCommitOptions = {},
   ) {
     this.maxBatch = Math.max(1, opts.maxBatch ?? 500);
@@ -41,9 +44,9 @@ export class GroupCommitter<T> {
     return this.queue.length;
   }
 
-  /** Resolves once the item is committed; rejects with the error that kept it from committing. */
-  submit(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves with its result once the item is committed; rejects with the error that kept it from committing. */
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       if (!this.running) {
         this.running = true;
@@ -64,10 +67,12 @@ export class GroupCommitter<T> {
     }
   }
 
-  private async flushBatch(batch: Waiting<T>[]): Promise<void> {
+  private async flushBatch(batch: Waiting<T, R>[]): Promise<void> {
     try {
-      await this.write(batch.map((w) => w.item));
-      for (const w of batch) w.resolve();
+      const results = await this.write(batch.map((w) => w.item));
+      batch.forEach((w, i) => {
+        w.resolve(results[i] as R);
+      });
       return;
     } catch (err) {
       if (batch.length === 1 || isUnavailable(err)) {
@@ -78,18 +83,19 @@ export class GroupCommitter<T> {
     // Something in the batch is refused: write each alone so only the bad ones fail.
     for (const w of batch) {
       try {
-        await this.write([w.item]);
-        w.resolve();
+        const [result] = await this.write([w.item]);
+        w.resolve(result as R);
       } catch (err) {
         w.reject(err);
       }
     }
   }
 
-  private async write(items: T[]): Promise<void> {
-    await this.flush(items);
+  private async write(items: T[]): Promise<R[]> {
+    const results = await this.flush(items);
     this.stats.flushes++;
     this.stats.items += items.length;
     if (items.length > this.stats.largest) this.stats.largest = items.length;
+    return results;
   }
 }

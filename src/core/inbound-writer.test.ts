@@ -149,4 +149,55 @@ describe('inbound writer (group commit)', () => {
     await w.submit({ kind: 'ack', instance_id: a, message_id: 'mine', status: 'delivered' });
     expect(published.flat()).toEqual([]);
   });
+
+  it('finalises sends in the batch: the row, its chat, its event, and an ack that overtook it', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [, , c] = ids as [string, string, string];
+    const pending = await Promise.all(
+      ['s1', 's2'].map(
+        async (body) =>
+          (
+            await store.messages.insertOutbound({
+              ...{ instance_id: c, company_id: 'w1', message_id: null, chat_id: 'sent-chat', from: null },
+              ...{ to: 'sent-chat', body, type: 'text', is_from_me: true, is_group: false, group_id: null },
+              ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
+              timestamp: new Date().toISOString(),
+            })
+          ).message,
+      ),
+    );
+    // The provider acked s2 before its send was recorded: the ack is stashed.
+    await w.submit({ kind: 'ack', instance_id: c, message_id: 'PROV-2', status: 'delivered' });
+    published.length = 0;
+    const at = '2026-03-02T09:00:00.000Z';
+    const [r1, r2] = await Promise.all(
+      pending.map((p, i) =>
+        w.submit({
+          kind: 'sent',
+          sent: { id: p.id, instance_id: c, message_id: `PROV-${i + 1}`, timestamp: at },
+        }),
+      ),
+    );
+    expect(r1).toMatchObject({ id: pending[0]!.id, message_id: 'PROV-1', status: 'sent', timestamp: at });
+    expect(r2).toMatchObject({ message_id: 'PROV-2', status: 'delivered' });
+    const events = published.flat();
+    expect(
+      events.map((e) => [e.type, (e.data.message as { status?: string })?.status ?? e.data.status]),
+    ).toEqual([
+      ['message', 'sent'],
+      ['message', 'sent'],
+      ['message.ack', 'delivered'],
+    ]);
+    expect(await store.chats.get(c, 'sent-chat')).toMatchObject({ unread_count: 0, last_message_at: at });
+    const gone = await w.submit({
+      kind: 'sent',
+      sent: {
+        id: '00000000-0000-0000-0000-000000000000',
+        instance_id: c,
+        message_id: 'PROV-X',
+        timestamp: at,
+      },
+    });
+    expect(gone).toBeNull();
+  });
 });

@@ -1,16 +1,20 @@
 // The group-committed write of provider facts (inbound messages, acks): one short transaction per batch.
-import type { GatewayEvent, NewEvent } from '../domain/model.js';
+import type { GatewayEvent, Message, NewEvent } from '../domain/model.js';
 import type { MessageStatus } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { SpoolRecord } from '../ports/spool.js';
-import type { AckInput, ChatTouch, ContactInput, NewMessage, Store } from '../ports/store.js';
+import type { AckInput, ChatTouch, ContactInput, NewMessage, SentInput, Store } from '../ports/store.js';
 import { phoneOfJid } from './addressing.js';
 import { GroupCommitter } from './group-commit.js';
 
-/** A provider fact the writer batches. */
+/** A fact the writer batches: an inbound message, an ack, or a send the provider accepted (its finalise step). */
 export type InboundFact =
   | { kind: 'message'; rec: SpoolRecord }
-  | { kind: 'ack'; instance_id: string; message_id: string; status: MessageStatus };
+  | { kind: 'ack'; instance_id: string; message_id: string; status: MessageStatus }
+  | { kind: 'sent'; sent: SentInput };
+
+/** Per fact: the stored message for `sent` (null when its row is gone), null for the others. */
+export type FactResult = Message | null;
 
 export interface InboundWriterDeps {
   store: Store;
@@ -49,25 +53,30 @@ const toNewMessage = (rec: SpoolRecord): NewMessage => {
  * each, skipped when empty; its events are published after commit, in the order the facts arrived. A message
  * already stored (re-delivery) writes nothing and publishes nothing, as before.
  */
-export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<InboundFact> {
+export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<InboundFact, FactResult> {
   const interval = deps.activityIntervalMs ?? 1000;
   const lastActivity = new Map<string, number>();
 
-  const flush = async (facts: readonly InboundFact[]): Promise<void> => {
+  const flush = async (facts: readonly InboundFact[]): Promise<FactResult[]> => {
     const messages: NewMessage[] = [];
     const recs: SpoolRecord[] = [];
     const acks: AckInput[] = [];
+    const sends: SentInput[] = [];
     for (const f of facts) {
       if (f.kind === 'message') {
         messages.push(toNewMessage(f.rec));
         recs.push(f.rec);
-      } else acks.push({ instance_id: f.instance_id, message_id: f.message_id, status: f.status });
+      } else if (f.kind === 'ack') {
+        acks.push({ instance_id: f.instance_id, message_id: f.message_id, status: f.status });
+      } else sends.push(f.sent);
     }
+    const results: FactResult[] = facts.map(() => null);
     const now = Date.now();
     let touched: string[] = [];
     const written: GatewayEvent[] = await deps.store.tx(async (tx) => {
-      await tx.messages.lockMessageIds(acks);
+      await tx.messages.lockMessageIds([...acks, ...sends]);
       const rows = await tx.messages.insertMany(messages);
+      const sent = await tx.messages.recordSent(sends);
       const chats: ChatTouch[] = [];
       const contacts: ContactInput[] = [];
       const active = new Set<string>();
@@ -93,6 +102,20 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
         }
         active.add(row.instance_id);
       });
+      for (const r of sent) {
+        if (!r) continue;
+        const m = r.message;
+        chats.push({
+          instance_id: m.instance_id,
+          chat_id: m.chat_id,
+          name: null,
+          is_group: m.is_group,
+          at: m.timestamp,
+          preview: m.body?.slice(0, 120) ?? `[${m.type}]`,
+          unread_delta: 0,
+        });
+        active.add(m.instance_id);
+      }
       await tx.chats.touchMany(chats);
       await tx.contacts.upsertMany(contacts);
       touched = [...active].filter(
@@ -104,7 +127,30 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
       const events: NewEvent[] = [];
       let mi = 0;
       let ai = 0;
-      for (const f of facts) {
+      let si = 0;
+      facts.forEach((f, i) => {
+        if (f.kind === 'sent') {
+          const r = sent[si++];
+          if (!r) return;
+          const m = r.message;
+          results[i] = m;
+          // The send's own event shows it sent; an ack that overtook the commit follows as its own event.
+          events.push({
+            type: 'message',
+            instance_id: m.instance_id,
+            company_id: m.company_id,
+            data: { message: r.late ? { ...m, status: 'sent' } : m },
+          });
+          if (r.late) {
+            events.push({
+              type: 'message.ack',
+              instance_id: m.instance_id,
+              company_id: m.company_id,
+              data: { id: m.id, message_id: m.message_id, chat_id: m.chat_id, status: r.late },
+            });
+          }
+          return;
+        }
         if (f.kind === 'message') {
           const row = rows[mi++];
           if (row) {
@@ -115,10 +161,10 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
               data: { message: row },
             });
           }
-          continue;
+          return;
         }
         const o = outcomes[ai++];
-        if (o?.kind !== 'progressed') continue;
+        if (o?.kind !== 'progressed') return;
         events.push({
           type: 'message.ack',
           instance_id: f.instance_id,
@@ -130,11 +176,12 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
             status: o.message.status,
           },
         });
-      }
+      });
       return tx.events.appendMany(events);
     });
     for (const id of touched) lastActivity.set(id, now);
     if (written.length) deps.bus.publish(written);
+    return results;
   };
 
   return new GroupCommitter(flush, { maxBatch: deps.maxBatch });

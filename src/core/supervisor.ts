@@ -20,7 +20,7 @@ import { phoneOfJid } from './addressing.js';
 import { commitWithEvents, type Emit } from './commit.js';
 import type { GroupCommitter } from './group-commit.js';
 import { InboundSpooler, type SpoolObserver } from './inbound-spooler.js';
-import { createInboundWriter, type InboundFact } from './inbound-writer.js';
+import { createInboundWriter, type FactResult, type InboundFact } from './inbound-writer.js';
 
 interface LiveSession {
   instanceId: string;
@@ -63,7 +63,7 @@ export class SessionSupervisor {
   /** Inbound message writes: retried, spooled while the database is down, replayed in order. */
   readonly inbound: InboundSpooler;
   /** Group commit of inbound messages and acks across sessions (see core/inbound-writer.ts). */
-  readonly writer: GroupCommitter<InboundFact>;
+  readonly writer: GroupCommitter<InboundFact, FactResult>;
 
   constructor(private readonly deps: SupervisorDeps) {
     this.writer = createInboundWriter({ store: deps.store, bus: deps.bus });
@@ -529,8 +529,8 @@ export class SessionSupervisor {
    * Stores one inbound message with its chat, contact and event (idempotent on instance id + message id), group
    * committed with the facts other sessions report meanwhile.
    */
-  private commitMessage(rec: SpoolRecord): Promise<void> {
-    return this.writer.submit({ kind: 'message', rec });
+  private async commitMessage(rec: SpoolRecord): Promise<void> {
+    await this.writer.submit({ kind: 'message', rec });
   }
 
   /** Starts every instance whose desired state is running (after a restart). Failures are logged, not thrown. */

@@ -118,6 +118,17 @@ export interface AckInput {
   status: MessageStatus;
 }
 
+/** A send the provider accepted: the pending row gets the provider's id. */
+export interface SentInput {
+  /** The row's id (uuid). */
+  id: string;
+  instance_id: string;
+  /** The provider's message id. */
+  message_id: string;
+  /** ISO time the provider gave. */
+  timestamp: string;
+}
+
 /** What a batched ack did: moved a stored message forward, changed nothing, or was stashed (message unknown). */
 export type AckOutcome =
   | {
@@ -144,6 +155,14 @@ export interface MessageRepo {
    * Run `lockMessageIds` first in the same transaction.
    */
   applyAcks(acks: readonly AckInput[]): Promise<AckOutcome[]>;
+  /**
+   * Records accepted sends in one statement: each row takes its provider id and time and becomes `sent` — or the
+   * status of an ack stashed for that id meanwhile, when further along (the stash is consumed; `late` says which).
+   * Run `lockMessageIds` for the ids first in the same transaction. Null for a row that no longer exists.
+   */
+  recordSent(
+    rows: readonly SentInput[],
+  ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>>;
   /** `lockMessageId` for many ids in one statement, in a stable order (take it before any row lock). */
   lockMessageIds(keys: ReadonlyArray<{ instance_id: string; message_id: string }>): Promise<void>;
   /** Inserts an outbound message keyed by idempotency key; returns the existing one on a repeat. */

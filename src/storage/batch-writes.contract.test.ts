@@ -5,7 +5,7 @@ import type { ChatTouch, NewMessage, Store } from '../ports/store.js';
 
 const msg = (instanceId: string, over: Partial<NewMessage> = {}): NewMessage => ({
   instance_id: instanceId,
-  company_id: 'stale-company',
+  company_id: 'bc1',
   message_id: `m-${Math.random().toString(36).slice(2)}`,
   chat_id: '4915100000001@s.whatsapp.net',
   from: '4915100000001@s.whatsapp.net',
@@ -57,7 +57,12 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     const gone = await newInstance();
     await store.instances.delete(gone);
     const rows = await store.messages.insertMany([
-      msg(a, { message_id: 'x1', body: 'one', media: { url: 'http://127.0.0.1/x.png' } }),
+      msg(a, {
+        message_id: 'x1',
+        body: 'one',
+        company_id: 'stale',
+        media: { url: 'http://127.0.0.1/x.png' },
+      }),
       msg(b, { message_id: 'x1', body: 'other instance' }),
       msg(a, { message_id: 'already', body: 'again' }),
       msg(a, { message_id: 'x2', body: 'two' }),
@@ -217,6 +222,49 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     // The most advanced stashed status is kept for the send that records the id later.
     expect(await store.messages.takeAck(a, 'later')).toBe('read');
     expect(await store.messages.applyAcks([])).toEqual([]);
+  });
+
+  it('records accepted sends, taking an ack stashed for their id meanwhile when it is further along', async () => {
+    const pending = await Promise.all(
+      ['p1', 'p2', 'p3'].map(async (body) => {
+        const r = await store.messages.insertOutbound(
+          msg(b, { message_id: null, is_from_me: true, status: 'pending', body }),
+        );
+        return r.message;
+      }),
+    );
+    await store.messages.stashAck(b, 'SENT-2', 'read');
+    await store.messages.stashAck(b, 'SENT-3', 'sent');
+    const at = '2026-04-01T08:00:00.000Z';
+    const out = await store.tx(async (tx) => {
+      const rows = pending.map((p, i) => ({
+        id: p.id,
+        instance_id: b,
+        message_id: `SENT-${i + 1}`,
+        timestamp: at,
+      }));
+      await tx.messages.lockMessageIds(rows);
+      return tx.messages.recordSent([
+        ...rows,
+        { id: '00000000-0000-0000-0000-000000000000', instance_id: b, message_id: 'SENT-X', timestamp: at },
+      ]);
+    });
+    expect(out.map((r) => r && [r.message.message_id, r.message.status, r.late])).toEqual([
+      ['SENT-1', 'sent', null],
+      ['SENT-2', 'read', 'read'],
+      ['SENT-3', 'sent', null],
+      null,
+    ]);
+    expect(out[0]?.message).toMatchObject({
+      id: pending[0]!.id,
+      body: 'p1',
+      timestamp: at,
+      company_id: 'bc1',
+    });
+    // Both stashes are consumed (the one not further along too).
+    expect(await store.messages.takeAck(b, 'SENT-2')).toBeNull();
+    expect(await store.messages.takeAck(b, 'SENT-3')).toBeNull();
+    expect(await store.messages.recordSent([])).toEqual([]);
   });
 
   it('records activity for many instances at once', async () => {

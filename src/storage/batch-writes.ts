@@ -1,6 +1,7 @@
 // Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
 import type { GatewayEvent, Message, NewEvent } from '../domain/model.js';
-import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage } from '../ports/store.js';
+import type { MessageStatus } from '../domain/statuses.js';
+import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
 import type { Sql } from './sql.js';
 
 type Row = Record<string, any>;
@@ -114,6 +115,41 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
         const row = inserted.get(k) ?? null;
         inserted.delete(k);
         return row;
+      });
+    },
+
+    async recordSent(
+      rows: readonly SentInput[],
+    ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>> {
+      if (!rows.length) return [];
+      // The recordset's columns are named apart from messages' so RETURNING's unqualified columns stay unambiguous.
+      const out = await sql.query(
+        `WITH v AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(ord int, row_id uuid, inst uuid, mid text, sent_at timestamptz)),
+         late AS (
+           DELETE FROM ${s}.pending_acks p USING v WHERE p.instance_id = v.inst AND p.message_id = v.mid
+           RETURNING p.instance_id AS late_inst, p.message_id AS late_mid, p.status AS late_status)
+         UPDATE ${s}.messages SET message_id = v.mid, ts = v.sent_at,
+           status = CASE WHEN ${rankSql('late.late_status')} > 1 THEN late.late_status ELSE 'sent' END
+         FROM v LEFT JOIN late ON late.late_inst = v.inst AND late.late_mid = v.mid
+         WHERE ${s}.messages.id = v.row_id AND ${s}.messages.instance_id = v.inst
+         RETURNING ${messageColumns}, CASE WHEN ${rankSql('late.late_status')} > 1 THEN late.late_status END AS late`,
+        [
+          JSON.stringify(
+            rows.map((r, ord) => ({
+              ord,
+              row_id: r.id,
+              inst: r.instance_id,
+              mid: r.message_id,
+              sent_at: r.timestamp,
+            })),
+          ),
+        ],
+      );
+      const byId = new Map(out.map((r) => [r.id as string, r]));
+      return rows.map((r) => {
+        const row = byId.get(r.id);
+        return row ? { message: toMessage(row), late: (row.late as MessageStatus | null) ?? null } : null;
       });
     },
 

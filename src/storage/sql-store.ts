@@ -286,6 +286,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     insertMany: (ms) => batch.insertMany(ms),
     applyAcks: (acks) => batch.applyAcks(acks),
     lockMessageIds: (keys) => batch.lockMessageIds(keys),
+    recordSent: (rows) => batch.recordSent(rows),
     async insertOutbound(m) {
       if (!m.idempotency_key) {
         const rows = await sql.query(`${INSERT_MESSAGE} RETURNING ${MESSAGE_COLUMNS}`, messageParams(m));
