@@ -21,6 +21,7 @@ export const BENCHMARKS = [
   'pool-connect',
   'webhook-throughput',
   'failover-json',
+  'idle-memory',
 ] as const;
 
 type Result = Record<string, unknown> & { name: string };
@@ -151,6 +152,10 @@ function row(r: Result): string[] {
       figure = `${num(r.deliveries_per_s)} deliveries/s (${num(r.delivered)} of ${num(r.events)} events), commit→receipt p50 ${num(r.lag_p50_ms, ' ms')} / p99 ${num(r.lag_p99_ms, ' ms')}`;
       baseline = `direct POSTs, no outbox: ${num(b.posts_per_s)} posts/s`;
       break;
+    case 'idle-memory':
+      figure = `embedded (PGlite) ${num(r.embedded_rss_mb, ' MB')} RSS; PostgreSQL ${num(r.postgres_rss_mb, ' MB')} RSS (idle gateway after start, no instances, own processes)`;
+      baseline = `embedded with PostgreSQL's default shared_buffers (128 MB): ${num(b.embedded_rss_mb, ' MB')}`;
+      break;
     case 'failover':
       figure = `${num(r.moved)} sessions back ${num(r.recovery_ms, ' ms')} after SIGKILL; overlaps ${num(r.overlaps)}, lost ${num(r.lost)}`;
       baseline = `lease TTL ${num(b.ttl_ms, ' ms')}`;
@@ -218,6 +223,8 @@ export function missedBy(r: Result): string | null {
       const bare = Number((r.baseline as Record<string, unknown>)?.p99_ms);
       return `p99 ${num(n('p99_ms'), ' ms')} against ≤ 2 × the bare route's p99 ${num(bare, ' ms')} = ${num(round2(2 * bare), ' ms')}: over by ${num(round2(n('p99_ms') - 2 * bare), ' ms')} (${times(n('p99_ms'), bare)} the bare p99).`;
     }
+    case 'idle-memory':
+      return `embedded idle RSS ${num(n('embedded_rss_mb'), ' MB')} against ≤ 350 MB: over by ${num(round2(n('embedded_rss_mb') - 350), ' MB')}.`;
     default:
       return `goal "${String(r.goal)}" not met (ratio ${num(n('ratio'))}).`;
   }
