@@ -200,4 +200,47 @@ describe('inbound writer (group commit)', () => {
     });
     expect(gone).toBeNull();
   });
+
+  it('keeps an ack that arrived just before its send in the same batch behind the send’s own event', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [, , c] = ids as [string, string, string];
+    const { message: p } = await store.messages.insertOutbound({
+      ...{
+        instance_id: c,
+        company_id: 'w1',
+        message_id: null,
+        chat_id: 'race-chat',
+        from: null,
+        to: 'race-chat',
+      },
+      ...{
+        body: 'race',
+        type: 'text',
+        is_from_me: true,
+        is_group: false,
+        group_id: null,
+        contact_name: null,
+      },
+      ...{ reply_to: null, media: null, status: 'pending', timestamp: new Date().toISOString() },
+    });
+    published.length = 0;
+    const flushesBefore = w.stats.flushes;
+    const [, sent] = await Promise.all([
+      w.submit({ kind: 'ack', instance_id: c, message_id: 'PROV-RACE', status: 'read' }),
+      w.submit({
+        kind: 'sent',
+        sent: { id: p.id, instance_id: c, message_id: 'PROV-RACE', timestamp: new Date().toISOString() },
+      }),
+    ]);
+    expect(w.stats.flushes - flushesBefore).toBe(1);
+    expect(sent).toMatchObject({ id: p.id, status: 'read' });
+    const events = published.flat();
+    expect(
+      events.map((e) => [e.type, (e.data.message as { status?: string })?.status ?? e.data.status]),
+    ).toEqual([
+      ['message', 'sent'],
+      ['message.ack', 'read'],
+    ]);
+    expect((await store.messages.get(c, p.id))?.status).toBe('read');
+  });
 });

@@ -128,18 +128,29 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
       let mi = 0;
       let ai = 0;
       let si = 0;
+      // An ack that arrived before its send's finalise in the same batch is applied after it (statements run in
+      // table order): its event is held back to follow the send's own event, as it would across two batches.
+      const sentAt = new Map<string, number>();
+      facts.forEach((f, i) => {
+        if (f.kind === 'sent') sentAt.set(`${f.sent.instance_id}\u0000${f.sent.message_id}`, i);
+      });
+      const heldBack = new Map<string, NewEvent[]>();
       facts.forEach((f, i) => {
         if (f.kind === 'sent') {
           const r = sent[si++];
           if (!r) return;
-          const m = r.message;
+          const key = `${f.sent.instance_id}\u0000${f.sent.message_id}`;
+          const held = heldBack.get(key) ?? [];
+          const m = held.length
+            ? { ...r.message, status: held[held.length - 1]!.data.status as Message['status'] }
+            : r.message;
           results[i] = m;
           // The send's own event shows it sent; an ack that overtook the commit follows as its own event.
           events.push({
             type: 'message',
             instance_id: m.instance_id,
             company_id: m.company_id,
-            data: { message: r.late ? { ...m, status: 'sent' } : m },
+            data: { message: r.late || held.length ? { ...m, status: 'sent' } : m },
           });
           if (r.late) {
             events.push({
@@ -149,6 +160,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
               data: { id: m.id, message_id: m.message_id, chat_id: m.chat_id, status: r.late },
             });
           }
+          events.push(...held);
           return;
         }
         if (f.kind === 'message') {
@@ -165,7 +177,10 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
         }
         const o = outcomes[ai++];
         if (o?.kind !== 'progressed') return;
-        events.push({
+        const key = `${f.instance_id}\u0000${f.message_id}`;
+        const target = (sentAt.get(key) ?? -1) > i ? (heldBack.get(key) ?? []) : events;
+        if (target !== events) heldBack.set(key, target);
+        target.push({
           type: 'message.ack',
           instance_id: f.instance_id,
           company_id: o.company_id,
