@@ -73,6 +73,7 @@ main(async () => {
     progress(`inbound-throughput: injecting for ${injectS} s from ${INSTANCES} instances at once`);
     let injected = 0;
     const statementsBefore = db.statements();
+    const writerBefore = { ...t.gw.supervisor.writer.stats };
     const stopSampling = await sampleDbStates(db);
     const start = performance.now();
     const stopAt = start + injectS * 1000;
@@ -91,6 +92,9 @@ main(async () => {
     const storeS = (performance.now() - start) / 1000;
     const dbStates = await stopSampling();
     const statementsPerMessage = (db.statements() - statementsBefore) / Math.max(1, injected);
+    const w = t.gw.supervisor.writer.stats;
+    const flushes = w.flushes - writerBefore.flushes;
+    const batchAvg = (w.items - writerBefore.items) / Math.max(1, flushes);
     const [{ n: stored }] = await db.driver.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM "${db.schema}".messages WHERE NOT is_from_me`,
     );
@@ -130,7 +134,12 @@ main(async () => {
       undelivered_after_drain: webhook ? committed.size - delivered : null,
       lag_p50_ms: webhook ? round(percentile(lags, 50)) : null,
       lag_p99_ms: webhook ? round(percentile(lags, 99)) : null,
-      statements_per_message: round(statementsPerMessage, 1),
+      statements_per_message: round(statementsPerMessage, 2),
+      statements_what:
+        'every statement the gateway sent during the injection (webhook worker included), per message',
+      group_commits: flushes,
+      batch_avg: round(batchAvg, 1),
+      batch_largest: w.largest,
       db_connection_states: dbStates,
       baseline: {
         what: 'plain multi-row INSERT (500 rows a statement, 4 writers) of the same rows into a copy of messages',

@@ -1,7 +1,7 @@
 // Benchmark: "Connect my WhatsApp" from the warm pool, 100 concurrent users: connect → QR, p50/p99.
-import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { generateKey } from '../src/core/keys.js';
+import { runBurst } from './burst.js';
 import {
   machine,
   main,
@@ -15,31 +15,8 @@ import {
 } from './support.js';
 
 const USERS = 100;
-const GOAL_P99_MS = 50;
-
-/** Fires one connect per user at once; each retries until it holds a QR. Milliseconds per user. */
-async function burst(
-  url: string,
-  keys: string[],
-  isQr: (body: Record<string, unknown>) => boolean,
-): Promise<{ ms: number[]; retries: number }> {
-  let retries = 0;
-  const ms = await Promise.all(
-    keys.map(async (key) => {
-      const t0 = performance.now();
-      for (let attempt = 0; ; attempt++) {
-        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
-        const body = (await res.json()) as Record<string, unknown>;
-        if (res.status === 200 && isQr(body)) return performance.now() - t0;
-        if (attempt > 200)
-          throw new Error(`no QR after ${attempt} tries: ${res.status} ${JSON.stringify(body)}`);
-        retries++;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }),
-  );
-  return { ms, retries };
-}
+/** Goal: p99 at most this many times the bare route's p99 under the same burst (issue #16). */
+const GOAL_P99_FACTOR = 2;
 
 main(async () => {
   const rounds = QUICK ? 2 : 10;
@@ -80,13 +57,8 @@ main(async () => {
         keys.push(k.key);
       }
       progress(`pool-connect: round ${r + 1}/${rounds}, ${USERS} users at once`);
-      const b = await burst(`${t.url}/api/whatsapp/connect`, keys, (body) => {
-        if (body.method === 'qr' && typeof body.qrCode === 'string') {
-          qrSample = body.qrCode;
-          return true;
-        }
-        return false;
-      });
+      const b = await runBurst({ url: `${t.url}/api/whatsapp/connect`, keys, qr: true });
+      qrSample ||= b.qr_sample;
       ms.push(...b.ms);
       retries += b.retries;
     }
@@ -99,7 +71,11 @@ main(async () => {
     const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
     const baseMs: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const b = await burst(`${bareUrl}/api/whatsapp/connect`, new Array(USERS).fill('x'), () => true);
+      const b = await runBurst({
+        url: `${bareUrl}/api/whatsapp/connect`,
+        keys: new Array(USERS).fill('x'),
+        qr: false,
+      });
       baseMs.push(...b.ms);
     }
     await bare.close();
@@ -114,13 +90,13 @@ main(async () => {
       p99_ms: round(p99),
       retries,
       baseline: {
-        what: 'bare Fastify route returning the same QR payload, same 100 concurrent users',
+        what: 'bare Fastify route returning the same QR payload, same 100 concurrent users from their own process',
         p50_ms: round(percentile(baseMs, 50)),
         p99_ms: round(baseP99),
       },
       ratio: round(baseP99 / p99, 3),
-      goal: `p99 <= ${GOAL_P99_MS} ms`,
-      met: p99 <= GOAL_P99_MS,
+      goal: `p99 <= ${GOAL_P99_FACTOR} x the bare route's p99 (users fire from their own process)`,
+      met: p99 <= GOAL_P99_FACTOR * baseP99,
       machine: machine(db.kind),
     });
   } finally {

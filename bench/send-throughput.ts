@@ -16,7 +16,7 @@ import {
   startBenchGateway,
 } from './support.js';
 
-const GOAL_RATIO = 0.3;
+const GOAL_RATIO = 0.25;
 const INSTANCES = 20;
 
 main(async () => {

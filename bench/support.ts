@@ -49,7 +49,12 @@ export async function openBenchDb(
   const kind = opts.kind ?? (url ? 'postgres' : 'pglite');
   if (kind === 'postgres') {
     if (!url) throw new Error('no PostgreSQL URL: set BENCH_DATABASE_URL or TEST_DATABASE_URL');
-    const driver = createPgDriver({ url, ssl: false, poolSize: opts.poolSize ?? 10 });
+    // Our own application_name: the sampler finds exactly this benchmark's connections (BEGIN/COMMIT included).
+    const driver = createPgDriver({
+      url: withApplicationName(url, schema),
+      ssl: false,
+      poolSize: opts.poolSize ?? 10,
+    });
     await migrate(driver, schema);
     const counted = countStatements(driver);
     return {
@@ -79,6 +84,13 @@ export async function openBenchDb(
     statements: counted.count,
     close: () => driver.close(),
   };
+}
+
+/** The URL with `application_name` set to `name` (replacing one it had). */
+export function withApplicationName(url: string, name: string): string {
+  const u = new URL(url);
+  u.searchParams.set('application_name', name);
+  return u.toString();
 }
 
 /** A driver that counts the statements it runs (to report statements per operation). */
@@ -337,8 +349,9 @@ export interface DbStates {
 }
 
 /**
- * Samples pg_stat_activity every `everyMs` for the connections working in this benchmark's schema (PostgreSQL only;
- * null on PGlite). Call the returned function to stop and get the shares.
+ * Samples pg_stat_activity every `everyMs` for this benchmark's connections — found by their application_name (the
+ * schema name, set by openBenchDb), so BEGIN, COMMIT and their WAL waits count too (PostgreSQL only; null on
+ * PGlite). Call the returned function to stop and get the shares.
  */
 export async function sampleDbStates(db: BenchDb, everyMs = 100): Promise<() => Promise<DbStates | null>> {
   const url = databaseUrl();
@@ -351,8 +364,8 @@ export async function sampleDbStates(db: BenchDb, everyMs = 100): Promise<() => 
     while (running) {
       const { rows } = await client.query<{ state: string | null; wt: string | null; we: string | null }>(
         `SELECT state, wait_event_type AS wt, wait_event AS we FROM pg_stat_activity
-          WHERE pid <> pg_backend_pid() AND position($1 in query) > 0`,
-        [`"${db.schema}"`],
+          WHERE pid <> pg_backend_pid() AND application_name = $1`,
+        [db.schema],
       );
       for (const r of rows) {
         counts.total++;

@@ -55,6 +55,7 @@ const envSchema = z.object({
   DATABASE_SSL: bool(false),
   DATABASE_POOL_SIZE: int(10, 1, 500),
   DATA_DIR: z.string().trim().min(1).default('./data'),
+  PGLITE_SHARED_BUFFERS_MB: int(16, 1, 4096),
   ADMIN_API_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIMULATOR: bool(true),
@@ -171,7 +172,15 @@ function durationMs(v: string): number {
 export interface Config {
   port: number;
   host: string;
-  database: { url: string | undefined; schema: string; ssl: boolean; poolSize: number; dataDir: string };
+  database: {
+    url: string | undefined;
+    schema: string;
+    ssl: boolean;
+    poolSize: number;
+    dataDir: string;
+    /** The embedded database's shared_buffers in MB (default 16; PostgreSQL's own default of 128 MB stays resident). */
+    pgliteSharedBuffersMb?: number;
+  };
   adminApiKey: string | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   simulator: { enabled: boolean; qrRotateMs: number; ackDelayMs: number };
@@ -296,6 +305,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       ssl: e.DATABASE_SSL,
       poolSize: e.DATABASE_POOL_SIZE,
       dataDir: e.DATA_DIR,
+      pgliteSharedBuffersMb: e.PGLITE_SHARED_BUFFERS_MB,
     },
     adminApiKey: e.ADMIN_API_KEY,
     logLevel: e.LOG_LEVEL,

@@ -2,7 +2,6 @@
 import { createHash } from 'node:crypto';
 import { SbError } from '../domain/errors.js';
 import type { Chat, Contact, Instance, Message, Principal } from '../domain/model.js';
-import { isAckProgress } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { IdentityStore } from '../ports/identities.js';
 import type { OutboundMessage, ProviderRegistry } from '../ports/provider.js';
@@ -35,6 +34,21 @@ export interface MessagingDeps {
   identities?: IdentityStore;
 }
 
+/** The fingerprint of a send request, compared when its Idempotency-Key is used again. */
+function fingerprint(chatId: string, input: SendInput): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        chatId,
+        input.text ?? null,
+        input.reply_to ?? null,
+        input.media ?? null,
+        input.reaction ?? null,
+      ]),
+    )
+    .digest('hex');
+}
+
 export class MessagingService {
   constructor(private readonly deps: MessagingDeps) {}
 
@@ -58,17 +72,8 @@ export class MessagingService {
     if (input.reaction && !factory.capabilities.has('reactions')) {
       throw new SbError('SB_ERR_UNSUPPORTED', `provider ${inst.provider} cannot send reactions`);
     }
-    const requestHash = createHash('sha256')
-      .update(
-        JSON.stringify([
-          chatId,
-          input.text ?? null,
-          input.reply_to ?? null,
-          input.media ?? null,
-          input.reaction ?? null,
-        ]),
-      )
-      .digest('hex');
+    // Only a keyed request can be repeated, so only it needs the fingerprint a repeat is compared with.
+    const requestHash = idempotencyKey ? fingerprint(chatId, input) : null;
     if (idempotencyKey) {
       const existing = await this.deps.store.messages.getByIdempotencyKey(inst.id, idempotencyKey);
       if (existing) return this.replay(existing, requestHash);
@@ -120,44 +125,18 @@ export class MessagingService {
         media: input.media ?? null,
         reaction: input.reaction ?? null,
       });
-      const sent = await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-        // Taken before the id is written, so a concurrent ack either sees the message or stashes before we look.
-        await tx.messages.lockMessageId(inst.id, result.message_id);
-        const updated = (await tx.messages.update(inst.id, msg.id, {
+      // The finalise step is group committed with other sends and inbound facts: the row gets the provider's id
+      // (or an ack that overtook it), the chat and activity move, and the event is written — in one transaction.
+      const sent = await this.deps.supervisor.writer.submit({
+        kind: 'sent',
+        sent: {
+          id: msg.id,
+          instance_id: inst.id,
           message_id: result.message_id,
-          status: 'sent',
           timestamp: result.timestamp,
-        }))!;
-        await tx.chats.touch({
-          instance_id: inst.id,
-          chat_id: chatId,
-          name: null,
-          is_group: updated.is_group,
-          at: updated.timestamp,
-          preview: updated.body?.slice(0, 120) ?? `[${updated.type}]`,
-          unread_delta: 0,
-        });
-        await tx.instances.touchActivity(inst.id);
-        await emit({
-          type: 'message',
-          instance_id: inst.id,
-          company_id: inst.company_id,
-          data: { message: updated },
-        });
-        // An ack that overtook this commit was stashed by the supervisor: apply it now.
-        const late = await tx.messages.takeAck(inst.id, result.message_id);
-        if (late && isAckProgress(updated.status, late)) {
-          const acked = (await tx.messages.update(inst.id, msg.id, { status: late }))!;
-          await emit({
-            type: 'message.ack',
-            instance_id: inst.id,
-            company_id: inst.company_id,
-            data: { id: acked.id, message_id: acked.message_id, chat_id: acked.chat_id, status: late },
-          });
-          return acked;
-        }
-        return updated;
+        },
       });
+      if (!sent) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', 'the message was removed while it was sent');
       return { message: sent, replayed: false };
     } catch (err) {
       await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
@@ -181,7 +160,7 @@ export class MessagingService {
     }
   }
 
-  private replay(found: { message: Message; request_hash: string | null }, requestHash: string) {
+  private replay(found: { message: Message; request_hash: string | null }, requestHash: string | null) {
     if (found.request_hash && found.request_hash !== requestHash) {
       throw new SbError(
         'SB_ERR_IDEMPOTENCY_CONFLICT',

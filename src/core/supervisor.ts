@@ -2,7 +2,7 @@
 // reports written to the instance row and the event log in one transaction, in the handler that learned it.
 import { SbError } from '../domain/errors.js';
 import type { Instance } from '../domain/model.js';
-import { type AuthStatus, type InstanceStatus, isAckProgress } from '../domain/statuses.js';
+import type { AuthStatus, InstanceStatus } from '../domain/statuses.js';
 import { scrubDeep } from '../domain/text.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { IdentityStore } from '../ports/identities.js';
@@ -19,7 +19,9 @@ import type { MessageSpool, SpoolRecord } from '../ports/spool.js';
 import type { InstancePatch, Repos, Store } from '../ports/store.js';
 import { phoneOfJid } from './addressing.js';
 import { commitWithEvents, type Emit } from './commit.js';
+import type { GroupCommitter } from './group-commit.js';
 import { InboundSpooler, type SpoolObserver } from './inbound-spooler.js';
+import { createInboundWriter, type FactResult, type InboundFact } from './inbound-writer.js';
 
 interface LiveSession {
   instanceId: string;
@@ -56,11 +58,6 @@ export interface SupervisorDeps {
 
 const CONNECTED: ReadonlySet<AuthStatus> = new Set(['authenticated', 'client_ready']);
 
-/** The instance's company as stored now, read inside the writing transaction (null when it was deleted). */
-async function currentCompany(tx: Repos, instanceId: string): Promise<string | null> {
-  return (await tx.instances.get(instanceId))?.company_id ?? null;
-}
-
 export class SessionSupervisor {
   private readonly sessions = new Map<string, LiveSession>();
   /** Per-instance lock so start/stop/restart of one instance never interleave. */
@@ -68,8 +65,11 @@ export class SessionSupervisor {
   private accepting = true;
   /** Inbound message writes: retried, spooled while the database is down, replayed in order. */
   readonly inbound: InboundSpooler;
+  /** Group commit of inbound messages and acks across sessions (see core/inbound-writer.ts). */
+  readonly writer: GroupCommitter<InboundFact, FactResult>;
 
   constructor(private readonly deps: SupervisorDeps) {
+    this.writer = createInboundWriter({ store: deps.store, bus: deps.bus });
     this.inbound = new InboundSpooler({
       spool: deps.spool ?? null,
       commit: (rec) => this.commitMessage(rec),
@@ -425,19 +425,12 @@ export class SessionSupervisor {
         inst = await this.storeMessage(live, event.message);
         break;
       case 'ack':
-        await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-          await tx.messages.lockMessageId(instanceId, event.message_id);
-          const m = await tx.messages.getByMessageId(instanceId, event.message_id);
-          // The send that caused this ack has not recorded the message id yet: keep it for the sender to apply.
-          if (!m) return tx.messages.stashAck(instanceId, event.message_id, event.status);
-          if (!isAckProgress(m.status, event.status)) return;
-          await tx.messages.update(instanceId, m.id, { status: event.status });
-          await emit({
-            type: 'message.ack',
-            instance_id: instanceId,
-            company_id: (await currentCompany(tx, instanceId)) ?? m.company_id,
-            data: { id: m.id, message_id: m.message_id, chat_id: m.chat_id, status: event.status },
-          });
+        // Group-committed with other sessions' facts; an ack that overtook its send's commit is stashed.
+        await this.writer.submit({
+          kind: 'ack',
+          instance_id: instanceId,
+          message_id: event.message_id,
+          status: event.status,
         });
         break;
       case 'error':
@@ -569,53 +562,14 @@ export class SessionSupervisor {
     return null;
   }
 
-  /** Stores one inbound message with its chat, contact and event (idempotent on instance id + message id). */
+  /**
+   * Stores one inbound message with its chat, contact and event (idempotent on instance id + message id), group
+   * committed with the facts other sessions report meanwhile.
+   */
   private async commitMessage(rec: SpoolRecord): Promise<void> {
-    const { instance_id: instanceId } = rec;
-    const m = await this.canonicalLids(instanceId, rec.message);
-    await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-      // The company the instance belongs to at commit time (a pooled instance changes company while its session runs).
-      const companyId = (await currentCompany(tx, instanceId)) ?? rec.company_id;
-      const { message, inserted } = await tx.messages.upsert({
-        instance_id: instanceId,
-        company_id: companyId,
-        message_id: m.message_id,
-        chat_id: m.chat_id,
-        from: m.from,
-        to: m.to,
-        body: m.body,
-        type: m.type,
-        is_from_me: m.is_from_me,
-        is_group: m.is_group,
-        group_id: m.group_id ?? null,
-        contact_name: m.contact_name ?? null,
-        reply_to: m.reply_to ?? null,
-        media: m.media ?? null,
-        status: m.is_from_me ? 'sent' : 'received',
-        timestamp: m.timestamp,
-      });
-      if (!inserted) return null;
-      await tx.chats.touch({
-        instance_id: instanceId,
-        chat_id: m.chat_id,
-        name: m.is_group ? null : (m.contact_name ?? null),
-        is_group: m.is_group,
-        at: m.timestamp,
-        preview: m.body ? m.body.slice(0, 120) : `[${m.type}]`,
-        unread_delta: m.is_from_me ? 0 : 1,
-      });
-      if (!m.is_from_me && m.from) {
-        await tx.contacts.upsert({
-          instance_id: instanceId,
-          contact_id: m.from,
-          name: m.contact_name ?? null,
-          phone: m.contact_phone ?? phoneOfJid(m.from),
-        });
-      }
-      await tx.instances.touchActivity(instanceId);
-      await emit({ type: 'message', instance_id: instanceId, company_id: companyId, data: { message } });
-      return null;
-    });
+    // A LID whose phone became known while the message waited is stored under the phone (issue 18).
+    const message = await this.canonicalLids(rec.instance_id, rec.message);
+    await this.writer.submit({ kind: 'message', rec: { ...rec, message } });
   }
 
   /**

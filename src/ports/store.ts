@@ -82,6 +82,8 @@ export interface InstanceRepo {
    * queue on their row lock.
    */
   touchActivity(id: string): Promise<void>;
+  /** `touchActivity` for many instances in one statement (rows locked in id order). */
+  touchActivityMany(ids: readonly string[]): Promise<void>;
   /** Instances the operator wants running (desired_state = running). */
   listDesiredRunning(): Promise<Instance[]>;
   /** Instances a company holds; in a transaction it first locks the company row (quota checks do not race). */
@@ -109,9 +111,60 @@ export interface NewMessage {
   request_hash?: string | null;
 }
 
+/** One provider ack to apply in a batch. */
+export interface AckInput {
+  instance_id: string;
+  message_id: string;
+  status: MessageStatus;
+}
+
+/** A send the provider accepted: the pending row gets the provider's id. */
+export interface SentInput {
+  /** The row's id (uuid). */
+  id: string;
+  instance_id: string;
+  /** The provider's message id. */
+  message_id: string;
+  /** ISO time the provider gave. */
+  timestamp: string;
+}
+
+/** What a batched ack did: moved a stored message forward, changed nothing, or was stashed (message unknown). */
+export type AckOutcome =
+  | {
+      kind: 'progressed';
+      message: Pick<Message, 'id' | 'message_id' | 'chat_id' | 'status'>;
+      company_id: string;
+    }
+  | { kind: 'unchanged' }
+  | { kind: 'stashed' };
+
 export interface MessageRepo {
   /** Inserts unless (instance_id, message_id) exists; `inserted` false means it was a re-delivery. */
   upsert(m: NewMessage): Promise<{ message: Message; inserted: boolean }>;
+  /**
+   * Inserts many inbound messages in one statement, in input order. Each row takes its instance's current company
+   * (`company_id` is only the fallback of the type); a message whose (instance_id, message_id) is already stored,
+   * repeats an earlier input, or whose instance no longer exists is skipped. Returns, per input, the stored row or
+   * null when skipped.
+   */
+  insertMany(ms: readonly NewMessage[]): Promise<Array<Message | null>>;
+  /**
+   * Applies acks in one statement, in input order: an ack that moves its message forward updates it (several acks of
+   * one message count one after another); an ack for a message not recorded yet is stashed (see `stashAck`).
+   * Run `lockMessageIds` first in the same transaction.
+   */
+  applyAcks(acks: readonly AckInput[]): Promise<AckOutcome[]>;
+  /**
+   * Records accepted sends in one statement: each row takes its provider id and time and becomes `sent` — or the
+   * status of an ack stashed for that id meanwhile, when further along (the stash is consumed; `late` says which).
+   * Run `lockMessageIds` for the ids first in the same transaction. Null for a row that no longer exists.
+   */
+  recordSent(
+    rows: readonly SentInput[],
+  ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>>;
+  /** `lockMessageId` for many ids in one statement, in a stable order (take it before any row lock). */
+  lockMessageIds(keys: ReadonlyArray<{ instance_id: string; message_id: string }>): Promise<void>;
   /** Inserts an outbound message keyed by idempotency key; returns the existing one on a repeat. */
   insertOutbound(
     m: NewMessage,
@@ -146,32 +199,50 @@ export interface MessageRepo {
   takeAck(instanceId: string, messageId: string): Promise<MessageStatus | null>;
 }
 
+/** A message seen in a chat: moves its last message forward and adds to its unread count. */
+export interface ChatTouch {
+  instance_id: string;
+  chat_id: string;
+  name: string | null;
+  is_group: boolean;
+  /** ISO time of the message. */
+  at: string;
+  preview: string | null;
+  unread_delta: number;
+}
+
+export interface ContactInput {
+  instance_id: string;
+  contact_id: string;
+  name: string | null;
+  phone: string | null;
+}
+
 export interface ChatRepo {
-  touch(c: {
-    instance_id: string;
-    chat_id: string;
-    name: string | null;
-    is_group: boolean;
-    at: string;
-    preview: string | null;
-    unread_delta: number;
-  }): Promise<void>;
+  touch(c: ChatTouch): Promise<void>;
+  /**
+   * The same as calling `touch` for each in order, in one statement: entries of one chat are aggregated first
+   * and rows are written in (instance_id, chat_id) order.
+   */
+  touchMany(cs: readonly ChatTouch[]): Promise<void>;
   list(f: { instance_id: string; limit: number; cursor?: string }): Promise<Page<Chat>>;
   get(instanceId: string, chatId: string): Promise<Chat | null>;
 }
 
 export interface ContactRepo {
-  upsert(c: {
-    instance_id: string;
-    contact_id: string;
-    name: string | null;
-    phone: string | null;
-  }): Promise<void>;
+  upsert(c: ContactInput): Promise<void>;
+  /** The same as `upsert` for each in order, in one statement (aggregated per contact, written in key order). */
+  upsertMany(cs: readonly ContactInput[]): Promise<void>;
   list(f: { instance_id: string; query?: string; limit: number; cursor?: string }): Promise<Page<Contact>>;
 }
 
 export interface EventRepo {
   append(e: NewEvent): Promise<GatewayEvent>;
+  /**
+   * Appends events in one statement with their outbox rows; ids are given in input order and the written events
+   * come back in that order.
+   */
+  appendMany(es: readonly NewEvent[]): Promise<GatewayEvent[]>;
   /** Events with id > since, oldest first. */
   listSince(f: {
     since: number;

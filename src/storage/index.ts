@@ -22,7 +22,9 @@ export async function openDriver(
   const lock = lockDataDir(db.dataDir, what);
   let driver: Driver;
   try {
-    driver = await createPgliteDriver(join(db.dataDir, 'pglite'));
+    driver = await createPgliteDriver(join(db.dataDir, 'pglite'), {
+      sharedBuffersMb: db.pgliteSharedBuffersMb,
+    });
   } catch (err) {
     lock.release();
     throw err;

@@ -25,6 +25,7 @@ import type {
   Repos,
   Store,
 } from '../ports/store.js';
+import { createBatchWrites } from './batch-writes.js';
 import { pendingMigrations } from './migrate.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
@@ -114,6 +115,7 @@ const json = (v: unknown) => (v === null || v === undefined ? null : JSON.string
 /** Builds the repositories over one SQL connection (the pool, or a transaction's client). */
 export function createRepos(sql: Sql, schema: string): Repos {
   const s = ident(schema);
+  const batch = createBatchWrites({ sql, s, messageColumns: MESSAGE_COLUMNS, toMessage, toEvent });
 
   const companies: CompanyRepo = {
     async create(c) {
@@ -230,6 +232,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
         [id],
       );
     },
+    touchActivityMany: (ids) => batch.touchActivityMany(ids),
     async listDesiredRunning() {
       return (
         await sql.query(
@@ -282,6 +285,10 @@ export function createRepos(sql: Sql, schema: string): Repos {
       const existing = await messages.getByMessageId(m.instance_id, m.message_id!);
       return { message: existing!, inserted: false };
     },
+    insertMany: (ms) => batch.insertMany(ms),
+    applyAcks: (acks) => batch.applyAcks(acks),
+    lockMessageIds: (keys) => batch.lockMessageIds(keys),
+    recordSent: (rows) => batch.recordSent(rows),
     async insertOutbound(m) {
       if (!m.idempotency_key) {
         const rows = await sql.query(`${INSERT_MESSAGE} RETURNING ${MESSAGE_COLUMNS}`, messageParams(m));
@@ -387,6 +394,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
   };
 
   const chats: ChatRepo = {
+    touchMany: (cs) => batch.touchChats(cs),
     async touch(c) {
       await sql.query(
         `INSERT INTO ${s}.chats (instance_id, chat_id, name, is_group, last_message_at, last_message_preview, unread_count)
@@ -437,6 +445,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
   };
 
   const contacts: ContactRepo = {
+    upsertMany: (cs) => batch.upsertContacts(cs),
     async upsert(c) {
       await sql.query(
         `INSERT INTO ${s}.contacts (instance_id, contact_id, name, phone) VALUES ($1, $2, $3, $4)
@@ -479,24 +488,9 @@ export function createRepos(sql: Sql, schema: string): Repos {
 
   const events: EventRepo = {
     async append(e: NewEvent) {
-      // Transactional outbox: the deliveries of matching webhook/agent endpoints are enqueued in the same statement.
-      const rows = await sql.query(
-        `WITH ev AS (INSERT INTO ${s}.events (type, instance_id, company_id, data) VALUES ($1, $2, $3, $4)
-           RETURNING id, type, instance_id, company_id, data, created_at),
-         outbox AS (INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
-           SELECT w.id, ev.id, ev.company_id, ev.instance_id,
-             COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
-           FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled AND w.company_id = ev.company_id
-             AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)
-             AND (cardinality(w.events) = 0 OR ev.type = ANY(w.events))
-             AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')
-             AND (w.include_groups OR (ev.data->'message'->>'is_group') IS DISTINCT FROM 'true')
-             AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text)
-         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev`,
-        [e.type, e.instance_id, e.company_id, JSON.stringify(e.data)],
-      );
-      return toEvent(rows[0]);
+      return (await batch.appendEvents([e]))[0]!;
     },
+    appendMany: (es) => batch.appendEvents(es),
     async listSince(f) {
       const params: unknown[] = [f.since];
       const where = ['id > $1'];

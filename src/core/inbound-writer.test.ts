@@ -1,0 +1,246 @@
+// The group-committed inbound writer on a real database: batches across sessions, events after commit, in order.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDb, type TestDb } from '../../test/support/db.js';
+import type { GatewayEvent } from '../domain/model.js';
+import type { ProviderMessage } from '../ports/provider.js';
+import type { Store } from '../ports/store.js';
+import { MemoryEventBus } from './event-bus-memory.js';
+import { createInboundWriter, type InboundFact } from './inbound-writer.js';
+
+const pm = (id: string, over: Partial<ProviderMessage> = {}): ProviderMessage => ({
+  message_id: id,
+  chat_id: '4915100000001@s.whatsapp.net',
+  from: '4915100000001@s.whatsapp.net',
+  to: '4915100000000@s.whatsapp.net',
+  body: `body ${id}`,
+  type: 'text',
+  is_from_me: false,
+  is_group: false,
+  contact_name: 'Ann',
+  timestamp: '2026-03-01T10:00:00.000Z',
+  ...over,
+});
+
+const message = (instance_id: string, m: ProviderMessage): InboundFact => ({
+  kind: 'message',
+  rec: { instance_id, company_id: 'stale', message: m, spooled_at: new Date(0).toISOString() },
+});
+
+describe('inbound writer (group commit)', () => {
+  let db: TestDb;
+  let store: Store;
+  const ids: string[] = [];
+  const bus = new MemoryEventBus();
+  const published: GatewayEvent[][] = [];
+  /** What a reader on another connection saw at the moment each batch was published. */
+  const visibleAtPublish: Array<Promise<number[]>> = [];
+
+  beforeAll(async () => {
+    db = await openTestDb();
+    store = db.store;
+    await store.companies.ensure('w1');
+    for (let i = 0; i < 3; i++) {
+      const inst = await store.instances.create({
+        company_id: 'w1',
+        provider: 'simulator',
+        name: null,
+        type_instance: ['api'],
+        settings: {},
+        api_webhook_schema: {},
+        mcp_schema: {},
+        agent: {},
+        desired_state: 'stopped',
+      });
+      ids.push(inst.id);
+    }
+    const publish = bus.publish.bind(bus);
+    bus.publish = (events) => {
+      published.push([...events]);
+      const first = events[0]!.id;
+      visibleAtPublish.push(
+        store.events.listSince({ since: first - 1, limit: 100 }).then((l) => l.map((e) => e.id)),
+      );
+      publish(events);
+    };
+  });
+  afterAll(async () => db?.close());
+
+  it('writes facts of several sessions in one transaction and publishes their events after it, in order', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [a, b, c] = ids as [string, string, string];
+    // Each "session" awaits its own fact, as the supervisor does; they arrive together.
+    await w.submit(message(a, pm('first')));
+    published.length = 0;
+    const results = await Promise.all([
+      w.submit(message(a, pm('a1', { chat_id: 'chat-x', contact_name: 'X' }))),
+      w.submit(message(b, pm('b1', { chat_id: 'chat-x' }))),
+      w.submit(message(c, pm('c1', { is_from_me: true, from: null }))),
+      w.submit(message(a, pm('first'))), // a re-delivery: nothing written, nothing published
+      w.submit(
+        message(
+          a,
+          pm('a2', {
+            chat_id: 'chat-x',
+            body: 'newest',
+            contact_name: null,
+            timestamp: '2026-03-01T11:00:00.000Z',
+          }),
+        ),
+      ),
+    ]);
+    expect(results).toHaveLength(5);
+    expect(w.stats.flushes).toBe(2);
+    expect(published).toHaveLength(1);
+    const events = published[0]!;
+    expect(events.map((e) => (e.data.message as { message_id: string }).message_id)).toEqual([
+      'a1',
+      'b1',
+      'c1',
+      'a2',
+    ]);
+    expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id)].sort((x, y) => x - y));
+    // Published after commit: a read started at the moment of publishing already sees every event.
+    const seen = await visibleAtPublish[visibleAtPublish.length - 1]!;
+    for (const e of events) expect(seen).toContain(e.id);
+    expect(events.every((e) => e.company_id === 'w1')).toBe(true);
+    // Chats aggregated per chat: two messages of chat-x on instance a, the newest one's preview.
+    expect(await store.chats.get(a, 'chat-x')).toMatchObject({
+      name: 'X',
+      unread_count: 2,
+      last_message_preview: 'newest',
+    });
+    expect(await store.chats.get(c, '4915100000001@s.whatsapp.net')).toMatchObject({ unread_count: 0 });
+    expect((await store.instances.get(b))?.last_activity_at).not.toBeNull();
+    const contacts = await store.contacts.list({ instance_id: a, limit: 10 });
+    expect(contacts.items.map((k) => k.phone)).toEqual(['+4915100000001']);
+  });
+
+  it('fails only the fact the database refuses; the others of its batch are stored', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [a, b] = ids as [string, string];
+    await w.submit(message(a, pm('warm-up')));
+    const results = await Promise.allSettled([
+      w.submit(message(a, pm('ok-1'))),
+      w.submit(message(b, pm('broken', { timestamp: 'not a time' }))),
+      w.submit(message(b, pm('ok-2'))),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await store.messages.getByMessageId(a, 'ok-1')).not.toBeNull();
+    expect(await store.messages.getByMessageId(b, 'ok-2')).not.toBeNull();
+    expect(await store.messages.getByMessageId(b, 'broken')).toBeNull();
+  });
+
+  it('applies acks with other facts, stashes an early one and publishes message.ack only on progress', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [a, b] = ids as [string, string];
+    await w.submit(message(a, pm('mine', { is_from_me: true })));
+    published.length = 0;
+    await Promise.all([
+      w.submit({ kind: 'ack', instance_id: a, message_id: 'mine', status: 'read' }),
+      w.submit({ kind: 'ack', instance_id: b, message_id: 'not-yet', status: 'delivered' }),
+      w.submit(message(b, pm('b-in'))),
+    ]);
+    const events = published.flat();
+    expect(events.map((e) => e.type)).toEqual(['message.ack', 'message']);
+    expect(events[0]?.data).toMatchObject({ message_id: 'mine', status: 'read' });
+    expect((await store.messages.getByMessageId(a, 'mine'))?.status).toBe('read');
+    expect(await store.messages.takeAck(b, 'not-yet')).toBe('delivered');
+    published.length = 0;
+    await w.submit({ kind: 'ack', instance_id: a, message_id: 'mine', status: 'delivered' });
+    expect(published.flat()).toEqual([]);
+  });
+
+  it('finalises sends in the batch: the row, its chat, its event, and an ack that overtook it', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [, , c] = ids as [string, string, string];
+    const pending = await Promise.all(
+      ['s1', 's2'].map(
+        async (body) =>
+          (
+            await store.messages.insertOutbound({
+              ...{ instance_id: c, company_id: 'w1', message_id: null, chat_id: 'sent-chat', from: null },
+              ...{ to: 'sent-chat', body, type: 'text', is_from_me: true, is_group: false, group_id: null },
+              ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
+              timestamp: new Date().toISOString(),
+            })
+          ).message,
+      ),
+    );
+    // The provider acked s2 before its send was recorded: the ack is stashed.
+    await w.submit({ kind: 'ack', instance_id: c, message_id: 'PROV-2', status: 'delivered' });
+    published.length = 0;
+    const at = '2026-03-02T09:00:00.000Z';
+    const [r1, r2] = await Promise.all(
+      pending.map((p, i) =>
+        w.submit({
+          kind: 'sent',
+          sent: { id: p.id, instance_id: c, message_id: `PROV-${i + 1}`, timestamp: at },
+        }),
+      ),
+    );
+    expect(r1).toMatchObject({ id: pending[0]!.id, message_id: 'PROV-1', status: 'sent', timestamp: at });
+    expect(r2).toMatchObject({ message_id: 'PROV-2', status: 'delivered' });
+    const events = published.flat();
+    expect(
+      events.map((e) => [e.type, (e.data.message as { status?: string })?.status ?? e.data.status]),
+    ).toEqual([
+      ['message', 'sent'],
+      ['message', 'sent'],
+      ['message.ack', 'delivered'],
+    ]);
+    expect(await store.chats.get(c, 'sent-chat')).toMatchObject({ unread_count: 0, last_message_at: at });
+    const gone = await w.submit({
+      kind: 'sent',
+      sent: {
+        id: '00000000-0000-0000-0000-000000000000',
+        instance_id: c,
+        message_id: 'PROV-X',
+        timestamp: at,
+      },
+    });
+    expect(gone).toBeNull();
+  });
+
+  it('keeps an ack that arrived just before its send in the same batch behind the send’s own event', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [, , c] = ids as [string, string, string];
+    const { message: p } = await store.messages.insertOutbound({
+      ...{
+        instance_id: c,
+        company_id: 'w1',
+        message_id: null,
+        chat_id: 'race-chat',
+        from: null,
+        to: 'race-chat',
+      },
+      ...{
+        body: 'race',
+        type: 'text',
+        is_from_me: true,
+        is_group: false,
+        group_id: null,
+        contact_name: null,
+      },
+      ...{ reply_to: null, media: null, status: 'pending', timestamp: new Date().toISOString() },
+    });
+    published.length = 0;
+    const flushesBefore = w.stats.flushes;
+    const [, sent] = await Promise.all([
+      w.submit({ kind: 'ack', instance_id: c, message_id: 'PROV-RACE', status: 'read' }),
+      w.submit({
+        kind: 'sent',
+        sent: { id: p.id, instance_id: c, message_id: 'PROV-RACE', timestamp: new Date().toISOString() },
+      }),
+    ]);
+    expect(w.stats.flushes - flushesBefore).toBe(1);
+    expect(sent).toMatchObject({ id: p.id, status: 'read' });
+    const events = published.flat();
+    expect(
+      events.map((e) => [e.type, (e.data.message as { status?: string })?.status ?? e.data.status]),
+    ).toEqual([
+      ['message', 'sent'],
+      ['message.ack', 'read'],
+    ]);
+    expect((await store.messages.get(c, p.id))?.status).toBe('read');
+  });
+});

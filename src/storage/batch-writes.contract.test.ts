@@ -1,0 +1,276 @@
+// Storage contract for the batched writes behind group commit: each equals its one-by-one form, on both drivers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import type { ChatTouch, NewMessage, Store } from '../ports/store.js';
+
+const msg = (instanceId: string, over: Partial<NewMessage> = {}): NewMessage => ({
+  instance_id: instanceId,
+  company_id: 'bc1',
+  message_id: `m-${Math.random().toString(36).slice(2)}`,
+  chat_id: '4915100000001@s.whatsapp.net',
+  from: '4915100000001@s.whatsapp.net',
+  to: null,
+  body: 'hello',
+  type: 'text',
+  is_from_me: false,
+  is_group: false,
+  group_id: null,
+  contact_name: null,
+  reply_to: null,
+  media: null,
+  status: 'received',
+  timestamp: new Date().toISOString(),
+  ...over,
+});
+
+describe.each(testBackends())('batched storage writes on %s', (backend) => {
+  let db: TestDb;
+  let store: Store;
+  let a: string;
+  let b: string;
+  const newInstance = async () =>
+    (
+      await store.instances.create({
+        company_id: 'bc1',
+        provider: 'simulator',
+        name: null,
+        type_instance: ['api'],
+        settings: {},
+        api_webhook_schema: {},
+        mcp_schema: {},
+        agent: {},
+        desired_state: 'stopped',
+      })
+    ).id;
+
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+    store = db.store;
+    await store.companies.ensure('bc1');
+    a = await newInstance();
+    b = await newInstance();
+  });
+  afterAll(async () => db?.close());
+
+  it('inserts many messages in input order, skipping stored ones, repeats and deleted instances', async () => {
+    const stored = await store.messages.upsert(msg(a, { message_id: 'already', company_id: 'bc1' }));
+    const gone = await newInstance();
+    await store.instances.delete(gone);
+    const rows = await store.messages.insertMany([
+      msg(a, {
+        message_id: 'x1',
+        body: 'one',
+        company_id: 'stale',
+        media: { url: 'http://127.0.0.1/x.png' },
+      }),
+      msg(b, { message_id: 'x1', body: 'other instance' }),
+      msg(a, { message_id: 'already', body: 'again' }),
+      msg(a, { message_id: 'x2', body: 'two' }),
+      msg(a, { message_id: 'x1', body: 'repeat' }),
+      msg(gone, { message_id: 'x3' }),
+    ]);
+    expect(rows.map((r) => r?.body ?? null)).toEqual(['one', 'other instance', null, 'two', null, null]);
+    // The instance's company as stored, never the caller's stale copy.
+    expect(rows[0]).toMatchObject({
+      company_id: 'bc1',
+      instance_id: a,
+      message_id: 'x1',
+      status: 'received',
+    });
+    expect(rows[0]?.media).toEqual({ url: 'http://127.0.0.1/x.png' });
+    expect((await store.messages.getByMessageId(a, 'already'))?.id).toBe(stored.message.id);
+    expect((await store.messages.getByMessageId(a, 'x1'))?.body).toBe('one');
+    expect(await store.messages.insertMany([])).toEqual([]);
+  });
+
+  it('touches chats as one-by-one touches would (aggregated per chat)', async () => {
+    const seq = (chat: string): ChatTouch[] => [
+      {
+        instance_id: a,
+        chat_id: chat,
+        name: 'Ann',
+        is_group: false,
+        at: '2026-01-02T00:00:00Z',
+        preview: 'p1',
+        unread_delta: 1,
+      },
+      {
+        instance_id: a,
+        chat_id: chat,
+        name: null,
+        is_group: false,
+        at: '2026-01-01T00:00:00Z',
+        preview: 'old',
+        unread_delta: 1,
+      },
+      {
+        instance_id: a,
+        chat_id: chat,
+        name: 'Anna',
+        is_group: false,
+        at: '2026-01-02T00:00:00Z',
+        preview: 'tie',
+        unread_delta: 0,
+      },
+      {
+        instance_id: a,
+        chat_id: chat,
+        name: null,
+        is_group: false,
+        at: '2026-01-01T12:00:00Z',
+        preview: 'mid',
+        unread_delta: 2,
+      },
+    ];
+    for (const c of seq('one-by-one')) await store.chats.touch(c);
+    // A stored row first, then the batch on top of it (and another chat in the same batch).
+    await store.chats.touch(seq('batched')[1]!);
+    await store.chats.touchMany([
+      ...seq('batched').filter((_, i) => i !== 1),
+      {
+        instance_id: b,
+        chat_id: 'batched',
+        name: 'B',
+        is_group: true,
+        at: '2026-01-03T00:00:00Z',
+        preview: 'b',
+        unread_delta: 3,
+      },
+    ]);
+    const one = await store.chats.get(a, 'one-by-one');
+    const batched = await store.chats.get(a, 'batched');
+    expect(batched).toEqual({ ...one, chat_id: 'batched' });
+    expect(batched).toMatchObject({ name: 'Anna', last_message_preview: 'tie', unread_count: 4 });
+    expect(await store.chats.get(b, 'batched')).toMatchObject({ name: 'B', is_group: true, unread_count: 3 });
+  });
+
+  it('upserts contacts as one-by-one upserts would', async () => {
+    await store.contacts.upsertMany([
+      { instance_id: a, contact_id: 'k1', name: 'K', phone: null },
+      { instance_id: a, contact_id: 'k2', name: null, phone: '+2' },
+      { instance_id: a, contact_id: 'k1', name: null, phone: '+1' },
+      { instance_id: a, contact_id: 'k1', name: 'Kay', phone: null },
+    ]);
+    await store.contacts.upsertMany([{ instance_id: a, contact_id: 'k2', name: 'Two', phone: null }]);
+    const list = (await store.contacts.list({ instance_id: a, limit: 10 })).items;
+    expect(list.map((c) => [c.contact_id, c.name, c.phone])).toEqual([
+      ['k1', 'Kay', '+1'],
+      ['k2', 'Two', '+2'],
+    ]);
+  });
+
+  it('appends many events in input order with their outbox rows', async () => {
+    await db.driver.query(
+      `INSERT INTO "${db.schema}".webhook_endpoints (company_id, url, events) VALUES ('bc1', 'http://127.0.0.1:9/h', '{message}')`,
+    );
+    const chat = { chat_id: 'c@s.whatsapp.net', is_from_me: false, is_group: false };
+    const written = await store.events.appendMany([
+      { type: 'message', instance_id: a, company_id: 'bc1', data: { message: { ...chat, n: 1 } } },
+      { type: 'qr', instance_id: a, company_id: 'bc1', data: { qr: 'x' } },
+      { type: 'message', instance_id: b, company_id: 'bc1', data: { message: { ...chat, n: 2 } } },
+      { type: 'message', instance_id: null, company_id: 'elsewhere', data: {} },
+    ]);
+    expect(written.map((e) => e.type)).toEqual(['message', 'qr', 'message', 'message']);
+    expect(written.map((e) => e.data.message && (e.data.message as { n: number }).n)).toEqual([
+      1,
+      undefined,
+      2,
+      undefined,
+    ]);
+    const ids = written.map((e) => e.id);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+    expect(new Set(ids).size).toBe(4);
+    const outbox = await db.driver.query<{ event_id: number; chat_key: string }>(
+      `SELECT event_id, chat_key FROM "${db.schema}".webhook_deliveries ORDER BY id`,
+    );
+    expect(outbox.map((o) => Number(o.event_id))).toEqual([ids[0], ids[2]]);
+    expect(outbox[0]?.chat_key).toBe('c@s.whatsapp.net');
+    expect(await store.events.appendMany([])).toEqual([]);
+  });
+
+  it('applies acks in order: progress, no step back, several of one message, and stashes unknown ones', async () => {
+    const [sent] = await store.messages.insertMany([
+      msg(a, { message_id: 'out-1', is_from_me: true, status: 'sent' }),
+    ]);
+    const outcomes = await store.tx(async (tx) => {
+      const acks = [
+        { instance_id: a, message_id: 'out-1', status: 'delivered' as const },
+        { instance_id: a, message_id: 'later', status: 'delivered' as const },
+        { instance_id: a, message_id: 'out-1', status: 'sent' as const },
+        { instance_id: a, message_id: 'out-1', status: 'read' as const },
+        { instance_id: a, message_id: 'later', status: 'read' as const },
+        { instance_id: a, message_id: 'out-1', status: 'read' as const },
+      ];
+      await tx.messages.lockMessageIds(acks);
+      return tx.messages.applyAcks(acks);
+    });
+    expect(outcomes.map((o) => o.kind)).toEqual([
+      'progressed',
+      'stashed',
+      'unchanged',
+      'progressed',
+      'stashed',
+      'unchanged',
+    ]);
+    expect(outcomes[0]).toEqual({
+      kind: 'progressed',
+      company_id: 'bc1',
+      message: { id: sent!.id, message_id: 'out-1', chat_id: sent!.chat_id, status: 'delivered' },
+    });
+    expect(outcomes[3]).toMatchObject({ message: { status: 'read' } });
+    expect((await store.messages.getByMessageId(a, 'out-1'))?.status).toBe('read');
+    // The most advanced stashed status is kept for the send that records the id later.
+    expect(await store.messages.takeAck(a, 'later')).toBe('read');
+    expect(await store.messages.applyAcks([])).toEqual([]);
+  });
+
+  it('records accepted sends, taking an ack stashed for their id meanwhile when it is further along', async () => {
+    const pending = await Promise.all(
+      ['p1', 'p2', 'p3'].map(async (body) => {
+        const r = await store.messages.insertOutbound(
+          msg(b, { message_id: null, is_from_me: true, status: 'pending', body }),
+        );
+        return r.message;
+      }),
+    );
+    await store.messages.stashAck(b, 'SENT-2', 'read');
+    await store.messages.stashAck(b, 'SENT-3', 'sent');
+    const at = '2026-04-01T08:00:00.000Z';
+    const out = await store.tx(async (tx) => {
+      const rows = pending.map((p, i) => ({
+        id: p.id,
+        instance_id: b,
+        message_id: `SENT-${i + 1}`,
+        timestamp: at,
+      }));
+      await tx.messages.lockMessageIds(rows);
+      return tx.messages.recordSent([
+        ...rows,
+        { id: '00000000-0000-0000-0000-000000000000', instance_id: b, message_id: 'SENT-X', timestamp: at },
+      ]);
+    });
+    expect(out.map((r) => r && [r.message.message_id, r.message.status, r.late])).toEqual([
+      ['SENT-1', 'sent', null],
+      ['SENT-2', 'read', 'read'],
+      ['SENT-3', 'sent', null],
+      null,
+    ]);
+    expect(out[0]?.message).toMatchObject({
+      id: pending[0]!.id,
+      body: 'p1',
+      timestamp: at,
+      company_id: 'bc1',
+    });
+    // Both stashes are consumed (the one not further along too).
+    expect(await store.messages.takeAck(b, 'SENT-2')).toBeNull();
+    expect(await store.messages.takeAck(b, 'SENT-3')).toBeNull();
+    expect(await store.messages.recordSent([])).toEqual([]);
+  });
+
+  it('records activity for many instances at once', async () => {
+    await store.instances.touchActivityMany([b, a, b]);
+    expect((await store.instances.get(a))?.last_activity_at).not.toBeNull();
+    expect((await store.instances.get(b))?.last_activity_at).not.toBeNull();
+    await store.instances.touchActivityMany([]);
+  });
+});

@@ -1,0 +1,315 @@
+// Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
+import type { GatewayEvent, Message, NewEvent } from '../domain/model.js';
+import type { MessageStatus } from '../domain/statuses.js';
+import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
+import type { Sql } from './sql.js';
+
+type Row = Record<string, any>;
+
+/** Rank of a delivery status, the same order as `isAckProgress` (domain/statuses.ts). */
+const rankSql = (v: string) =>
+  `CASE ${v} WHEN 'failed' THEN -1 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END`;
+
+const key = (a: string, b: string) => `${a}\u0000${b}`;
+
+/** Sorts by (instance_id, second key) in code-unit order: every batch writer locks rows in the same order. */
+function byKey<T>(items: Map<string, T>): T[] {
+  return [...items.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+/** Merges chat touches per chat exactly as applying them one after another would. */
+export function aggregateChats(cs: readonly ChatTouch[]): ChatTouch[] {
+  const out = new Map<string, ChatTouch>();
+  for (const c of cs) {
+    const k = key(c.instance_id, c.chat_id);
+    const agg = out.get(k);
+    if (!agg) {
+      out.set(k, { ...c });
+      continue;
+    }
+    agg.name = c.name ?? agg.name;
+    // Later touches win ties, as the one-by-one upsert (`>=`) does.
+    if (Date.parse(c.at) >= Date.parse(agg.at)) {
+      agg.at = c.at;
+      agg.preview = c.preview;
+    }
+    agg.unread_delta += c.unread_delta;
+  }
+  return byKey(out);
+}
+
+/** Merges contact upserts per contact (the latest non-null name and phone win). */
+export function aggregateContacts(cs: readonly ContactInput[]): ContactInput[] {
+  const out = new Map<string, ContactInput>();
+  for (const c of cs) {
+    const k = key(c.instance_id, c.contact_id);
+    const agg = out.get(k);
+    if (!agg) out.set(k, { ...c });
+    else {
+      agg.name = c.name ?? agg.name;
+      agg.phone = c.phone ?? agg.phone;
+    }
+  }
+  return byKey(out);
+}
+
+export interface BatchWriteDeps {
+  sql: Sql;
+  /** Quoted schema. */
+  s: string;
+  messageColumns: string;
+  toMessage(r: Row): Message;
+  toEvent(r: Row): GatewayEvent;
+}
+
+/** The batched repository methods over one connection (inside a transaction: the transaction's). */
+export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }: BatchWriteDeps) {
+  return {
+    async insertMany(ms: readonly NewMessage[]): Promise<Array<Message | null>> {
+      if (!ms.length) return [];
+      const rows = await sql.query(
+        `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body, type,
+           is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash)
+         SELECT v.instance_id, i.company_id, v.message_id, v.chat_id, v.from_id, v.to_id, v.body, v.type,
+           v.is_from_me, v.is_group, v.group_id, v.contact_name, v.reply_to, v.media, v.status, v.ts,
+           v.idempotency_key, v.request_hash
+         FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, message_id text, chat_id text,
+           from_id text, to_id text, body text, type text, is_from_me boolean, is_group boolean, group_id text,
+           contact_name text, reply_to text, media jsonb, status text, ts timestamptz, idempotency_key text,
+           request_hash text)
+         JOIN ${s}.instances i ON i.id = v.instance_id
+         ORDER BY v.ord
+         ON CONFLICT (instance_id, message_id) DO NOTHING
+         RETURNING ${messageColumns}`,
+        [
+          JSON.stringify(
+            ms.map((m, ord) => ({
+              ord,
+              instance_id: m.instance_id,
+              message_id: m.message_id,
+              chat_id: m.chat_id,
+              from_id: m.from,
+              to_id: m.to,
+              body: m.body,
+              type: m.type,
+              is_from_me: m.is_from_me,
+              is_group: m.is_group,
+              group_id: m.group_id,
+              contact_name: m.contact_name,
+              reply_to: m.reply_to,
+              media: m.media,
+              status: m.status,
+              ts: m.timestamp,
+              idempotency_key: m.idempotency_key ?? null,
+              request_hash: m.request_hash ?? null,
+            })),
+          ),
+        ],
+      );
+      const inserted = new Map<string, Message>();
+      for (const r of rows) inserted.set(key(r.instance_id, r.message_id), toMessage(r));
+      // The first input of a key owns its row; a repeat in the same batch is a re-delivery like any other.
+      return ms.map((m) => {
+        if (m.message_id === null) return null;
+        const k = key(m.instance_id, m.message_id);
+        const row = inserted.get(k) ?? null;
+        inserted.delete(k);
+        return row;
+      });
+    },
+
+    async recordSent(
+      rows: readonly SentInput[],
+    ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>> {
+      if (!rows.length) return [];
+      // The recordset's columns are named apart from messages' so RETURNING's unqualified columns stay unambiguous.
+      const out = await sql.query(
+        `WITH v AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(ord int, row_id uuid, inst uuid, mid text, sent_at timestamptz)),
+         late AS (
+           DELETE FROM ${s}.pending_acks p USING v WHERE p.instance_id = v.inst AND p.message_id = v.mid
+           RETURNING p.instance_id AS late_inst, p.message_id AS late_mid, p.status AS late_status)
+         UPDATE ${s}.messages SET message_id = v.mid, ts = v.sent_at,
+           status = CASE WHEN ${rankSql('late.late_status')} > 1 THEN late.late_status ELSE 'sent' END
+         FROM v LEFT JOIN late ON late.late_inst = v.inst AND late.late_mid = v.mid
+         WHERE ${s}.messages.id = v.row_id AND ${s}.messages.instance_id = v.inst
+         RETURNING ${messageColumns}, CASE WHEN ${rankSql('late.late_status')} > 1 THEN late.late_status END AS late`,
+        [
+          JSON.stringify(
+            rows.map((r, ord) => ({
+              ord,
+              row_id: r.id,
+              inst: r.instance_id,
+              mid: r.message_id,
+              sent_at: r.timestamp,
+            })),
+          ),
+        ],
+      );
+      const byId = new Map(out.map((r) => [r.id as string, r]));
+      return rows.map((r) => {
+        const row = byId.get(r.id);
+        return row ? { message: toMessage(row), late: (row.late as MessageStatus | null) ?? null } : null;
+      });
+    },
+
+    async lockMessageIds(keys: ReadonlyArray<{ instance_id: string; message_id: string }>): Promise<void> {
+      if (!keys.length) return;
+      // Sorted by the lock key itself, so two batches (or a batch and a send) never wait on each other in a cycle.
+      await sql.query(
+        `SELECT count(pg_advisory_xact_lock(h))::int AS n FROM (
+           SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS locks`,
+        [[...new Set(keys.map((k) => `sb-msg:${k.instance_id}:${k.message_id}`))]],
+      );
+    },
+
+    async applyAcks(acks: readonly AckInput[]): Promise<AckOutcome[]> {
+      if (!acks.length) return [];
+      const rows = await sql.query(
+        `WITH v AS (
+           SELECT v.ord, v.instance_id, v.message_id, v.status, ${rankSql('v.status')} AS r
+           FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, message_id text, status text)),
+         m AS (
+           SELECT m.id, m.instance_id, m.message_id, m.chat_id, m.company_id, ${rankSql('m.status')} AS r
+           FROM ${s}.messages m WHERE (m.instance_id, m.message_id) IN (SELECT instance_id, message_id FROM v)),
+         seq AS (
+           SELECT v.ord, v.status, v.r, m.id, m.message_id, m.chat_id, m.company_id,
+             GREATEST(m.r, max(v.r) OVER (PARTITION BY v.instance_id, v.message_id ORDER BY v.ord
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS before
+           FROM v JOIN m ON m.instance_id = v.instance_id AND m.message_id = v.message_id),
+         upd AS (
+           UPDATE ${s}.messages t SET status = u.status
+           FROM (SELECT DISTINCT ON (id) id, status FROM seq WHERE r > before ORDER BY id, r DESC) u
+           WHERE t.id = u.id RETURNING t.id),
+         stash AS (
+           INSERT INTO ${s}.pending_acks (instance_id, message_id, status)
+           SELECT DISTINCT ON (v.instance_id, v.message_id) v.instance_id, v.message_id, v.status FROM v
+           WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.instance_id = v.instance_id AND m.message_id = v.message_id)
+             AND EXISTS (SELECT 1 FROM ${s}.instances i WHERE i.id = v.instance_id)
+           ORDER BY v.instance_id, v.message_id, v.r DESC
+           ON CONFLICT (instance_id, message_id) DO UPDATE SET status = EXCLUDED.status
+           WHERE ${rankSql('EXCLUDED.status')} > ${rankSql(`${s}.pending_acks.status`)}
+           RETURNING 1)
+         SELECT v.ord, seq.id::text AS id, seq.message_id, seq.chat_id, seq.status, (seq.r > seq.before) AS progressed,
+           COALESCE(i.company_id, seq.company_id) AS company_id, (seq.id IS NULL) AS unknown,
+           (SELECT count(*) FROM upd)::int AS updated, (SELECT count(*) FROM stash)::int AS stashed
+         FROM v LEFT JOIN seq ON seq.ord = v.ord LEFT JOIN ${s}.instances i ON i.id = v.instance_id
+         ORDER BY v.ord`,
+        [
+          JSON.stringify(
+            acks.map((a, ord) => ({
+              ord,
+              instance_id: a.instance_id,
+              message_id: a.message_id,
+              status: a.status,
+            })),
+          ),
+        ],
+      );
+      return rows.map((r): AckOutcome => {
+        if (r.unknown) return { kind: 'stashed' };
+        // GREATEST over a first ack (no earlier one in the batch) is the stored status alone.
+        if (!r.progressed) return { kind: 'unchanged' };
+        return {
+          kind: 'progressed',
+          message: { id: r.id, message_id: r.message_id, chat_id: r.chat_id, status: r.status },
+          company_id: r.company_id,
+        };
+      });
+    },
+
+    async touchChats(cs: readonly ChatTouch[]): Promise<void> {
+      const rows = aggregateChats(cs);
+      if (!rows.length) return;
+      await sql.query(
+        `INSERT INTO ${s}.chats (instance_id, chat_id, name, is_group, last_message_at, last_message_preview,
+           unread_count)
+         SELECT instance_id, chat_id, name, is_group, at, preview, unread
+         FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, chat_id text, name text,
+           is_group boolean, at timestamptz, preview text, unread int)
+         ORDER BY ord
+         ON CONFLICT (instance_id, chat_id) DO UPDATE SET
+           name = COALESCE(EXCLUDED.name, ${s}.chats.name),
+           last_message_at = GREATEST(${s}.chats.last_message_at, EXCLUDED.last_message_at),
+           last_message_preview = CASE WHEN ${s}.chats.last_message_at IS NULL
+             OR EXCLUDED.last_message_at >= ${s}.chats.last_message_at
+             THEN EXCLUDED.last_message_preview ELSE ${s}.chats.last_message_preview END,
+           unread_count = ${s}.chats.unread_count + EXCLUDED.unread_count`,
+        [
+          JSON.stringify(
+            rows.map((c, ord) => ({
+              ord,
+              instance_id: c.instance_id,
+              chat_id: c.chat_id,
+              name: c.name,
+              is_group: c.is_group,
+              at: c.at,
+              preview: c.preview,
+              unread: c.unread_delta,
+            })),
+          ),
+        ],
+      );
+    },
+
+    async upsertContacts(cs: readonly ContactInput[]): Promise<void> {
+      const rows = aggregateContacts(cs);
+      if (!rows.length) return;
+      await sql.query(
+        `INSERT INTO ${s}.contacts (instance_id, contact_id, name, phone)
+         SELECT instance_id, contact_id, name, phone
+         FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, contact_id text, name text, phone text)
+         ORDER BY ord
+         ON CONFLICT (instance_id, contact_id) DO UPDATE SET name = COALESCE(EXCLUDED.name, ${s}.contacts.name),
+           phone = COALESCE(EXCLUDED.phone, ${s}.contacts.phone), updated_at = now()`,
+        [JSON.stringify(rows.map((c, ord) => ({ ord, ...c })))],
+      );
+    },
+
+    async touchActivityMany(ids: readonly string[]): Promise<void> {
+      const sorted = [...new Set(ids)].sort();
+      if (!sorted.length) return;
+      await sql.query(
+        `UPDATE ${s}.instances SET last_activity_at = now()
+         WHERE id = ANY($1::uuid[]) AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`,
+        [sorted],
+      );
+    },
+
+    async appendEvents(es: readonly NewEvent[]): Promise<GatewayEvent[]> {
+      if (!es.length) return [];
+      // Transactional outbox: the deliveries of matching webhook/agent endpoints are enqueued in the same statement.
+      // Ids are drawn in input order (the INSERT consumes the sorted rows one by one).
+      const rows = await sql.query(
+        `WITH ev AS (INSERT INTO ${s}.events (type, instance_id, company_id, data)
+           SELECT v.type, v.instance_id, v.company_id, COALESCE(v.data, '{}'::jsonb)
+           FROM jsonb_to_recordset($1::jsonb) AS v(ord int, type text, instance_id uuid, company_id text, data jsonb)
+           ORDER BY v.ord
+           RETURNING id, type, instance_id, company_id, data, created_at),
+         outbox AS (INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
+           SELECT w.id, ev.id, ev.company_id, ev.instance_id,
+             COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
+           FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled AND w.company_id = ev.company_id
+             AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)
+             AND (cardinality(w.events) = 0 OR ev.type = ANY(w.events))
+             AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')
+             AND (w.include_groups OR (ev.data->'message'->>'is_group') IS DISTINCT FROM 'true')
+             AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text
+           ORDER BY ev.id, w.id)
+         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev ORDER BY id`,
+        [
+          JSON.stringify(
+            es.map((e, ord) => ({
+              ord,
+              type: e.type,
+              instance_id: e.instance_id,
+              company_id: e.company_id,
+              data: e.data,
+            })),
+          ),
+        ],
+      );
+      return rows.map(toEvent);
+    },
+  };
+}
