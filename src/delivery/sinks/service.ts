@@ -187,15 +187,11 @@ export class SinkService {
     overlapSeconds: number,
   ): Promise<{ sink: WebhookEndpoint; secret: string }> {
     const ep = await this.get(p, id);
-    const secret = generateSecret();
-    const sink = (await new Repo(this.store).updateEndpoint(ep.id, {
-      secret,
-      previous_secret: overlapSeconds > 0 ? ep.secret : null,
-      previous_expires_at:
-        overlapSeconds > 0
-          ? new Date(this.clock.now().getTime() + overlapSeconds * 1000).toISOString()
-          : null,
-    }))!;
+    const { endpoint: sink, secret } = await new Repo(this.store).rotateSecret(
+      ep,
+      overlapSeconds,
+      this.clock.now(),
+    );
     return { sink, secret };
   }
 

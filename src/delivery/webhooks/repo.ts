@@ -15,6 +15,7 @@ import {
   toEndpoint,
   type WebhookEndpoint,
 } from './records.js';
+import { generateSecret } from './signer.js';
 
 export type {
   ClaimedDelivery,
@@ -106,6 +107,22 @@ export class DeliveryRepo {
       ],
     );
     return toEndpoint(rows[0]);
+  }
+
+  /** A new signing secret for the endpoint; the old one stays valid for `overlapSeconds` after `now` (0: at once). */
+  async rotateSecret(
+    ep: WebhookEndpoint,
+    overlapSeconds: number,
+    now: Date,
+  ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+    const secret = generateSecret();
+    const endpoint = (await this.updateEndpoint(ep.id, {
+      secret,
+      previous_secret: overlapSeconds > 0 ? ep.secret : null,
+      previous_expires_at:
+        overlapSeconds > 0 ? new Date(now.getTime() + overlapSeconds * 1000).toISOString() : null,
+    }))!;
+    return { endpoint, secret };
   }
 
   async updateEndpoint(id: string, patch: EndpointPatch): Promise<WebhookEndpoint | null> {

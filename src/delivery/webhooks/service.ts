@@ -309,16 +309,7 @@ export class WebhookService {
     const ep = await this.endpoint(p, id);
     if (ep.kind !== 'webhook')
       throw new SbError('SB_ERR_INVALID_STATE', 'only webhook endpoints have a signing secret');
-    const secret = generateSecret();
-    const endpoint = (await new Repo(this.store).updateEndpoint(ep.id, {
-      secret,
-      previous_secret: overlapSeconds > 0 ? ep.secret : null,
-      previous_expires_at:
-        overlapSeconds > 0
-          ? new Date(this.clock.now().getTime() + overlapSeconds * 1000).toISOString()
-          : null,
-    }))!;
-    return { endpoint, secret };
+    return new Repo(this.store).rotateSecret(ep, overlapSeconds, this.clock.now());
   }
 
   async deliveries(
