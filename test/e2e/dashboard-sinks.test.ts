@@ -1,12 +1,15 @@
 // Dashboard "Sinks" tab in Debian Chromium: add a RabbitMQ sink (secret once, password never shown), axe-clean, delete.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireService } from '../support/services.js';
 import { axeSerious, type DashboardEnv, signIn, startDashboardEnv, UI_WAIT } from './dashboard-support.js';
 
 const COMPANY = 'sinks-co';
 let env: DashboardEnv;
 let context: BrowserContext;
 let page: Page;
+
+const chromium = await requireService('chromium');
 
 beforeAll(async () => {
   env = await startDashboardEnv(COMPANY, { OUTBOUND_ALLOW_PRIVATE: 'true' });
@@ -20,7 +23,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-describe('dashboard: event sinks', () => {
+describe.skipIf(!chromium.available)('dashboard: event sinks', () => {
   it('adds a RabbitMQ sink with its secret shown once and the password never shown, then deletes it', async () => {
     const r = await env.api('POST', '/api/v1/instances', {
       company_id: COMPANY,

@@ -83,17 +83,15 @@ export interface NatsServer {
 }
 
 /** A nats-server with JetStream on its own port and store directory, token auth, that can be stopped and started. */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(bin = '/usr/sbin/nats-server'): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sb-nats-'));
   const token = `tok-${randomBytes(12).toString('hex')}`;
   let child: ChildProcess | null = null;
   const start = async () => {
-    child = spawn(
-      '/usr/sbin/nats-server',
-      ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '--auth', token],
-      { stdio: 'ignore' },
-    );
+    child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '--auth', token], {
+      stdio: 'ignore',
+    });
     await waitForPort(port, true);
   };
   const stop = async () => {

@@ -1,7 +1,14 @@
 // The local services tests may need: where each is looked for (env overrides) and the command that provides it.
 
 /** Services a test file can declare with `requireService`. */
-export type ServiceName = 'postgres' | 'postgres-bin' | 'redis' | 'chromium' | 'rabbitmq' | 'nats';
+export type ServiceName =
+  | 'postgres'
+  | 'postgres-bin'
+  | 'redis'
+  | 'chromium'
+  | 'rabbitmq'
+  | 'nats'
+  | 'nats-server';
 
 export interface ServiceSpec {
   label: string;
@@ -42,6 +49,11 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     env: 'TEST_NATS_URL',
     provide: 'apt-get install nats-server && nats-server -js -a 127.0.0.1 (bash .ci/run starts it)',
   },
+  'nats-server': {
+    label: 'the nats-server binary (tests start their own JetStream server)',
+    env: 'TEST_NATS_SERVER',
+    provide: 'apt-get install nats-server (bash .ci/run does this)',
+  },
 };
 
 /** Defaults: the ports and paths `.ci/run` provides. */
@@ -51,6 +63,7 @@ const DEFAULTS = {
   chromium: '/usr/bin/chromium',
   rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
   nats: 'nats://127.0.0.1:4222',
+  natsServer: '/usr/sbin/nats-server',
   pgBin: '/usr/lib/postgresql/15/bin',
 };
 
@@ -79,6 +92,8 @@ export function serviceTarget(
       return pick(env.TEST_AMQP_URL) ?? DEFAULTS.rabbitmq;
     case 'nats':
       return pick(env.TEST_NATS_URL) ?? DEFAULTS.nats;
+    case 'nats-server':
+      return pick(env.TEST_NATS_SERVER) ?? DEFAULTS.natsServer;
   }
 }
 

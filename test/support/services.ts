@@ -73,6 +73,7 @@ const probes: Record<ServiceName, (target: string) => Promise<void> | void> = {
   chromium: executable,
   rabbitmq: (url) => tcpOf(url, 5672),
   nats: (url) => tcpOf(url, 4222),
+  'nats-server': executable,
 };
 
 /** One check per service and target per worker process. */

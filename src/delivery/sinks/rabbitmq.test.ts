@@ -10,6 +10,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
+import { requireService } from '../../../test/support/services.js';
 import { DeliveryRepo } from '../webhooks/repo.js';
 import { createSinkDispatcher } from './dispatcher.js';
 import { SinkService } from './service.js';
@@ -21,6 +22,8 @@ let beta: Record<string, string>;
 let inst: { id: string; apiKey: string };
 const logs: string[] = [];
 const EXCHANGE = 'sb-events';
+
+const rabbit = await requireService('rabbitmq');
 
 beforeAll(async () => {
   [t, rb] = await Promise.all([
@@ -106,7 +109,7 @@ const deliveries = async (id: string, status?: string) => {
   }>;
 };
 
-describe('RabbitMQ sink', () => {
+describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
   it('publishes signed events that a real consumer receives; credentials are write-only', async () => {
     await bindQueue('q-basic', `switchboard.acme.${inst.id}.message`);
     const { sink, secret } = await createSink({
