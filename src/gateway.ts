@@ -214,6 +214,8 @@ export async function prepareGateway(gw: Gateway): Promise<{ adminKey: string | 
   // Messages an earlier run acknowledged but could not store are stored first, in their order.
   await gw.supervisor.inbound.start();
   const adminKey = await ensureAdminKey(gw.store, gw.config.adminApiKey);
+  // The deployment-wide event sink (EVENT_SINK_DEFAULT) follows the configuration of this start.
+  if (gw.delivery) await gw.delivery.sinks.syncDeploymentDefault(gw.config.webhooks.defaultSink ?? null);
   // The warm pool fills in the background (seed 004): free instances start and wait with a QR.
   if (gw.pool.enabled) void gw.pool.fill().catch((err) => gw.logger.warn({ err }, 'pool fill failed'));
   return { adminKey };

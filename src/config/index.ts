@@ -139,6 +139,30 @@ const envSchema = z.object({
   WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 1_000),
   /** Event sinks (issue 20): publishes in flight per RabbitMQ/NATS sink and process (a broker pipelines them). */
   SINK_CONCURRENCY: int(32, 1, 1_000),
+  /**
+   * A deployment-wide event sink that receives every company's events: a JSON object shaped like the body of
+   * `POST /api/v1/sinks` without company_id/instance_id (checked in full when the gateway starts).
+   */
+  EVENT_SINK_DEFAULT: optionalString.pipe(
+    z
+      .string()
+      .max(16_384)
+      .transform((v, ctx) => {
+        try {
+          const parsed: unknown = JSON.parse(v);
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+            return parsed as Record<string, unknown>;
+        } catch {
+          // reported below
+        }
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a JSON object like the body of POST /api/v1/sinks',
+        });
+        return z.NEVER;
+      })
+      .optional(),
+  ),
   RETENTION_EVENTS: retentionAge('30d'),
   RETENTION_DELIVERED: retentionAge('7d'),
   RETENTION_DEAD: retentionAge('30d'),
@@ -250,6 +274,8 @@ export interface Config {
     endpointConcurrency: number;
     /** Publishes in flight in this process for one event sink (SINK_CONCURRENCY, default 32; else endpointConcurrency). */
     sinkConcurrency?: number;
+    /** The deployment-wide event sink (EVENT_SINK_DEFAULT), as given; null = none. */
+    defaultSink?: Record<string, unknown> | null;
   };
   /** Retention (src/runtime/retention-job.ts): ages in ms after which rows are deleted (0 = kept forever). */
   retention: {
@@ -370,6 +396,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       concurrency: e.WEBHOOK_CONCURRENCY,
       endpointConcurrency: e.WEBHOOK_ENDPOINT_CONCURRENCY,
       sinkConcurrency: e.SINK_CONCURRENCY,
+      defaultSink: e.EVENT_SINK_DEFAULT ?? null,
     },
     retention: {
       eventsMs: e.RETENTION_EVENTS,

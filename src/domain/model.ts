@@ -75,6 +75,12 @@ export interface Contact {
   updated_at: string;
 }
 
+/**
+ * The company that holds deployment-wide delivery targets (EVENT_SINK_DEFAULT): its endpoints receive the events of
+ * every company. Not a tenant: no key is ever issued for it.
+ */
+export const DEPLOYMENT_COMPANY = '__deployment__';
+
 export const EVENT_TYPES = [
   'instance.status',
   'qr',

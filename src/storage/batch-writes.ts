@@ -1,5 +1,5 @@
 // Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
-import type { GatewayEvent, Message, NewEvent } from '../domain/model.js';
+import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewEvent } from '../domain/model.js';
 import type { MessageStatus } from '../domain/statuses.js';
 import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
 import type { Sql } from './sql.js';
@@ -289,7 +289,8 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
          outbox AS (INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
            SELECT w.id, ev.id, ev.company_id, ev.instance_id,
              COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
-           FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled AND w.company_id = ev.company_id
+           FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled
+             AND (w.company_id = ev.company_id OR w.company_id = '${DEPLOYMENT_COMPANY}')
              AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)
              AND (cardinality(w.events) = 0 OR ev.type = ANY(w.events))
              AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')

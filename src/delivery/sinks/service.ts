@@ -1,7 +1,7 @@
 // Event sinks API logic: create, list, change, delete, delivery log and replay, with the webhook tenant rules.
 import { canSeeInstance, requireCompanyLevel } from '../../core/access.js';
 import { SbError } from '../../domain/errors.js';
-import type { Principal } from '../../domain/model.js';
+import { DEPLOYMENT_COMPANY, type Principal } from '../../domain/model.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
@@ -171,6 +171,77 @@ export class SinkService {
       ...(patch.enabled ? { disabled_reason: null, failing_since: null } : {}),
     }))!;
     this.opts.changed?.(ep.id);
+    return updated;
+  }
+
+  /**
+   * Brings the deployment-wide sink (EVENT_SINK_DEFAULT) in line with the configuration at start: created under
+   * the reserved company that every company's events fan out to, changed in place when the configuration changed
+   * (its id, signing secret and pending deliveries stay), disabled when the setting was removed. Invalid settings
+   * are refused with every problem named, so the gateway does not start on a sink it cannot use.
+   */
+  async syncDeploymentDefault(spec: Record<string, unknown> | null): Promise<WebhookEndpoint | null> {
+    const repo = new Repo(this.store);
+    const existing = await repo.listCompanyEndpoints(DEPLOYMENT_COMPANY, SINK_KINDS);
+    if (!spec) {
+      for (const ep of existing.filter((e) => e.enabled)) {
+        await repo.updateEndpoint(ep.id, { enabled: false });
+        this.opts.changed?.(ep.id);
+      }
+      return null;
+    }
+    const parsed = createSinkBody.safeParse(spec);
+    const scoped = ['company_id', 'instance_id'].filter((k) => spec[k] !== undefined);
+    if (!parsed.success || scoped.length) {
+      const issues = [
+        ...(parsed.success
+          ? []
+          : parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`)),
+        ...scoped.map((k) => `${k}: not allowed (the default sink takes every company's events)`),
+      ];
+      throw new SbError('SB_ERR_VALIDATION', `EVENT_SINK_DEFAULT: ${issues.join('; ')}`);
+    }
+    const b = parsed.data;
+    const { hosts, ...cols } = sinkColumns(b);
+    await assertAllowedBroker(hosts, b.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
+    await this.store.companies.ensure(DEPLOYMENT_COMPANY, 'Deployment-wide event sinks (EVENT_SINK_DEFAULT)');
+    const filters = {
+      events: ALL(b.events),
+      enabled: b.enabled ?? true,
+      inbound_only: b.inbound_only ?? false,
+      include_groups: b.include_groups ?? true,
+    };
+    const same = existing.find((e) => e.kind === b.kind);
+    for (const ep of existing.filter((e) => e !== same && e.enabled)) {
+      await repo.updateEndpoint(ep.id, { enabled: false });
+      this.opts.changed?.(ep.id);
+    }
+    if (!same) {
+      await repo.insertEndpoint({
+        company_id: DEPLOYMENT_COMPANY,
+        instance_id: null,
+        ...cols,
+        ...filters,
+        secret: generateSecret(),
+      });
+      // Replicas starting together may each have inserted one: all keep the same (lowest id) and disable the rest.
+      const mine = (await repo.listCompanyEndpoints(DEPLOYMENT_COMPANY, [b.kind]))
+        .filter((e) => e.enabled)
+        .sort((x, y) => (x.id < y.id ? -1 : 1));
+      for (const ep of mine.slice(1)) {
+        await repo.updateEndpoint(ep.id, { enabled: false });
+        this.opts.changed?.(ep.id);
+      }
+      return mine[0] ?? null;
+    }
+    const updated = (await repo.updateEndpoint(same.id, {
+      url: cols.url,
+      options: cols.options,
+      credentials: cols.credentials,
+      ...filters,
+      ...(filters.enabled ? { disabled_reason: null, failing_since: null } : {}),
+    }))!;
+    this.opts.changed?.(same.id);
     return updated;
   }
 
