@@ -1,7 +1,7 @@
 // Human approval of agent sends: list pending requests, approve (then send once) or reject them.
 import { SbError } from '../domain/errors.js';
 import type { Message, Principal } from '../domain/model.js';
-import type { Gateway } from '../gateway.js';
+import type { McpServices } from './services.js';
 import { type Approval, type ApprovalStatus, mcpApprovals } from './store.js';
 
 const approvalNotFound = (id: string) =>
@@ -14,7 +14,7 @@ const deciderOf = (p: Principal): string => `${p.kind}:${p.keyId ?? 'env'}`;
 
 /** Approvals of one gateway; tenant rules are those of the instance (foreign ids → 404). */
 export class McpApprovalService {
-  constructor(private readonly gw: Pick<Gateway, 'store' | 'instances' | 'messaging'>) {}
+  constructor(private readonly gw: Pick<McpServices, 'store' | 'instances' | 'messaging'>) {}
 
   async list(
     p: Principal,

@@ -8,12 +8,12 @@ import { normalizeRecipient } from '../core/addressing.js';
 import { parseDateTimeInput } from '../domain/dates.js';
 import { SbError } from '../domain/errors.js';
 import type { Chat, Instance, Principal } from '../domain/model.js';
-import type { Gateway } from '../gateway.js';
 import type { ProviderFactory } from '../ports/provider.js';
 import { createGuardedFetch } from '../runtime/outbound/guarded-fetch.js';
 import { iso } from '../storage/rows.js';
 import { MCP_TOOLS, type McpPolicy, type McpToolName, recipientAllowed, SENDING_TOOLS } from './policy.js';
 import { argsDigest, safeError, scrub, UNTRUSTED_NOTICE } from './sanitize.js';
+import type { McpServices } from './services.js';
 import { type ApprovalRequest, type AuditOutcome, mcpApprovals, mcpAudit } from './store.js';
 import { assertPublicUrl, type Resolver } from './url-guard.js';
 import {
@@ -37,8 +37,8 @@ export const LAST_EVENT_META = 'switchboard/last_event_id';
 const MAX_MEDIA_BYTES = 16 * 1024 * 1024;
 
 export interface McpServerContext {
-  gw: Pick<Gateway, 'store' | 'instances' | 'messaging' | 'providers' | 'config' | 'logger' | 'supervisor'> &
-    Partial<Pick<Gateway, 'outbound'>>;
+  /** The services the tools call (see McpServices). */
+  gw: McpServices;
   principal: Principal;
   instance: Instance;
   policy: McpPolicy;

@@ -1,6 +1,11 @@
 // Wires durable delivery into a gateway: metrics, the outbox worker (webhooks + agent bridge), the endpoint service
 // and the retention job.
-import type { Gateway } from '../../gateway.js';
+import type { Config } from '../../config/index.js';
+import type { MessagingService } from '../../core/messaging.js';
+import type { Logger } from '../../logger.js';
+import type { EventBus } from '../../ports/event-bus.js';
+import type { OutboundFetch } from '../../ports/outbound.js';
+import type { Store } from '../../ports/store.js';
 import { RetentionJob } from '../../runtime/retention-job.js';
 import { createAgentDispatcher } from '../agent-bridge/agent-dispatcher.js';
 import { GatewayMetrics } from '../metrics.js';
@@ -23,12 +28,20 @@ export interface DeliveryRuntime {
   stop(): Promise<void>;
 }
 
+/** What the delivery runtime uses; `outbound` defaults to each sender's own guarded fetch. */
+export interface DeliveryDeps {
+  config: Pick<Readonly<Config>, 'webhooks' | 'retention'>;
+  store: Store;
+  bus: EventBus;
+  logger: Logger;
+  messaging: Pick<MessagingService, 'send'>;
+  outbound?: OutboundFetch;
+}
+
 const AGENT_PRINCIPAL = { kind: 'admin', keyId: null } as const;
 
 /** Creates and starts the delivery runtime of a gateway (call once; stop it at shutdown). */
-export function startDelivery(
-  gw: Pick<Gateway, 'config' | 'store' | 'bus' | 'logger' | 'messaging'> & Partial<Pick<Gateway, 'outbound'>>,
-): DeliveryRuntime {
+export function startDelivery(gw: DeliveryDeps): DeliveryRuntime {
   const settings = gw.config.webhooks;
   const metrics = new GatewayMetrics({ store: gw.store, bus: gw.bus });
   const agent = createAgentDispatcher({
