@@ -77,6 +77,7 @@ export class WhatsAppSession implements ProviderSession {
     this.groups = new GroupCache(
       (e) => deps.ctx.emit(e),
       async (g) => deps.nameGroupChat?.(g.id, g.subject, g.creation),
+      (obj, msg) => deps.ctx.logger.warn(obj, msg),
     );
     this.sent = new SentLedger(deps.ctx);
     this.inbound = new InboundHandler({
@@ -347,9 +348,14 @@ export class WhatsAppSession implements ProviderSession {
     if (sock) {
       try {
         sock.end(undefined);
-      } catch {}
+      } catch (err) {
+        this.ctx.logger.debug({ err: errText(err) }, 'ending the socket at stop failed');
+      }
     }
-    await this.auth?.saveCreds().catch(() => {});
+    // Creds changed since the last save would be lost: a failure here is worth an operator's look.
+    await this.auth
+      ?.saveCreds()
+      .catch((err) => this.ctx.logger.warn({ err: errText(err) }, 'saving whatsapp creds at stop failed'));
   }
 
   async logout(): Promise<void> {
