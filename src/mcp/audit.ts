@@ -26,12 +26,12 @@ const outcomeOf = (code: string): AuditOutcome =>
       : 'error';
 
 export function createAuditor(
-  gw: Pick<McpServices, 'store' | 'logger'>,
+  services: Pick<McpServices, 'store' | 'logger'>,
   p: Principal,
   inst: Instance,
   secrets: string[],
 ): McpAuditor {
-  const audit = mcpAudit(gw.store);
+  const audit = mcpAudit(services.store);
 
   // A failed audit write is logged and does not fail the tool call (the call already happened).
   const record = async (
@@ -56,7 +56,7 @@ export function createAuditor(
         approval_id: approvalId,
       });
     } catch (err) {
-      gw.logger.error({ err, tool, instance_id: inst.id }, 'mcp audit write failed');
+      services.logger.error({ err, tool, instance_id: inst.id }, 'mcp audit write failed');
     }
   };
 
@@ -77,7 +77,7 @@ export function createAuditor(
         code = e.code;
         outcome = outcomeOf(e.code);
         if (!(err instanceof SbError) || err.status >= 500) {
-          gw.logger.warn({ err, tool: d.name, instance_id: inst.id }, 'mcp tool failed');
+          services.logger.warn({ err, tool: d.name, instance_id: inst.id }, 'mcp tool failed');
         }
         result = { content: [{ type: 'text', text: `[${e.code}] ${e.message}` }], isError: true };
       }

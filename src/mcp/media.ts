@@ -9,7 +9,7 @@ const MAX_MEDIA_BYTES = 16 * 1024 * 1024;
 /** Inline base64 when the provider kept it, else a public URL (guarded, capped at 16 MiB, 15 s). */
 export async function loadMedia(
   media: Record<string, unknown>,
-  gw: Pick<McpServices, 'outbound' | 'config'>,
+  services: Pick<McpServices, 'outbound' | 'config'>,
 ): Promise<Buffer> {
   const inline =
     typeof media.data === 'string' ? media.data : typeof media.base64 === 'string' ? media.base64 : null;
@@ -17,7 +17,8 @@ export async function loadMedia(
   if (typeof media.url === 'string') {
     // The gateway's guarded fetch: scheme and every address checked when connecting, redirects re-checked, capped.
     const outbound =
-      gw.outbound ?? createGuardedFetch({ allowPrivate: gw.config.outbound.allowPrivate, timeoutMs: 15_000 });
+      services.outbound ??
+      createGuardedFetch({ allowPrivate: services.config.outbound.allowPrivate, timeoutMs: 15_000 });
     return outbound.download(media.url, { maxBytes: MAX_MEDIA_BYTES, timeoutMs: 15_000 });
   }
   throw invalid('message_id', 'the media of this message is not stored');

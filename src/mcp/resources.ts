@@ -9,12 +9,12 @@ export const LAST_EVENT_META = 'switchboard/last_event_id';
 
 /** Chats and per-chat messages as resources (only when the matching read tools are allowed). */
 export function registerResources(server: McpServer, ctx: McpServerContext, listed: readonly string[]): void {
-  const { gw, principal: p, instance: inst } = ctx;
+  const { services, principal: p, instance: inst } = ctx;
   const base = `switchboard://instances/${inst.id}`;
   // The instance's latest event id when the resource was read: a subscriber streams events after it (no gap).
   const eventMark = async () => {
-    const rows = await gw.store.sql.query<{ id: string | null }>(
-      `SELECT max(id)::text AS id FROM ${gw.store.qschema}.events WHERE instance_id = $1`,
+    const rows = await services.store.sql.query<{ id: string | null }>(
+      `SELECT max(id)::text AS id FROM ${services.store.qschema}.events WHERE instance_id = $1`,
       [inst.id],
     );
     return { [LAST_EVENT_META]: Number(rows[0]?.id ?? 0) };
@@ -29,7 +29,7 @@ export function registerResources(server: McpServer, ctx: McpServerContext, list
         mimeType: 'application/json',
       },
       async (uri) => {
-        const page = await gw.messaging.listChats(p, inst.id, { limit: 100 });
+        const page = await services.messaging.listChats(p, inst.id, { limit: 100 });
         const body = { notice: UNTRUSTED_NOTICE, chats: page.items.map(chatView) };
         return {
           contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }],
@@ -43,7 +43,7 @@ export function registerResources(server: McpServer, ctx: McpServerContext, list
       'chat-messages',
       new ResourceTemplate(`${base}/chats/{chat_id}/messages`, {
         list: async () => {
-          const page = await gw.messaging.listChats(p, inst.id, { limit: 100 });
+          const page = await services.messaging.listChats(p, inst.id, { limit: 100 });
           return {
             resources: page.items.map((c) => ({
               uri: `${base}/chats/${encodeURIComponent(c.chat_id)}/messages`,
@@ -61,7 +61,7 @@ export function registerResources(server: McpServer, ctx: McpServerContext, list
       async (uri, vars) => {
         const raw = Array.isArray(vars.chat_id) ? vars.chat_id[0] : vars.chat_id;
         const chatId = decodeURIComponent(String(raw ?? ''));
-        const page = await gw.messaging.listMessages(p, inst.id, { chat_id: chatId, limit: 50 });
+        const page = await services.messaging.listMessages(p, inst.id, { chat_id: chatId, limit: 50 });
         const body = { notice: UNTRUSTED_NOTICE, chat_id: chatId, messages: page.items.map(messageView) };
         return {
           contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }],

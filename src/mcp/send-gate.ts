@@ -12,13 +12,13 @@ export async function guardedSend(
   tool: McpToolName,
   req: ApprovalRequest,
 ): Promise<Outcome> {
-  const { gw, instance: inst, policy, factory } = s;
+  const { services, instance: inst, policy, factory } = s;
   const chatId = normalizeRecipient(req.to, factory.addressing, 'to');
   await checkRecipient(chatId, 'recipient', policy, factory, s.wroteFirst);
-  if (req.media?.url) await assertPublicUrl(req.media.url, s.resolve, gw.config.outbound.allowPrivate);
+  if (req.media?.url) await assertPublicUrl(req.media.url, s.resolve, services.config.outbound.allowPrivate);
   const request: ApprovalRequest = { ...req, to: chatId };
   if (policy.requireApproval) {
-    const a = await mcpApprovals(gw.store).create({
+    const a = await mcpApprovals(services.store).create({
       instance_id: inst.id,
       company_id: inst.company_id,
       tool,
@@ -34,7 +34,7 @@ export async function guardedSend(
       }),
     };
   }
-  const { message } = await gw.messaging.send(s.principal, inst.id, request);
+  const { message } = await services.messaging.send(s.principal, inst.id, request);
   return {
     result: text({
       status: 'sent',

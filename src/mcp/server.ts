@@ -29,21 +29,21 @@ export interface BuiltMcpServer {
 
 /** Builds the server for one request. Cheap: tools are closures over the caller's principal and instance. */
 export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
-  const { gw, principal: p, instance: inst, policy } = ctx;
-  const factory: ProviderFactory = gw.instances.provider(inst.provider);
+  const { services, principal: p, instance: inst, policy } = ctx;
+  const factory: ProviderFactory = services.instances.provider(inst.provider);
   const secretNames = new Set(factory.secretSettings ?? []);
   const secrets = [
     ...Object.entries(inst.settings)
       .filter(([k, v]) => secretNames.has(k) && typeof v === 'string')
       .map(([, v]) => v as string),
-    ...(gw.config.adminApiKey ? [gw.config.adminApiKey] : []),
+    ...(services.config.adminApiKey ? [services.config.adminApiKey] : []),
   ];
   const base: Omit<ToolScope, 'send'> = {
     ...ctx,
     factory,
     secrets,
     chatIdOf: chatIdOf(factory),
-    wroteFirst: wroteFirst(gw.store, inst),
+    wroteFirst: wroteFirst(services.store, inst),
   };
   const scope: ToolScope = { ...base, send: (tool, req) => guardedSend(base, tool, req) };
   // Listed in MCP_TOOLS order, whatever the group.
@@ -65,7 +65,7 @@ export function createMcpServer(ctx: McpServerContext): BuiltMcpServer {
     },
   );
 
-  const auditor = createAuditor(gw, p, inst, secrets);
+  const auditor = createAuditor(services, p, inst, secrets);
   const available = defs.filter((d) => !d.needs || factory.capabilities.has(d.needs));
   const listed: string[] = [];
   const schemas = new Map<string, z.ZodObject>();

@@ -15,7 +15,7 @@ export const MAX_TEXT = 4096;
 /** Who asks, about which instance, under which policy: the input of createMcpServer. */
 export interface McpServerContext {
   /** The services the tools call (see McpServices). */
-  gw: McpServices;
+  services: McpServices;
   principal: Principal;
   instance: Instance;
   policy: McpPolicy;

@@ -84,9 +84,9 @@ const methodNotAllowed = {
 
 export const mcpRoutes: FastifyPluginAsyncZod<McpServices & Pick<HttpServices, 'streams'>> = async (
   app,
-  { streams, ...gw },
+  { streams, ...services },
 ) => {
-  const approvals = new McpApprovalService(gw);
+  const approvals = new McpApprovalService(services);
   const tags = ['mcp'];
 
   app.post(
@@ -103,10 +103,10 @@ export const mcpRoutes: FastifyPluginAsyncZod<McpServices & Pick<HttpServices, '
     },
     async (req, reply) => {
       const p = principal(req);
-      const inst = await gw.instances.get(p, req.params.instanceId);
+      const inst = await services.instances.get(p, req.params.instanceId);
       if (!inst.type_instance.includes('mcp')) throw notFound('instance', req.params.instanceId);
       const policy = parseMcpPolicy(inst.mcp_schema);
-      const built = createMcpServer({ gw, principal: p, instance: inst, policy });
+      const built = createMcpServer({ services, principal: p, instance: inst, policy });
       await built.auditRefused(req.body);
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
@@ -240,8 +240,8 @@ export const mcpRoutes: FastifyPluginAsyncZod<McpServices & Pick<HttpServices, '
       },
     },
     async (req) => {
-      const inst = await gw.instances.get(principal(req), req.params.id);
-      const page = await mcpAudit(gw.store).list({
+      const inst = await services.instances.get(principal(req), req.params.id);
+      const page = await mcpAudit(services.store).list({
         instance_id: inst.id,
         limit: req.query.limit,
         before: req.query.cursor !== undefined ? Number(req.query.cursor) : undefined,

@@ -5,7 +5,7 @@ import { chatIdArg, limitArg, type ToolDef, type ToolScope, text } from '../tool
 import { chatOut, chatsText, chatView, contactOut, contactsText, contactView, notice } from '../views.js';
 /** The chats tools of one request. */
 export function chatTools(s: ToolScope): ToolDef[] {
-  const { gw, principal: p, instance: inst } = s;
+  const { services, principal: p, instance: inst } = s;
   return [
     {
       name: 'get_chats',
@@ -19,7 +19,7 @@ export function chatTools(s: ToolScope): ToolDef[] {
       output: { chats: z.array(chatOut), next_cursor: z.string().nullable(), notice },
       readOnly: true,
       async run(a: { limit: number; cursor?: string }) {
-        const page = await gw.messaging.listChats(p, inst.id, a);
+        const page = await services.messaging.listChats(p, inst.id, a);
         return {
           result: text(
             { chats: page.items.map(chatView), next_cursor: page.next_cursor, notice: UNTRUSTED_NOTICE },
@@ -37,7 +37,7 @@ export function chatTools(s: ToolScope): ToolDef[] {
       output: { contacts: z.array(contactOut), notice },
       readOnly: true,
       async run(a: { query: string; limit: number }) {
-        const page = await gw.messaging.listContacts(p, inst.id, a);
+        const page = await services.messaging.listContacts(p, inst.id, a);
         return {
           result: text(
             { contacts: page.items.map(contactView), notice: UNTRUSTED_NOTICE },
@@ -55,9 +55,9 @@ export function chatTools(s: ToolScope): ToolDef[] {
       readOnly: true,
       async run(a: { contact_id: string }) {
         const id = s.chatIdOf(a.contact_id, 'contact_id');
-        const page = await gw.messaging.listContacts(p, inst.id, { query: id, limit: 20 });
+        const page = await services.messaging.listContacts(p, inst.id, { query: id, limit: 20 });
         const contact = page.items.find((c) => c.contact_id === id) ?? null;
-        const chat = await gw.store.chats.get(inst.id, id);
+        const chat = await services.store.chats.get(inst.id, id);
         return {
           result: text({
             found: contact !== null || chat !== null,

@@ -32,8 +32,8 @@ const toChat = (instanceId: string, r: Record<string, any>): Chat => ({
 
 /** The groups tools of one request. */
 export function groupTools(s: ToolScope): ToolDef[] {
-  const { gw, instance: inst, policy, factory } = s;
-  const q = gw.store.qschema;
+  const { services, instance: inst, policy, factory } = s;
+  const q = services.store.qschema;
   return [
     {
       name: 'search_groups',
@@ -45,7 +45,7 @@ export function groupTools(s: ToolScope): ToolDef[] {
       needs: 'groups',
       async run(a: { query?: string; limit: number }) {
         const like = `%${(a.query ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        const rows = await gw.store.sql.query(
+        const rows = await services.store.sql.query(
           `SELECT ${groupCols} FROM ${q}.chats WHERE instance_id = $1 AND is_group
              AND (chat_id ILIKE $2 OR COALESCE(name, '') ILIKE $2)
            ORDER BY last_message_at DESC NULLS LAST, chat_id LIMIT $3`,
@@ -66,7 +66,7 @@ export function groupTools(s: ToolScope): ToolDef[] {
       readOnly: true,
       needs: 'groups',
       async run(a: { group_id: string }) {
-        const chat = await gw.store.chats.get(inst.id, s.chatIdOf(a.group_id, 'group_id'));
+        const chat = await services.store.chats.get(inst.id, s.chatIdOf(a.group_id, 'group_id'));
         const group = chat?.is_group ? chatView(chat) : null;
         return { result: text({ found: group !== null, group, notice: UNTRUSTED_NOTICE }) };
       },
@@ -84,7 +84,7 @@ export function groupTools(s: ToolScope): ToolDef[] {
       readOnly: false,
       needs: 'groups',
       async run(a: { group_id: string; text: string; reply_to?: string }) {
-        const chat = await gw.store.chats.get(inst.id, s.chatIdOf(a.group_id, 'group_id'));
+        const chat = await services.store.chats.get(inst.id, s.chatIdOf(a.group_id, 'group_id'));
         if (!chat?.is_group) throw invalid('group_id', 'not a known group of this instance');
         return s.send('send_group_message', {
           to: chat.chat_id,
@@ -116,12 +116,12 @@ export function groupTools(s: ToolScope): ToolDef[] {
           await checkRecipient(chatId, 'participant', policy, factory, s.wroteFirst);
           participants.push(chatId);
         }
-        const created = await gw.supervisor.control(inst.id, 'create_group', {
+        const created = await services.supervisor.control(inst.id, 'create_group', {
           subject: a.subject,
           participants,
         });
         const groupId = String(created.group_id);
-        await gw.store.chats.touch({
+        await services.store.chats.touch({
           instance_id: inst.id,
           chat_id: groupId,
           name: a.subject,

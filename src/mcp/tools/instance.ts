@@ -5,7 +5,7 @@ import { scrub } from '../sanitize.js';
 import { type ToolDef, type ToolScope, text } from '../tool-kit.js';
 /** The instance tools of one request. */
 export function instanceTools(s: ToolScope): ToolDef[] {
-  const { gw, principal: p, instance: inst, factory, secrets } = s;
+  const { services, principal: p, instance: inst, factory, secrets } = s;
   return [
     {
       name: 'get_status',
@@ -26,7 +26,7 @@ export function instanceTools(s: ToolScope): ToolDef[] {
       },
       readOnly: true,
       async run() {
-        const i = await gw.instances.get(p, inst.id);
+        const i = await services.instances.get(p, inst.id);
         return {
           result: text({
             instance_id: i.id,
@@ -52,7 +52,7 @@ export function instanceTools(s: ToolScope): ToolDef[] {
       output: { qr: z.string(), updated_at: z.string().nullable() },
       readOnly: true,
       async run() {
-        const { qr, updated_at } = await gw.instances.qr(p, inst.id);
+        const { qr, updated_at } = await services.instances.qr(p, inst.id);
         const png = await QRCode.toBuffer(qr, { type: 'png', margin: 2, scale: 6 });
         return {
           result: {

@@ -7,8 +7,8 @@ import { chatIdArg, invalid, limitArg, MAX_TEXT, type ToolDef, type ToolScope, t
 import { messageOut, messagesText, messageView, notice, sentOut } from '../views.js';
 /** The messages tools of one request. */
 export function messageTools(s: ToolScope): ToolDef[] {
-  const { gw, principal: p, instance: inst, factory } = s;
-  const q = gw.store.qschema;
+  const { services, principal: p, instance: inst, factory } = s;
+  const q = services.store.qschema;
   return [
     {
       name: 'send_message',
@@ -91,7 +91,7 @@ export function messageTools(s: ToolScope): ToolDef[] {
       readOnly: true,
       async run(a: { chat_id: string; limit: number; before?: string; cursor?: string }) {
         const chatId = s.chatIdOf(a.chat_id, 'chat_id');
-        const page = await gw.messaging.listMessages(p, inst.id, {
+        const page = await services.messaging.listMessages(p, inst.id, {
           chat_id: chatId,
           limit: a.limit,
           before: a.before ? new Date(a.before).toISOString() : undefined,
@@ -121,21 +121,21 @@ export function messageTools(s: ToolScope): ToolDef[] {
       readOnly: false,
       async run(a: { chat_id: string }) {
         const chatId = s.chatIdOf(a.chat_id, 'chat_id');
-        const rows = await gw.store.sql.query(
+        const rows = await services.store.sql.query(
           `UPDATE ${q}.chats SET unread_count = 0 WHERE instance_id = $1 AND chat_id = $2 RETURNING chat_id`,
           [inst.id, chatId],
         );
         if (rows.length === 0) throw invalid('chat_id', `no chat ${chatId} in this instance`);
         let receipts = 0;
         if (factory.capabilities.has('markRead')) {
-          const recent = await gw.store.sql.query<{ message_id: string }>(
+          const recent = await services.store.sql.query<{ message_id: string }>(
             `SELECT message_id FROM ${q}.messages WHERE instance_id = $1 AND chat_id = $2 AND NOT is_from_me
                AND message_id IS NOT NULL ORDER BY ts DESC LIMIT 20`,
             [inst.id, chatId],
           );
           if (recent.length > 0) {
             const ids = recent.map((r) => r.message_id);
-            await gw.supervisor.control(inst.id, 'mark_read', { chat_id: chatId, message_ids: ids });
+            await services.supervisor.control(inst.id, 'mark_read', { chat_id: chatId, message_ids: ids });
             receipts = ids.length;
           }
         }
@@ -157,9 +157,9 @@ export function messageTools(s: ToolScope): ToolDef[] {
       readOnly: true,
       needs: 'media',
       async run(a: { message_id: string }) {
-        const m = await gw.messaging.getMessage(p, inst.id, a.message_id);
+        const m = await services.messaging.getMessage(p, inst.id, a.message_id);
         if (!m.media) throw invalid('message_id', 'this message has no media');
-        const data = await loadMedia(m.media, gw);
+        const data = await loadMedia(m.media, services);
         const mimetype = typeof m.media.mimetype === 'string' ? m.media.mimetype : 'application/octet-stream';
         const filename = typeof m.media.filename === 'string' ? m.media.filename : null;
         const uri = `switchboard://instances/${inst.id}/messages/${m.id}/media`;
