@@ -10,6 +10,7 @@ import { jsonTooDeep } from './domain/text.js';
 import type { Gateway } from './gateway.js';
 import { type PrincipalResolver, registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
+import { streamRegistry } from './http/event-socket.js';
 import { registerInputGuard, tooDeepError } from './http/input-guard.js';
 import { openApiTransform, openApiTransformObject } from './http/openapi/transform.js';
 import { authUserRoutes, userTokenResolver } from './http/routes/auth-users.js';
@@ -116,36 +117,51 @@ export async function buildApp(gw: Gateway, opts: BuildAppOptions = {}): Promise
 
   registerAuth(app as unknown as FastifyInstance, [
     async (token) => gw.keys.resolve(token),
-    userTokenResolver(gw),
+    userTokenResolver(gw.users),
     ...(opts.extraResolvers ?? []),
   ]);
 
-  for (const routes of [
-    metricsRoutes,
-    healthRoutes,
-    companyRoutes,
-    instanceRoutes,
-    messageRoutes,
-    simulateRoutes,
-    telegramWebhookRoutes,
-    wahaWebhookRoutes,
-    pairingCodeRoutes,
-    messageMediaRoutes,
-    eventsWsRoutes,
-    clusterRoutes,
-    eventsHttpRoutes,
-    mcpRoutes,
-    authUserRoutes,
-    companySessionRoutes,
-    connectRoutes,
-    webhookRoutes,
-    identityRoutes,
-    groupRoutes,
-    sinkRoutes,
-  ]) {
-    await app.register(routes(gw));
-  }
+  // Each route plugin gets the services it names in its options type, never the gateway (Fastify's own way).
+  const streams = streamRegistry(gw);
+  const { config, store, bus, providers, supervisor, instances, messaging, pool, identities, delivery } = gw;
+  await app.register(metricsRoutes, { delivery });
+  await app.register(healthRoutes, { store, supervisor, isShuttingDown: () => gw.shuttingDown });
+  await app.register(companyRoutes, { store, credentials: gw.credentials });
+  await app.register(instanceRoutes, { config, store, instances });
+  await app.register(messageRoutes, { config, messaging });
+  await app.register(simulateRoutes, { instances, supervisor });
+  await app.register(telegramWebhookRoutes, { store, providers, supervisor });
+  await app.register(wahaWebhookRoutes, { config, store, providers, supervisor, pool });
+  await app.register(pairingCodeRoutes, { instances, supervisor });
+  await app.register(messageMediaRoutes, { instances, messaging, supervisor });
+  await app.register(eventsWsRoutes, { store, bus, instances, streams });
+  await app.register(clusterRoutes, { cluster: gw.cluster, providers, supervisor });
+  await app.register(eventsHttpRoutes, { store, instances });
+  await app.register(mcpRoutes, {
+    store,
+    instances,
+    messaging,
+    providers,
+    supervisor,
+    config,
+    logger: gw.logger,
+    outbound: gw.outbound,
+    streams,
+  });
+  await app.register(authUserRoutes, { users: gw.users });
+  await app.register(companySessionRoutes, {
+    store,
+    bus,
+    pool,
+    companySessions: gw.companySessions,
+    streams,
+  });
+  await app.register(connectRoutes, { store, pool });
+  await app.register(webhookRoutes, { instances, delivery });
+  await app.register(identityRoutes, { instances, identities });
+  await app.register(groupRoutes, { instances, supervisor });
+  await app.register(sinkRoutes, { delivery });
   // The web dashboard last: static files at `/`, so API routes always win.
-  await app.register(dashboardRoutes(gw));
+  await app.register(dashboardRoutes, {});
   return app as unknown as FastifyInstance;
 }

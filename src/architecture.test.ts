@@ -63,6 +63,24 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('only the composition root imports gateway.ts (routes and services get what they use as options)', () => {
+    const root = /^(gateway|app|main)\.ts$|^cli\//;
+    const bad: string[] = [];
+    for (const f of files(SRC)) {
+      const rel = relative(SRC, f);
+      if (root.test(rel)) continue;
+      for (const spec of imports(f)) if (spec === 'gateway.js') bad.push(`${rel} imports ${spec}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('route plugins never take the gateway, nor a Gateway-typed parameter', () => {
+    const bad = files(join(SRC, 'http'))
+      .filter((f) => /\bGateway\b/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    expect(bad).toEqual([]);
+  });
+
   it('no module reads process.env except the config loader and the CLI entry', () => {
     const bad = files(SRC)
       .filter((f) => !/config\/index\.ts$|main\.ts$/.test(f))

@@ -1,7 +1,7 @@
 // Human approval of agent sends: list pending requests, approve (then send once) or reject them.
 import { SbError } from '../domain/errors.js';
 import type { Message, Principal } from '../domain/model.js';
-import type { Gateway } from '../gateway.js';
+import type { McpServices } from './services.js';
 import { type Approval, type ApprovalStatus, mcpApprovals } from './store.js';
 
 const approvalNotFound = (id: string) =>
@@ -14,20 +14,20 @@ const deciderOf = (p: Principal): string => `${p.kind}:${p.keyId ?? 'env'}`;
 
 /** Approvals of one gateway; tenant rules are those of the instance (foreign ids → 404). */
 export class McpApprovalService {
-  constructor(private readonly gw: Pick<Gateway, 'store' | 'instances' | 'messaging'>) {}
+  constructor(private readonly services: Pick<McpServices, 'store' | 'instances' | 'messaging'>) {}
 
   async list(
     p: Principal,
     instanceId: string,
     f: { status?: ApprovalStatus; limit: number },
   ): Promise<Approval[]> {
-    const inst = await this.gw.instances.get(p, instanceId);
-    return mcpApprovals(this.gw.store).list({ instance_id: inst.id, ...f });
+    const inst = await this.services.instances.get(p, instanceId);
+    return mcpApprovals(this.services.store).list({ instance_id: inst.id, ...f });
   }
 
   async get(p: Principal, instanceId: string, id: string): Promise<Approval> {
-    const inst = await this.gw.instances.get(p, instanceId);
-    const a = UUID.test(id) ? await mcpApprovals(this.gw.store).get(inst.id, id) : null;
+    const inst = await this.services.instances.get(p, instanceId);
+    const a = UUID.test(id) ? await mcpApprovals(this.services.store).get(inst.id, id) : null;
     if (!a) throw approvalNotFound(id);
     return a;
   }
@@ -49,7 +49,7 @@ export class McpApprovalService {
       );
     }
     const current = await this.get(p, instanceId, id);
-    const repo = mcpApprovals(this.gw.store);
+    const repo = mcpApprovals(this.services.store);
     const decided = await repo.decide(current.instance_id, current.id, {
       status: d.decision === 'approve' ? 'approved' : 'rejected',
       decided_by: deciderOf(p),
@@ -62,7 +62,7 @@ export class McpApprovalService {
     }
     if (decided.status === 'rejected') return { approval: decided, message: null };
     try {
-      const { message } = await this.gw.messaging.send(
+      const { message } = await this.services.messaging.send(
         p,
         decided.instance_id,
         decided.request,

@@ -29,7 +29,7 @@ async function clientFor(instanceId: string, apiKey: string, mcp_schema: Record<
   if (!principal) throw new Error('key not resolved');
   const instance = (await gw.store.instances.get(instanceId))!;
   const built = createMcpServer({
-    gw,
+    services: gw,
     principal,
     instance,
     policy: parseMcpPolicy(mcp_schema),

@@ -259,7 +259,7 @@ describe('SSRF matrix: the canary hears nothing', () => {
       provider: (n: string) => (n === 'simulator' ? rich : gw.instances.provider(n)),
     });
     const built = createMcpServer({
-      gw: { ...gw, instances },
+      services: { ...gw, instances },
       principal,
       instance: (await gw.store.instances.get(inst.id))!,
       policy: parseMcpPolicy({ only_chats_that_wrote_first: false }),

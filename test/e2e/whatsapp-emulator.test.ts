@@ -194,4 +194,8 @@ describe('whatsapp provider with real Baileys against the emulator', () => {
     await api('POST', `/api/v1/instances/${id}/start`);
     await eventually(async () => (await status()).auth_status === 'qr_ready', 15_000);
   });
+
+  it("the emulator's own handlers never failed during the flows above (faults are recorded, not dropped)", () => {
+    expect(emu.faults).toEqual([]);
+  });
 });

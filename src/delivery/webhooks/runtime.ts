@@ -1,6 +1,11 @@
 // Wires durable delivery into a gateway: metrics, the outbox worker (webhooks + agent bridge), the endpoint service
 // and the retention job.
-import type { Gateway } from '../../gateway.js';
+import type { Config } from '../../config/index.js';
+import type { MessagingService } from '../../core/messaging.js';
+import type { Logger } from '../../logger.js';
+import type { EventBus } from '../../ports/event-bus.js';
+import type { OutboundFetch } from '../../ports/outbound.js';
+import type { Store } from '../../ports/store.js';
 import { RetentionJob } from '../../runtime/retention-job.js';
 import { createAgentDispatcher } from '../agent-bridge/agent-dispatcher.js';
 import { GatewayMetrics } from '../metrics.js';
@@ -23,52 +28,64 @@ export interface DeliveryRuntime {
   stop(): Promise<void>;
 }
 
+/** What the delivery runtime uses; `outbound` defaults to each sender's own guarded fetch. */
+export interface DeliveryDeps {
+  config: Pick<Readonly<Config>, 'webhooks' | 'retention'>;
+  store: Store;
+  bus: EventBus;
+  logger: Logger;
+  messaging: Pick<MessagingService, 'send'>;
+  outbound?: OutboundFetch;
+}
+
 const AGENT_PRINCIPAL = { kind: 'admin', keyId: null } as const;
 
 /** Creates and starts the delivery runtime of a gateway (call once; stop it at shutdown). */
-export function startDelivery(
-  gw: Pick<Gateway, 'config' | 'store' | 'bus' | 'logger' | 'messaging'> & Partial<Pick<Gateway, 'outbound'>>,
-): DeliveryRuntime {
-  const settings = gw.config.webhooks;
-  const metrics = new GatewayMetrics({ store: gw.store, bus: gw.bus });
+export function startDelivery(deps: DeliveryDeps): DeliveryRuntime {
+  const settings = deps.config.webhooks;
+  const metrics = new GatewayMetrics({ store: deps.store, bus: deps.bus });
   const agent = createAgentDispatcher({
     timeoutMs: settings.timeoutMs,
     allowPrivate: settings.allowPrivate,
-    outbound: gw.outbound,
+    outbound: deps.outbound,
     hasReply: async (instanceId, key) =>
-      (await gw.store.messages.getByIdempotencyKey(instanceId, key)) !== null,
+      (await deps.store.messages.getByIdempotencyKey(instanceId, key)) !== null,
     sendReply: async (instanceId, chatId, text, key) => {
-      await gw.messaging.send(AGENT_PRINCIPAL, instanceId, { to: chatId, text }, key);
+      await deps.messaging.send(AGENT_PRINCIPAL, instanceId, { to: chatId, text }, key);
     },
   });
   const sinkDispatcher = createSinkDispatcher({
     guard: { allowPrivate: settings.allowPrivate },
     timeoutMs: settings.timeoutMs,
-    logger: gw.logger,
+    logger: deps.logger,
     observer: new SinkMetrics(metrics.registry),
   });
   const worker = new DeliveryWorker({
-    store: gw.store,
-    bus: gw.bus,
-    logger: gw.logger,
+    store: deps.store,
+    bus: deps.bus,
+    logger: deps.logger,
     settings,
     agent,
     sinks: (c) => sinkDispatcher.dispatch(c),
     observer: metrics,
     // Every POST goes through the gateway's guarded fetch (connect-time address check).
-    post: (url, body, headers, opts) => postRequest(url, body, headers, { ...opts, outbound: gw.outbound }),
+    post: (url, body, headers, opts) => postRequest(url, body, headers, { ...opts, outbound: deps.outbound }),
   });
-  const webhooks = new WebhookService(gw.store, {
+  const webhooks = new WebhookService(deps.store, {
     allowPrivate: settings.allowPrivate,
     wake: () => worker.wake(),
   });
-  const sinks = new SinkService(gw.store, {
+  const sinks = new SinkService(deps.store, {
     guard: { allowPrivate: settings.allowPrivate },
     wake: () => worker.wake(),
     changed: (id) => sinkDispatcher.forget(id),
   });
   worker.start();
-  const retention = new RetentionJob({ store: gw.store, settings: gw.config.retention, logger: gw.logger });
+  const retention = new RetentionJob({
+    store: deps.store,
+    settings: deps.config.retention,
+    logger: deps.logger,
+  });
   retention.start();
   return {
     metrics,

@@ -2,9 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireAdmin } from '../../core/access.js';
-import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { stdErrors } from '../schemas.js';
+import type { HttpServices } from '../services.js';
 
 const connectionLog = z.array(
   z.object({ instance_id: z.string(), event: z.enum(['connect', 'disconnect']), at: z.number() }),
@@ -29,45 +29,43 @@ const clusterView = z.object({
 });
 
 /** The simulator network's connection log, if the simulator provider is enabled here (duck-typed). */
-function simulatorLog(gw: Gateway): z.infer<typeof connectionLog> {
-  const sim = gw.providers.get('simulator') as
-    | { network?: { log?: z.infer<typeof connectionLog> } }
-    | undefined;
+function simulatorLog(providers: HttpServices['providers']): z.infer<typeof connectionLog> {
+  const sim = providers.get('simulator') as { network?: { log?: z.infer<typeof connectionLog> } } | undefined;
   return [...(sim?.network?.log ?? [])];
 }
 
-export const clusterRoutes =
-  (gw: Gateway): FastifyPluginAsyncZod =>
-  async (app) => {
-    app.get(
-      '/api/v1/cluster',
-      {
-        schema: {
-          tags: ['cluster'],
-          summary: 'Cluster view: this replica, its sessions, live replicas and leases (admin key)',
-          querystring: z
-            .object({ connections: z.enum(['true', 'false']).optional() })
-            .strict()
-            .optional(),
-          response: { 200: clusterView, ...stdErrors },
-        },
+export const clusterRoutes: FastifyPluginAsyncZod<
+  Pick<HttpServices, 'cluster' | 'providers' | 'supervisor'>
+> = async (app, { cluster, providers, supervisor }) => {
+  app.get(
+    '/api/v1/cluster',
+    {
+      schema: {
+        tags: ['cluster'],
+        summary: 'Cluster view: this replica, its sessions, live replicas and leases (admin key)',
+        querystring: z
+          .object({ connections: z.enum(['true', 'false']).optional() })
+          .strict()
+          .optional(),
+        response: { 200: clusterView, ...stdErrors },
       },
-      async (req) => {
-        requireAdmin(principal(req));
-        const withLog = req.query?.connections === 'true';
-        const extra = withLog ? { simulator_connections: simulatorLog(gw) } : {};
-        if (!gw.cluster) {
-          return {
-            enabled: false,
-            replica_id: null,
-            transport: null,
-            sessions: gw.supervisor.liveInstanceIds(),
-            replicas: [],
-            leases: [],
-            ...extra,
-          };
-        }
-        return { enabled: true, ...(await gw.cluster.view()), ...extra };
-      },
-    );
-  };
+    },
+    async (req) => {
+      requireAdmin(principal(req));
+      const withLog = req.query?.connections === 'true';
+      const extra = withLog ? { simulator_connections: simulatorLog(providers) } : {};
+      if (!cluster) {
+        return {
+          enabled: false,
+          replica_id: null,
+          transport: null,
+          sessions: supervisor.liveInstanceIds(),
+          replicas: [],
+          leases: [],
+          ...extra,
+        };
+      }
+      return { enabled: true, ...(await cluster.view()), ...extra };
+    },
+  );
+};

@@ -5,9 +5,9 @@ import { requireAdmin } from '../../core/access.js';
 import { ConnectionRepo } from '../../core/connections.js';
 import { SbError } from '../../domain/errors.js';
 import type { Instance } from '../../domain/model.js';
-import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { errorBody, stdErrors } from '../schemas.js';
+import type { HttpServices } from '../services.js';
 
 const tags = ['connect my WhatsApp (seed 004)'];
 const anyObject = z.record(z.string(), z.unknown());
@@ -37,144 +37,144 @@ export function cUs(account: string | null): string | null {
   return m ? `${m[1]}@c.us` : account;
 }
 
-export const connectRoutes =
-  (gw: Gateway): FastifyPluginAsyncZod =>
-  async (app) => {
-    app.post(
-      '/api/whatsapp/connect',
-      {
-        schema: {
-          tags,
-          summary:
-            "Connect the caller's WhatsApp: a QR from the warm pool (or the existing connection's QR/status)",
-          body: z.object({}).strict().nullish(),
-          response: { 200: anyObject, 403: errorBody, 503: seedError, ...stdErrors },
-        },
+export const connectRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'pool' | 'store'>> = async (
+  app,
+  { pool, store },
+) => {
+  app.post(
+    '/api/whatsapp/connect',
+    {
+      schema: {
+        tags,
+        summary:
+          "Connect the caller's WhatsApp: a QR from the warm pool (or the existing connection's QR/status)",
+        body: z.object({}).strict().nullish(),
+        response: { 200: anyObject, 403: errorBody, 503: seedError, ...stdErrors },
       },
-      async (req, reply) => {
-        try {
-          const r = await gw.pool.connect(principal(req));
-          const inst = r.instance;
-          if (r.kind === 'qr') {
-            return {
-              success: true,
-              method: 'qr',
-              qrCode: r.qrCode,
-              instanceName: inst.name,
-              message: 'Escaneie o QR Code com seu WhatsApp',
-            };
-          }
-          if (r.kind === 'connected') {
-            return {
-              success: true,
-              method: 'connected',
-              connected: true,
-              instanceName: inst.name,
-              status: wahaStatus(inst),
-              phoneNumber: cUs(inst.account),
-              message: 'WhatsApp já conectado',
-            };
-          }
+    },
+    async (req, reply) => {
+      try {
+        const r = await pool.connect(principal(req));
+        const inst = r.instance;
+        if (r.kind === 'qr') {
           return {
             success: true,
-            method: 'pending',
-            connected: false,
+            method: 'qr',
+            qrCode: r.qrCode,
+            instanceName: inst.name,
+            message: 'Escaneie o QR Code com seu WhatsApp',
+          };
+        }
+        if (r.kind === 'connected') {
+          return {
+            success: true,
+            method: 'connected',
+            connected: true,
             instanceName: inst.name,
             status: wahaStatus(inst),
-            message: 'Preparando o QR Code, tente novamente em alguns segundos',
+            phoneNumber: cUs(inst.account),
+            message: 'WhatsApp já conectado',
           };
-        } catch (err) {
-          if (err instanceof SbError && err.code === 'SB_ERR_POOL_EMPTY') {
-            reply.status(503).header('Retry-After', '5');
-            return {
-              error: 'Não há instâncias disponíveis no momento',
-              message: 'Tente novamente em alguns segundos. Estamos criando mais instâncias.',
-            };
-          }
-          throw err;
         }
-      },
-    );
-
-    app.post(
-      '/api/whatsapp/disconnect',
-      {
-        schema: {
-          tags,
-          summary: "Log the caller's WhatsApp out and return its instance to the pool",
-          body: z.object({}).strict().nullish(),
-          response: {
-            200: z.object({ success: z.literal(true), message: z.string() }),
-            403: errorBody,
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const had = await gw.pool.disconnect(principal(req));
-        return {
-          success: true as const,
-          message: had ? 'WhatsApp desconectado com sucesso' : 'WhatsApp não conectado',
-        };
-      },
-    );
-
-    app.get(
-      '/api/whatsapp/my-connection',
-      {
-        schema: {
-          tags,
-          summary: "The caller's WhatsApp connection",
-          response: { 200: anyObject, 403: errorBody, ...stdErrors },
-        },
-      },
-      async (req) => {
-        const p = principal(req);
-        if (p.kind === 'admin')
-          throw new SbError('SB_ERR_FORBIDDEN', 'sign in as a user or use a company key');
-        const conn = await ConnectionRepo.of(gw.store).get(p.companyId);
-        const inst = conn ? await gw.store.instances.get(conn.instance_id) : null;
-        if (!inst) return { success: true, connected: false, message: 'WhatsApp não conectado' };
-        const connected = inst.auth_status === 'client_ready';
         return {
           success: true,
-          connected,
+          method: 'pending',
+          connected: false,
           instanceName: inst.name,
           status: wahaStatus(inst),
-          phoneNumber: connected ? cUs(inst.account) : null,
+          message: 'Preparando o QR Code, tente novamente em alguns segundos',
         };
-      },
-    );
+      } catch (err) {
+        if (err instanceof SbError && err.code === 'SB_ERR_POOL_EMPTY') {
+          reply.status(503).header('Retry-After', '5');
+          return {
+            error: 'Não há instâncias disponíveis no momento',
+            message: 'Tente novamente em alguns segundos. Estamos criando mais instâncias.',
+          };
+        }
+        throw err;
+      }
+    },
+  );
 
-    app.get(
-      '/api/v1/pool',
-      {
-        schema: {
-          tags: ['pool'],
-          summary: 'Warm pool counts (admin)',
-          response: {
-            200: z.object({
-              pool: z.object({
-                enabled: z.boolean(),
-                provider: z.string(),
-                size: z.number(),
-                free: z.number(),
-                ready: z.number(),
-                in_use: z.number(),
-                target: z.number(),
-                min_free: z.number(),
-                refill: z.number(),
-                refilling: z.boolean(),
-              }),
-            }),
-            403: errorBody,
-            ...stdErrors,
-          },
+  app.post(
+    '/api/whatsapp/disconnect',
+    {
+      schema: {
+        tags,
+        summary: "Log the caller's WhatsApp out and return its instance to the pool",
+        body: z.object({}).strict().nullish(),
+        response: {
+          200: z.object({ success: z.literal(true), message: z.string() }),
+          403: errorBody,
+          ...stdErrors,
         },
       },
-      async (req) => {
-        requireAdmin(principal(req));
-        return { pool: await gw.pool.stats() };
+    },
+    async (req) => {
+      const had = await pool.disconnect(principal(req));
+      return {
+        success: true as const,
+        message: had ? 'WhatsApp desconectado com sucesso' : 'WhatsApp não conectado',
+      };
+    },
+  );
+
+  app.get(
+    '/api/whatsapp/my-connection',
+    {
+      schema: {
+        tags,
+        summary: "The caller's WhatsApp connection",
+        response: { 200: anyObject, 403: errorBody, ...stdErrors },
       },
-    );
-  };
+    },
+    async (req) => {
+      const p = principal(req);
+      if (p.kind === 'admin') throw new SbError('SB_ERR_FORBIDDEN', 'sign in as a user or use a company key');
+      const conn = await ConnectionRepo.of(store).get(p.companyId);
+      const inst = conn ? await store.instances.get(conn.instance_id) : null;
+      if (!inst) return { success: true, connected: false, message: 'WhatsApp não conectado' };
+      const connected = inst.auth_status === 'client_ready';
+      return {
+        success: true,
+        connected,
+        instanceName: inst.name,
+        status: wahaStatus(inst),
+        phoneNumber: connected ? cUs(inst.account) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/pool',
+    {
+      schema: {
+        tags: ['pool'],
+        summary: 'Warm pool counts (admin)',
+        response: {
+          200: z.object({
+            pool: z.object({
+              enabled: z.boolean(),
+              provider: z.string(),
+              size: z.number(),
+              free: z.number(),
+              ready: z.number(),
+              in_use: z.number(),
+              target: z.number(),
+              min_free: z.number(),
+              refill: z.number(),
+              refilling: z.boolean(),
+            }),
+          }),
+          403: errorBody,
+          ...stdErrors,
+        },
+      },
+    },
+    async (req) => {
+      requireAdmin(principal(req));
+      return { pool: await pool.stats() };
+    },
+  );
+};

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../gateway.js';
 import { registerErrorHandling } from '../errors.js';
 import { dashboardRoutes } from './dashboard.js';
 
@@ -24,7 +23,7 @@ beforeAll(async () => {
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   // The routes use nothing of the gateway.
-  await app.register(dashboardRoutes({} as Gateway, dir));
+  await app.register(dashboardRoutes, { dir });
   await app.ready();
 });
 

@@ -7,7 +7,6 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SbError } from '../../domain/errors.js';
-import type { Gateway } from '../../gateway.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -56,52 +55,51 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
 }
 
 /** Dashboard routes; `dir` overrides where the built files are (tests). */
-export const dashboardRoutes =
-  (_gw: Gateway, dir: string | null = findDashboardDir()): FastifyPluginAsyncZod =>
-  async (app) => {
-    const root = dir ? resolve(dir) : null;
-    const hide = { hide: true } as const;
+export const dashboardRoutes: FastifyPluginAsyncZod<{ dir?: string | null }> = async (app, opts) => {
+  const dir = opts.dir === undefined ? findDashboardDir() : opts.dir;
+  const root = dir ? resolve(dir) : null;
+  const hide = { hide: true } as const;
 
-    const sendFile = async (reply: FastifyReply, rel: string, immutable: boolean) => {
-      if (!root) throw new SbError('SB_ERR_NOT_FOUND', 'the dashboard is not built');
-      const file = resolve(root, rel);
-      if (!file.startsWith(root + sep)) throw new SbError('SB_ERR_NOT_FOUND', 'no such file');
-      const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
-        // A missing file (or a path through a file) is a 404; anything else is a real failure of the server.
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
-        throw err;
-      });
-      if (!info?.isFile()) throw new SbError('SB_ERR_NOT_FOUND', `no such file /${rel}`);
-      securityHeaders(reply)
-        .type(TYPES[extname(file)] ?? 'application/octet-stream')
-        .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
-      return reply.send(await readFile(file));
-    };
-
-    app.get('/', { config: { public: true }, schema: hide }, async (_req, reply) => {
-      if (!root) return securityHeaders(reply).type('text/html; charset=utf-8').send(NOT_BUILT);
-      reply.header('content-security-policy', CSP);
-      return sendFile(reply, 'index.html', false);
+  const sendFile = async (reply: FastifyReply, rel: string, immutable: boolean) => {
+    if (!root) throw new SbError('SB_ERR_NOT_FOUND', 'the dashboard is not built');
+    const file = resolve(root, rel);
+    if (!file.startsWith(root + sep)) throw new SbError('SB_ERR_NOT_FOUND', 'no such file');
+    const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      // A missing file (or a path through a file) is a 404; anything else is a real failure of the server.
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+      throw err;
     });
-
-    app.get(
-      '/assets/:file',
-      {
-        config: { public: true },
-        schema: {
-          ...hide,
-          params: z.object({
-            file: z
-              .string()
-              .regex(/^[\w.-]+$/, 'a file name')
-              .max(200),
-          }),
-        },
-      },
-      async (req, reply) => sendFile(reply, `assets/${req.params.file}`, true),
-    );
-
-    app.get('/favicon.svg', { config: { public: true }, schema: hide }, async (_req, reply) =>
-      sendFile(reply, 'favicon.svg', false),
-    );
+    if (!info?.isFile()) throw new SbError('SB_ERR_NOT_FOUND', `no such file /${rel}`);
+    securityHeaders(reply)
+      .type(TYPES[extname(file)] ?? 'application/octet-stream')
+      .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    return reply.send(await readFile(file));
   };
+
+  app.get('/', { config: { public: true }, schema: hide }, async (_req, reply) => {
+    if (!root) return securityHeaders(reply).type('text/html; charset=utf-8').send(NOT_BUILT);
+    reply.header('content-security-policy', CSP);
+    return sendFile(reply, 'index.html', false);
+  });
+
+  app.get(
+    '/assets/:file',
+    {
+      config: { public: true },
+      schema: {
+        ...hide,
+        params: z.object({
+          file: z
+            .string()
+            .regex(/^[\w.-]+$/, 'a file name')
+            .max(200),
+        }),
+      },
+    },
+    async (req, reply) => sendFile(reply, `assets/${req.params.file}`, true),
+  );
+
+  app.get('/favicon.svg', { config: { public: true }, schema: hide }, async (_req, reply) =>
+    sendFile(reply, 'favicon.svg', false),
+  );
+};

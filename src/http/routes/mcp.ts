@@ -3,14 +3,14 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../../domain/errors.js';
-import type { Gateway } from '../../gateway.js';
 import { McpApprovalService } from '../../mcp/approvals.js';
 import { parseMcpPolicy } from '../../mcp/policy.js';
 import { createMcpServer } from '../../mcp/server.js';
+import type { McpServices } from '../../mcp/services.js';
 import { type Approval, mcpAudit } from '../../mcp/store.js';
 import { principal } from '../auth.js';
-import { streamRegistry } from '../event-socket.js';
 import { errorBody, limitQuery, messageView, stdErrors, uuidParam } from '../schemas.js';
+import type { HttpServices } from '../services.js';
 
 const approvalView = z
   .object({
@@ -82,172 +82,172 @@ const methodNotAllowed = {
   id: null,
 };
 
-export const mcpRoutes =
-  (gw: Gateway): FastifyPluginAsyncZod =>
-  async (app) => {
-    const approvals = new McpApprovalService(gw);
-    const tags = ['mcp'];
+export const mcpRoutes: FastifyPluginAsyncZod<McpServices & Pick<HttpServices, 'streams'>> = async (
+  app,
+  { streams, ...services },
+) => {
+  const approvals = new McpApprovalService(services);
+  const tags = ['mcp'];
 
-    app.post(
-      '/mcp/:instanceId',
-      {
-        // Opening MCP needs `read`; the sending tools need `send` as well (hidden without it).
-        config: { scope: 'read' },
-        schema: {
-          tags,
-          summary:
-            'MCP Streamable HTTP endpoint of an instance with type_instance "mcp" (JSON-RPC over POST)',
-          params: z.object({ instanceId: z.uuid({ message: 'must be a UUID' }) }),
-          response: { 409: errorBody, ...stdErrors },
-        },
+  app.post(
+    '/mcp/:instanceId',
+    {
+      // Opening MCP needs `read`; the sending tools need `send` as well (hidden without it).
+      config: { scope: 'read' },
+      schema: {
+        tags,
+        summary: 'MCP Streamable HTTP endpoint of an instance with type_instance "mcp" (JSON-RPC over POST)',
+        params: z.object({ instanceId: z.uuid({ message: 'must be a UUID' }) }),
+        response: { 409: errorBody, ...stdErrors },
       },
-      async (req, reply) => {
-        const p = principal(req);
-        const inst = await gw.instances.get(p, req.params.instanceId);
-        if (!inst.type_instance.includes('mcp')) throw notFound('instance', req.params.instanceId);
-        const policy = parseMcpPolicy(inst.mcp_schema);
-        const built = createMcpServer({ gw, principal: p, instance: inst, policy });
-        await built.auditRefused(req.body);
-        const transport = new StreamableHTTPServerTransport({
-          sessionIdGenerator: undefined,
-          enableJsonResponse: true,
-        });
-        reply.hijack();
-        // A request in flight ends at once when its key is revoked (on any replica); the next one gets 401.
-        const release = streamRegistry(gw).track(p, { close: () => reply.raw.destroy() }, false);
-        reply.raw.on('close', () => {
-          release();
-          void transport.close();
-          void built.server.close();
-        });
-        try {
-          await built.server.connect(transport);
-          await transport.handleRequest(req.raw, reply.raw, req.body);
-        } catch (err) {
-          req.log.error({ err }, 'mcp request failed');
-          if (!reply.raw.headersSent) {
-            reply.raw.writeHead(500, { 'content-type': 'application/json' });
-            reply.raw.end(
-              JSON.stringify({
-                jsonrpc: '2.0',
-                error: { code: -32603, message: 'Internal error' },
-                id: null,
-              }),
-            );
-          }
-        }
-      },
-    );
-
-    for (const method of ['GET', 'DELETE'] as const) {
-      app.route({
-        method,
-        url: '/mcp/:instanceId',
-        schema: { hide: true },
-        handler: async (_req, reply) => reply.status(405).header('allow', 'POST').send(methodNotAllowed),
+    },
+    async (req, reply) => {
+      const p = principal(req);
+      const inst = await services.instances.get(p, req.params.instanceId);
+      if (!inst.type_instance.includes('mcp')) throw notFound('instance', req.params.instanceId);
+      const policy = parseMcpPolicy(inst.mcp_schema);
+      const built = createMcpServer({ services, principal: p, instance: inst, policy });
+      await built.auditRefused(req.body);
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
       });
-    }
+      reply.hijack();
+      // A request in flight ends at once when its key is revoked (on any replica); the next one gets 401.
+      const release = streams.track(p, { close: () => reply.raw.destroy() }, false);
+      reply.raw.on('close', () => {
+        release();
+        void transport.close();
+        void built.server.close();
+      });
+      try {
+        await built.server.connect(transport);
+        await transport.handleRequest(req.raw, reply.raw, req.body);
+      } catch (err) {
+        req.log.error({ err }, 'mcp request failed');
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(500, { 'content-type': 'application/json' });
+          reply.raw.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: { code: -32603, message: 'Internal error' },
+              id: null,
+            }),
+          );
+        }
+      }
+    },
+  );
 
-    app.get(
-      '/api/v1/instances/:id/mcp/approvals',
-      {
-        schema: {
-          tags,
-          summary: 'Sends waiting for (or decided by) a person, newest first',
-          params: uuidParam,
-          querystring: z
-            .object({
-              status: z.enum(['pending', 'approved', 'rejected', 'sent', 'failed']).optional(),
-              limit: limitQuery,
-            })
-            .strict(),
-          response: { 200: z.object({ approvals: z.array(approvalView) }), ...stdErrors },
+  for (const method of ['GET', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: '/mcp/:instanceId',
+      schema: { hide: true },
+      handler: async (_req, reply) => reply.status(405).header('allow', 'POST').send(methodNotAllowed),
+    });
+  }
+
+  app.get(
+    '/api/v1/instances/:id/mcp/approvals',
+    {
+      schema: {
+        tags,
+        summary: 'Sends waiting for (or decided by) a person, newest first',
+        params: uuidParam,
+        querystring: z
+          .object({
+            status: z.enum(['pending', 'approved', 'rejected', 'sent', 'failed']).optional(),
+            limit: limitQuery,
+          })
+          .strict(),
+        response: { 200: z.object({ approvals: z.array(approvalView) }), ...stdErrors },
+      },
+    },
+    async (req) => ({
+      approvals: (await approvals.list(principal(req), req.params.id, req.query)).map(publicApproval),
+    }),
+  );
+
+  app.get(
+    '/api/v1/instances/:id/mcp/approvals/:approvalId',
+    {
+      schema: {
+        tags,
+        summary: 'One approval request',
+        params: approvalParams,
+        response: { 200: z.object({ approval: approvalView }), ...stdErrors },
+      },
+    },
+    async (req) => ({
+      approval: publicApproval(await approvals.get(principal(req), req.params.id, req.params.approvalId)),
+    }),
+  );
+
+  app.post(
+    '/api/v1/instances/:id/mcp/approvals/:approvalId',
+    {
+      config: { scope: 'send' },
+      schema: {
+        tags,
+        summary: 'Approve (and send) or reject an agent send; needs a company or admin key',
+        params: approvalParams,
+        body: z
+          .object({
+            decision: z.enum(['approve', 'reject']),
+            reason: z.string().trim().min(1).max(500).optional(),
+          })
+          .strict(),
+        response: {
+          200: z.object({ approval: approvalView, message: messageView.nullable() }),
+          403: errorBody,
+          409: errorBody,
+          429: errorBody,
+          ...stdErrors,
         },
       },
-      async (req) => ({
-        approvals: (await approvals.list(principal(req), req.params.id, req.query)).map(publicApproval),
-      }),
-    );
+    },
+    async (req) => {
+      const r = await approvals.decide(principal(req), req.params.id, req.params.approvalId, {
+        decision: req.body.decision,
+        reason: req.body.reason ?? null,
+      });
+      return { approval: publicApproval(r.approval), message: r.message };
+    },
+  );
 
-    app.get(
-      '/api/v1/instances/:id/mcp/approvals/:approvalId',
-      {
-        schema: {
-          tags,
-          summary: 'One approval request',
-          params: approvalParams,
-          response: { 200: z.object({ approval: approvalView }), ...stdErrors },
+  app.get(
+    '/api/v1/instances/:id/mcp/audit',
+    {
+      schema: {
+        tags,
+        summary: 'Audit log of MCP tool calls (tool, arguments digest, outcome, latency), newest first',
+        params: uuidParam,
+        querystring: z
+          .object({
+            limit: limitQuery,
+            cursor: z
+              .string()
+              .regex(/^\d{1,18}$/, 'the next_cursor of the previous page')
+              .optional(),
+            tool: z.string().trim().min(1).max(100).optional(),
+          })
+          .strict(),
+        response: {
+          200: z.object({ entries: z.array(auditView), next_cursor: z.string().nullable() }),
+          ...stdErrors,
         },
       },
-      async (req) => ({
-        approval: publicApproval(await approvals.get(principal(req), req.params.id, req.params.approvalId)),
-      }),
-    );
-
-    app.post(
-      '/api/v1/instances/:id/mcp/approvals/:approvalId',
-      {
-        config: { scope: 'send' },
-        schema: {
-          tags,
-          summary: 'Approve (and send) or reject an agent send; needs a company or admin key',
-          params: approvalParams,
-          body: z
-            .object({
-              decision: z.enum(['approve', 'reject']),
-              reason: z.string().trim().min(1).max(500).optional(),
-            })
-            .strict(),
-          response: {
-            200: z.object({ approval: approvalView, message: messageView.nullable() }),
-            403: errorBody,
-            409: errorBody,
-            429: errorBody,
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const r = await approvals.decide(principal(req), req.params.id, req.params.approvalId, {
-          decision: req.body.decision,
-          reason: req.body.reason ?? null,
-        });
-        return { approval: publicApproval(r.approval), message: r.message };
-      },
-    );
-
-    app.get(
-      '/api/v1/instances/:id/mcp/audit',
-      {
-        schema: {
-          tags,
-          summary: 'Audit log of MCP tool calls (tool, arguments digest, outcome, latency), newest first',
-          params: uuidParam,
-          querystring: z
-            .object({
-              limit: limitQuery,
-              cursor: z
-                .string()
-                .regex(/^\d{1,18}$/, 'the next_cursor of the previous page')
-                .optional(),
-              tool: z.string().trim().min(1).max(100).optional(),
-            })
-            .strict(),
-          response: {
-            200: z.object({ entries: z.array(auditView), next_cursor: z.string().nullable() }),
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const inst = await gw.instances.get(principal(req), req.params.id);
-        const page = await mcpAudit(gw.store).list({
-          instance_id: inst.id,
-          limit: req.query.limit,
-          before: req.query.cursor !== undefined ? Number(req.query.cursor) : undefined,
-          tool: req.query.tool,
-        });
-        return { entries: page.items, next_cursor: page.next_cursor };
-      },
-    );
-  };
+    },
+    async (req) => {
+      const inst = await services.instances.get(principal(req), req.params.id);
+      const page = await mcpAudit(services.store).list({
+        instance_id: inst.id,
+        limit: req.query.limit,
+        before: req.query.cursor !== undefined ? Number(req.query.cursor) : undefined,
+        tool: req.query.tool,
+      });
+      return { entries: page.items, next_cursor: page.next_cursor };
+    },
+  );
+};

@@ -1,7 +1,6 @@
 // Messages, chats and contacts of an instance; sending with an optional Idempotency-Key.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import {
   cursorQuery,
@@ -12,6 +11,7 @@ import {
   stdErrors,
   uuidParam,
 } from '../schemas.js';
+import type { HttpServices } from '../services.js';
 
 export const MAX_TEXT = 4096;
 
@@ -106,134 +106,135 @@ const contactView = z
 /** `before`: the shared strict date-time (ISO 8601 or Unix time, years 0001–9999), passed on as an ISO string. */
 const beforeQuery = dateTimeInput.transform((d) => d.toISOString());
 
-export const messageRoutes =
-  (gw: Gateway): FastifyPluginAsyncZod =>
-  async (app) => {
-    const tags = ['messages'];
+export const messageRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'config' | 'messaging'>> = async (
+  app,
+  { config, messaging },
+) => {
+  const tags = ['messages'];
 
-    const mediaMax = gw.config.http.mediaMaxBytes;
-    app.post(
-      '/api/v1/instances/:id/messages',
-      {
-        // Media travels inline as base64: this route takes the documented file size, the others BODY_LIMIT_BYTES.
-        bodyLimit: sendBodyLimit(mediaMax),
-        config: { bodyLimitSetting: 'MEDIA_MAX_BYTES' },
-        schema: {
-          tags,
-          summary: 'Send a message (text, reply; media and reactions where the provider supports them)',
-          params: uuidParam,
-          headers: idempotencyHeader,
-          body: sendBody(mediaMax),
-          response: {
-            201: z.object({ message: messageView, replayed: z.boolean() }),
-            200: z.object({ message: messageView, replayed: z.boolean() }),
-            409: errorBody,
-            413: errorBody,
-            422: errorBody,
-            429: errorBody,
-            ...stdErrors,
-          },
+  const mediaMax = config.http.mediaMaxBytes;
+  app.post(
+    '/api/v1/instances/:id/messages',
+    {
+      // Media travels inline as base64: this route takes the documented file size, the others BODY_LIMIT_BYTES.
+      bodyLimit: sendBodyLimit(mediaMax),
+      config: { bodyLimitSetting: 'MEDIA_MAX_BYTES' },
+      schema: {
+        tags,
+        summary: 'Send a message (text, reply; media and reactions where the provider supports them)',
+        params: uuidParam,
+        headers: idempotencyHeader,
+        body: sendBody(mediaMax),
+        response: {
+          201: z.object({ message: messageView, replayed: z.boolean() }),
+          200: z.object({ message: messageView, replayed: z.boolean() }),
+          409: errorBody,
+          413: errorBody,
+          422: errorBody,
+          429: errorBody,
+          ...stdErrors,
         },
       },
-      async (req, reply) => {
-        const { message, replayed } = await gw.messaging.send(
-          principal(req),
-          req.params.id,
-          req.body,
-          req.headers['idempotency-key'],
-        );
-        reply.status(replayed ? 200 : 201);
-        if (replayed) reply.header('idempotent-replayed', 'true');
-        return { message, replayed };
-      },
-    );
+    },
+    async (req, reply) => {
+      const { message, replayed } = await messaging.send(
+        principal(req),
+        req.params.id,
+        req.body,
+        req.headers['idempotency-key'],
+      );
+      reply.status(replayed ? 200 : 201);
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return { message, replayed };
+    },
+  );
 
-    app.get(
-      '/api/v1/instances/:id/messages',
-      {
-        schema: {
-          tags,
-          summary: 'Stored messages, newest first',
-          params: uuidParam,
-          querystring: z
-            .object({
-              chat_id: chatIdField.optional(),
-              before: beforeQuery.optional(),
-              limit: limitQuery,
-              cursor: cursorQuery,
-            })
-            .strict(),
-          response: {
-            200: z.object({ messages: z.array(messageView), next_cursor: z.string().nullable() }),
-            ...stdErrors,
-          },
+  app.get(
+    '/api/v1/instances/:id/messages',
+    {
+      schema: {
+        tags,
+        summary: 'Stored messages, newest first',
+        params: uuidParam,
+        querystring: z
+          .object({
+            chat_id: chatIdField.optional(),
+            before: beforeQuery.optional(),
+            limit: limitQuery,
+            cursor: cursorQuery,
+          })
+          .strict(),
+        response: {
+          200: z.object({ messages: z.array(messageView), next_cursor: z.string().nullable() }),
+          ...stdErrors,
         },
       },
-      async (req) => {
-        const page = await gw.messaging.listMessages(principal(req), req.params.id, req.query);
-        return { messages: page.items, next_cursor: page.next_cursor };
-      },
-    );
+    },
+    async (req) => {
+      const page = await messaging.listMessages(principal(req), req.params.id, req.query);
+      return { messages: page.items, next_cursor: page.next_cursor };
+    },
+  );
 
-    app.get(
-      '/api/v1/instances/:id/messages/:messageId',
-      {
-        schema: {
-          tags,
-          summary: 'One stored message by our id or the provider message id',
-          params: uuidParam.extend({ messageId: z.string().trim().min(1).max(128) }),
-          response: { 200: z.object({ message: messageView }), ...stdErrors },
+  app.get(
+    '/api/v1/instances/:id/messages/:messageId',
+    {
+      schema: {
+        tags,
+        summary: 'One stored message by our id or the provider message id',
+        params: uuidParam.extend({ messageId: z.string().trim().min(1).max(128) }),
+        response: { 200: z.object({ message: messageView }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      const message = await messaging.getMessage(principal(req), req.params.id, req.params.messageId);
+      return { message };
+    },
+  );
+
+  app.get(
+    '/api/v1/instances/:id/chats',
+    {
+      schema: {
+        tags,
+        summary: 'Chats, most recent first',
+        params: uuidParam,
+        querystring: z.object({ limit: limitQuery, cursor: cursorQuery }).strict(),
+        response: {
+          200: z.object({ chats: z.array(chatView), next_cursor: z.string().nullable() }),
+          ...stdErrors,
         },
       },
-      async (req) => {
-        const message = await gw.messaging.getMessage(principal(req), req.params.id, req.params.messageId);
-        return { message };
-      },
-    );
+    },
+    async (req) => {
+      const page = await messaging.listChats(principal(req), req.params.id, req.query);
+      return { chats: page.items, next_cursor: page.next_cursor };
+    },
+  );
 
-    app.get(
-      '/api/v1/instances/:id/chats',
-      {
-        schema: {
-          tags,
-          summary: 'Chats, most recent first',
-          params: uuidParam,
-          querystring: z.object({ limit: limitQuery, cursor: cursorQuery }).strict(),
-          response: {
-            200: z.object({ chats: z.array(chatView), next_cursor: z.string().nullable() }),
-            ...stdErrors,
-          },
+  app.get(
+    '/api/v1/instances/:id/contacts',
+    {
+      schema: {
+        tags,
+        summary: 'Contacts, optionally searched by name, id or phone',
+        params: uuidParam,
+        querystring: z
+          .object({
+            query: z.string().trim().min(1).max(100).optional(),
+            limit: limitQuery,
+            cursor: cursorQuery,
+          })
+          .strict(),
+        response: {
+          200: z.object({ contacts: z.array(contactView), next_cursor: z.string().nullable() }),
+          ...stdErrors,
         },
       },
-      async (req) => {
-        const page = await gw.messaging.listChats(principal(req), req.params.id, req.query);
-        return { chats: page.items, next_cursor: page.next_cursor };
-      },
-    );
-
-    app.get(
-      '/api/v1/instances/:id/contacts',
-      {
-        schema: {
-          tags,
-          summary: 'Contacts, optionally searched by name, id or phone',
-          params: uuidParam,
-          querystring: z
-            .object({
-              query: z.string().trim().min(1).max(100).optional(),
-              limit: limitQuery,
-              cursor: cursorQuery,
-            })
-            .strict(),
-          response: {
-            200: z.object({ contacts: z.array(contactView), next_cursor: z.string().nullable() }),
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const page = await gw.messaging.listContacts(principal(req), req.params.id, req.query);
-        return { contacts: page.items, next_cursor: page.next_cursor };
-      },
-    );
-  };
+    },
+    async (req) => {
+      const page = await messaging.listContacts(principal(req), req.params.id, req.query);
+      return { contacts: page.items, next_cursor: page.next_cursor };
+    },
+  );
+};

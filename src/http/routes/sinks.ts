@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createSinkBody, patchSinkBody, sinkView } from '../../delivery/sinks/spec.js';
 import { SbError } from '../../domain/errors.js';
-import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import { companyIdSchema, errorBody, isoDateTimeField, limitQuery, stdErrors } from '../schemas.js';
+import type { HttpServices } from '../services.js';
 
 const sinkSchema = z
   .object({
@@ -59,175 +59,176 @@ const sinkParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 const deliveryParam = sinkParam.extend({ deliveryId: z.coerce.number().int().min(1) });
 const tags = ['sinks'];
 
-export const sinkRoutes =
-  (gw: Gateway): FastifyPluginAsyncZod =>
-  async (app) => {
-    const svc = () => {
-      if (!gw.delivery) throw new SbError('SB_ERR_UNAVAILABLE', 'event delivery is not running');
-      return gw.delivery.sinks;
-    };
-
-    app.post(
-      '/api/v1/sinks',
-      {
-        schema: {
-          tags,
-          summary: 'Add an event sink (RabbitMQ or NATS JetStream); its signing secret is returned once',
-          body: createSinkBody,
-          response: { 201: z.object({ sink: sinkSchema, secret: z.string() }), 403: errorBody, ...stdErrors },
-        },
-      },
-      async (req, reply) => {
-        const { sink, secret } = await svc().create(principal(req), req.body);
-        reply.status(201);
-        return { sink: sinkView(sink), secret };
-      },
-    );
-
-    app.get(
-      '/api/v1/sinks',
-      {
-        schema: {
-          tags,
-          summary: 'Event sinks of a company (company-wide and per instance) or of one instance',
-          querystring: z
-            .object({ company_id: companyIdSchema.optional(), instance_id: z.uuid().optional() })
-            .strict(),
-          response: { 200: z.object({ sinks: z.array(sinkSchema) }), ...stdErrors },
-        },
-      },
-      async (req) => ({ sinks: (await svc().list(principal(req), req.query)).map(sinkView) }),
-    );
-
-    app.get(
-      '/api/v1/sinks/:id',
-      {
-        schema: {
-          tags,
-          summary: 'One event sink',
-          params: sinkParam,
-          response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
-        },
-      },
-      async (req) => ({ sink: sinkView(await svc().get(principal(req), req.params.id)) }),
-    );
-
-    app.patch(
-      '/api/v1/sinks/:id',
-      {
-        schema: {
-          tags,
-          summary: 'Change a sink (enabling clears a disabled state; new credentials replace the old ones)',
-          params: sinkParam,
-          body: patchSinkBody,
-          response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
-        },
-      },
-      async (req) => ({ sink: sinkView(await svc().update(principal(req), req.params.id, req.body)) }),
-    );
-
-    app.delete(
-      '/api/v1/sinks/:id',
-      {
-        schema: {
-          tags,
-          summary: 'Delete a sink and its delivery log',
-          params: sinkParam,
-          response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        await svc().remove(principal(req), req.params.id);
-        return { deleted: true as const };
-      },
-    );
-
-    app.post(
-      '/api/v1/sinks/:id/rotate-secret',
-      {
-        schema: {
-          tags,
-          summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
-          params: sinkParam,
-          body: z
-            .object({
-              overlap_seconds: z
-                .number()
-                .int()
-                .min(0)
-                .max(7 * 86_400)
-                .default(86_400),
-            })
-            .strict()
-            .nullish(),
-          response: { 200: z.object({ sink: sinkSchema, secret: z.string() }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        const overlap = req.body?.overlap_seconds ?? 86_400;
-        const { sink, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
-        return { sink: sinkView(sink), secret };
-      },
-    );
-
-    app.get(
-      '/api/v1/sinks/:id/deliveries',
-      {
-        schema: {
-          tags,
-          summary: 'Delivery log of a sink, newest first (status, attempts, last error, broker confirm)',
-          params: sinkParam,
-          querystring: z
-            .object({
-              status: z.enum(['pending', 'delivered', 'failed']).optional(),
-              limit: limitQuery,
-              cursor: z
-                .string()
-                .regex(/^\d{1,15}$/, 'invalid cursor')
-                .optional(),
-            })
-            .strict(),
-          response: {
-            200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const page = await svc().deliveries(principal(req), req.params.id, req.query);
-        return { deliveries: page.items, next_cursor: page.next_cursor };
-      },
-    );
-
-    app.post(
-      '/api/v1/sinks/:id/deliveries/:deliveryId/replay',
-      {
-        schema: {
-          tags,
-          summary: 'Publish one event again (fresh retry schedule)',
-          params: deliveryParam,
-          response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
-        return { replayed: 1 };
-      },
-    );
-
-    app.post(
-      '/api/v1/sinks/:id/replay',
-      {
-        schema: {
-          tags,
-          summary: 'Publish again every failed (dead-lettered) delivery created since a time',
-          params: sinkParam,
-          body: z.object({ since: isoDateTimeField }).strict(),
-          response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-        },
-      },
-      async (req) => ({
-        replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
-      }),
-    );
+export const sinkRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery'>> = async (
+  app,
+  { delivery },
+) => {
+  const svc = () => {
+    if (!delivery) throw new SbError('SB_ERR_UNAVAILABLE', 'event delivery is not running');
+    return delivery.sinks;
   };
+
+  app.post(
+    '/api/v1/sinks',
+    {
+      schema: {
+        tags,
+        summary: 'Add an event sink (RabbitMQ or NATS JetStream); its signing secret is returned once',
+        body: createSinkBody,
+        response: { 201: z.object({ sink: sinkSchema, secret: z.string() }), 403: errorBody, ...stdErrors },
+      },
+    },
+    async (req, reply) => {
+      const { sink, secret } = await svc().create(principal(req), req.body);
+      reply.status(201);
+      return { sink: sinkView(sink), secret };
+    },
+  );
+
+  app.get(
+    '/api/v1/sinks',
+    {
+      schema: {
+        tags,
+        summary: 'Event sinks of a company (company-wide and per instance) or of one instance',
+        querystring: z
+          .object({ company_id: companyIdSchema.optional(), instance_id: z.uuid().optional() })
+          .strict(),
+        response: { 200: z.object({ sinks: z.array(sinkSchema) }), ...stdErrors },
+      },
+    },
+    async (req) => ({ sinks: (await svc().list(principal(req), req.query)).map(sinkView) }),
+  );
+
+  app.get(
+    '/api/v1/sinks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One event sink',
+        params: sinkParam,
+        response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
+      },
+    },
+    async (req) => ({ sink: sinkView(await svc().get(principal(req), req.params.id)) }),
+  );
+
+  app.patch(
+    '/api/v1/sinks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change a sink (enabling clears a disabled state; new credentials replace the old ones)',
+        params: sinkParam,
+        body: patchSinkBody,
+        response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
+      },
+    },
+    async (req) => ({ sink: sinkView(await svc().update(principal(req), req.params.id, req.body)) }),
+  );
+
+  app.delete(
+    '/api/v1/sinks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a sink and its delivery log',
+        params: sinkParam,
+        response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      await svc().remove(principal(req), req.params.id);
+      return { deleted: true as const };
+    },
+  );
+
+  app.post(
+    '/api/v1/sinks/:id/rotate-secret',
+    {
+      schema: {
+        tags,
+        summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
+        params: sinkParam,
+        body: z
+          .object({
+            overlap_seconds: z
+              .number()
+              .int()
+              .min(0)
+              .max(7 * 86_400)
+              .default(86_400),
+          })
+          .strict()
+          .nullish(),
+        response: { 200: z.object({ sink: sinkSchema, secret: z.string() }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      const overlap = req.body?.overlap_seconds ?? 86_400;
+      const { sink, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
+      return { sink: sinkView(sink), secret };
+    },
+  );
+
+  app.get(
+    '/api/v1/sinks/:id/deliveries',
+    {
+      schema: {
+        tags,
+        summary: 'Delivery log of a sink, newest first (status, attempts, last error, broker confirm)',
+        params: sinkParam,
+        querystring: z
+          .object({
+            status: z.enum(['pending', 'delivered', 'failed']).optional(),
+            limit: limitQuery,
+            cursor: z
+              .string()
+              .regex(/^\d{1,15}$/, 'invalid cursor')
+              .optional(),
+          })
+          .strict(),
+        response: {
+          200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
+          ...stdErrors,
+        },
+      },
+    },
+    async (req) => {
+      const page = await svc().deliveries(principal(req), req.params.id, req.query);
+      return { deliveries: page.items, next_cursor: page.next_cursor };
+    },
+  );
+
+  app.post(
+    '/api/v1/sinks/:id/deliveries/:deliveryId/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Publish one event again (fresh retry schedule)',
+        params: deliveryParam,
+        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
+      return { replayed: 1 };
+    },
+  );
+
+  app.post(
+    '/api/v1/sinks/:id/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Publish again every failed (dead-lettered) delivery created since a time',
+        params: sinkParam,
+        body: z.object({ since: isoDateTimeField }).strict(),
+        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
+      },
+    },
+    async (req) => ({
+      replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
+    }),
+  );
+};

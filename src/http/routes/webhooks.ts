@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { endpointView } from '../../delivery/webhooks/service.js';
 import { SbError } from '../../domain/errors.js';
-import type { Gateway } from '../../gateway.js';
 import { principal } from '../auth.js';
 import {
   companyIdSchema,
@@ -13,6 +12,7 @@ import {
   stdErrors,
   uuidParam,
 } from '../schemas.js';
+import type { HttpServices } from '../services.js';
 
 const eventName = z
   .string()
@@ -79,244 +79,240 @@ const deliveryParam = endpointParam.extend({ deliveryId: z.coerce.number().int()
 const companyParam = z.object({ id: companyIdSchema });
 const tags = ['webhooks'];
 
-export const webhookRoutes =
-  (gw: Gateway): FastifyPluginAsyncZod =>
-  async (app) => {
-    const svc = () => {
-      if (!gw.delivery) throw new SbError('SB_ERR_UNAVAILABLE', 'webhook delivery is not running');
-      return gw.delivery.webhooks;
-    };
-
-    app.get(
-      '/api/v1/instances/:id/webhooks',
-      {
-        schema: {
-          tags,
-          summary: "The instance's webhook and agent endpoints",
-          params: uuidParam,
-          response: { 200: z.object({ webhooks: z.array(endpointSchema) }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        const inst = await gw.instances.get(principal(req), req.params.id);
-        return { webhooks: (await svc().listForInstance(inst)).map(endpointView) };
-      },
-    );
-
-    app.put(
-      '/api/v1/instances/:id/webhooks',
-      {
-        schema: {
-          tags,
-          summary: "Set the instance's webhook; a new endpoint's signing secret is returned once",
-          params: uuidParam,
-          body: webhookBody,
-          response: {
-            200: z.object({ webhook: endpointSchema, secret: z.string().nullable() }),
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const inst = await gw.instances.get(principal(req), req.params.id);
-        const { endpoint, secret } = await svc().putInstanceWebhook(inst, req.body);
-        return { webhook: endpointView(endpoint), secret };
-      },
-    );
-
-    app.delete(
-      '/api/v1/instances/:id/webhooks',
-      {
-        schema: {
-          tags,
-          summary: "Remove the instance's webhook (its pending deliveries are dropped)",
-          params: uuidParam,
-          response: { 200: z.object({ deleted: z.boolean() }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        const inst = await gw.instances.get(principal(req), req.params.id);
-        return { deleted: await svc().deleteInstanceWebhook(inst) };
-      },
-    );
-
-    app.get(
-      '/api/v1/companies/:id/webhooks',
-      {
-        schema: {
-          tags,
-          summary: 'Company-wide webhook endpoints (events of every instance of the company)',
-          params: companyParam,
-          response: { 200: z.object({ webhooks: z.array(endpointSchema) }), 403: errorBody, ...stdErrors },
-        },
-      },
-      async (req) => ({
-        webhooks: (await svc().listForCompany(principal(req), req.params.id)).map(endpointView),
-      }),
-    );
-
-    app.post(
-      '/api/v1/companies/:id/webhooks',
-      {
-        schema: {
-          tags,
-          summary: 'Add a company-wide webhook; its signing secret is returned once',
-          params: companyParam,
-          body: webhookBody,
-          response: {
-            201: z.object({ webhook: endpointSchema, secret: z.string() }),
-            403: errorBody,
-            ...stdErrors,
-          },
-        },
-      },
-      async (req, reply) => {
-        const { endpoint, secret } = await svc().createCompanyWebhook(
-          principal(req),
-          req.params.id,
-          req.body,
-        );
-        reply.status(201);
-        return { webhook: endpointView(endpoint), secret };
-      },
-    );
-
-    app.get(
-      '/api/v1/webhooks/:id',
-      {
-        schema: {
-          tags,
-          summary: 'One webhook endpoint',
-          params: endpointParam,
-          response: { 200: z.object({ webhook: endpointSchema }), ...stdErrors },
-        },
-      },
-      async (req) => ({ webhook: endpointView(await svc().endpoint(principal(req), req.params.id)) }),
-    );
-
-    app.patch(
-      '/api/v1/webhooks/:id',
-      {
-        schema: {
-          tags,
-          summary: 'Change url, events or enabled (enabling clears a disabled state)',
-          params: endpointParam,
-          body: patchBody,
-          response: { 200: z.object({ webhook: endpointSchema }), ...stdErrors },
-        },
-      },
-      async (req) => ({ webhook: endpointView(await svc().update(principal(req), req.params.id, req.body)) }),
-    );
-
-    app.delete(
-      '/api/v1/webhooks/:id',
-      {
-        schema: {
-          tags,
-          summary: 'Delete an endpoint and its delivery log',
-          params: endpointParam,
-          response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        await svc().remove(principal(req), req.params.id);
-        return { deleted: true as const };
-      },
-    );
-
-    app.post(
-      '/api/v1/webhooks/:id/rotate-secret',
-      {
-        schema: {
-          tags,
-          summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
-          params: endpointParam,
-          body: z
-            .object({
-              overlap_seconds: z
-                .number()
-                .int()
-                .min(0)
-                .max(7 * 86_400)
-                .default(86_400),
-            })
-            .strict()
-            .nullish(),
-          response: {
-            200: z.object({ webhook: endpointSchema, secret: z.string() }),
-            409: errorBody,
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const overlap = req.body?.overlap_seconds ?? 86_400;
-        const { endpoint, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
-        return { webhook: endpointView(endpoint), secret };
-      },
-    );
-
-    app.get(
-      '/api/v1/webhooks/:id/deliveries',
-      {
-        schema: {
-          tags,
-          summary:
-            'Delivery log of an endpoint, newest first (status, attempts, last code, response excerpt)',
-          params: endpointParam,
-          querystring: z
-            .object({
-              status: z.enum(['pending', 'delivered', 'failed']).optional(),
-              limit: limitQuery,
-              cursor: z
-                .string()
-                .regex(/^\d{1,18}$/, 'invalid cursor')
-                .optional(),
-            })
-            .strict(),
-          response: {
-            200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
-            ...stdErrors,
-          },
-        },
-      },
-      async (req) => {
-        const page = await svc().deliveries(principal(req), req.params.id, req.query);
-        return { deliveries: page.items, next_cursor: page.next_cursor };
-      },
-    );
-
-    app.post(
-      '/api/v1/webhooks/:id/deliveries/:deliveryId/replay',
-      {
-        schema: {
-          tags,
-          summary: 'Deliver one event again (fresh retry schedule)',
-          params: deliveryParam,
-          response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
-        return { replayed: 1 };
-      },
-    );
-
-    app.post(
-      '/api/v1/webhooks/:id/replay',
-      {
-        schema: {
-          tags,
-          summary: 'Deliver again every failed (dead-lettered) delivery created since a time',
-          params: endpointParam,
-          body: z.object({ since: isoDateTimeField }).strict(),
-          response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-        },
-      },
-      async (req) => {
-        return {
-          replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
-        };
-      },
-    );
+export const webhookRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery' | 'instances'>> = async (
+  app,
+  { delivery, instances },
+) => {
+  const svc = () => {
+    if (!delivery) throw new SbError('SB_ERR_UNAVAILABLE', 'webhook delivery is not running');
+    return delivery.webhooks;
   };
+
+  app.get(
+    '/api/v1/instances/:id/webhooks',
+    {
+      schema: {
+        tags,
+        summary: "The instance's webhook and agent endpoints",
+        params: uuidParam,
+        response: { 200: z.object({ webhooks: z.array(endpointSchema) }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      const inst = await instances.get(principal(req), req.params.id);
+      return { webhooks: (await svc().listForInstance(inst)).map(endpointView) };
+    },
+  );
+
+  app.put(
+    '/api/v1/instances/:id/webhooks',
+    {
+      schema: {
+        tags,
+        summary: "Set the instance's webhook; a new endpoint's signing secret is returned once",
+        params: uuidParam,
+        body: webhookBody,
+        response: {
+          200: z.object({ webhook: endpointSchema, secret: z.string().nullable() }),
+          ...stdErrors,
+        },
+      },
+    },
+    async (req) => {
+      const inst = await instances.get(principal(req), req.params.id);
+      const { endpoint, secret } = await svc().putInstanceWebhook(inst, req.body);
+      return { webhook: endpointView(endpoint), secret };
+    },
+  );
+
+  app.delete(
+    '/api/v1/instances/:id/webhooks',
+    {
+      schema: {
+        tags,
+        summary: "Remove the instance's webhook (its pending deliveries are dropped)",
+        params: uuidParam,
+        response: { 200: z.object({ deleted: z.boolean() }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      const inst = await instances.get(principal(req), req.params.id);
+      return { deleted: await svc().deleteInstanceWebhook(inst) };
+    },
+  );
+
+  app.get(
+    '/api/v1/companies/:id/webhooks',
+    {
+      schema: {
+        tags,
+        summary: 'Company-wide webhook endpoints (events of every instance of the company)',
+        params: companyParam,
+        response: { 200: z.object({ webhooks: z.array(endpointSchema) }), 403: errorBody, ...stdErrors },
+      },
+    },
+    async (req) => ({
+      webhooks: (await svc().listForCompany(principal(req), req.params.id)).map(endpointView),
+    }),
+  );
+
+  app.post(
+    '/api/v1/companies/:id/webhooks',
+    {
+      schema: {
+        tags,
+        summary: 'Add a company-wide webhook; its signing secret is returned once',
+        params: companyParam,
+        body: webhookBody,
+        response: {
+          201: z.object({ webhook: endpointSchema, secret: z.string() }),
+          403: errorBody,
+          ...stdErrors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { endpoint, secret } = await svc().createCompanyWebhook(principal(req), req.params.id, req.body);
+      reply.status(201);
+      return { webhook: endpointView(endpoint), secret };
+    },
+  );
+
+  app.get(
+    '/api/v1/webhooks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One webhook endpoint',
+        params: endpointParam,
+        response: { 200: z.object({ webhook: endpointSchema }), ...stdErrors },
+      },
+    },
+    async (req) => ({ webhook: endpointView(await svc().endpoint(principal(req), req.params.id)) }),
+  );
+
+  app.patch(
+    '/api/v1/webhooks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change url, events or enabled (enabling clears a disabled state)',
+        params: endpointParam,
+        body: patchBody,
+        response: { 200: z.object({ webhook: endpointSchema }), ...stdErrors },
+      },
+    },
+    async (req) => ({ webhook: endpointView(await svc().update(principal(req), req.params.id, req.body)) }),
+  );
+
+  app.delete(
+    '/api/v1/webhooks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an endpoint and its delivery log',
+        params: endpointParam,
+        response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      await svc().remove(principal(req), req.params.id);
+      return { deleted: true as const };
+    },
+  );
+
+  app.post(
+    '/api/v1/webhooks/:id/rotate-secret',
+    {
+      schema: {
+        tags,
+        summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
+        params: endpointParam,
+        body: z
+          .object({
+            overlap_seconds: z
+              .number()
+              .int()
+              .min(0)
+              .max(7 * 86_400)
+              .default(86_400),
+          })
+          .strict()
+          .nullish(),
+        response: {
+          200: z.object({ webhook: endpointSchema, secret: z.string() }),
+          409: errorBody,
+          ...stdErrors,
+        },
+      },
+    },
+    async (req) => {
+      const overlap = req.body?.overlap_seconds ?? 86_400;
+      const { endpoint, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
+      return { webhook: endpointView(endpoint), secret };
+    },
+  );
+
+  app.get(
+    '/api/v1/webhooks/:id/deliveries',
+    {
+      schema: {
+        tags,
+        summary: 'Delivery log of an endpoint, newest first (status, attempts, last code, response excerpt)',
+        params: endpointParam,
+        querystring: z
+          .object({
+            status: z.enum(['pending', 'delivered', 'failed']).optional(),
+            limit: limitQuery,
+            cursor: z
+              .string()
+              .regex(/^\d{1,18}$/, 'invalid cursor')
+              .optional(),
+          })
+          .strict(),
+        response: {
+          200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
+          ...stdErrors,
+        },
+      },
+    },
+    async (req) => {
+      const page = await svc().deliveries(principal(req), req.params.id, req.query);
+      return { deliveries: page.items, next_cursor: page.next_cursor };
+    },
+  );
+
+  app.post(
+    '/api/v1/webhooks/:id/deliveries/:deliveryId/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Deliver one event again (fresh retry schedule)',
+        params: deliveryParam,
+        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
+      return { replayed: 1 };
+    },
+  );
+
+  app.post(
+    '/api/v1/webhooks/:id/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Deliver again every failed (dead-lettered) delivery created since a time',
+        params: endpointParam,
+        body: z.object({ since: isoDateTimeField }).strict(),
+        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
+      },
+    },
+    async (req) => {
+      return {
+        replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
+      };
+    },
+  );
+};

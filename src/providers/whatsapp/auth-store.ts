@@ -208,7 +208,10 @@ export async function useDbAuthState(
   return {
     state: { creds, keys: opts.cache === false ? raw : makeCacheableSignalKeyStore(raw) },
     saveCreds() {
-      const next = chain.catch(() => {}).then(() => store.saveCreds(instanceId, creds));
+      // Saves run one after another. A failed save was already reported to its own caller (rejected); the next
+      // one writes the whole creds again, so it runs either way.
+      const save = () => store.saveCreds(instanceId, creds);
+      const next = chain.then(save, save);
       chain = next;
       return next;
     },

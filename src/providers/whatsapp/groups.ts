@@ -88,6 +88,8 @@ export class GroupCache {
       subject: string;
       creation?: number;
     }) => Promise<void> = async () => {},
+    /** Where a failed metadata fetch for a send is reported (Baileys then fetches the metadata itself). */
+    private readonly warn: (obj: Record<string, unknown>, msg: string) => void = () => {},
   ) {}
 
   private async keep(g: GroupMetadata): Promise<void> {
@@ -129,7 +131,16 @@ export class GroupCache {
   async forSend(sock: GroupSocket | null, id: string): Promise<GroupMetadata | undefined> {
     const hit = this.byId.get(id);
     if (hit || !sock) return hit;
-    return this.get(sock, id).catch(() => undefined);
+    try {
+      return await this.get(sock, id);
+    } catch (err) {
+      // Not cached, then: Baileys fetches the metadata itself for this send.
+      this.warn(
+        { err: err instanceof Error ? err.message : String(err), group_id: id },
+        'group metadata fetch failed',
+      );
+      return undefined;
+    }
   }
 
   /** New groups (created, or the account was added): cached and announced. */

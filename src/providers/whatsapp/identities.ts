@@ -59,7 +59,7 @@ export class SessionIdentities {
       this.known.set(lid, stored);
       return stored;
     }
-    const fromBaileys = lookup ? await lookup.getPNForLID(lid).catch(() => null) : null;
+    const fromBaileys = lookup ? await this.askBaileys(lookup, lid) : null;
     const pair = pairOf(lid, fromBaileys);
     if (!pair) return jid;
     await this.learn(pair);
@@ -77,6 +77,16 @@ export class SessionIdentities {
         { err: err instanceof Error ? err.message : String(err) },
         'LID lookup after send failed',
       );
+    }
+  }
+
+  /** Baileys' LID store, asked for a LID's phone: a failed lookup is logged and leaves the LID as it is. */
+  private async askBaileys(lookup: LidLookup, lid: string): Promise<string | null> {
+    try {
+      return await lookup.getPNForLID(lid);
+    } catch (err) {
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err), lid }, 'LID lookup failed');
+      return null;
     }
   }
 

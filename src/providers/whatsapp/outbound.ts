@@ -1,8 +1,13 @@
-// Outbound building for WhatsApp: Baileys message content (text with mentions, media, reactions) and the quote.
+// Outbound for WhatsApp: Baileys message content (text with mentions, media, reactions), the quote, and the send.
+import { randomBytes } from 'node:crypto';
 import type { AnyMessageContent, WAMessage } from 'baileys';
-import type { OutboundMessage } from '../../ports/provider.js';
+import { SbError } from '../../domain/errors.js';
+import type { OutboundMessage, SendResult } from '../../ports/provider.js';
+import { rateLimitError } from './groups.js';
+import type { SessionIdentities } from './identities.js';
 import { mediaContent } from './mapper.js';
-import type { StoredMessageRef } from './session.js';
+import type { SentLedger } from './sent-ledger.js';
+import type { StoredMessageRef, WaSocket } from './session-deps.js';
 
 /** What building needs from the session. */
 export interface OutboundDeps {
@@ -61,4 +66,71 @@ export async function buildOutbound(
     content,
     quoted: { key: targetKey(jid, msg.reply_to, target), message: { conversation: target?.body ?? '' } },
   };
+}
+
+/** What a send needs besides the open socket. */
+export interface SendDeps extends OutboundDeps {
+  sent: SentLedger;
+  ids: SessionIdentities;
+}
+
+/**
+ * Sends on an open socket under a message id of our own, so that the echo and early acks can be matched; a
+ * WhatsApp rate limit becomes SB_ERR_RATE_LIMITED.
+ */
+export async function sendOutbound(
+  sock: WaSocket,
+  msg: OutboundMessage,
+  deps: SendDeps,
+): Promise<SendResult> {
+  const jid = msg.to;
+  const { content, quoted } = await buildOutbound(msg, deps);
+  const messageId = `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+  deps.sent.remember(messageId, {});
+  const release = deps.sent.hold(messageId);
+  try {
+    const sent = await sock.sendMessage(jid, content, { messageId, ...(quoted ? { quoted } : {}) });
+    if (sent?.message) deps.sent.remember(messageId, sent.message);
+    release();
+    await deps.ids.learnFromSend(jid, sock.signalRepository?.lidMapping);
+    const ts = sent?.messageTimestamp;
+    const seconds = typeof ts === 'number' ? ts : ts ? Number(ts.toString()) : 0;
+    return {
+      message_id: sent?.key.id ?? messageId,
+      timestamp: (seconds > 0 ? new Date(seconds * 1000) : new Date()).toISOString(),
+    };
+  } catch (err) {
+    deps.sent.forget(messageId);
+    release();
+    throw rateLimitError(err);
+  }
+}
+
+/**
+ * The bytes of an outbound media item: base64 (a data: prefix is dropped) or a URL through `fetchMedia` (the
+ * gateway's guarded fetch; without one, URLs are refused). Empty or larger than `maxBytes`: a coded 4xx.
+ */
+export async function loadOutboundMedia(
+  m: NonNullable<OutboundMessage['media']>,
+  maxBytes: number,
+  fetchMedia: ((url: string, maxBytes: number) => Promise<Buffer>) | undefined,
+): Promise<Buffer> {
+  let data: Buffer;
+  if (m.base64) {
+    data = Buffer.from(m.base64.replace(/^data:[^,]*,/, ''), 'base64');
+  } else if (m.url) {
+    if (!fetchMedia) {
+      throw new SbError('SB_ERR_UNSUPPORTED', 'media by URL is not available here; send it as base64');
+    }
+    data = await fetchMedia(m.url, maxBytes);
+  } else {
+    throw new SbError('SB_ERR_VALIDATION', 'media needs url or base64');
+  }
+  if (data.length === 0) throw new SbError('SB_ERR_VALIDATION', 'media is empty');
+  if (data.length > maxBytes) {
+    throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${maxBytes} bytes`, {
+      details: { max_bytes: maxBytes },
+    });
+  }
+  return data;
 }

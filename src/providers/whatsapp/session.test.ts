@@ -118,12 +118,14 @@ describe('WhatsApp session (fake Baileys socket)', () => {
       stored?: Record<string, StoredMessageRef>;
       id?: string;
       previous?: SessionContext['previous'];
+      auth?: MemoryAuthStore;
     } = {},
   ) => {
     const inst = { id: opts.id ?? `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}` };
     const events: ProviderEvent[] = [];
     const sockets: FakeSocket[] = [];
     const contacts: Array<{ contact_id: string; phone: string | null }> = [];
+    const warnings: string[] = [];
     const ctx: SessionContext = {
       instanceId: inst.id,
       companyId: 'wa-sess',
@@ -132,11 +134,18 @@ describe('WhatsApp session (fake Baileys socket)', () => {
       emit: async (e) => {
         events.push(e);
       },
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      logger: {
+        debug() {},
+        info() {},
+        warn(_obj, msg) {
+          warnings.push(msg ?? '');
+        },
+        error() {},
+      },
     };
     const session = new WhatsAppSession({
       ctx,
-      auth,
+      auth: opts.auth ?? auth,
       knobs: { ...KNOBS, ...opts.knobs },
       makeSocket: (config) => {
         const s = new FakeSocket(config);
@@ -164,7 +173,7 @@ describe('WhatsApp session (fake Baileys socket)', () => {
       expect(s).not.toBeNull();
       return last();
     };
-    return { id: inst.id, session, events, sockets, last, authStatuses, login, contacts };
+    return { id: inst.id, session, events, sockets, last, authStatuses, login, contacts, warnings };
   };
 
   /** A session logged in with saved creds and an open socket. */
@@ -640,6 +649,17 @@ describe('WhatsApp session (fake Baileys socket)', () => {
     const out = await setup({ id: t.id, previous: { auth_status: 'logged_out', account: null } });
     expect(out.sockets[0]!.config.auth.creds.me).toBeUndefined();
     expect(await auth.loadCreds(t.id)).toBeNull();
+  });
+
+  it('stop: creds it cannot save are reported in the log, not dropped silently', async () => {
+    const failing = Object.assign(Object.create(auth) as MemoryAuthStore, {
+      saveCreds: async () => {
+        throw new Error('disk full');
+      },
+    });
+    const t = await setup({ auth: failing });
+    await t.session.stop();
+    expect(t.warnings).toContain('saving whatsapp creds at stop failed');
   });
 
   it('stop ends the socket and ignores its late events; logout logs out and wipes', async () => {

@@ -1,112 +1,38 @@
-// One WhatsApp session on Baileys: login (QR, pairing code), the disconnect policy, inbound/outbound, health.
-import { randomBytes } from 'node:crypto';
+// One WhatsApp session on Baileys: the socket's lifecycle — login (QR, pairing code), the disconnect policy, health.
 import {
   type BaileysEventMap,
   type ConnectionState,
   DisconnectReason,
-  downloadMediaMessage,
   type proto,
   type UserFacingSocketConfig,
-  type WAMessage,
   type WAMessageKey,
-  type WASocket,
 } from 'baileys';
 import { SbError } from '../../domain/errors.js';
-import type { MessageStatus } from '../../domain/statuses.js';
-import type { HistoryStore } from '../../ports/history.js';
-import type { IdentityStore } from '../../ports/identities.js';
 import type { OutboundMessage, ProviderSession, SendResult, SessionContext } from '../../ports/provider.js';
-import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState, type WhatsAppAuthPort } from './auth-store.js';
+import { type DbAuthState, SESSION_KEY_TYPES, useDbAuthState } from './auth-store.js';
+import { baileysLogger, errText } from './baileys-logger.js';
+import { runControl } from './controls.js';
 import { DecryptWatch } from './decrypt-watch.js';
 import { backoffDelay, closeCode, disconnectRule } from './disconnect-policy.js';
-import { GroupCache, groupView, rateLimitError } from './groups.js';
+import { GroupCache } from './groups.js';
 import { HistoryImporter } from './history.js';
-import { type LidLookup, pairOf, pairOfKey, SessionIdentities } from './identities.js';
-import { ackStatus, bareJid, mapMessage, phoneOf } from './mapper.js';
-import { buildOutbound } from './outbound.js';
+import { pairOf, SessionIdentities } from './identities.js';
+import { InboundHandler } from './inbound.js';
+import { bareJid } from './mapper.js';
+import { loadOutboundMedia, sendOutbound } from './outbound.js';
 import { SessionProbe } from './probe.js';
+import { SentLedger } from './sent-ledger.js';
+import type { WaSocket, WhatsAppSessionDeps } from './session-deps.js';
 
-/** The part of Baileys' socket the session uses (a fake socket in tests implements just this). */
-export type WaSocket = Pick<
-  WASocket,
-  | 'ev'
-  | 'end'
-  | 'logout'
-  | 'sendMessage'
-  | 'requestPairingCode'
-  | 'readMessages'
-  | 'sendPresenceUpdate'
-  | 'query'
-  | 'updateMediaMessage'
-  | 'groupCreate'
-  | 'groupMetadata'
-  | 'groupFetchAllParticipating'
-  | 'groupParticipantsUpdate'
-> & { user?: WASocket['user']; signalRepository?: { lidMapping: LidLookup } };
-
-/** Builds a socket (Baileys' `makeWASocket` in production). */
-export type SocketMaker = (config: UserFacingSocketConfig) => WaSocket;
-
-/** A stored message, as far as the session needs it (replies, reactions, retry requests). */
-export interface StoredMessageRef {
-  chat_id: string;
-  body: string | null;
-  is_from_me: boolean;
-  from: string | null;
-}
-
-/** Tunables of the session (from configuration; tests shorten them). */
-export interface WhatsAppKnobs {
-  wsUrl?: string;
-  version: [number, number, number];
-  maxReconnectAttempts: number;
-  healthCheckIntervalMs: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  connectTimeoutMs: number;
-  keepAliveIntervalMs: number;
-  /** Largest outbound media item in bytes. */
-  maxMediaBytes: number;
-  /**
-   * History sync after a link (WHATSAPP_HISTORY_DAYS): messages up to this many days old are stored; 0 tells
-   * Baileys to take no history (it then skips the initial app-state sync and the wait for the history).
-   */
-  historyDays: number;
-  /** How long an undecryptable message waits for the sender's re-send before it is reported (ms). */
-  decryptRetryMs: number;
-}
-
-export interface WhatsAppSessionDeps {
-  ctx: SessionContext;
-  auth: WhatsAppAuthPort;
-  makeSocket: SocketMaker;
-  knobs: WhatsAppKnobs;
-  /** Looks up a stored message of this instance by WhatsApp message id. */
-  findMessage(instanceId: string, messageId: string): Promise<StoredMessageRef | null>;
-  /** Keeps the contacts table current (names, LID ↔ phone). */
-  upsertContact?(c: { contact_id: string; name: string | null; phone: string | null }): Promise<void>;
-  /** Stores history-sync messages (idempotent); without it history is counted but not kept. */
-  history?: HistoryStore;
-  /** Whether this process still owns the session (a lease elsewhere may say no). Default: yes. */
-  ownsSession?(): Promise<boolean>;
-  /** Downloads and decrypts an inbound media message (Baileys' downloadMediaMessage; tests replace it). */
-  downloadMedia?(raw: WAMessage, sock: WaSocket): Promise<Buffer>;
-  /** Fetches outbound media by URL: the gateway's guarded fetch (SSRF-safe, size-capped); tests replace it. */
-  fetchMedia?(url: string, maxBytes: number): Promise<Buffer>;
-  random?: () => number;
-  /** Names a group's chat after its subject (creating the chat when new); `creation` in Unix seconds. */
-  nameGroupChat?(chatId: string, subject: string, creation?: number): Promise<void>;
-  /** LID ↔ phone pairs of the instance (merges a LID's chat into the phone's); without it LIDs stay as they come. */
-  identities?: IdentityStore;
-}
+export type {
+  SocketMaker,
+  StoredMessageRef,
+  WaSocket,
+  WhatsAppKnobs,
+  WhatsAppSessionDeps,
+} from './session-deps.js';
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
-
-/** How long after a send returns its acks are held back (the core stores the message id meanwhile). */
-const ACK_GRACE_MS = 250;
-
-/** Message types whose bytes can be downloaded later. */
-const MEDIA_KINDS = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 /** Live session of one `whatsapp` instance. */
 export class WhatsAppSession implements ProviderSession {
@@ -124,24 +50,23 @@ export class WhatsAppSession implements ProviderSession {
   private probe: SessionProbe | null = null;
   /** Serialises the handling of socket events. */
   private events: Promise<void> = Promise.resolve();
-  /** Ids of messages we sent: their echo in messages.upsert is not stored twice. */
-  private readonly sentIds = new Map<string, proto.IMessage>();
-  /** Sends in flight (plus a short grace): acks for them wait until the core knows the message id. */
-  private readonly sendGates = new Map<string, Promise<void>>();
+  /** Our recent sends (echoes, retry requests) and the ack gates of sends in flight. */
+  private readonly sent: SentLedger;
+  private readonly inbound: InboundHandler;
 
   private readonly history: HistoryImporter;
   private readonly decrypt: DecryptWatch;
   /** LID ↔ phone identities learned in this session. */
   private readonly ids: SessionIdentities;
   /** Group metadata (one fetch per group; Baileys reads it when sending to a group). */
-  private readonly groups: GroupCache;
+  readonly groups: GroupCache;
 
-  constructor(private readonly deps: WhatsAppSessionDeps) {
+  constructor(readonly deps: WhatsAppSessionDeps) {
     this.history = new HistoryImporter({
       ctx: deps.ctx,
       store: deps.history,
       days: deps.knobs.historyDays,
-      saveContact: (id, name, pn) => this.saveContact(id, name, pn),
+      saveContact: (id, name, pn) => this.inbound.saveContact(id, name, pn),
     });
     this.decrypt = new DecryptWatch({
       retryWindowMs: deps.knobs.decryptRetryMs,
@@ -152,7 +77,19 @@ export class WhatsAppSession implements ProviderSession {
     this.groups = new GroupCache(
       (e) => deps.ctx.emit(e),
       async (g) => deps.nameGroupChat?.(g.id, g.subject, g.creation),
+      (obj, msg) => deps.ctx.logger.warn(obj, msg),
     );
+    this.sent = new SentLedger(deps.ctx);
+    this.inbound = new InboundHandler({
+      ctx: deps.ctx,
+      auth: deps.auth,
+      upsertContact: deps.upsertContact,
+      ids: this.ids,
+      decrypt: this.decrypt,
+      sent: this.sent,
+      account: () => this.account,
+      lidMapping: () => this.sock?.signalRepository?.lidMapping,
+    });
   }
 
   private get ctx(): SessionContext {
@@ -206,22 +143,9 @@ export class WhatsAppSession implements ProviderSession {
       await this.auth?.saveCreds();
     });
     on('connection.update', (u) => this.onConnectionUpdate(u));
-    on('messages.upsert', (u) => this.onUpsert(u.messages));
-    on('messages.update', async (updates) => {
-      for (const u of updates) {
-        const status = ackStatus(u.update?.status);
-        if (!status || !u.key.id || !u.key.fromMe) continue;
-        await this.emitAck(u.key.id, status);
-      }
-    });
-    on('contacts.upsert', async (list) => {
-      for (const c of list) {
-        await this.ids.learn(
-          pairOf(c.id, c.phoneNumber) ?? pairOf(c.lid, c.id) ?? pairOf(c.lid, c.phoneNumber),
-        );
-        await this.saveContact(c.id, c.name ?? c.notify ?? null, c.phoneNumber ?? null);
-      }
-    });
+    on('messages.upsert', (u) => this.inbound.onUpsert(u.messages));
+    on('messages.update', (updates) => this.inbound.onUpdates(updates));
+    on('contacts.upsert', (list) => this.inbound.onContacts(list));
     on('groups.upsert', (list) => this.groups.onUpsert(list));
     on('groups.update', (list) => this.groups.onUpdate(list));
     on('group-participants.update', async (u) => {
@@ -230,16 +154,7 @@ export class WhatsAppSession implements ProviderSession {
       await this.groups.onParticipants(u);
     });
     on('messaging-history.set', (h) => this.history.onSet(h, this.account));
-    on('lid-mapping.update', async (m) => {
-      await this.ids.learn(pairOf(m.lid, m.pn));
-      if (m.pn) await this.saveContact(m.pn, null, m.pn);
-    });
-  }
-
-  private async saveContact(id: string, name: string | null, pn: string | null): Promise<void> {
-    if (!this.deps.upsertContact || !id || id.endsWith('@g.us')) return;
-    const contactId = phoneOf(id) ? bareJid(id) : pn && phoneOf(pn) ? bareJid(pn) : bareJid(id);
-    await this.deps.upsertContact({ contact_id: contactId, name, phone: phoneOf(contactId) ?? phoneOf(pn) });
+    on('lid-mapping.update', (m) => this.inbound.onLidMapping(m));
   }
 
   private async onConnectionUpdate(u: Partial<ConnectionState>): Promise<void> {
@@ -406,50 +321,11 @@ export class WhatsAppSession implements ProviderSession {
     this.connect();
   }
 
-  private async onUpsert(messages: WAMessage[]): Promise<void> {
-    for (const m of messages) {
-      if (DecryptWatch.isFailure(m)) {
-        this.decrypt.failed(m);
-        continue;
-      }
-      this.decrypt.resolved(m.key.id);
-      if (m.key.fromMe && m.key.id && this.sentIds.has(m.key.id)) {
-        // Our own send echoed back; Baileys may have merged an early receipt into it.
-        const status = ackStatus(m.status);
-        if (status === 'delivered' || status === 'read') await this.emitAck(m.key.id, status);
-        continue;
-      }
-      await this.ids.learn(pairOfKey(m.key));
-      const first = mapMessage(m, this.account);
-      if (!first) continue;
-      const mapped = await this.ids.canonical(first, this.sock?.signalRepository?.lidMapping);
-      if (mapped.media && MEDIA_KINDS.has(mapped.type)) {
-        await this.deps.auth.saveMediaRef(this.ctx.instanceId, mapped.message_id, {
-          key: m.key,
-          message: m.message,
-        });
-      }
-      await this.ctx.emit({ type: 'message', message: mapped });
-    }
-  }
-
-  /**
-   * Reports an ack. An ack for a send still in flight (or just returned, before the core has stored the message
-   * id) waits for it, so an early receipt is not lost.
-   */
-  private async emitAck(messageId: string, status: MessageStatus): Promise<void> {
-    const gate = this.sendGates.get(messageId);
-    if (!gate) return this.ctx.emit({ type: 'ack', message_id: messageId, status });
-    void gate
-      .then(() => this.ctx.emit({ type: 'ack', message_id: messageId, status }))
-      .catch((err) => this.ctx.logger.warn({ err: errText(err) }, 'ack handling failed'));
-  }
-
   /** Answers Baileys' retry requests: our own recent sends first, then the message store. */
   private async getMessage(key: WAMessageKey): Promise<proto.IMessage | undefined> {
     if (!key.id) return undefined;
-    const recent = this.sentIds.get(key.id);
-    if (recent && Object.keys(recent).length > 0) return recent;
+    const recent = this.sent.content(key.id);
+    if (recent) return recent;
     const stored = await this.deps.findMessage(this.ctx.instanceId, key.id);
     return stored?.body ? { conversation: stored.body } : undefined;
   }
@@ -472,9 +348,14 @@ export class WhatsAppSession implements ProviderSession {
     if (sock) {
       try {
         sock.end(undefined);
-      } catch {}
+      } catch (err) {
+        this.ctx.logger.debug({ err: errText(err) }, 'ending the socket at stop failed');
+      }
     }
-    await this.auth?.saveCreds().catch(() => {});
+    // Creds changed since the last save would be lost: a failure here is worth an operator's look.
+    await this.auth
+      ?.saveCreds()
+      .catch((err) => this.ctx.logger.warn({ err: errText(err) }, 'saving whatsapp creds at stop failed'));
   }
 
   async logout(): Promise<void> {
@@ -498,152 +379,27 @@ export class WhatsAppSession implements ProviderSession {
 
   async send(msg: OutboundMessage): Promise<SendResult> {
     const sock = this.requireOpen();
-    const jid = msg.to;
-    const { content, quoted } = await buildOutbound(msg, {
+    return sendOutbound(sock, msg, {
+      sent: this.sent,
+      ids: this.ids,
       findMessage: (id) => this.deps.findMessage(this.ctx.instanceId, id),
-      loadMedia: (m) => this.loadMedia(m),
+      loadMedia: (m) => loadOutboundMedia(m, this.deps.knobs.maxMediaBytes, this.deps.fetchMedia),
     });
-    const messageId = `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
-    this.rememberSent(messageId, {});
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    this.sendGates.set(messageId, gate);
-    const release = () => {
-      const t = setTimeout(() => {
-        this.sendGates.delete(messageId);
-        open();
-      }, ACK_GRACE_MS);
-      t.unref?.();
-    };
-    try {
-      const sent = await sock.sendMessage(jid, content, { messageId, ...(quoted ? { quoted } : {}) });
-      if (sent?.message) this.rememberSent(messageId, sent.message);
-      release();
-      await this.ids.learnFromSend(jid, sock.signalRepository?.lidMapping);
-      const ts = sent?.messageTimestamp;
-      const seconds = typeof ts === 'number' ? ts : ts ? Number(ts.toString()) : 0;
-      return {
-        message_id: sent?.key.id ?? messageId,
-        timestamp: (seconds > 0 ? new Date(seconds * 1000) : new Date()).toISOString(),
-      };
-    } catch (err) {
-      this.sentIds.delete(messageId);
-      release();
-      throw rateLimitError(err);
-    }
   }
 
-  private rememberSent(id: string, message: proto.IMessage): void {
-    this.sentIds.set(id, message);
-    if (this.sentIds.size > 1000) {
-      const oldest = this.sentIds.keys().next().value;
-      if (oldest !== undefined) this.sentIds.delete(oldest);
-    }
-  }
-
-  private async loadMedia(m: NonNullable<OutboundMessage['media']>): Promise<Buffer> {
-    const max = this.deps.knobs.maxMediaBytes;
-    let data: Buffer;
-    if (m.base64) {
-      data = Buffer.from(m.base64.replace(/^data:[^,]*,/, ''), 'base64');
-    } else if (m.url) {
-      data = await (this.deps.fetchMedia ?? fetchMedia)(m.url, max);
-    } else {
-      throw new SbError('SB_ERR_VALIDATION', 'media needs url or base64');
-    }
-    if (data.length === 0) throw new SbError('SB_ERR_VALIDATION', 'media is empty');
-    if (data.length > max) {
-      throw new SbError('SB_ERR_PAYLOAD_TOO_LARGE', `media is larger than ${max} bytes`, {
-        details: { max_bytes: max },
-      });
-    }
-    return data;
-  }
-
+  /** pairing_code (login) here; every other action in controls.ts. */
   async control(action: string, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
-    switch (action) {
-      case 'pairing_code':
-        return { code: await this.pairingCode(String(payload.phone ?? '')) };
-      case 'download_media':
-        return this.downloadMedia(String(payload.message_id ?? ''));
-      case 'mark_read': {
-        const sock = this.requireOpen();
-        const chat = String(payload.chat_id ?? '');
-        const ids = Array.isArray(payload.message_ids) ? payload.message_ids.map(String) : [];
-        await sock.readMessages(ids.map((id) => ({ remoteJid: chat, id, fromMe: false })));
-        return { read: ids.length };
-      }
-      case 'create_group': {
-        const sock = this.requireOpen();
-        const participants = Array.isArray(payload.participants) ? payload.participants.map(String) : [];
-        const meta = await sock.groupCreate(String(payload.subject ?? ''), participants).catch((e) => {
-          throw rateLimitError(e);
-        });
-        await this.groups.onUpsert([meta]);
-        return { group_id: meta.id, subject: meta.subject, group: groupView(meta) };
-      }
-      case 'list_groups': {
-        const list = await this.groups.list(this.requireOpen(), payload.refresh === true);
-        return { groups: list.map(groupView) };
-      }
-      case 'group_info': {
-        const meta = await this.groups.get(this.requireOpen(), String(payload.group_id ?? ''));
-        return { group: groupView(meta) };
-      }
-      case 'group_participants': {
-        const sock = this.requireOpen();
-        const action = String(payload.action) as 'add' | 'remove' | 'promote' | 'demote';
-        const jids = Array.isArray(payload.participants) ? payload.participants.map(String) : [];
-        const res = await sock
-          .groupParticipantsUpdate(String(payload.group_id ?? ''), jids, action)
-          .catch((e) => {
-            throw rateLimitError(e);
-          });
-        return { results: res.map((r) => ({ id: r.jid ?? null, status: Number(r.status) || null })) };
-      }
-      case 'typing': {
-        const sock = this.requireOpen();
-        const presence = payload.state === 'paused' ? 'paused' : 'composing';
-        await sock.sendPresenceUpdate(presence, String(payload.chat_id ?? ''));
-        return { presence };
-      }
-      default:
-        throw new SbError('SB_ERR_UNSUPPORTED', `the whatsapp provider has no action ${action}`);
-    }
-  }
-
-  /** The bytes of an inbound media message, fetched from WhatsApp's media servers and decrypted. */
-  private async downloadMedia(messageId: string): Promise<Record<string, unknown>> {
-    const raw = (await this.deps.auth.loadMediaRef(this.ctx.instanceId, messageId)) as WAMessage | null;
-    if (!raw) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', `no media for message ${messageId}`);
-    const sock = this.requireOpen();
-    const mapped = mapMessage(raw, this.account);
-    const download =
-      this.deps.downloadMedia ??
-      ((msg: WAMessage, s: WaSocket) =>
-        downloadMediaMessage(
-          msg,
-          'buffer',
-          {},
-          {
-            reuploadRequest: (x) => s.updateMediaMessage(x),
-            logger: baileysLogger(this.ctx.logger) as unknown as NonNullable<
-              UserFacingSocketConfig['logger']
-            >,
-          },
-        ));
-    try {
-      const data = await download(raw, sock);
-      return {
-        data,
-        mimetype: (mapped?.media?.mimetype as string | null) ?? 'application/octet-stream',
-        filename: (mapped?.media?.filename as string | null) ?? null,
-      };
-    } catch (err) {
-      throw new SbError('SB_ERR_PROVIDER', `could not download the media: ${errText(err)}`, { cause: err });
-    }
+    if (action === 'pairing_code') return { code: await this.pairingCode(String(payload.phone ?? '')) };
+    return runControl(
+      {
+        deps: this.deps,
+        groups: this.groups,
+        account: () => this.account,
+        requireOpen: () => this.requireOpen(),
+      },
+      action,
+      payload,
+    );
   }
 
   /** Requests an 8-character pairing code for `phone` (an alternative to scanning the QR). */
@@ -678,32 +434,4 @@ export class WhatsAppSession implements ProviderSession {
       });
     }
   }
-}
-
-const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-/** Without the gateway's guarded fetch there is no way to fetch a user-given URL safely: refuse. */
-async function fetchMedia(): Promise<Buffer> {
-  throw new SbError('SB_ERR_UNSUPPORTED', 'media by URL is not available here; send it as base64');
-}
-
-/** Baileys' logger interface over ours: chatty levels dropped (they may include key material). */
-function baileysLogger(log: SessionContext['logger']): Record<string, unknown> {
-  const self: Record<string, unknown> = {
-    level: 'warn',
-    child: () => self,
-    trace: () => {},
-    debug: () => {},
-    info: () => {},
-    warn: (obj: unknown, msg?: string) => log.warn({ baileys: summarize(obj) }, msg ?? 'baileys warning'),
-    error: (obj: unknown, msg?: string) => log.error({ baileys: summarize(obj) }, msg ?? 'baileys error'),
-  };
-  return self;
-}
-
-/** Keeps only an error message from whatever Baileys logs (never buffers or keys). */
-function summarize(obj: unknown): string {
-  if (typeof obj === 'string') return obj.slice(0, 200);
-  const err = (obj as { err?: unknown; error?: unknown } | null)?.err ?? (obj as { error?: unknown })?.error;
-  return err instanceof Error ? err.message : typeof obj;
 }

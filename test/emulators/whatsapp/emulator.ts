@@ -120,6 +120,17 @@ interface Conn {
   silent?: boolean;
 }
 
+/** A failure inside one of the emulator's own handlers, with where it happened (see `faults`). */
+export interface EmulatorFault {
+  /** Which handler failed: `frame` (decoding/handshake: the socket is closed), `node`, `history`. */
+  where: 'frame' | 'node' | 'history';
+  /** The account of the connection, if it had logged in. */
+  phone: string | null;
+  /** The tag of the node being handled (`node` faults). */
+  tag: string | null;
+  message: string;
+}
+
 /** Options for {@link WhatsAppEmulator.start}. */
 export interface EmulatorOptions {
   /** Port to listen on (0 or omitted: a free port). */
@@ -134,7 +145,7 @@ export interface EmulatorOptions {
  * In-memory WhatsApp server speaking the real multi-device protocol (Noise XX, binary nodes,
  * Signal) well enough for Baileys to pair, log in, send and receive texts and receipts.
  * Emits `pair` ({phone, lid, device}), `login` ({phone, device}), `conflict` ({phone, device}: a second live
- * login of one device) and `sent` (SentMessage & {accountPhone}).
+ * login of one device), `sent` (SentMessage & {accountPhone}) and `fault` (EmulatorFault).
  */
 export class WhatsAppEmulator extends EventEmitter {
   /** Websocket URL to pass to Baileys as `waWebSocketUrl`. */
@@ -145,6 +156,8 @@ export class WhatsAppEmulator extends EventEmitter {
   readonly certChain: Buffer;
   /** The server's static Noise public key (the leaf certificate's key). */
   readonly staticPublicKey: Buffer;
+  /** Failures inside the emulator's handlers, oldest first: a test that expects none can say so. */
+  readonly faults: EmulatorFault[] = [];
   private readonly staticKey: RawKeyPair;
   private readonly accountsByPhone = new Map<string, Account>();
   private readonly contacts = new Map<string, SignalPeer>();
@@ -825,7 +838,13 @@ export class WhatsAppEmulator extends EventEmitter {
     };
     this.conns.add(conn);
     ws.on('message', (data: Buffer) => {
-      conn.chain = conn.chain.then(() => this.onData(conn, data)).catch(() => ws.terminate());
+      // A frame that cannot be read leaves the stream out of step: recorded, and the socket is closed.
+      conn.chain = conn.chain
+        .then(() => this.onData(conn, data))
+        .catch((err) => {
+          this.fault('frame', conn, err);
+          ws.terminate();
+        });
     });
     ws.on('close', () => {
       this.conns.delete(conn);
@@ -846,7 +865,8 @@ export class WhatsAppEmulator extends EventEmitter {
       } else {
         const node = await decodeBinaryNode(frame);
         if (conn.account?.silent || conn.silent) continue;
-        this.onNode(conn, node).catch(() => undefined);
+        // One node's failure does not stop the connection (as on WhatsApp); it is recorded with its tag.
+        this.onNode(conn, node).catch((err) => this.fault('node', conn, err, node));
       }
     }
   }
@@ -912,7 +932,25 @@ export class WhatsAppEmulator extends EventEmitter {
       content: [{ tag: 'offline', attrs: { count: String(queued.length) } }],
     });
     this.emit('login', { phone, device: device.id });
-    void this.flushHistory(conn).catch(() => conn.ws.terminate());
+    void this.flushHistory(conn).catch((err) => this.historyFailed(conn, err));
+  }
+
+  /** Records a fault (with the connection's account and the node's tag) and emits it as `fault`. */
+  private fault(where: EmulatorFault['where'], conn: Conn, err: unknown, node?: BinaryNode): void {
+    const f: EmulatorFault = {
+      where,
+      phone: conn.account?.phone ?? null,
+      tag: node?.tag ?? null,
+      message: err instanceof Error ? err.message : String(err),
+    };
+    this.faults.push(f);
+    this.emit('fault', f);
+  }
+
+  /** History that cannot be delivered: recorded, and the socket closed (the client reconnects and gets it again). */
+  private historyFailed(conn: Conn, err: unknown): void {
+    this.fault('history', conn, err);
+    conn.ws.terminate();
   }
 
   private nextId(conn: Conn): string {
@@ -991,7 +1029,7 @@ export class WhatsAppEmulator extends EventEmitter {
     else this.result(conn, iq, this.answerIq(conn, iq));
     // A prekey upload makes the device reachable: history it is owed can go now.
     if (iq.attrs.xmlns === 'encrypt' && iq.attrs.type === 'set')
-      void this.flushHistory(conn).catch(() => conn.ws.terminate());
+      void this.flushHistory(conn).catch((err) => this.historyFailed(conn, err));
   }
 
   /** Content of the result for a client iq (undefined: an empty result). */
