@@ -123,7 +123,9 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
     const one = await store.messages.upsert(msg(instanceId, { message_id: 'men-1', mentions: jids }));
     expect(one.message.mentions).toEqual(jids);
     expect((await store.messages.getByMessageId(instanceId, 'men-1'))?.mentions).toEqual(jids);
-    const none = await store.messages.insertOutbound(msg(instanceId, { message_id: null, status: 'pending' }));
+    const none = await store.messages.insertOutbound(
+      msg(instanceId, { message_id: null, status: 'pending' }),
+    );
     expect(none.message.mentions).toEqual([]);
     const page = await store.messages.list({ instance_id: instanceId, limit: 100 });
     expect(page.items.find((m) => m.message_id === 'men-1')?.mentions).toEqual(jids);

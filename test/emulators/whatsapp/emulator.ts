@@ -461,6 +461,7 @@ export class WhatsAppEmulator extends EventEmitter {
     text: string;
     id?: string;
     pushName?: string;
+    /** Phones mentioned: as phone JIDs, or (with `addressing: 'lid'`, as WhatsApp does in LID groups) as LIDs. */
     mentions?: string[];
     /** `pn` (default): participant = phone JID + `participant_lid`; `lid`: participant = LID + `participant_pn`. */
     addressing?: 'pn' | 'lid';
@@ -472,7 +473,11 @@ export class WhatsAppEmulator extends EventEmitter {
       ? {
           extendedTextMessage: {
             text: opts.text,
-            contextInfo: { mentionedJid: opts.mentions.map((p) => `${p}@${S_WHATSAPP_NET}`) },
+            contextInfo: {
+              mentionedJid: opts.mentions.map((p) =>
+                opts.addressing === 'lid' ? `${this.lidOfPhone(p)}@lid` : `${p}@${S_WHATSAPP_NET}`,
+              ),
+            },
           },
         }
       : { conversation: opts.text };
@@ -560,6 +565,11 @@ export class WhatsAppEmulator extends EventEmitter {
   /** A simulated contact's LID user part (digits), inventing the contact on first use. */
   contactLid(phone: string): string {
     return this.contact(phone).lid;
+  }
+
+  /** The LID (digits) of a phone: an account's own, else the (possibly new) contact's. */
+  private lidOfPhone(phone: string): string {
+    return this.accountsByPhone.get(phone.replace(/\D/g, ''))?.lid ?? this.contact(phone).lid;
   }
 
   /** The contact a message was sent to reports it delivered or read. */
