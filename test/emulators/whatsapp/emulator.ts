@@ -516,7 +516,8 @@ export class WhatsAppEmulator extends EventEmitter {
   async deliverMedia(opts: {
     toPhone: string;
     fromPhone: string;
-    kind: 'image' | 'video' | 'document' | 'audio';
+    /** `sticker`: a WebP sticker (media keys "WhatsApp Image Keys", as WhatsApp uses for stickers). */
+    kind: 'image' | 'video' | 'document' | 'audio' | 'sticker';
     data: Buffer;
     mimetype: string;
     fileName?: string;
@@ -544,7 +545,9 @@ export class WhatsAppEmulator extends EventEmitter {
           ? { videoMessage: { ...common, caption: opts.caption } }
           : opts.kind === 'audio'
             ? { audioMessage: { ...common, ptt: !!opts.ptt, seconds: 1 } }
-            : { documentMessage: { ...common, fileName: opts.fileName ?? 'file', caption: opts.caption } };
+            : opts.kind === 'sticker'
+              ? { stickerMessage: { ...common, width: 512, height: 512, isAnimated: false } }
+              : { documentMessage: { ...common, fileName: opts.fileName ?? 'file', caption: opts.caption } };
     const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
     for (const device of account.devices.values()) {
       const { type, ciphertext } = await this.encryptFromPeer(account, device, peer, message);
