@@ -30,10 +30,13 @@ const toIso = (ts: WAMessage['messageTimestamp']): string => {
   return (n > 0 ? new Date(n * 1000) : new Date()).toISOString();
 };
 
+/** At most this many mentions are kept per message (a WhatsApp group has at most 1024 members). */
+const MAX_MENTIONS = 1024;
+
 /** The user JIDs a message's `contextInfo.mentionedJid` names (device suffix dropped, duplicates removed). */
 function mentionsOf(ctx: { mentionedJid?: string[] | null } | null | undefined): string[] {
   const jids = (ctx?.mentionedJid ?? []).filter((j): j is string => typeof j === 'string' && j.includes('@'));
-  return [...new Set(jids.map(bareJid))];
+  return [...new Set(jids.map(bareJid))].slice(0, MAX_MENTIONS);
 }
 
 const MEDIA_TYPES: Record<string, string> = {
