@@ -1953,6 +1953,8 @@ export interface components {
             media: {
                 [key: string]: unknown;
             } | null;
+            /** @description JIDs the message mentions (WhatsApp `<digits>@s.whatsapp.net`, or a LID); empty when none. */
+            mentions: string[];
             message_id: string | null;
             reply_to: string | null;
             /** @description Sender phone (E.164) when known; a WhatsApp LID sender gets it once its phone is learned. */
@@ -1978,6 +1980,8 @@ export interface components {
             media: {
                 [key: string]: unknown;
             } | null;
+            /** @description JIDs the message mentions (WhatsApp `<digits>@s.whatsapp.net`, or a LID); empty when none. */
+            mentions: string[];
             message_id: string | null;
             reply_to: string | null;
             /** @description Sender phone (E.164) when known; a WhatsApp LID sender gets it once its phone is learned. */

@@ -42,6 +42,7 @@ const toNewMessage = (rec: SpoolRecord): NewMessage => {
     contact_name: m.contact_name ?? null,
     reply_to: m.reply_to ?? null,
     media: m.media ?? null,
+    mentions: m.mentions ?? [],
     status: m.is_from_me ? 'sent' : 'received',
     timestamp: m.timestamp,
   };

@@ -574,19 +574,30 @@ export class SessionSupervisor {
 
   /**
    * A chat or sender still named by a LID whose phone became known while the message waited (issue 18: the pair was
-   * learned and merged in between) is stored under the phone, so the merge leaves nothing behind.
+   * learned and merged in between) is stored under the phone, so the merge leaves nothing behind. Mentioned LIDs
+   * (WhatsApp mentions by LID in LID-addressed groups) become phone JIDs the same way when the phone is known.
    */
   private async canonicalLids(
     instanceId: string,
     m: SpoolRecord['message'],
   ): Promise<SpoolRecord['message']> {
     const ids = this.deps.identities;
-    if (!ids || !(m.chat_id.endsWith('@lid') || m.from?.endsWith('@lid'))) return m;
+    const lidMentions = m.mentions?.some((j) => j.endsWith('@lid')) ?? false;
+    if (!ids || !(m.chat_id.endsWith('@lid') || m.from?.endsWith('@lid') || lidMentions)) return m;
     const pn = async (jid: string | null) =>
       jid?.endsWith('@lid') ? ((await ids.pnForLid(instanceId, jid.replace(/:\d+@/, '@'))) ?? jid) : jid;
     const from = await pn(m.from);
     const chat = m.is_group ? m.chat_id : ((await pn(m.chat_id)) ?? m.chat_id);
-    return { ...m, chat_id: chat, from, contact_phone: m.contact_phone ?? (from ? phoneOfJid(from) : null) };
+    const mentions = lidMentions
+      ? [...new Set(await Promise.all((m.mentions ?? []).map(async (j) => (await pn(j)) ?? j)))]
+      : m.mentions;
+    return {
+      ...m,
+      chat_id: chat,
+      from,
+      contact_phone: m.contact_phone ?? (from ? phoneOfJid(from) : null),
+      ...(mentions ? { mentions } : {}),
+    };
   }
 
   /** Starts every instance whose desired state is running (after a restart). Failures are logged, not thrown. */

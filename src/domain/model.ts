@@ -48,6 +48,8 @@ export interface Message {
   contact_name: string | null;
   reply_to: string | null;
   media: Record<string, unknown> | null;
+  /** JIDs the message mentions (WhatsApp: user JIDs, `<digits>@s.whatsapp.net` or a LID); empty when none. */
+  mentions: string[];
   status: MessageStatus;
   timestamp: string;
   created_at: string;

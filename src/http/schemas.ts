@@ -108,6 +108,9 @@ export const messageView = z
     contact_name: z.string().nullable(),
     reply_to: z.string().nullable(),
     media: z.record(z.string(), z.unknown()).nullable(),
+    mentions: z
+      .array(z.string())
+      .describe('JIDs the message mentions (WhatsApp `<digits>@s.whatsapp.net`, or a LID); empty when none.'),
     status: z.enum(MESSAGE_STATUSES),
     timestamp: z.string(),
     created_at: z.string(),

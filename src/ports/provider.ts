@@ -27,6 +27,8 @@ export interface ProviderMessage {
   contact_phone?: string | null;
   reply_to?: string | null;
   media?: Record<string, unknown> | null;
+  /** JIDs the message mentions (WhatsApp `contextInfo.mentionedJid`); absent or empty when none. */
+  mentions?: string[];
   timestamp: string;
 }
 

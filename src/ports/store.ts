@@ -105,6 +105,8 @@ export interface NewMessage {
   contact_name: string | null;
   reply_to: string | null;
   media: Record<string, unknown> | null;
+  /** JIDs the message mentions; empty (the default) when none. */
+  mentions?: string[];
   status: MessageStatus;
   timestamp: string;
   idempotency_key?: string | null;

@@ -83,6 +83,18 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     expect(await store.messages.insertMany([])).toEqual([]);
   });
 
+  it('stores the mentions of a batch row, and none as an empty list', async () => {
+    const jids = ['4915100000002@s.whatsapp.net', '123456789012345@lid'];
+    const [withMentions, without] = await store.messages.insertMany([
+      msg(a, { message_id: 'mn1', mentions: jids }),
+      msg(a, { message_id: 'mn2' }),
+    ]);
+    expect(withMentions?.mentions).toEqual(jids);
+    expect(without?.mentions).toEqual([]);
+    expect((await store.messages.getByMessageId(a, 'mn1'))?.mentions).toEqual(jids);
+    expect((await store.messages.getByMessageId(a, 'mn2'))?.mentions).toEqual([]);
+  });
+
   it('touches chats as one-by-one touches would (aggregated per chat)', async () => {
     const seq = (chat: string): ChatTouch[] => [
       {

@@ -69,14 +69,15 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
       if (!ms.length) return [];
       const rows = await sql.query(
         `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body, type,
-           is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash)
+           is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash,
+           mentions)
          SELECT v.instance_id, i.company_id, v.message_id, v.chat_id, v.from_id, v.to_id, v.body, v.type,
            v.is_from_me, v.is_group, v.group_id, v.contact_name, v.reply_to, v.media, v.status, v.ts,
-           v.idempotency_key, v.request_hash
+           v.idempotency_key, v.request_hash, COALESCE(v.mentions, '{}')
          FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, message_id text, chat_id text,
            from_id text, to_id text, body text, type text, is_from_me boolean, is_group boolean, group_id text,
            contact_name text, reply_to text, media jsonb, status text, ts timestamptz, idempotency_key text,
-           request_hash text)
+           request_hash text, mentions text[])
          JOIN ${s}.instances i ON i.id = v.instance_id
          ORDER BY v.ord
          ON CONFLICT (instance_id, message_id) DO NOTHING
@@ -98,6 +99,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
               contact_name: m.contact_name,
               reply_to: m.reply_to,
               media: m.media,
+              mentions: m.mentions ?? [],
               status: m.status,
               ts: m.timestamp,
               idempotency_key: m.idempotency_key ?? null,

@@ -63,6 +63,13 @@ describe.each(testBackends())('history repository on %s', (backend) => {
     expect(chat).toMatchObject({ name: 'Old Friend', last_message_preview: 'body H2', unread_count: 0 });
   });
 
+  it('keeps the mentions of a history message (none: an empty list)', async () => {
+    const jids = ['4915100000002@s.whatsapp.net', '123456789012345@lid'];
+    await repo.storeBatch(instanceId, [msg('HM1', { mentions: jids }), msg('HM2')]);
+    expect((await db.store.messages.getByMessageId(instanceId, 'HM1'))?.mentions).toEqual(jids);
+    expect((await db.store.messages.getByMessageId(instanceId, 'HM2'))?.mentions).toEqual([]);
+  });
+
   it('never moves a chat back to an older preview, and leaves a live message as it was', async () => {
     const live = await db.store.messages.upsert({
       instance_id: instanceId,

@@ -28,6 +28,7 @@ export class HistoryRepo implements HistoryStore {
       contact_name: m.contact_name ?? null,
       reply_to: m.reply_to ?? null,
       media: m.media ?? null,
+      mentions: m.mentions ?? [],
       status: m.is_from_me ? 'sent' : 'received',
       ts: m.timestamp,
     }));
@@ -36,12 +37,13 @@ export class HistoryRepo implements HistoryStore {
       `WITH src AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(message_id text, chat_id text, from_id text, to_id text,
            body text, type text, is_from_me boolean, is_group boolean, group_id text, contact_name text,
-           reply_to text, media jsonb, status text, ts timestamptz)
+           reply_to text, media jsonb, mentions text[], status text, ts timestamptz)
        ), ins AS (
          INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body, type,
-           is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts)
+           is_from_me, is_group, group_id, contact_name, reply_to, media, mentions, status, ts)
          SELECT i.id, i.company_id, src.message_id, src.chat_id, src.from_id, src.to_id, src.body, src.type,
-           src.is_from_me, src.is_group, src.group_id, src.contact_name, src.reply_to, src.media, src.status, src.ts
+           src.is_from_me, src.is_group, src.group_id, src.contact_name, src.reply_to, src.media,
+           COALESCE(src.mentions, '{}'), src.status, src.ts
          FROM src JOIN ${s}.instances i ON i.id = $1
          ON CONFLICT (instance_id, message_id) DO NOTHING
          RETURNING chat_id, is_group, ts, body, type, contact_name, is_from_me

@@ -62,7 +62,8 @@ const toInstance = (r: Row): Instance => ({
 });
 
 const MESSAGE_COLUMNS = `id::text AS id, instance_id::text AS instance_id, company_id, message_id, chat_id, from_id, to_id,
-  body, type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, created_at, request_hash`;
+  body, type, is_from_me, is_group, group_id, contact_name, reply_to, media, mentions, status, ts, created_at,
+  request_hash`;
 
 const toMessage = (r: Row): Message => ({
   id: r.id,
@@ -80,6 +81,7 @@ const toMessage = (r: Row): Message => ({
   contact_name: r.contact_name,
   reply_to: r.reply_to,
   media: r.media,
+  mentions: r.mentions ?? [],
   status: r.status,
   timestamp: isoReq(r.ts),
   created_at: isoReq(r.created_at),
@@ -270,10 +272,12 @@ export function createRepos(sql: Sql, schema: string): Repos {
     m.timestamp,
     m.idempotency_key ?? null,
     m.request_hash ?? null,
+    m.mentions ?? [],
   ];
   const INSERT_MESSAGE = `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body,
-      type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`;
+      type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash,
+      mentions)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::text[])`;
 
   const messages: MessageRepo = {
     async upsert(m) {

@@ -118,6 +118,19 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
     expect(second.message.body).toBe('hello');
   });
 
+  it('stores a message’s mentions (empty by default) and reads them back', async () => {
+    const jids = ['4915100000002@s.whatsapp.net', '123456789012345@lid'];
+    const one = await store.messages.upsert(msg(instanceId, { message_id: 'men-1', mentions: jids }));
+    expect(one.message.mentions).toEqual(jids);
+    expect((await store.messages.getByMessageId(instanceId, 'men-1'))?.mentions).toEqual(jids);
+    const none = await store.messages.insertOutbound(
+      msg(instanceId, { message_id: null, status: 'pending' }),
+    );
+    expect(none.message.mentions).toEqual([]);
+    const page = await store.messages.list({ instance_id: instanceId, limit: 100 });
+    expect(page.items.find((m) => m.message_id === 'men-1')?.mentions).toEqual(jids);
+  });
+
   it('returns the first outbound message for a repeated idempotency key', async () => {
     const m = msg(instanceId, {
       message_id: null,

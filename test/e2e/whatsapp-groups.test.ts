@@ -130,6 +130,39 @@ describe('whatsapp groups with real Baileys against the emulator', () => {
     });
   });
 
+  it('stores the mentions of a member’s group message and carries them in its event and the API', async () => {
+    const mid = await emu.deliverGroupText({
+      groupId,
+      fromPhone: ANNA,
+      text: `@${PHONE} @${BORIS} look`,
+      mentions: [PHONE, BORIS],
+    });
+    const m = await eventually(() => t.gw.store.messages.getByMessageId(id, mid), 10_000);
+    expect(m).toMatchObject({ body: `@${PHONE} @${BORIS} look`, mentions: [jid(PHONE), jid(BORIS)] });
+    const ev = await eventually(async () =>
+      (await events('message')).find((e) => (e.data.message as { message_id?: string }).message_id === mid),
+    );
+    expect((ev.data.message as { mentions: string[] }).mentions).toEqual([jid(PHONE), jid(BORIS)]);
+    const listed = (await api('GET', `/api/v1/instances/${id}/messages?chat_id=${groupId}&limit=50`)).json();
+    const view = listed.messages.find((x: { message_id: string }) => x.message_id === mid);
+    expect(view.mentions).toEqual([jid(PHONE), jid(BORIS)]);
+    // in a LID-addressed message WhatsApp mentions by LID: a LID whose phone is known is stored as the phone JID
+    const lidMid = await emu.deliverGroupText({
+      groupId,
+      fromPhone: BORIS,
+      text: 'lid mentions',
+      addressing: 'lid',
+      mentions: [ANNA, CARL],
+    });
+    const lm = await eventually(() => t.gw.store.messages.getByMessageId(id, lidMid), 10_000);
+    expect(lm.mentions).toEqual([jid(ANNA), `${emu.contactLid(CARL)}@lid`]);
+    // a message without mentions has an empty list
+    const plain = await emu.deliverGroupText({ groupId, fromPhone: ANNA, text: 'nobody' });
+    expect((await eventually(() => t.gw.store.messages.getByMessageId(id, plain), 10_000)).mentions).toEqual(
+      [],
+    );
+  });
+
   it('participant changes reach the event log (webhooks) and the cached group', async () => {
     const queries = emu.groups.queries(PHONE);
     emu.changeGroup({ groupId, action: 'remove', phones: [BORIS], actorPhone: PHONE });

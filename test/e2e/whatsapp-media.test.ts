@@ -96,6 +96,29 @@ describe('whatsapp media with real Baileys against the emulator', () => {
     expect(video.media).toMatchObject({ kind: 'video', mimetype: 'video/mp4', data: mp4 });
   });
 
+  it('a WebP goes as a sticker (no caption), and a sticker received is stored as one and downloadable', async () => {
+    const webp = Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 '), Buffer.alloc(40, 7)]);
+    const out = await send({ base64: webp.toString('base64'), mimetype: 'image/webp' });
+    expect(out.media).toMatchObject({ kind: 'sticker', mimetype: 'image/webp', data: webp });
+    expect(out.media?.error).toBeUndefined();
+    expect(out.message?.stickerMessage).toBeTruthy();
+    expect(out.message?.imageMessage).toBeFalsy();
+
+    const sid = await emu.deliverMedia({
+      toPhone: PHONE,
+      fromPhone: ANNA,
+      kind: 'sticker',
+      data: webp,
+      mimetype: 'image/webp',
+    });
+    const sm = await eventually(() => t.gw.store.messages.getByMessageId(id, sid), 10_000);
+    expect(sm).toMatchObject({ type: 'sticker', media: { mimetype: 'image/webp', width: 512, height: 512 } });
+    const res = await api('GET', `/api/v1/instances/${id}/messages/${sid}/media`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^image\/webp/);
+    expect(res.rawPayload).toEqual(webp);
+  });
+
   it('inbound media is stored as a reference and downloaded on demand through the media route', async () => {
     const data = Buffer.from('inbound file '.repeat(50));
     const mid = await emu.deliverMedia({

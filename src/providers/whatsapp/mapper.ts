@@ -30,6 +30,15 @@ const toIso = (ts: WAMessage['messageTimestamp']): string => {
   return (n > 0 ? new Date(n * 1000) : new Date()).toISOString();
 };
 
+/** At most this many mentions are kept per message (a WhatsApp group has at most 1024 members). */
+const MAX_MENTIONS = 1024;
+
+/** The user JIDs a message's `contextInfo.mentionedJid` names (device suffix dropped, duplicates removed). */
+function mentionsOf(ctx: { mentionedJid?: string[] | null } | null | undefined): string[] {
+  const jids = (ctx?.mentionedJid ?? []).filter((j): j is string => typeof j === 'string' && j.includes('@'));
+  return [...new Set(jids.map(bareJid))].slice(0, MAX_MENTIONS);
+}
+
 const MEDIA_TYPES: Record<string, string> = {
   imageMessage: 'image',
   videoMessage: 'video',
@@ -71,6 +80,7 @@ export function mapMessage(m: WAMessage, me: string | null): ProviderMessage | n
   let body: string | null = null;
   let media: Record<string, unknown> | null = null;
   let replyTo: string | null = null;
+  let mentions: string[] = [];
   const c = content as proto.IMessage & Record<string, any>;
   switch (kind) {
     case 'conversation':
@@ -79,6 +89,7 @@ export function mapMessage(m: WAMessage, me: string | null): ProviderMessage | n
     case 'extendedTextMessage':
       body = c.extendedTextMessage?.text ?? null;
       replyTo = c.extendedTextMessage?.contextInfo?.stanzaId ?? null;
+      mentions = mentionsOf(c.extendedTextMessage?.contextInfo);
       break;
     case 'reactionMessage':
       type = 'reaction';
@@ -111,6 +122,7 @@ export function mapMessage(m: WAMessage, me: string | null): ProviderMessage | n
       type = mediaType;
       body = inner?.caption ?? null;
       replyTo = inner?.contextInfo?.stanzaId ?? null;
+      mentions = mentionsOf(inner?.contextInfo);
       media = {
         mimetype: inner?.mimetype ?? null,
         filename: inner?.fileName ?? null,
@@ -136,6 +148,7 @@ export function mapMessage(m: WAMessage, me: string | null): ProviderMessage | n
     contact_phone: fromMe ? null : phoneOf(sender),
     reply_to: replyTo,
     media,
+    ...(mentions.length ? { mentions } : {}),
     timestamp: toIso(m.messageTimestamp),
   };
 }
@@ -156,8 +169,10 @@ export function ackStatus(status: number | null | undefined): MessageStatus | nu
 }
 
 /**
- * Baileys message content for an outbound media item, chosen by MIME type: `image/*`, `video/*`, `audio/*` (an
- * Ogg/Opus audio is sent as a voice note, `ptt`, as WhatsApp clients record them), anything else a document.
+ * Baileys message content for an outbound media item, chosen by MIME type: `image/webp` without a caption is a
+ * sticker (a sticker cannot carry a caption, so a captioned WebP goes as an image), other `image/*`, `video/*`,
+ * `audio/*` (an Ogg/Opus audio is sent as a voice note, `ptt`, as WhatsApp clients record them), anything else a
+ * document.
  */
 export function mediaContent(
   data: Buffer,
@@ -165,6 +180,7 @@ export function mediaContent(
 ): Record<string, unknown> {
   const mimetype = m.mimetype ?? 'application/octet-stream';
   const caption = m.caption;
+  if (/^image\/webp\b/i.test(mimetype) && !caption) return { sticker: data, mimetype: 'image/webp' };
   if (mimetype.startsWith('image/')) return { image: data, mimetype, caption };
   if (mimetype.startsWith('video/')) return { video: data, mimetype, caption };
   if (mimetype.startsWith('audio/')) {

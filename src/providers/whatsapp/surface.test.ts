@@ -5,7 +5,7 @@ import { SbError } from '../../domain/errors.js';
 import type { ProviderEvent } from '../../ports/provider.js';
 import { GroupCache, groupView, isRateOverlimit, rateLimitError } from './groups.js';
 import { pairOf, pairOfKey } from './identities.js';
-import { mediaContent } from './mapper.js';
+import { mapMessage, mediaContent } from './mapper.js';
 import { mentionsIn } from './outbound.js';
 
 const PN = '4915112345678@s.whatsapp.net';
@@ -43,10 +43,50 @@ describe('outbound', () => {
       ptt: true,
     });
     expect(mediaContent(data, { mimetype: 'audio/mpeg' })).not.toHaveProperty('ptt');
+    // WebP is a sticker, unless it has a caption (a sticker cannot carry one): then an image
+    expect(mediaContent(data, { mimetype: 'image/webp' })).toEqual({ sticker: data, mimetype: 'image/webp' });
+    expect(mediaContent(data, { mimetype: 'image/webp', caption: 'c' })).toMatchObject({
+      image: data,
+      caption: 'c',
+    });
     expect(mediaContent(data, { mimetype: 'application/pdf', filename: 'a.pdf' })).toMatchObject({
       document: data,
       fileName: 'a.pdf',
     });
+  });
+});
+
+describe('inbound mapping', () => {
+  const key = { remoteJid: '120363000000000001@g.us', id: 'M1', participant: PN };
+  it('keeps the mentioned JIDs of a text and of a media caption (device suffix dropped, once each)', () => {
+    const text = mapMessage(
+      {
+        key,
+        message: {
+          extendedTextMessage: {
+            text: 'hi @4915112345678 @123456789012345',
+            contextInfo: { mentionedJid: ['4915112345678:2@s.whatsapp.net', LID, PN] },
+          },
+        },
+      } as never,
+      null,
+    );
+    expect(text?.mentions).toEqual([PN, LID]);
+    const image = mapMessage(
+      { key, message: { imageMessage: { caption: 'look', contextInfo: { mentionedJid: [PN] } } } } as never,
+      null,
+    );
+    expect(image).toMatchObject({ type: 'image', body: 'look', mentions: [PN] });
+    const plain = mapMessage({ key, message: { conversation: 'no one' } } as never, null);
+    expect(plain?.mentions).toBeUndefined();
+  });
+
+  it('maps a sticker to type sticker with its media facts', () => {
+    const m = mapMessage(
+      { key, message: { stickerMessage: { mimetype: 'image/webp', fileLength: 42, width: 512 } } } as never,
+      null,
+    );
+    expect(m).toMatchObject({ type: 'sticker', media: { mimetype: 'image/webp', size: 42, width: 512 } });
   });
 });
 

@@ -474,6 +474,7 @@ export class WhatsAppEmulator extends EventEmitter {
     text: string;
     id?: string;
     pushName?: string;
+    /** Phones mentioned: as phone JIDs, or (with `addressing: 'lid'`, as WhatsApp does in LID groups) as LIDs. */
     mentions?: string[];
     /** `pn` (default): participant = phone JID + `participant_lid`; `lid`: participant = LID + `participant_pn`. */
     addressing?: 'pn' | 'lid';
@@ -485,7 +486,11 @@ export class WhatsAppEmulator extends EventEmitter {
       ? {
           extendedTextMessage: {
             text: opts.text,
-            contextInfo: { mentionedJid: opts.mentions.map((p) => `${p}@${S_WHATSAPP_NET}`) },
+            contextInfo: {
+              mentionedJid: opts.mentions.map((p) =>
+                opts.addressing === 'lid' ? `${this.lidOfPhone(p)}@lid` : `${p}@${S_WHATSAPP_NET}`,
+              ),
+            },
           },
         }
       : { conversation: opts.text };
@@ -524,7 +529,8 @@ export class WhatsAppEmulator extends EventEmitter {
   async deliverMedia(opts: {
     toPhone: string;
     fromPhone: string;
-    kind: 'image' | 'video' | 'document' | 'audio';
+    /** `sticker`: a WebP sticker (media keys "WhatsApp Image Keys", as WhatsApp uses for stickers). */
+    kind: 'image' | 'video' | 'document' | 'audio' | 'sticker';
     data: Buffer;
     mimetype: string;
     fileName?: string;
@@ -552,7 +558,9 @@ export class WhatsAppEmulator extends EventEmitter {
           ? { videoMessage: { ...common, caption: opts.caption } }
           : opts.kind === 'audio'
             ? { audioMessage: { ...common, ptt: !!opts.ptt, seconds: 1 } }
-            : { documentMessage: { ...common, fileName: opts.fileName ?? 'file', caption: opts.caption } };
+            : opts.kind === 'sticker'
+              ? { stickerMessage: { ...common, width: 512, height: 512, isAnimated: false } }
+              : { documentMessage: { ...common, fileName: opts.fileName ?? 'file', caption: opts.caption } };
     const id = opts.id ?? `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
     for (const device of account.devices.values()) {
       const { type, ciphertext } = await this.encryptFromPeer(account, device, peer, message);
@@ -573,6 +581,11 @@ export class WhatsAppEmulator extends EventEmitter {
   /** A simulated contact's LID user part (digits), inventing the contact on first use. */
   contactLid(phone: string): string {
     return this.contact(phone).lid;
+  }
+
+  /** The LID (digits) of a phone: an account's own, else the (possibly new) contact's. */
+  private lidOfPhone(phone: string): string {
+    return this.accountsByPhone.get(phone.replace(/\D/g, ''))?.lid ?? this.contact(phone).lid;
   }
 
   /** The contact a message was sent to reports it delivered or read. */
