@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { createSinkBody, patchSinkBody, sinkView } from '../../delivery/sinks/spec.js';
 import { SbError } from '../../domain/errors.js';
 import { principal } from '../auth.js';
-import { companyIdSchema, errorBody, isoDateTimeField, limitQuery, stdErrors } from '../schemas.js';
+import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
 import type { HttpServices } from '../services.js';
+import { registerDeliveryLogRoutes } from './delivery-log.js';
 
 const sinkSchema = z
   .object({
@@ -56,7 +57,6 @@ const deliverySchema = z
   .meta({ id: 'EventSinkDelivery' });
 
 const sinkParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
-const deliveryParam = sinkParam.extend({ deliveryId: z.coerce.number().int().min(1) });
 const tags = ['sinks'];
 
 export const sinkRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery'>> = async (
@@ -171,64 +171,15 @@ export const sinkRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery'>> =
     },
   );
 
-  app.get(
-    '/api/v1/sinks/:id/deliveries',
-    {
-      schema: {
-        tags,
-        summary: 'Delivery log of a sink, newest first (status, attempts, last error, broker confirm)',
-        params: sinkParam,
-        querystring: z
-          .object({
-            status: z.enum(['pending', 'delivered', 'failed']).optional(),
-            limit: limitQuery,
-            cursor: z
-              .string()
-              .regex(/^\d{1,15}$/, 'invalid cursor')
-              .optional(),
-          })
-          .strict(),
-        response: {
-          200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
-          ...stdErrors,
-        },
-      },
+  registerDeliveryLogRoutes(app, {
+    base: '/api/v1/sinks',
+    tags,
+    deliverySchema,
+    texts: {
+      log: 'Delivery log of a sink, newest first (status, attempts, last error, broker confirm)',
+      replayOne: 'Publish one event again (fresh retry schedule)',
+      replayFailed: 'Publish again every failed (dead-lettered) delivery created since a time',
     },
-    async (req) => {
-      const page = await svc().deliveries(principal(req), req.params.id, req.query);
-      return { deliveries: page.items, next_cursor: page.next_cursor };
-    },
-  );
-
-  app.post(
-    '/api/v1/sinks/:id/deliveries/:deliveryId/replay',
-    {
-      schema: {
-        tags,
-        summary: 'Publish one event again (fresh retry schedule)',
-        params: deliveryParam,
-        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-      },
-    },
-    async (req) => {
-      await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
-      return { replayed: 1 };
-    },
-  );
-
-  app.post(
-    '/api/v1/sinks/:id/replay',
-    {
-      schema: {
-        tags,
-        summary: 'Publish again every failed (dead-lettered) delivery created since a time',
-        params: sinkParam,
-        body: z.object({ since: isoDateTimeField }).strict(),
-        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-      },
-    },
-    async (req) => ({
-      replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
-    }),
-  );
+    svc,
+  });
 };

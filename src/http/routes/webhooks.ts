@@ -4,15 +4,9 @@ import { z } from 'zod';
 import { endpointView } from '../../delivery/webhooks/service.js';
 import { SbError } from '../../domain/errors.js';
 import { principal } from '../auth.js';
-import {
-  companyIdSchema,
-  errorBody,
-  isoDateTimeField,
-  limitQuery,
-  stdErrors,
-  uuidParam,
-} from '../schemas.js';
+import { companyIdSchema, errorBody, stdErrors, uuidParam } from '../schemas.js';
 import type { HttpServices } from '../services.js';
+import { registerDeliveryLogRoutes } from './delivery-log.js';
 
 const eventName = z
   .string()
@@ -75,7 +69,6 @@ const deliverySchema = z
   .meta({ id: 'WebhookDelivery' });
 
 const endpointParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
-const deliveryParam = endpointParam.extend({ deliveryId: z.coerce.number().int().min(1) });
 const companyParam = z.object({ id: companyIdSchema });
 const tags = ['webhooks'];
 
@@ -253,66 +246,15 @@ export const webhookRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery' 
     },
   );
 
-  app.get(
-    '/api/v1/webhooks/:id/deliveries',
-    {
-      schema: {
-        tags,
-        summary: 'Delivery log of an endpoint, newest first (status, attempts, last code, response excerpt)',
-        params: endpointParam,
-        querystring: z
-          .object({
-            status: z.enum(['pending', 'delivered', 'failed']).optional(),
-            limit: limitQuery,
-            cursor: z
-              .string()
-              .regex(/^\d{1,18}$/, 'invalid cursor')
-              .optional(),
-          })
-          .strict(),
-        response: {
-          200: z.object({ deliveries: z.array(deliverySchema), next_cursor: z.string().nullable() }),
-          ...stdErrors,
-        },
-      },
+  registerDeliveryLogRoutes(app, {
+    base: '/api/v1/webhooks',
+    tags,
+    deliverySchema,
+    texts: {
+      log: 'Delivery log of an endpoint, newest first (status, attempts, last code, response excerpt)',
+      replayOne: 'Deliver one event again (fresh retry schedule)',
+      replayFailed: 'Deliver again every failed (dead-lettered) delivery created since a time',
     },
-    async (req) => {
-      const page = await svc().deliveries(principal(req), req.params.id, req.query);
-      return { deliveries: page.items, next_cursor: page.next_cursor };
-    },
-  );
-
-  app.post(
-    '/api/v1/webhooks/:id/deliveries/:deliveryId/replay',
-    {
-      schema: {
-        tags,
-        summary: 'Deliver one event again (fresh retry schedule)',
-        params: deliveryParam,
-        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-      },
-    },
-    async (req) => {
-      await svc().replayOne(principal(req), req.params.id, req.params.deliveryId);
-      return { replayed: 1 };
-    },
-  );
-
-  app.post(
-    '/api/v1/webhooks/:id/replay',
-    {
-      schema: {
-        tags,
-        summary: 'Deliver again every failed (dead-lettered) delivery created since a time',
-        params: endpointParam,
-        body: z.object({ since: isoDateTimeField }).strict(),
-        response: { 200: z.object({ replayed: z.number() }), ...stdErrors },
-      },
-    },
-    async (req) => {
-      return {
-        replayed: await svc().replayFailed(principal(req), req.params.id, new Date(req.body.since)),
-      };
-    },
-  );
+    svc,
+  });
 };
