@@ -63,6 +63,19 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('no error is swallowed silently: no `.catch(() => {})` or `.catch(() => undefined)` in src/', () => {
+    // A rejection is handled for a named case, logged with context, or waited for with core/settled.ts where its
+    // own caller already got it (issue 19).
+    const bad = files(SRC).flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .map((line, i) => ({ line, at: `${relative(SRC, f)}:${i + 1}` }))
+        .filter(({ line }) => /\.catch\(\s*\(\s*\)\s*=>\s*(\{\s*\}|undefined)\s*\)/.test(line))
+        .map(({ at }) => at),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it('only the composition root imports gateway.ts (routes and services get what they use as options)', () => {
     const root = /^(gateway|app|main)\.ts$|^cli\//;
     const bad: string[] = [];

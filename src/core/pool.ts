@@ -8,6 +8,7 @@ import type { Repos, Store } from '../ports/store.js';
 import { commitWithEvents } from './commit.js';
 import { ConnectionRepo, LostRace } from './connections.js';
 import type { CredentialService } from './keys.js';
+import { settled } from './settled.js';
 import type { SessionSupervisor } from './supervisor.js';
 
 /** The company that owns free pooled instances until one is claimed. */
@@ -227,7 +228,7 @@ export class PoolService {
       void this.refill();
       throw new SbError('SB_ERR_POOL_EMPTY', 'no free WhatsApp instance right now; more are being created');
     }
-    void this.refillIfLow(claimed.freeAfter).catch(() => {});
+    void this.refillIfLow(claimed.freeAfter).catch((err) => this.warn('pool refill failed', err));
     // No restart: the running session writes every event and row with the instance's current company.
     return { kind: 'qr', instance: claimed, qrCode: await this.qrImage(claimed.qr!) };
   }
@@ -358,7 +359,7 @@ export class PoolService {
         );
       });
     }
-    if (!this.closed) void this.refillIfLow().catch(() => {});
+    if (!this.closed) void this.refillIfLow().catch((err) => this.warn('pool refill failed', err));
   }
 
   /**
@@ -403,14 +404,17 @@ export class PoolService {
   onProviderEvent(inst: Instance, event: ProviderEvent): void {
     if (!inst.is_pooled || this.closed) return;
     if (event.type === 'qr' && inst.assigned_to === null) {
-      void this.qrImage(event.qr).catch(() => {});
+      void this.qrImage(event.qr).catch((err) => this.warn('pool QR image failed', err, inst.id));
       return;
     }
     if (event.type !== 'auth') return;
     if (ENDED.has(event.auth_status)) {
       // An assigned instance goes back to the pool at once; a free one that failed (e.g. its QR expired) gets
       // a fresh session after a pause, so a provider that keeps failing is not restarted in a tight loop.
-      const run = () => void this.release(inst.id, event.reason ?? event.auth_status).catch(() => {});
+      const run = () =>
+        void this.release(inst.id, event.reason ?? event.auth_status).catch((err) =>
+          this.warn('pool release failed', err, inst.id),
+        );
       if (inst.assigned_to !== null) setImmediate(run);
       else setTimeout(run, FREE_RETRY_MS).unref();
     }
@@ -419,7 +423,18 @@ export class PoolService {
   /** Stops background work (refills, releases) at shutdown. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.refilling?.catch(() => {});
-    await Promise.all([...this.releases.values()].map((r) => r.catch(() => {})));
+    // Waiting for them to settle only: each failure was already logged where it happened.
+    await settled(this.refilling);
+    await Promise.all([...this.releases.values()].map(settled));
+  }
+
+  private warn(what: string, err: unknown, instanceId?: string): void {
+    this.deps.logger.warn(
+      {
+        ...(instanceId ? { instance_id: instanceId } : {}),
+        err: err instanceof Error ? err.message : String(err),
+      },
+      what,
+    );
   }
 }

@@ -22,6 +22,7 @@ import { commitWithEvents, type Emit } from './commit.js';
 import type { GroupCommitter } from './group-commit.js';
 import { InboundSpooler, type SpoolObserver } from './inbound-spooler.js';
 import { createInboundWriter, type FactResult, type InboundFact } from './inbound-writer.js';
+import { settled } from './settled.js';
 
 interface LiveSession {
   instanceId: string;
@@ -131,7 +132,8 @@ export class SessionSupervisor {
 
   private async withLock<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(instanceId) ?? Promise.resolve();
-    const run = prev.catch(() => {}).then(fn);
+    // The previous holder's failure went to its own caller; this one runs either way.
+    const run = settled(prev).then(fn);
     this.locks.set(instanceId, run);
     try {
       return await run;
@@ -309,7 +311,7 @@ export class SessionSupervisor {
         'error while closing session',
       );
     }
-    await live.queue.catch(() => {});
+    await settled(live.queue);
   }
 
   async restart(instanceId: string): Promise<Instance> {
@@ -389,8 +391,9 @@ export class SessionSupervisor {
   }
 
   private enqueue(live: LiveSession, event: ProviderEvent): Promise<void> {
-    const run = live.queue.catch(() => {}).then(() => this.handle(live, event));
-    live.queue = run.catch(() => {});
+    // Each event's failure goes to the provider that emitted it (its `emit` rejects); the queue moves on.
+    const run = settled(live.queue).then(() => this.handle(live, event));
+    live.queue = settled(run);
     return run;
   }
 

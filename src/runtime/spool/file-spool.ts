@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { settled } from '../../core/settled.js';
 import { SbError } from '../../domain/errors.js';
 import type { MessageSpool, SpoolRecord } from '../../ports/spool.js';
 
@@ -92,7 +93,7 @@ class FileSpool implements MessageSpool {
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn);
     // The chain only orders the calls; each caller gets its own outcome through `run`.
-    this.lock = run.catch(() => undefined);
+    this.lock = settled(run);
     return run;
   }
 
