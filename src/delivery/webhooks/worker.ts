@@ -185,15 +185,18 @@ export class DeliveryWorker {
     while (!this.stopped && this.inFlight < concurrency) {
       const now = this.clock.now();
       const lease = new Date(now.getTime() + timeoutMs + 5_000);
+      const asked = concurrency - this.inFlight;
       const claimed = await this.o.store.tx((tx) =>
-        new DeliveryRepo(tx).claim(now, lease, concurrency - this.inFlight, {
+        new DeliveryRepo(tx).claim(now, lease, asked, {
           perEndpoint: endpointConcurrency,
           perSink: this.o.settings.sinkConcurrency,
           busy: this.perEndpoint,
         }),
       );
-      if (!claimed.length) break;
       for (const c of claimed) this.launch(c);
+      // Fewer than asked: nothing more is claimable now (not due, or its endpoint's slots are taken). A finished
+      // attempt, a published event or the interval fills again; another claim now would only come back empty.
+      if (claimed.length < asked) break;
     }
   }
 
