@@ -227,13 +227,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
       const rows = await sql.query(`DELETE FROM ${s}.instances WHERE id = $1 RETURNING id`, [id]);
       return rows.length > 0;
     },
-    async touchActivity(id) {
-      await sql.query(
-        `UPDATE ${s}.instances SET last_activity_at = now()
-         WHERE id = $1 AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`,
-        [id],
-      );
-    },
+    touchActivity: (id) => batch.touchActivityMany([id]),
     touchActivityMany: (ids) => batch.touchActivityMany(ids),
     async listDesiredRunning() {
       return (
@@ -399,20 +393,8 @@ export function createRepos(sql: Sql, schema: string): Repos {
 
   const chats: ChatRepo = {
     touchMany: (cs) => batch.touchChats(cs),
-    async touch(c) {
-      await sql.query(
-        `INSERT INTO ${s}.chats (instance_id, chat_id, name, is_group, last_message_at, last_message_preview, unread_count)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (instance_id, chat_id) DO UPDATE SET
-           name = COALESCE(EXCLUDED.name, ${s}.chats.name),
-           last_message_at = GREATEST(${s}.chats.last_message_at, EXCLUDED.last_message_at),
-           last_message_preview = CASE WHEN ${s}.chats.last_message_at IS NULL
-             OR EXCLUDED.last_message_at >= ${s}.chats.last_message_at
-             THEN EXCLUDED.last_message_preview ELSE ${s}.chats.last_message_preview END,
-           unread_count = ${s}.chats.unread_count + EXCLUDED.unread_count`,
-        [c.instance_id, c.chat_id, c.name, c.is_group, c.at, c.preview, c.unread_delta],
-      );
-    },
+    // One chat is a batch of one: the same statement, so both paths can never drift apart.
+    touch: (c) => batch.touchChats([c]),
     async list(f) {
       const params: unknown[] = [f.instance_id];
       let cond = '';
@@ -450,14 +432,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
 
   const contacts: ContactRepo = {
     upsertMany: (cs) => batch.upsertContacts(cs),
-    async upsert(c) {
-      await sql.query(
-        `INSERT INTO ${s}.contacts (instance_id, contact_id, name, phone) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (instance_id, contact_id) DO UPDATE SET name = COALESCE(EXCLUDED.name, ${s}.contacts.name),
-           phone = COALESCE(EXCLUDED.phone, ${s}.contacts.phone), updated_at = now()`,
-        [c.instance_id, c.contact_id, c.name, c.phone],
-      );
-    },
+    upsert: (c) => batch.upsertContacts([c]),
     async list(f) {
       const params: unknown[] = [f.instance_id];
       const where = ['instance_id = $1'];
