@@ -141,7 +141,7 @@ export class PoolService {
       try {
         await this.startAll(await this.create(this.deps.options.refill));
       } catch (err) {
-        this.deps.logger.warn({ err: String(err) }, 'pool refill failed');
+        this.warn('pool refill failed', err);
       } finally {
         this.refilling = null;
       }
@@ -195,9 +195,9 @@ export class PoolService {
     const queue = [...ids];
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined && !this.closed; id = queue.shift()) {
-        await this.deps.supervisor.start(id).catch((err) => {
-          this.deps.logger.warn({ instance_id: id, err: String(err) }, 'pooled session failed to start');
-        });
+        await this.deps.supervisor
+          .start(id)
+          .catch((err) => this.warn('pooled session failed to start', err, id));
       }
     };
     await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, queue.length) }, worker));
@@ -352,12 +352,9 @@ export class PoolService {
     }
     if (!this.closed) {
       const sv = this.deps.supervisor;
-      await (sv.has(instanceId) ? sv.restart(instanceId) : sv.start(instanceId)).catch((err) => {
-        this.deps.logger.warn(
-          { instance_id: instanceId, err: String(err) },
-          'pooled session failed to restart',
-        );
-      });
+      await (sv.has(instanceId) ? sv.restart(instanceId) : sv.start(instanceId)).catch((err) =>
+        this.warn('pooled session failed to restart', err, instanceId),
+      );
     }
     if (!this.closed) void this.refillIfLow().catch((err) => this.warn('pool refill failed', err));
   }
@@ -428,13 +425,8 @@ export class PoolService {
     await Promise.all([...this.releases.values()].map(settled));
   }
 
+  /** Logs a background failure of the pool with its instance, if any. */
   private warn(what: string, err: unknown, instanceId?: string): void {
-    this.deps.logger.warn(
-      {
-        ...(instanceId ? { instance_id: instanceId } : {}),
-        err: err instanceof Error ? err.message : String(err),
-      },
-      what,
-    );
+    this.deps.logger.warn({ ...(instanceId ? { instance_id: instanceId } : {}), err: String(err) }, what);
   }
 }

@@ -303,6 +303,12 @@ export class SessionSupervisor {
   private async closeSession(live: LiveSession): Promise<void> {
     live.closed = true;
     this.sessions.delete(live.instanceId);
+    await this.stopProvider(live);
+    await settled(live.queue);
+  }
+
+  /** Stops the provider's side of a session; a failure is logged (the session is over for us either way). */
+  private async stopProvider(live: LiveSession): Promise<void> {
     try {
       await live.session.stop();
     } catch (err) {
@@ -311,7 +317,6 @@ export class SessionSupervisor {
         'error while closing session',
       );
     }
-    await settled(live.queue);
   }
 
   async restart(instanceId: string): Promise<Instance> {
@@ -543,11 +548,7 @@ export class SessionSupervisor {
     });
     void this.withLock(instanceId, async () => {
       await done;
-      try {
-        await live.session.stop();
-      } catch (err) {
-        this.deps.logger.warn({ instance_id: instanceId, err: String(err) }, 'error while closing session');
-      }
+      await this.stopProvider(live);
       if (this.sessions.get(instanceId) !== live) return;
       this.sessions.delete(instanceId);
       if (!this.restarting.has(instanceId)) await this.releaseLease(instanceId);
