@@ -80,7 +80,8 @@ describe('waha provider against the WAHA emulator', () => {
     const qr = await t.app.inject({ method: 'GET', url: `/api/v1/instances/${id}/qr?format=raw`, headers });
     expect(qr.statusCode, qr.body).toBe(200);
     expect(JSON.stringify(qr.json())).toContain(s.qr);
-    expect(events.some((e) => e.type === 'qr' && e.instance_id === id)).toBe(true);
+    // Events are published after their commit: wait for it rather than read the list the moment the row changed.
+    await eventually(() => events.some((e) => e.type === 'qr' && e.instance_id === id));
   });
 
   it('follows session.status webhooks: WORKING → client_ready with the phone as account', async () => {
@@ -90,8 +91,10 @@ describe('waha provider against the WAHA emulator', () => {
       return i.auth_status === 'client_ready' ? i : null;
     });
     expect(ready.account).toBe('4915112345678@s.whatsapp.net');
-    const connected = events.find((e) => e.type === 'connected' && e.instance_id === id);
-    expect(connected?.data).toMatchObject({
+    const connected = await eventually(() =>
+      events.find((e) => e.type === 'connected' && e.instance_id === id),
+    );
+    expect(connected.data).toMatchObject({
       account: '4915112345678@s.whatsapp.net',
       phone: '+4915112345678',
     });
