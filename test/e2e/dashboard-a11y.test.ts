@@ -166,6 +166,19 @@ describe.skipIf(!chromium.available)('dashboard accessibility', () => {
         }
         throw new Error(`focus never reached the target; it is on ${JSON.stringify(await focused(page))}`);
       };
+      /** Waits until focus lands on the element with `text` (focus moves when a re-render commits). */
+      const focusLandsOn = (text: string) =>
+        eventually(async () => {
+          const f = await focused(page);
+          if (f.text !== text) throw new Error(`focus is on ${JSON.stringify(f)}, not "${text}"`);
+          return true;
+        });
+      // The chat list answers slowly, as on a loaded machine: a keyboard user who types before it arrives must not
+      // lose the message (CI once sent before the list came and the text went nowhere).
+      await page.route(/\/chats\?/, async (route) => {
+        await new Promise((r) => setTimeout(r, 1_500));
+        await route.continue();
+      });
       await page.goto(env.t.url);
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
 
@@ -196,22 +209,23 @@ describe.skipIf(!chromium.available)('dashboard accessibility', () => {
       const row = page.locator(`tr[data-instance="${instanceId}"]`);
       await row.waitFor();
       await tabTo((f) => f.text === 'Restart');
+      // Focus moves when the re-render commits (asynchronously after the key press), so each step waits for it.
       await page.keyboard.press('Enter');
-      expect((await focused(page)).text).toBe('Yes, restart');
-      // Focus returns when the re-render commits (asynchronously after the key press), so these wait for it.
+      await focusLandsOn('Yes, restart');
       await page.keyboard.press('Escape');
-      await eventually(async () => (await focused(page)).text === 'Restart');
+      await focusLandsOn('Restart');
       await page.keyboard.press('Enter');
+      await focusLandsOn('Yes, restart');
       await page.keyboard.press('Tab');
       expect((await focused(page)).text).toBe('Cancel');
       await page.keyboard.press('Enter');
-      await eventually(async () => (await focused(page)).text === 'Restart');
+      await focusLandsOn('Restart');
 
       // Open the instance: focus on its heading.
       await tabTo((f) => f.text === 'Front desk', true);
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { name: 'Front desk', level: 1 }).waitFor();
-      await eventually(async () => (await focused(page)).text === 'Front desk');
+      await focusLandsOn('Front desk');
 
       // The instance tabs: arrow keys move and select.
       await tabTo((f) => f.role === 'tab');

@@ -44,6 +44,11 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
   const send = useAction();
   const bottom = useRef<HTMLLIElement>(null);
   const autoPicked = useRef(false);
+  // The first read of the chat list: a message typed and sent before it arrives goes to the chat it picks, not to
+  // "New message" (on a slow link the user types faster than the list loads).
+  const firstList = useRef<Promise<void> | null>(null);
+  const chosen = useRef<string | null>(null);
+  chosen.current = chatId;
   // Acks can overtake the read that shows the message: remember them and apply them whenever it appears.
   const acks = useRef(new Map<string, string>());
   const withAcks = (list: Message[]): Message[] =>
@@ -53,14 +58,18 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
     });
 
   useEffect(() => {
-    api<{ chats: Chat[] }>(`/api/v1/instances/${instance.id}/chats?limit=100`)
+    const read = api<{ chats: Chat[] }>(`/api/v1/instances/${instance.id}/chats?limit=100`)
       .then((r) => {
         setChats(r.chats);
         // Opening the panel shows the most recent conversation.
-        if (!autoPicked.current && r.chats[0]) setChatId(r.chats[0].chat_id);
+        if (!autoPicked.current && r.chats[0]) {
+          setChatId(r.chats[0].chat_id);
+          chosen.current = r.chats[0].chat_id;
+        }
         autoPicked.current = true;
       })
       .catch((err) => setError(messageOf(err)));
+    firstList.current ??= read;
   }, [instance.id, reloadChats]);
 
   useEffect(() => {
@@ -109,6 +118,8 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (!autoPicked.current) await firstList.current;
+    const chatId = chosen.current;
     const target = (chatId ?? to).trim();
     if (!target) return send.setError('Choose a chat or enter a recipient.');
     if (!text.trim()) return send.setError('Write a message first.');
