@@ -10,6 +10,11 @@ import type {
   NewEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+import type { ClusterCommandRepo } from './cluster-commands.js';
+import type { LeaseRepo } from './leases.js';
+import type { LegacyImportRepo } from './legacy-import.js';
+import type { MetricsQueries } from './metrics-queries.js';
+import type { WhatsAppAuthRepo } from './whatsapp-auth.js';
 
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. */
 export interface SqlRunner {
@@ -296,6 +301,11 @@ export interface Repos {
   events: EventRepo;
   keys: KeyRepo;
   meta: MetaRepo;
+  leases: LeaseRepo;
+  clusterCommands: ClusterCommandRepo;
+  whatsappAuth: WhatsAppAuthRepo;
+  metricsQueries: MetricsQueries;
+  legacyImport: LegacyImportRepo;
 }
 
 export interface Store extends Repos {

@@ -26,9 +26,14 @@ import type {
   Store,
 } from '../ports/store.js';
 import { createBatchWrites } from './batch-writes.js';
+import { createClusterCommandRepo } from './cluster-commands.js';
+import { createLeaseRepo } from './leases.js';
+import { createLegacyImport } from './legacy-import.js';
+import { createMetricsQueries } from './metrics-queries.js';
 import { pendingMigrations } from './migrate.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
+import { createWhatsAppAuthRepo } from './whatsapp-auth.js';
 
 type Row = Record<string, any>;
 
@@ -596,7 +601,23 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
-  return { sql, qschema: s, companies, instances, messages, chats, contacts, events, keys, meta };
+  return {
+    sql,
+    qschema: s,
+    companies,
+    instances,
+    messages,
+    chats,
+    contacts,
+    events,
+    keys,
+    meta,
+    leases: createLeaseRepo(sql, s),
+    clusterCommands: createClusterCommandRepo(sql, s),
+    whatsappAuth: createWhatsAppAuthRepo(sql, s),
+    metricsQueries: createMetricsQueries(sql, s),
+    legacyImport: createLegacyImport(sql, s),
+  };
 }
 
 const toCompany = (r: Row): Company => ({ id: r.id, name: r.name, created_at: isoReq(r.created_at) });
