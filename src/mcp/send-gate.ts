@@ -5,6 +5,7 @@ import type { McpToolName } from './policy.js';
 import { checkRecipient } from './recipients.js';
 import { type Outcome, type ToolScope, text } from './tool-kit.js';
 import { assertPublicUrl } from './url-guard.js';
+import { sentMessageView } from './views.js';
 
 /** Sends `req` for `tool` under the scope's policy; with require_approval it only records a pending approval. */
 export async function guardedSend(
@@ -38,13 +39,7 @@ export async function guardedSend(
   return {
     result: text({
       status: 'sent',
-      message: {
-        id: message.id,
-        message_id: message.message_id,
-        chat_id: message.chat_id,
-        status: message.status,
-        timestamp: message.timestamp,
-      },
+      message: sentMessageView(message),
       note: 'Sent.',
     }),
   };
