@@ -10,6 +10,7 @@ import type {
   NewEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+import type { McpRepo } from './mcp.js';
 
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. */
 export interface SqlRunner {
@@ -281,6 +282,7 @@ export interface Repos {
   events: EventRepo;
   keys: KeyRepo;
   meta: MetaRepo;
+  mcp: McpRepo;
 }
 
 export interface Store extends Repos {
