@@ -29,6 +29,7 @@ import { createBatchWrites } from './batch-writes.js';
 import { createClusterCommandRepo } from './cluster-commands.js';
 import { createLeaseRepo } from './leases.js';
 import { createLegacyImport } from './legacy-import.js';
+import { createMcpRepo } from './mcp.js';
 import { createMetricsQueries } from './metrics-queries.js';
 import { pendingMigrations } from './migrate.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
@@ -601,6 +602,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
+  const mcp = createMcpRepo(sql, s);
   return {
     sql,
     qschema: s,
@@ -612,6 +614,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     events,
     keys,
     meta,
+    mcp,
     leases: createLeaseRepo(sql, s),
     clusterCommands: createClusterCommandRepo(sql, s),
     whatsappAuth: createWhatsAppAuthRepo(sql, s),
