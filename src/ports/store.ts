@@ -10,6 +10,8 @@ import type {
   NewEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+import type { CompanyConnectionRepo, PoolRepo } from './pool.js';
+import type { UserRepo } from './users.js';
 
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. */
 export interface SqlRunner {
@@ -296,6 +298,9 @@ export interface Repos {
   events: EventRepo;
   keys: KeyRepo;
   meta: MetaRepo;
+  users: UserRepo;
+  pool: PoolRepo;
+  connections: CompanyConnectionRepo;
 }
 
 export interface Store extends Repos {

@@ -27,8 +27,10 @@ import type {
 } from '../ports/store.js';
 import { createBatchWrites } from './batch-writes.js';
 import { pendingMigrations } from './migrate.js';
+import { SqlConnectionRepo, SqlPoolRepo } from './pool.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
+import { SqlUserRepo } from './users.js';
 
 type Row = Record<string, any>;
 
@@ -596,7 +598,21 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
-  return { sql, qschema: s, companies, instances, messages, chats, contacts, events, keys, meta };
+  return {
+    sql,
+    qschema: s,
+    companies,
+    instances,
+    messages,
+    chats,
+    contacts,
+    events,
+    keys,
+    meta,
+    users: new SqlUserRepo(sql, s),
+    pool: new SqlPoolRepo(sql, s),
+    connections: new SqlConnectionRepo(sql, s),
+  };
 }
 
 const toCompany = (r: Row): Company => ({ id: r.id, name: r.name, created_at: isoReq(r.created_at) });
