@@ -354,10 +354,12 @@ export class PoolService {
 
   /**
    * An instance's login ended: a pooled one goes back to the pool. The event does not say whether the instance is
-   * pooled, so its row is read first (only for these rare events). Ordering is what the synchronous hook gave: the
-   * release is scheduled (setImmediate) only after the session's own handling of the fact has returned, so it never
-   * runs inside that handling; the release takes the supervisor's per-instance lock for its logout/restart, behind
-   * the close of the ended session (`endItself` queued it first), and concurrent releases share one run.
+   * pooled, so its row is read first (only for these rare events).
+   * Ordering, as with the supervisor's former synchronous hook: the supervisor queues the close of a session that
+   * ended itself (logged out, failed) on its per-instance lock before it writes and publishes the fact, and the
+   * release's logout and restart take that same lock, so a release still runs only after the ended session was
+   * stopped and forgotten — however late this subscriber runs. A QR is pre-rendered synchronously in the publish,
+   * i.e. still before the provider's `emit` resolves.
    */
   private async onLoginEnded(instanceId: string, reason: string): Promise<void> {
     const inst = await this.deps.store.instances.get(instanceId);
