@@ -10,6 +10,7 @@ import type {
   NewEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+import type { McpRepo } from './mcp.js';
 import type { CompanyConnectionRepo, PoolRepo } from './pool.js';
 import type { UserRepo } from './users.js';
 
@@ -92,28 +93,13 @@ export interface InstanceRepo {
   countForCompany(companyId: string): Promise<number>;
 }
 
-export interface NewMessage {
-  instance_id: string;
-  company_id: string;
-  message_id: string | null;
-  chat_id: string;
-  from: string | null;
-  to: string | null;
-  body: string | null;
-  type: string;
-  is_from_me: boolean;
-  is_group: boolean;
-  group_id: string | null;
-  contact_name: string | null;
-  reply_to: string | null;
-  media: Record<string, unknown> | null;
+/** A message row to insert: the domain message before the store gives it an id and a time. */
+export type NewMessage = Omit<Message, 'id' | 'created_at' | 'mentions' | 'sender_phone'> & {
   /** JIDs the message mentions; empty (the default) when none. */
   mentions?: string[];
-  status: MessageStatus;
-  timestamp: string;
   idempotency_key?: string | null;
   request_hash?: string | null;
-}
+};
 
 /** One provider ack to apply in a batch. */
 export interface AckInput {
@@ -298,6 +284,7 @@ export interface Repos {
   events: EventRepo;
   keys: KeyRepo;
   meta: MetaRepo;
+  mcp: McpRepo;
   users: UserRepo;
   pool: PoolRepo;
   connections: CompanyConnectionRepo;

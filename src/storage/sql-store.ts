@@ -26,6 +26,7 @@ import type {
   Store,
 } from '../ports/store.js';
 import { createBatchWrites } from './batch-writes.js';
+import { createMcpRepo } from './mcp.js';
 import { pendingMigrations } from './migrate.js';
 import { SqlConnectionRepo, SqlPoolRepo } from './pool.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
@@ -598,6 +599,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
+  const mcp = createMcpRepo(sql, s);
   return {
     sql,
     qschema: s,
@@ -609,6 +611,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     events,
     keys,
     meta,
+    mcp,
     users: new SqlUserRepo(sql, s),
     pool: new SqlPoolRepo(sql, s),
     connections: new SqlConnectionRepo(sql, s),
