@@ -15,6 +15,8 @@ import type { LeaseRepo } from './leases.js';
 import type { LegacyImportRepo } from './legacy-import.js';
 import type { McpRepo } from './mcp.js';
 import type { MetricsQueries } from './metrics-queries.js';
+import type { CompanyConnectionRepo, PoolRepo } from './pool.js';
+import type { UserRepo } from './users.js';
 import type { WhatsAppAuthRepo } from './whatsapp-auth.js';
 
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. */
@@ -293,6 +295,9 @@ export interface Repos {
   metricsQueries: MetricsQueries;
   legacyImport: LegacyImportRepo;
   mcp: McpRepo;
+  users: UserRepo;
+  pool: PoolRepo;
+  connections: CompanyConnectionRepo;
 }
 
 export interface Store extends Repos {

@@ -32,8 +32,10 @@ import { createLegacyImport } from './legacy-import.js';
 import { createMcpRepo } from './mcp.js';
 import { createMetricsQueries } from './metrics-queries.js';
 import { pendingMigrations } from './migrate.js';
+import { SqlConnectionRepo, SqlPoolRepo } from './pool.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
+import { SqlUserRepo } from './users.js';
 import { createWhatsAppAuthRepo } from './whatsapp-auth.js';
 
 type Row = Record<string, any>;
@@ -620,6 +622,9 @@ export function createRepos(sql: Sql, schema: string): Repos {
     whatsappAuth: createWhatsAppAuthRepo(sql, s),
     metricsQueries: createMetricsQueries(sql, s),
     legacyImport: createLegacyImport(sql, s),
+    users: new SqlUserRepo(sql, s),
+    pool: new SqlPoolRepo(sql, s),
+    connections: new SqlConnectionRepo(sql, s),
   };
 }
 
