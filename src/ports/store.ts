@@ -10,6 +10,7 @@ import type {
   NewEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+import type { DeliveryRepo } from './deliveries.js';
 
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. */
 export interface SqlRunner {
@@ -296,6 +297,7 @@ export interface Repos {
   events: EventRepo;
   keys: KeyRepo;
   meta: MetaRepo;
+  deliveries: DeliveryRepo;
 }
 
 export interface Store extends Repos {

@@ -26,6 +26,7 @@ import type {
   Store,
 } from '../ports/store.js';
 import { createBatchWrites } from './batch-writes.js';
+import { SqlDeliveryRepo } from './deliveries.js';
 import { pendingMigrations } from './migrate.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
@@ -596,7 +597,8 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
-  return { sql, qschema: s, companies, instances, messages, chats, contacts, events, keys, meta };
+  const deliveries = new SqlDeliveryRepo(sql, s);
+  return { sql, qschema: s, companies, instances, messages, chats, contacts, events, keys, meta, deliveries };
 }
 
 const toCompany = (r: Row): Company => ({ id: r.id, name: r.name, created_at: isoReq(r.created_at) });

@@ -11,7 +11,6 @@ import {
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
-import { DeliveryRepo } from '../webhooks/repo.js';
 import { createSinkDispatcher } from './dispatcher.js';
 import { SinkService } from './service.js';
 
@@ -231,7 +230,7 @@ describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
       timeoutMs: 1000,
       logger: { debug() {}, info() {}, warn() {}, error() {} },
     });
-    const stored = (await new DeliveryRepo(t.gw.store).getEndpoint(sink.id))!;
+    const stored = (await t.gw.store.deliveries.getEndpoint(sink.id))!;
     const out = await dispatcher.dispatch({
       delivery: {} as never,
       endpoint: { ...stored, url: `amqp://rabbit.sink.test:5672/${rb.vhost}` },

@@ -5,7 +5,6 @@ import { openTestDb, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
 import type { GatewayEvent } from '../../domain/model.js';
-import { DeliveryRepo } from './repo.js';
 import { nextDelayMs, retryAfterMs } from './retry.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker, type WebhookSettings } from './worker.js';
@@ -73,7 +72,7 @@ function worker(settings: Partial<WebhookSettings> = {}) {
 }
 
 async function endpoint(path: string) {
-  return new DeliveryRepo(db.store).insertEndpoint({
+  return db.store.deliveries.insertEndpoint({
     company_id: 'co',
     instance_id: null,
     kind: 'webhook',
@@ -96,7 +95,7 @@ async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
 }
 
 async function deliveries(endpointId: string) {
-  return (await new DeliveryRepo(db.store).listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
+  return (await db.store.deliveries.listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
 }
 
 describe('retry policy helpers', () => {
@@ -161,7 +160,7 @@ describe('delivery worker', () => {
     const w = worker();
     await emitMessage('c-gone', 'x');
     expect(await w.tick()).toBe(1);
-    const row = await new DeliveryRepo(db.store).getEndpoint(ep.id);
+    const row = await db.store.deliveries.getEndpoint(ep.id);
     expect(row?.enabled).toBe(false);
     expect(row?.disabled_reason).toContain('410');
     expect(published.some((e) => e.type === 'webhook.disabled' && e.data.endpoint_id === ep.id)).toBe(true);
@@ -229,10 +228,10 @@ describe('delivery worker', () => {
     const since = now;
     now += 3_600_000;
     await w.tick();
-    expect((await new DeliveryRepo(db.store).getEndpoint(ep.id))?.enabled).toBe(true);
+    expect((await db.store.deliveries.getEndpoint(ep.id))?.enabled).toBe(true);
     now += 3_600_000;
     await w.tick();
-    const row = await new DeliveryRepo(db.store).getEndpoint(ep.id);
+    const row = await db.store.deliveries.getEndpoint(ep.id);
     expect(row?.enabled).toBe(false);
     expect(Date.parse(row!.failing_since!)).toBe(since);
     const ev = published.find((e) => e.type === 'webhook.disabled' && e.data.endpoint_id === ep.id);
