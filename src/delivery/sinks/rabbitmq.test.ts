@@ -258,13 +258,7 @@ describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
     });
     const patch = (payload: Record<string, unknown>) =>
       t.app.inject({ method: 'PATCH', url: `/api/v1/sinks/${sink.id}`, headers: acme, payload });
-    const creds = async () =>
-      (
-        await t.gw.store.sql.query<{ credentials: string }>(
-          `SELECT credentials FROM ${t.gw.store.qschema}.webhook_endpoints WHERE id = $1`,
-          [sink.id],
-        )
-      )[0].credentials;
+    const creds = async () => (await t.gw.store.deliveries.getEndpoint(sink.id))!.credentials!;
     const before = await creds();
     const wrong = await patch({ servers: ['nats://127.0.0.1:4222'] });
     expect(wrong.statusCode).toBe(400);

@@ -47,7 +47,7 @@ afterAll(async () => {
 
 afterEach(async () => {
   // Each test's endpoint is retired so its leftovers cannot be claimed by the next test.
-  await db.store.sql.query(`UPDATE ${db.store.qschema}.webhook_endpoints SET enabled = false`);
+  for (const id of made.splice(0)) await db.store.deliveries.disable(id, 'test over');
   rx.respond = () => ({ status: 200 });
 });
 
@@ -71,8 +71,11 @@ function worker(settings: Partial<WebhookSettings> = {}) {
   });
 }
 
+/** Endpoints made by the running test. */
+const made: string[] = [];
+
 async function endpoint(path: string) {
-  return db.store.deliveries.insertEndpoint({
+  const ep = await db.store.deliveries.insertEndpoint({
     company_id: 'co',
     instance_id: null,
     kind: 'webhook',
@@ -81,6 +84,8 @@ async function endpoint(path: string) {
     enabled: true,
     secret: generateSecret(),
   });
+  made.push(ep.id);
+  return ep;
 }
 
 async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
