@@ -6,7 +6,6 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { commitWithEvents } from '../src/core/commit.js';
-import { DeliveryRepo } from '../src/delivery/webhooks/repo.js';
 import { machine, main, openBenchDb, progress, QUICK, report, round, startBenchGateway } from './support.js';
 
 const CHATS = 200;
@@ -71,7 +70,7 @@ main(async () => {
         events: ['bench.message'],
       }),
     };
-    const repo = new DeliveryRepo(t.gw.store);
+    const repo = t.gw.store.deliveries;
     const only = async (which: keyof typeof targets) => {
       for (const [k, id] of Object.entries(targets)) await repo.updateEndpoint(id, { enabled: k === which });
     };

@@ -1,4 +1,5 @@
 // Benchmark: events committed → signed webhook deliveries from the outbox; deliveries/s and commit→receipt lag.
+// `--backlog N` sets the depth of the outbox drained in phase 1; its first and last fifth are timed apart (deep vs shallow).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -20,11 +21,24 @@ import {
 const CHATS = 200;
 const WRITERS = 4;
 const GOAL_DPS = 500;
+/** Events committed per transaction while the outbox is filled (the fill is not what is measured). */
+const FILL_BATCH = 100;
+
+/** The value of `--name N` or `--name=N` on the command line, if given. */
+function intArg(name: string): number | undefined {
+  const i = process.argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const raw = process.argv[i].includes('=') ? process.argv[i].split('=')[1] : process.argv[i + 1];
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} needs a positive integer, got ${raw}`);
+  return n;
+}
 
 main(async () => {
-  const events = QUICK ? 3000 : 20_000;
+  const events = intArg('backlog') ?? (QUICK ? 3000 : 20_000);
   const live = QUICK ? 500 : 3000;
-  const drainS = QUICK ? 20 : 120;
+  // A deep backlog gets time to drain at 20 deliveries/s at worst (a loaded machine).
+  const drainS = Math.max(QUICK ? 20 : 120, Math.ceil(events / 20));
   const db = await openBenchDb({ poolSize: 10 });
 
   const received = new Map<string, number>();
@@ -72,19 +86,23 @@ main(async () => {
     t.gw.bus.subscribe((e) => {
       if (e.type === 'bench.message') committed.set(String(e.id), performance.now());
     });
-    const commit = async (from: number, to: number) => {
+    const event = (i: number) => ({
+      type: 'bench.message',
+      instance_id: null,
+      company_id: 'bench',
+      data: { message: { chat_id: `chat-${i % CHATS}`, body: `event ${i}`, is_from_me: false } },
+    });
+    /** Commits events from..to-1 by WRITERS writers, `batch` events per transaction. */
+    const commit = async (from: number, to: number, batch = 1) => {
       let next = from;
       await Promise.all(
         Array.from({ length: WRITERS }, async () => {
-          for (let i = next++; i < to; i = next++) {
-            await commitWithEvents(t.gw.store, t.gw.bus, (_tx, emit) =>
-              emit({
-                type: 'bench.message',
-                instance_id: null,
-                company_id: 'bench',
-                data: { message: { chat_id: `chat-${i % CHATS}`, body: `event ${i}`, is_from_me: false } },
-              }),
-            );
+          for (let i = next; i < to; i = next) {
+            next = Math.min(to, i + batch);
+            const end = next;
+            await commitWithEvents(t.gw.store, t.gw.bus, async (_tx, emit) => {
+              for (let j = i; j < end; j++) await emit(event(j));
+            });
           }
         }),
       );
@@ -102,14 +120,23 @@ main(async () => {
     await worker.stop();
     progress(`webhook-throughput: filling the outbox with ${events} events over ${CHATS} chats (${db.kind})`);
     const c0 = performance.now();
-    await commit(0, events);
+    await commit(0, events, FILL_BATCH);
     const commitS = (performance.now() - c0) / 1000;
     progress(`webhook-throughput: committed in ${round(commitS, 1)} s; draining the backlog`);
     const d0 = performance.now();
     worker.start();
     await drain();
     const backlogDelivered = received.size;
-    const deliverS = (Math.max(...received.values()) - d0) / 1000;
+    const times = [...received.values()].sort((a, b) => a - b);
+    const deliverS = (times[times.length - 1] - d0) / 1000;
+    // Deliveries/s over the first fifth of the backlog (outbox deepest) and over its last fifth (nearly empty): a
+    // claim whose cost grows with the backlog shows as deep well below shallow. Null when the drain did not finish.
+    const fifth = Math.floor(events / 5);
+    const deepDps = times.length >= fifth ? fifth / ((times[fifth - 1] - d0) / 1000) : null;
+    const shallowDps =
+      times.length >= events
+        ? fifth / ((times[times.length - 1] - times[times.length - 1 - fifth]) / 1000)
+        : null;
 
     // Phase 2, live: events committed while the worker runs → commit-to-receipt lag.
     progress(`webhook-throughput: ${live} live events for the lag`);
@@ -150,6 +177,11 @@ main(async () => {
     report({
       name: 'webhook-throughput',
       deliveries_per_s: round(dps, 1),
+      backlog: events,
+      backlog_drained: backlogDelivered >= events,
+      deep_first_fifth_per_s: deepDps === null ? null : round(deepDps, 1),
+      shallow_last_fifth_per_s: shallowDps === null ? null : round(shallowDps, 1),
+      deep_over_shallow: deepDps === null || shallowDps === null ? null : round(deepDps / shallowDps, 2),
       lag_p50_ms: round(percentile(lags, 50)),
       lag_p99_ms: round(percentile(lags, 99)),
       events: events + live,

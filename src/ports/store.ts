@@ -11,6 +11,7 @@ import type {
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
 import type { ClusterCommandRepo } from './cluster-commands.js';
+import type { DeliveryRepo } from './deliveries.js';
 import type { LeaseRepo } from './leases.js';
 import type { LegacyImportRepo } from './legacy-import.js';
 import type { McpRepo } from './mcp.js';
@@ -298,6 +299,7 @@ export interface Repos {
   users: UserRepo;
   pool: PoolRepo;
   connections: CompanyConnectionRepo;
+  deliveries: DeliveryRepo;
 }
 
 export interface Store extends Repos {

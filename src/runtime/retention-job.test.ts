@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
-import { DeliveryRepo } from '../delivery/webhooks/repo.js';
 import { RetentionJob, type RetentionSettings } from './retention-job.js';
 
 const DAY = 86_400_000;
@@ -68,7 +67,7 @@ for (const kind of testBackends()) {
       const recent = (await emit('recent')).id;
       for (const id of old) await backdate('events', 'created_at', 31, 'id = $1', [id]);
 
-      const ep = await new DeliveryRepo(db.store).insertEndpoint({
+      const ep = await db.store.deliveries.insertEndpoint({
         company_id: 'co',
         instance_id: null,
         kind: 'webhook',

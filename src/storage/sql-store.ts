@@ -27,6 +27,7 @@ import type {
 } from '../ports/store.js';
 import { createBatchWrites } from './batch-writes.js';
 import { createClusterCommandRepo } from './cluster-commands.js';
+import { SqlDeliveryRepo } from './deliveries.js';
 import { createLeaseRepo } from './leases.js';
 import { createLegacyImport } from './legacy-import.js';
 import { createMcpRepo } from './mcp.js';
@@ -625,6 +626,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     users: new SqlUserRepo(sql, s),
     pool: new SqlPoolRepo(sql, s),
     connections: new SqlConnectionRepo(sql, s),
+    deliveries: new SqlDeliveryRepo(sql, s),
   };
 }
 

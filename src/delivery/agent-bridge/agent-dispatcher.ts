@@ -1,8 +1,8 @@
 // Agent bridge (seed 000, Agno AgentOS): an inbound message → POST {url}/agents/{agent_id}/runs → reply to the chat.
 import type { Message } from '../../domain/model.js';
+import type { ClaimedDelivery } from '../../ports/deliveries.js';
 import type { OutboundFetch } from '../../ports/outbound.js';
 import { type PostFn, postRequest } from '../webhooks/http-post.js';
-import type { ClaimedDelivery } from '../webhooks/repo.js';
 import { retryAfterMs } from '../webhooks/retry.js';
 import type { Resolver } from '../webhooks/ssrf.js';
 import type { Dispatcher, Outcome } from '../webhooks/worker.js';

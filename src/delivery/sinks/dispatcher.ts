@@ -1,8 +1,8 @@
 // Sends claimed sink deliveries: one cached broker connection per sink, the webhook's body and signature headers.
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
+import type { ClaimedDelivery, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { ProviderLogger } from '../../ports/provider.js';
-import type { ClaimedDelivery, WebhookEndpoint } from '../webhooks/records.js';
 import { signedHeaders } from '../webhooks/signer.js';
 import type { Outcome } from '../webhooks/worker.js';
 import { openAmqpPublisher } from './amqp-publisher.js';

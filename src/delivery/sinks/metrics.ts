@@ -1,6 +1,6 @@
 // Per-sink Prometheus metrics (prom-client), registered in the gateway's registry beside the delivery counters.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { WebhookEndpoint } from '../webhooks/records.js';
+import type { WebhookEndpoint } from '../../ports/deliveries.js';
 import type { SinkObserver } from './dispatcher.js';
 
 /**

@@ -11,7 +11,6 @@ import {
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
-import { DeliveryRepo } from '../webhooks/repo.js';
 import { createSinkDispatcher } from './dispatcher.js';
 import { SinkService } from './service.js';
 
@@ -231,7 +230,7 @@ describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
       timeoutMs: 1000,
       logger: { debug() {}, info() {}, warn() {}, error() {} },
     });
-    const stored = (await new DeliveryRepo(t.gw.store).getEndpoint(sink.id))!;
+    const stored = (await t.gw.store.deliveries.getEndpoint(sink.id))!;
     const out = await dispatcher.dispatch({
       delivery: {} as never,
       endpoint: { ...stored, url: `amqp://rabbit.sink.test:5672/${rb.vhost}` },
@@ -259,13 +258,7 @@ describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
     });
     const patch = (payload: Record<string, unknown>) =>
       t.app.inject({ method: 'PATCH', url: `/api/v1/sinks/${sink.id}`, headers: acme, payload });
-    const creds = async () =>
-      (
-        await t.gw.store.sql.query<{ credentials: string }>(
-          `SELECT credentials FROM ${t.gw.store.qschema}.webhook_endpoints WHERE id = $1`,
-          [sink.id],
-        )
-      )[0].credentials;
+    const creds = async () => (await t.gw.store.deliveries.getEndpoint(sink.id))!.credentials!;
     const before = await creds();
     const wrong = await patch({ servers: ['nats://127.0.0.1:4222'] });
     expect(wrong.statusCode).toBe(400);

@@ -6,12 +6,7 @@ import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
 import { SINK_KINDS } from '../webhooks/records.js';
-import {
-  type Delivery,
-  type DeliveryStatus,
-  DeliveryRepo as Repo,
-  type WebhookEndpoint,
-} from '../webhooks/repo.js';
+import { type Delivery, type DeliveryStatus, rotateSecret, type WebhookEndpoint } from '../webhooks/repo.js';
 import { generateSecret } from '../webhooks/signer.js';
 import { assertAllowedBroker, type BrokerGuard } from './guard.js';
 import { type CreateSink, createSinkBody, type PatchSink, sinkColumns, storedAsBody } from './spec.js';
@@ -50,7 +45,7 @@ export class SinkService {
 
   /** Loads a sink the principal may see (instance keys and restricted keys: their instances' sinks only). */
   async get(p: Principal, id: string): Promise<WebhookEndpoint> {
-    const ep = await new Repo(this.store).getEndpoint(id);
+    const ep = await this.store.deliveries.getEndpoint(id);
     if (!ep || !SINK_KINDS.includes(ep.kind) || !this.visible(p, ep)) throw this.notFound(id);
     return ep;
   }
@@ -100,7 +95,7 @@ export class SinkService {
     const where = await this.scope(p, b);
     const { hosts, ...cols } = sinkColumns(b);
     await assertAllowedBroker(hosts, b.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
-    const sink = await new Repo(this.store).insertEndpoint({
+    const sink = await this.store.deliveries.insertEndpoint({
       ...where,
       ...cols,
       events: ALL(b.events),
@@ -114,7 +109,7 @@ export class SinkService {
 
   /** The sinks a principal sees: of one instance, or of a company (company-wide and per instance). */
   async list(p: Principal, f: { company_id?: string; instance_id?: string }): Promise<WebhookEndpoint[]> {
-    const repo = new Repo(this.store);
+    const repo = this.store.deliveries;
     if (f.instance_id) {
       const inst = await this.store.instances.get(f.instance_id);
       if (!inst || !canSeeInstance(p, inst) || (f.company_id && f.company_id !== inst.company_id)) {
@@ -160,7 +155,7 @@ export class SinkService {
     }
     // A new AMQP URL carries the credentials (or none); NATS credentials given in the change replace the stored ones.
     const replace = ep.kind === 'rabbitmq' ? patch.url !== undefined : credentials !== null;
-    const updated = (await new Repo(this.store).updateEndpoint(ep.id, {
+    const updated = (await this.store.deliveries.updateEndpoint(ep.id, {
       url,
       options,
       credentials: replace ? (credentials ?? null) : ep.credentials,
@@ -181,7 +176,7 @@ export class SinkService {
    * are refused with every problem named, so the gateway does not start on a sink it cannot use.
    */
   async syncDeploymentDefault(spec: Record<string, unknown> | null): Promise<WebhookEndpoint | null> {
-    const repo = new Repo(this.store);
+    const repo = this.store.deliveries;
     const existing = await repo.listCompanyEndpoints(DEPLOYMENT_COMPANY, SINK_KINDS);
     if (!spec) {
       for (const ep of existing.filter((e) => e.enabled)) {
@@ -247,7 +242,7 @@ export class SinkService {
 
   async remove(p: Principal, id: string): Promise<void> {
     const ep = await this.get(p, id);
-    await new Repo(this.store).deleteEndpoint(ep.id);
+    await this.store.deliveries.deleteEndpoint(ep.id);
     this.opts.changed?.(ep.id);
   }
 
@@ -258,7 +253,8 @@ export class SinkService {
     overlapSeconds: number,
   ): Promise<{ sink: WebhookEndpoint; secret: string }> {
     const ep = await this.get(p, id);
-    const { endpoint: sink, secret } = await new Repo(this.store).rotateSecret(
+    const { endpoint: sink, secret } = await rotateSecret(
+      this.store.deliveries,
       ep,
       overlapSeconds,
       this.clock.now(),
@@ -272,7 +268,7 @@ export class SinkService {
     f: { status?: DeliveryStatus; limit: number; cursor?: string },
   ): Promise<{ items: Delivery[]; next_cursor: string | null }> {
     const ep = await this.get(p, id);
-    return new Repo(this.store).listDeliveries({
+    return this.store.deliveries.listDeliveries({
       endpoint_id: ep.id,
       status: f.status,
       limit: f.limit,
@@ -283,7 +279,7 @@ export class SinkService {
   /** Queues one delivery again (any status). */
   async replayOne(p: Principal, id: string, deliveryId: number): Promise<void> {
     const ep = await this.get(p, id);
-    const n = await new Repo(this.store).replay(ep.id, { id: deliveryId }, this.clock.now());
+    const n = await this.store.deliveries.replay(ep.id, { id: deliveryId }, this.clock.now());
     if (!n) throw this.notFound(deliveryId, 'delivery');
     this.opts.wake?.();
   }
@@ -291,7 +287,7 @@ export class SinkService {
   /** Queues again every failed delivery created since `since`; returns how many. */
   async replayFailed(p: Principal, id: string, since: Date): Promise<number> {
     const ep = await this.get(p, id);
-    const n = await new Repo(this.store).replay(ep.id, { since, statuses: ['failed'] }, this.clock.now());
+    const n = await this.store.deliveries.replay(ep.id, { since, statuses: ['failed'] }, this.clock.now());
     if (n) this.opts.wake?.();
     return n;
   }

@@ -1,6 +1,6 @@
 // Event sink settings: the request schemas, the stored form (url, options, write-only credentials), templates, views.
 import { z } from 'zod';
-import type { NewEndpoint, WebhookEndpoint } from '../webhooks/records.js';
+import type { NewEndpoint, WebhookEndpoint } from '../../ports/deliveries.js';
 
 /** The default routing key / subject: one token per company, instance and event type (`.` inside a type kept). */
 export const DEFAULT_TEMPLATE = 'switchboard.{company_id}.{instance_id}.{type}';

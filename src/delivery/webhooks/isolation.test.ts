@@ -6,7 +6,6 @@ import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver
 import { openTestDb, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
-import { DeliveryRepo } from './repo.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker } from './worker.js';
 
@@ -56,7 +55,7 @@ async function tenant(company: string, url: string): Promise<string> {
     agent: {},
     desired_state: 'stopped',
   });
-  await new DeliveryRepo(db.store).insertEndpoint({
+  await db.store.deliveries.insertEndpoint({
     company_id: company,
     instance_id: null,
     kind: 'webhook',
@@ -130,7 +129,7 @@ describe('endpoint isolation', () => {
         sentAt.set(String(ev.id), Date.parse(ev.created_at));
       }
       await vi.waitFor(() => expect(delivered().length).toBe(20), { timeout: 60_000, interval: 20 });
-      await vi.waitFor(async () => expect(await new DeliveryRepo(db.store).depth()).toBe(0), {
+      await vi.waitFor(async () => expect(await db.store.deliveries.depth()).toBe(0), {
         timeout: 30_000,
       });
       await annotate(`healthy endpoint alone (${db.kind}): ${p99(0)}`);
@@ -169,7 +168,7 @@ describe('endpoint isolation', () => {
       // Once the last success is recorded, only the hanging attempts are in flight and only its 10 are pending.
       await vi.waitFor(
         async () => {
-          expect(await new DeliveryRepo(db.store).depth()).toBe(10);
+          expect(await db.store.deliveries.depth()).toBe(10);
           expect(worker.active).toBe(ENDPOINT_CAP);
         },
         { timeout: 30_000, interval: 20 },

@@ -1,20 +1,6 @@
-// SQL over Repos.sql for webhook/agent endpoints and the delivery outbox (works on the pool or inside a tx).
+// Endpoint helpers over the deliveries port (the SQL lives in src/storage/deliveries.ts), and a transitional adapter.
+import type { DeliveryRepo as Deliveries, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { Repos } from '../../ports/store.js';
-import {
-  type ClaimedDelivery,
-  DELIVERY_COLS,
-  type Delivery,
-  type DeliveryStatus,
-  ENDPOINT_COLS,
-  ENDPOINT_COLS_W,
-  type EndpointKind,
-  type EndpointPatch,
-  iso,
-  type NewEndpoint,
-  toDelivery,
-  toEndpoint,
-  type WebhookEndpoint,
-} from './records.js';
 import { generateSecret } from './signer.js';
 
 export type {
@@ -25,332 +11,33 @@ export type {
   EndpointPatch,
   NewEndpoint,
   WebhookEndpoint,
-} from './records.js';
+} from '../../ports/deliveries.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A new signing secret for the endpoint; the old one stays valid for `overlapSeconds` after `now` (0: at once). */
+export async function rotateSecret(
+  deliveries: Deliveries,
+  ep: WebhookEndpoint,
+  overlapSeconds: number,
+  now: Date,
+): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+  const secret = generateSecret();
+  const endpoint = (await deliveries.updateEndpoint(ep.id, {
+    secret,
+    previous_secret: overlapSeconds > 0 ? ep.secret : null,
+    previous_expires_at:
+      overlapSeconds > 0 ? new Date(now.getTime() + overlapSeconds * 1000).toISOString() : null,
+  }))!;
+  return { endpoint, secret };
+}
 
-/** Endpoint and delivery queries bound to one connection or transaction. */
+/**
+ * Transitional, for callers not yet moved to `store.deliveries` (delivery/metrics.ts): the outbox depth of a store.
+ * Remove once nothing constructs it.
+ */
 export class DeliveryRepo {
-  private readonly s: string;
-  constructor(private readonly r: Pick<Repos, 'sql' | 'qschema'>) {
-    this.s = r.qschema;
-  }
+  constructor(private readonly r: Pick<Repos, 'deliveries'>) {}
 
-  async getEndpoint(id: string): Promise<WebhookEndpoint | null> {
-    if (!UUID.test(id)) return null;
-    const rows = await this.r.sql.query(
-      `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE id = $1`,
-      [id],
-    );
-    return rows[0] ? toEndpoint(rows[0]) : null;
-  }
-
-  async instanceEndpoint(instanceId: string, kind: EndpointKind): Promise<WebhookEndpoint | null> {
-    const rows = await this.r.sql.query(
-      `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE instance_id = $1 AND kind = $2`,
-      [instanceId, kind],
-    );
-    return rows[0] ? toEndpoint(rows[0]) : null;
-  }
-
-  /**
-   * Endpoints of an instance, or the company-wide endpoints of a company (instance_id null), of the given kinds
-   * (default: webhook and agent endpoints; sinks are listed by their own API).
-   */
-  async listEndpoints(
-    f: { instance_id: string } | { company_id: string },
-    kinds: readonly EndpointKind[] = ['webhook', 'agent'],
-  ): Promise<WebhookEndpoint[]> {
-    const rows =
-      'instance_id' in f
-        ? await this.r.sql.query(
-            `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE instance_id = $1 AND kind = ANY($2::text[])
-             ORDER BY created_at`,
-            [f.instance_id, kinds],
-          )
-        : await this.r.sql.query(
-            `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE company_id = $1 AND instance_id IS NULL
-               AND kind = ANY($2::text[])
-             ORDER BY created_at`,
-            [f.company_id, kinds],
-          );
-    return rows.map((r) => toEndpoint(r));
-  }
-
-  /** Every endpoint of the given kinds in a company (company-wide and per instance), oldest first. */
-  async listCompanyEndpoints(companyId: string, kinds: readonly EndpointKind[]): Promise<WebhookEndpoint[]> {
-    const rows = await this.r.sql.query(
-      `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE company_id = $1 AND kind = ANY($2::text[])
-       ORDER BY created_at, id`,
-      [companyId, kinds],
-    );
-    return rows.map((r) => toEndpoint(r));
-  }
-
-  async insertEndpoint(e: NewEndpoint): Promise<WebhookEndpoint> {
-    const rows = await this.r.sql.query(
-      `INSERT INTO ${this.s}.webhook_endpoints (company_id, instance_id, kind, url, events, inbound_only,
-         include_groups, enabled, secret, options, credentials)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${ENDPOINT_COLS}`,
-      [
-        e.company_id,
-        e.instance_id,
-        e.kind,
-        e.url,
-        e.events,
-        e.inbound_only ?? false,
-        e.include_groups ?? true,
-        e.enabled,
-        e.secret,
-        JSON.stringify(e.options ?? {}),
-        e.credentials ?? null,
-      ],
-    );
-    return toEndpoint(rows[0]);
-  }
-
-  /** A new signing secret for the endpoint; the old one stays valid for `overlapSeconds` after `now` (0: at once). */
-  async rotateSecret(
-    ep: WebhookEndpoint,
-    overlapSeconds: number,
-    now: Date,
-  ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
-    const secret = generateSecret();
-    const endpoint = (await this.updateEndpoint(ep.id, {
-      secret,
-      previous_secret: overlapSeconds > 0 ? ep.secret : null,
-      previous_expires_at:
-        overlapSeconds > 0 ? new Date(now.getTime() + overlapSeconds * 1000).toISOString() : null,
-    }))!;
-    return { endpoint, secret };
-  }
-
-  async updateEndpoint(id: string, patch: EndpointPatch): Promise<WebhookEndpoint | null> {
-    const sets: string[] = [];
-    const params: unknown[] = [id];
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) continue;
-      params.push(k === 'options' ? JSON.stringify(v) : v);
-      sets.push(`${k} = $${params.length}`);
-    }
-    sets.push('updated_at = now()');
-    const rows = await this.r.sql.query(
-      `UPDATE ${this.s}.webhook_endpoints SET ${sets.join(', ')} WHERE id = $1 RETURNING ${ENDPOINT_COLS}`,
-      params,
-    );
-    return rows[0] ? toEndpoint(rows[0]) : null;
-  }
-
-  async deleteEndpoint(id: string): Promise<boolean> {
-    const rows = await this.r.sql.query(
-      `DELETE FROM ${this.s}.webhook_endpoints WHERE id = $1 RETURNING id`,
-      [id],
-    );
-    return rows.length > 0;
-  }
-
-  /**
-   * Claims due deliveries with FOR UPDATE SKIP LOCKED (call inside a short transaction). A delivery is skipped
-   * while an earlier pending delivery of the same endpoint and chat exists (per-chat order). At most
-   * `caps.perEndpoint` deliveries of one endpoint are in flight: `caps.busy` says how many each endpoint already has
-   * in this process, and an endpoint's share of one claim is limited accordingly, so one endpoint's backlog or a
-   * hanging receiver never takes the slots of the others; event sinks (rabbitmq, nats) take `caps.perSink` (default
-   * `caps.perEndpoint`). Claimed rows get `attempts + 1` and a lease
-   * (`next_attempt_at = leaseUntil`): a worker that dies leaves them to be retried.
-   */
-  async claim(
-    now: Date,
-    leaseUntil: Date,
-    limit: number,
-    caps: { perEndpoint: number; perSink?: number; busy?: ReadonlyMap<string, number> } = {
-      perEndpoint: limit,
-    },
-  ): Promise<ClaimedDelivery[]> {
-    const s = this.s;
-    const busy = [...(caps.busy ?? new Map<string, number>())].filter(([, n]) => n > 0);
-    const rows = await this.r.sql.query(
-      `WITH busy AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS b(endpoint_id, n)),
-       cand AS (
-         SELECT d.id, d.next_attempt_at, COALESCE(b.n, 0)
-             + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS slot,
-           CASE WHEN w.kind IN ('rabbitmq', 'nats') THEN $7::int ELSE $6::int END AS cap
-         FROM ${s}.webhook_deliveries d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
-           LEFT JOIN busy b ON b.endpoint_id = d.endpoint_id
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-           AND COALESCE(b.n, 0) < CASE WHEN w.kind IN ('rabbitmq', 'nats') THEN $7::int ELSE $6::int END
-           AND NOT EXISTS (SELECT 1 FROM ${s}.webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id
-             AND p.chat_key = d.chat_key AND p.status = 'pending' AND p.id < d.id)),
-       due AS (
-         SELECT d.id FROM ${s}.webhook_deliveries d JOIN cand c ON c.id = d.id
-         WHERE c.slot <= c.cap AND d.status = 'pending' AND d.next_attempt_at <= $1
-         ORDER BY c.next_attempt_at, c.id LIMIT $3
-         FOR UPDATE OF d SKIP LOCKED)
-       UPDATE ${s}.webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2, last_attempt_at = $1
-       FROM due WHERE d.id = due.id RETURNING d.id`,
-      [
-        now.toISOString(),
-        leaseUntil.toISOString(),
-        limit,
-        busy.map(([id]) => id),
-        busy.map(([, n]) => n),
-        caps.perEndpoint,
-        caps.perSink ?? caps.perEndpoint,
-      ],
-    );
-    if (!rows.length) return [];
-    const full = await this.r.sql.query(
-      `SELECT ${DELIVERY_COLS}, ${ENDPOINT_COLS_W},
-         e.type AS e_type, e.data AS e_data, e.created_at AS e_created_at
-       FROM ${s}.webhook_deliveries d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id
-       LEFT JOIN ${s}.events e ON e.id = d.event_id
-       WHERE d.id = ANY($1::bigint[]) ORDER BY d.id`,
-      [rows.map((r) => Number(r.id))],
-    );
-    return full.map((r) => {
-      const delivery = toDelivery(r);
-      return {
-        delivery,
-        endpoint: toEndpoint(r, 'w_'),
-        event: {
-          id: delivery.event_id,
-          type: r.e_type ?? 'unknown',
-          instance_id: delivery.instance_id,
-          company_id: delivery.company_id,
-          created_at: iso(r.e_created_at) ?? delivery.created_at,
-          data: r.e_data ?? {},
-        },
-      };
-    });
-  }
-
-  /** Records the outcome of an attempt. Only a still-pending delivery is changed (replays are not clobbered). */
-  async record(
-    id: number,
-    r: {
-      status: DeliveryStatus;
-      next_attempt_at?: Date;
-      code: number | null;
-      error: string | null;
-      excerpt: string | null;
-      at: Date;
-    },
-  ): Promise<void> {
-    await this.r.sql.query(
-      `UPDATE ${this.s}.webhook_deliveries SET status = $2, next_attempt_at = COALESCE($3, next_attempt_at),
-         last_status_code = $4, last_error = $5, response_excerpt = $6,
-         delivered_at = CASE WHEN $2 = 'delivered' THEN $7::timestamptz ELSE delivered_at END
-       WHERE id = $1 AND status = 'pending'`,
-      [
-        id,
-        r.status,
-        r.next_attempt_at?.toISOString() ?? null,
-        r.code,
-        r.error,
-        r.excerpt,
-        r.at.toISOString(),
-      ],
-    );
-  }
-
-  /** Marks deliveries delivered (still-pending ones only) in one statement. */
-  async recordDelivered(
-    items: Array<{ id: number; code: number | null; excerpt: string | null }>,
-    at: Date,
-  ): Promise<void> {
-    await this.r.sql.query(
-      `UPDATE ${this.s}.webhook_deliveries d SET status = 'delivered', delivered_at = $4, last_status_code = u.code,
-         last_error = NULL, response_excerpt = u.excerpt
-       FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, code, excerpt)
-       WHERE d.id = u.id AND d.status = 'pending'`,
-      [items.map((i) => i.id), items.map((i) => i.code), items.map((i) => i.excerpt), at.toISOString()],
-    );
-  }
-
-  /** Clears the failure state of endpoints that just succeeded. */
-  async clearFailures(endpointIds: string[]): Promise<void> {
-    await this.r.sql.query(
-      `UPDATE ${this.s}.webhook_endpoints SET failing_since = NULL
-       WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL`,
-      [endpointIds],
-    );
-  }
-
-  /** Marks an endpoint failing since `at` (kept if already failing); returns since when it has been failing. */
-  async noteFailure(endpointId: string, at: Date): Promise<Date> {
-    const rows = await this.r.sql.query(
-      `UPDATE ${this.s}.webhook_endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1
-       RETURNING failing_since`,
-      [endpointId, at.toISOString()],
-    );
-    return rows[0] ? new Date(iso(rows[0].failing_since)!) : at;
-  }
-
-  /** Disables an endpoint; true when it was enabled (so the caller emits the event once). */
-  async disable(endpointId: string, reason: string): Promise<boolean> {
-    const rows = await this.r.sql.query(
-      `UPDATE ${this.s}.webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
-       WHERE id = $1 AND enabled RETURNING id`,
-      [endpointId, reason],
-    );
-    return rows.length > 0;
-  }
-
-  async listDeliveries(f: {
-    endpoint_id: string;
-    status?: DeliveryStatus;
-    limit: number;
-    before?: number;
-  }): Promise<{ items: Delivery[]; next_cursor: string | null }> {
-    const params: unknown[] = [f.endpoint_id];
-    const where = ['d.endpoint_id = $1'];
-    if (f.status) {
-      params.push(f.status);
-      where.push(`d.status = $${params.length}`);
-    }
-    if (f.before !== undefined) {
-      params.push(f.before);
-      where.push(`d.id < $${params.length}`);
-    }
-    params.push(f.limit + 1);
-    const rows = await this.r.sql.query(
-      `SELECT ${DELIVERY_COLS}, e.type AS event_type FROM ${this.s}.webhook_deliveries d
-       LEFT JOIN ${this.s}.events e ON e.id = d.event_id
-       WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT $${params.length}`,
-      params,
-    );
-    const items = rows.slice(0, f.limit).map(toDelivery);
-    return {
-      items,
-      next_cursor: rows.length > f.limit && items.length ? String(items[items.length - 1].id) : null,
-    };
-  }
-
-  /** Puts deliveries back to pending with a fresh schedule: one by id, or all failed ones created since a time. */
-  async replay(
-    endpointId: string,
-    what: { id: number } | { since: Date; statuses: DeliveryStatus[] },
-    now: Date,
-  ): Promise<number> {
-    const rows =
-      'id' in what
-        ? await this.r.sql.query(
-            `UPDATE ${this.s}.webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $3
-             WHERE endpoint_id = $1 AND id = $2 RETURNING id`,
-            [endpointId, what.id, now.toISOString()],
-          )
-        : await this.r.sql.query(
-            `UPDATE ${this.s}.webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $4
-             WHERE endpoint_id = $1 AND created_at >= $2 AND status = ANY($3::text[]) RETURNING id`,
-            [endpointId, what.since.toISOString(), what.statuses, now.toISOString()],
-          );
-    return rows.length;
-  }
-
-  /** Pending deliveries in the whole outbox (for the outbox-depth gauge). */
-  async depth(): Promise<number> {
-    const rows = await this.r.sql.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${this.s}.webhook_deliveries WHERE status = 'pending'`,
-    );
-    return Number(rows[0].n);
+  depth(): Promise<number> {
+    return this.r.deliveries.depth();
   }
 }

@@ -7,7 +7,7 @@ import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Repos, Store } from '../../ports/store.js';
 import { SINK_KINDS } from './records.js';
-import { type Delivery, type DeliveryStatus, DeliveryRepo as Repo, type WebhookEndpoint } from './repo.js';
+import { type Delivery, type DeliveryStatus, rotateSecret, type WebhookEndpoint } from './repo.js';
 import { generateSecret } from './signer.js';
 import { assertAllowedUrl, type Resolver } from './ssrf.js';
 
@@ -90,7 +90,7 @@ export interface WebhookServiceOptions {
  */
 export function endpointSync(opts: WebhookServiceOptions) {
   return async (tx: Repos, inst: Instance): Promise<Instance> => {
-    const repo = new Repo(tx);
+    const repo = tx.deliveries;
     let current = inst;
     const hook = inst.api_webhook_schema ?? {};
     const existingHook = await repo.instanceEndpoint(inst.id, 'webhook');
@@ -183,7 +183,7 @@ export class WebhookService {
 
   /** Loads an endpoint the principal may see (instance keys: their own instance's endpoints only). */
   async endpoint(p: Principal, id: string): Promise<WebhookEndpoint> {
-    const ep = await new Repo(this.store).getEndpoint(id);
+    const ep = await this.store.deliveries.getEndpoint(id);
     // Sinks are managed by /api/v1/sinks (their own view and rules).
     if (!ep || SINK_KINDS.includes(ep.kind)) throw this.notFound(id);
     const visible =
@@ -195,7 +195,7 @@ export class WebhookService {
   }
 
   async listForInstance(inst: Instance): Promise<WebhookEndpoint[]> {
-    return new Repo(this.store).listEndpoints({ instance_id: inst.id });
+    return this.store.deliveries.listEndpoints({ instance_id: inst.id });
   }
 
   /** Sets the instance's webhook (also stored as its `api_webhook_schema`); the secret is returned when new. */
@@ -204,7 +204,7 @@ export class WebhookService {
     cfg: WebhookConfig,
   ): Promise<{ endpoint: WebhookEndpoint; secret: string | null }> {
     return this.store.tx(async (tx) => {
-      const repo = new Repo(tx);
+      const repo = tx.deliveries;
       const before = await repo.instanceEndpoint(inst.id, 'webhook');
       const schema = { url: cfg.url, events: cfg.events ?? [], enabled: cfg.enabled ?? true };
       const updated = (await tx.instances.update(inst.id, { api_webhook_schema: schema }))!;
@@ -216,7 +216,7 @@ export class WebhookService {
 
   async deleteInstanceWebhook(inst: Instance): Promise<boolean> {
     return this.store.tx(async (tx) => {
-      const repo = new Repo(tx);
+      const repo = tx.deliveries;
       const ep = await repo.instanceEndpoint(inst.id, 'webhook');
       await tx.instances.update(inst.id, { api_webhook_schema: {} });
       return ep ? repo.deleteEndpoint(ep.id) : false;
@@ -241,7 +241,7 @@ export class WebhookService {
         details: { id: companyId },
       });
     }
-    return new Repo(this.store).listEndpoints({ company_id: companyId });
+    return this.store.deliveries.listEndpoints({ company_id: companyId });
   }
 
   /** A company-wide endpoint (all the company's instances); its secret is returned once. */
@@ -257,7 +257,7 @@ export class WebhookService {
       });
     }
     await assertAllowedUrl(cfg.url, this.opts.allowPrivate, this.opts.resolve);
-    const endpoint = await new Repo(this.store).insertEndpoint({
+    const endpoint = await this.store.deliveries.insertEndpoint({
       company_id: companyId,
       instance_id: null,
       kind: 'webhook',
@@ -279,7 +279,7 @@ export class WebhookService {
     if (patch.url !== undefined && patch.url !== ep.url) {
       await assertAllowedUrl(patch.url, this.opts.allowPrivate, this.opts.resolve);
     }
-    return (await new Repo(this.store).updateEndpoint(ep.id, {
+    return (await this.store.deliveries.updateEndpoint(ep.id, {
       url: patch.url,
       events: patch.events === undefined ? undefined : ALL(patch.events),
       enabled: patch.enabled,
@@ -293,7 +293,7 @@ export class WebhookService {
       if (ep.instance_id && ep.kind === 'webhook')
         await tx.instances.update(ep.instance_id, { api_webhook_schema: {} });
       if (ep.instance_id && ep.kind === 'agent') await tx.instances.update(ep.instance_id, { agent: {} });
-      await new Repo(tx).deleteEndpoint(ep.id);
+      await tx.deliveries.deleteEndpoint(ep.id);
     });
   }
 
@@ -309,7 +309,7 @@ export class WebhookService {
     const ep = await this.endpoint(p, id);
     if (ep.kind !== 'webhook')
       throw new SbError('SB_ERR_INVALID_STATE', 'only webhook endpoints have a signing secret');
-    return new Repo(this.store).rotateSecret(ep, overlapSeconds, this.clock.now());
+    return rotateSecret(this.store.deliveries, ep, overlapSeconds, this.clock.now());
   }
 
   async deliveries(
@@ -324,7 +324,7 @@ export class WebhookService {
         details: [{ path: 'cursor', message: 'invalid cursor' }],
       });
     }
-    return new Repo(this.store).listDeliveries({
+    return this.store.deliveries.listDeliveries({
       endpoint_id: ep.id,
       status: f.status,
       limit: f.limit,
@@ -335,7 +335,7 @@ export class WebhookService {
   /** Queues one delivery again (any status). */
   async replayOne(p: Principal, id: string, deliveryId: number): Promise<void> {
     const ep = await this.endpoint(p, id);
-    const n = await new Repo(this.store).replay(ep.id, { id: deliveryId }, this.clock.now());
+    const n = await this.store.deliveries.replay(ep.id, { id: deliveryId }, this.clock.now());
     if (!n)
       throw new SbError('SB_ERR_WEBHOOK_NOT_FOUND', `delivery ${deliveryId} not found`, {
         details: { id: deliveryId },
@@ -346,7 +346,7 @@ export class WebhookService {
   /** Queues again every failed delivery created since `since`; returns how many. */
   async replayFailed(p: Principal, id: string, since: Date): Promise<number> {
     const ep = await this.endpoint(p, id);
-    const n = await new Repo(this.store).replay(ep.id, { since, statuses: ['failed'] }, this.clock.now());
+    const n = await this.store.deliveries.replay(ep.id, { since, statuses: ['failed'] }, this.clock.now());
     if (n) this.opts.wake?.();
     return n;
   }

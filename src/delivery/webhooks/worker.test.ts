@@ -5,7 +5,6 @@ import { openTestDb, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
 import type { GatewayEvent } from '../../domain/model.js';
-import { DeliveryRepo } from './repo.js';
 import { nextDelayMs, retryAfterMs } from './retry.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker, type WebhookSettings } from './worker.js';
@@ -48,7 +47,7 @@ afterAll(async () => {
 
 afterEach(async () => {
   // Each test's endpoint is retired so its leftovers cannot be claimed by the next test.
-  await db.store.sql.query(`UPDATE ${db.store.qschema}.webhook_endpoints SET enabled = false`);
+  for (const id of made.splice(0)) await db.store.deliveries.disable(id, 'test over');
   rx.respond = () => ({ status: 200 });
 });
 
@@ -72,8 +71,11 @@ function worker(settings: Partial<WebhookSettings> = {}) {
   });
 }
 
+/** Endpoints made by the running test. */
+const made: string[] = [];
+
 async function endpoint(path: string) {
-  return new DeliveryRepo(db.store).insertEndpoint({
+  const ep = await db.store.deliveries.insertEndpoint({
     company_id: 'co',
     instance_id: null,
     kind: 'webhook',
@@ -82,6 +84,8 @@ async function endpoint(path: string) {
     enabled: true,
     secret: generateSecret(),
   });
+  made.push(ep.id);
+  return ep;
 }
 
 async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
@@ -96,7 +100,7 @@ async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
 }
 
 async function deliveries(endpointId: string) {
-  return (await new DeliveryRepo(db.store).listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
+  return (await db.store.deliveries.listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
 }
 
 describe('retry policy helpers', () => {
@@ -161,7 +165,7 @@ describe('delivery worker', () => {
     const w = worker();
     await emitMessage('c-gone', 'x');
     expect(await w.tick()).toBe(1);
-    const row = await new DeliveryRepo(db.store).getEndpoint(ep.id);
+    const row = await db.store.deliveries.getEndpoint(ep.id);
     expect(row?.enabled).toBe(false);
     expect(row?.disabled_reason).toContain('410');
     expect(published.some((e) => e.type === 'webhook.disabled' && e.data.endpoint_id === ep.id)).toBe(true);
@@ -229,10 +233,10 @@ describe('delivery worker', () => {
     const since = now;
     now += 3_600_000;
     await w.tick();
-    expect((await new DeliveryRepo(db.store).getEndpoint(ep.id))?.enabled).toBe(true);
+    expect((await db.store.deliveries.getEndpoint(ep.id))?.enabled).toBe(true);
     now += 3_600_000;
     await w.tick();
-    const row = await new DeliveryRepo(db.store).getEndpoint(ep.id);
+    const row = await db.store.deliveries.getEndpoint(ep.id);
     expect(row?.enabled).toBe(false);
     expect(Date.parse(row!.failing_since!)).toBe(since);
     const ev = published.find((e) => e.type === 'webhook.disabled' && e.data.endpoint_id === ep.id);

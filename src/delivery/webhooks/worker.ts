@@ -3,11 +3,12 @@ import type { Config } from '../../config/index.js';
 import { commitWithEvents } from '../../core/commit.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
+import type { DeliveryRepo } from '../../ports/deliveries.js';
 import type { EventBus } from '../../ports/event-bus.js';
 import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
 import { type PostFn, postRequest } from './http-post.js';
-import { type ClaimedDelivery, DeliveryRepo } from './repo.js';
+import type { ClaimedDelivery } from './repo.js';
 import { MAX_RETRY_AFTER_MS, nextDelayMs, retryAfterMs } from './retry.js';
 import { signedHeaders } from './signer.js';
 import type { Resolver } from './ssrf.js';
@@ -187,7 +188,7 @@ export class DeliveryWorker {
       const lease = new Date(now.getTime() + timeoutMs + 5_000);
       const asked = concurrency - this.inFlight;
       const claimed = await this.o.store.tx((tx) =>
-        new DeliveryRepo(tx).claim(now, lease, asked, {
+        tx.deliveries.claim(now, lease, asked, {
           perEndpoint: endpointConcurrency,
           perSink: this.o.settings.sinkConcurrency,
           busy: this.perEndpoint,
@@ -267,7 +268,7 @@ export class DeliveryWorker {
         let ok = true;
         try {
           await this.o.store.tx(async (tx) => {
-            const repo = new DeliveryRepo(tx);
+            const repo = tx.deliveries;
             await repo.recordDelivered(
               done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
               now,
@@ -353,7 +354,7 @@ export class DeliveryWorker {
 
     if (out.code === 410) {
       await commitWithEvents(store, bus, async (tx, emit) => {
-        const repo = new DeliveryRepo(tx);
+        const repo = tx.deliveries;
         await repo.record(d.id, { ...base, status: 'failed' });
         if (await repo.disable(ep.id, 'the receiver answered 410 Gone')) {
           await emit({ ...eventBase, type: 'webhook.disabled', data: { ...facts, reason: 'gone' } });
@@ -366,7 +367,7 @@ export class DeliveryWorker {
     const scheduled = nextDelayMs(d.attempts, settings.retryScheduleMs, this.random);
     if (scheduled === null) {
       await commitWithEvents(store, bus, async (tx, emit) => {
-        const repo = new DeliveryRepo(tx);
+        const repo = tx.deliveries;
         await repo.record(d.id, { ...base, status: 'failed' });
         const since = await repo.noteFailure(ep.id, now);
         // No dead-letter event about a dead-letter event: that could feed itself through the same endpoint.
@@ -385,7 +386,7 @@ export class DeliveryWorker {
         ? Math.min(out.retryAfterMs, MAX_RETRY_AFTER_MS)
         : scheduled;
     await commitWithEvents(store, bus, async (tx, emit) => {
-      const repo = new DeliveryRepo(tx);
+      const repo = tx.deliveries;
       await repo.record(d.id, {
         ...base,
         status: 'pending',
