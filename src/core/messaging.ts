@@ -89,10 +89,13 @@ export class MessagingService {
     }
     for (const guard of this.deps.guards ?? []) await guard(inst, input);
     const now = new Date().toISOString();
+    // A provider that chooses its ids gets one now: the row is stored under its final id before the send, so an
+    // ack that overtakes the send finds it (no stash, no id lock). Others learn the id from the provider's reply.
+    const preassigned = factory.newMessageId?.() ?? null;
     const pending = await this.deps.store.messages.insertOutbound({
       instance_id: inst.id,
       company_id: inst.company_id,
-      message_id: null,
+      message_id: preassigned,
       chat_id: chatId,
       from: inst.account,
       to: chatId,
@@ -124,6 +127,7 @@ export class MessagingService {
         reply_to: input.reply_to ?? null,
         media: input.media ?? null,
         reaction: input.reaction ?? null,
+        ...(preassigned ? { message_id: preassigned } : {}),
       });
       // The finalise step is group committed with other sends and inbound facts: the row gets the provider's id
       // (or an ack that overtook it), the chat and activity move, and the event is written — in one transaction.
@@ -134,6 +138,7 @@ export class MessagingService {
           instance_id: inst.id,
           message_id: result.message_id,
           timestamp: result.timestamp,
+          preassigned: preassigned !== null && result.message_id === preassigned,
         },
       });
       if (!sent) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', 'the message was removed while it was sent');
