@@ -11,6 +11,10 @@ import {
 import type { Driver } from '../storage/sql.js';
 import { createSqlStore } from '../storage/sql-store.js';
 
+/** Statements that run at most once a second (activity, key lookup): left out of exact counts. */
+const counted = (xs: string[]) =>
+  xs.filter((x) => !/^UPDATE instances SET last_activity|^SELECT id::text AS id, kind, prefix/.test(x));
+
 /** Work that runs beside a send (the webhook worker's claim, the event log read of the cluster bus). */
 const BACKGROUND = [/^\s*WITH busy AS/, /FROM "[^"]+"\.events\s+WHERE id >/];
 
@@ -24,7 +28,10 @@ async function countedDb(): Promise<{ db: TestDb; seen: string[] }> {
       .replace(/"[^"]+"\./g, '')
       .replace(/\s+/g, ' ')
       .trim();
-    return /pg_advisory/.test(flat) ? 'advisory lock' : flat.slice(0, 40);
+    if (/pg_advisory/.test(flat)) return 'advisory lock';
+    return flat.startsWith('INSERT INTO messages') && /WHERE EXISTS/.test(flat)
+      ? `${flat.slice(0, 40)} … WHERE EXISTS`
+      : flat.slice(0, 40);
   };
   const note = (text: string) => {
     const n = name(text);
@@ -97,10 +104,18 @@ describe('send path cost', { timeout: 120_000 }, () => {
       `send-cost ${db.kind}: ${perSend.length} statements per send: ${perSend.join(' | ')}\n` +
         `send-cost ${db.kind}: ${perAck.length} statements per ack: ${perAck.join(' | ')}\n`,
     );
-    // Before pre-assigned ids: 8 per send and 5 per ack (each with an advisory lock; an early ack was stashed).
-    // The activity write (at most once a second per instance) is left out: whether it falls in is a matter of time.
-    const counted = (xs: string[]) => xs.filter((x) => !x.startsWith('UPDATE instances SET last_activity'));
-    expect(counted(perSend)).toHaveLength(7);
+    // Before: 8 per send (instance read, insert, a transaction of lock, record, chat, event) and 5 per ack (with an
+    // advisory lock; an early ack was stashed). Now the cached instance is checked inside the insert.
+    // The activity write and the key lookup (each at most once a second) are left out: whether they fall into the
+    // measured send is a matter of time.
+    expect(counted(perSend)).toEqual([
+      expect.stringMatching(/^INSERT INTO messages .* WHERE EXISTS/),
+      'BEGIN',
+      expect.stringMatching(/^WITH v AS/),
+      expect.stringMatching(/^INSERT INTO chats/),
+      expect.stringMatching(/^WITH ev AS \(INSERT INTO events/),
+      'COMMIT',
+    ]);
     expect(counted(perAck)).toEqual([
       'BEGIN',
       expect.stringMatching(/^WITH v AS/),
@@ -154,5 +169,52 @@ describe('send path cost', { timeout: 120_000 }, () => {
          (SELECT count(*) FROM "${t.db.schema}".messages WHERE early_status IS NOT NULL)::int AS early`,
     );
     expect(left[0]).toEqual({ acks: 0, early: 0 });
+  });
+
+  it('never trusts a cached instance row past a change, here or by another replica', async () => {
+    const { db, seen } = await countedDb();
+    t = await startTestGateway({ db });
+    t.network.knobs.ackDelayMs = 3_600_000;
+    const headers = await createCompany(t, 'cache');
+    const inst = await createConnectedInstance(t, headers, 'cache');
+    const send = (text = 'hello') =>
+      t!.app.inject({
+        method: 'POST',
+        url: `/api/v1/instances/${inst.id}/messages`,
+        headers,
+        payload: { to: '+4915123456789', text },
+      });
+    const readsInstance = () => seen.some((x) => /^SELECT id::text AS id, company_id, name/.test(x));
+    expect((await send()).statusCode).toBe(201);
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(readsInstance()).toBe(false);
+    // A change made through this replica drops the cached row at once: the next send reads it again.
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/instances/${inst.id}`,
+      headers,
+      payload: { name: 'renamed' },
+    });
+    expect(patched.statusCode).toBe(200);
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(readsInstance()).toBe(true);
+    // Changes written by another replica (straight to the database, past this replica's services): the cached row
+    // still says connected, but the insert checks its version, so the send sees the change.
+    const other = t.db.store;
+    await other.instances.update(inst.id, { auth_status: 'reconnecting' });
+    const refused = await send('while reconnecting');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.code).toBe('SB_ERR_NOT_CONNECTED');
+    await other.instances.update(inst.id, { auth_status: 'client_ready' });
+    expect((await send('connected again')).statusCode).toBe(201);
+    await other.instances.delete(inst.id);
+    const gone = await send('deleted');
+    expect(gone.statusCode).toBe(404);
+    const bodies = await t.db.driver.query<{ body: string }>(
+      `SELECT body FROM "${t.db.schema}".messages WHERE body IN ('while reconnecting', 'deleted')`,
+    );
+    expect(bodies).toEqual([]);
   });
 });

@@ -74,6 +74,11 @@ export interface InstanceRepo {
   get(id: string): Promise<Instance | null>;
   /** Locks the row for the rest of the transaction (FOR UPDATE); outside a transaction same as get. */
   getForUpdate(id: string): Promise<Instance | null>;
+  /**
+   * The row and its version (`updated_at` to the microsecond; every change of the row but the activity time moves
+   * it), for a cache that `insertOutboundIfUnchanged` validates.
+   */
+  getVersioned(id: string): Promise<{ instance: Instance; version: string } | null>;
   list(f: InstanceFilter): Promise<Page<Instance>>;
   update(id: string, patch: InstancePatch): Promise<Instance | null>;
   delete(id: string): Promise<boolean>;
@@ -180,6 +185,14 @@ export interface MessageRepo {
   insertOutbound(
     m: NewMessage,
   ): Promise<{ message: Message; inserted: boolean; request_hash: string | null }>;
+  /**
+   * `insertOutbound`, in the same statement only while the instance is still at `version` (see `getVersioned`):
+   * null when it changed or is gone, and nothing was written (a repeated key is still answered with its message).
+   */
+  insertOutboundIfUnchanged(
+    m: NewMessage,
+    version: string,
+  ): Promise<{ message: Message; inserted: boolean; request_hash: string | null } | null>;
   get(instanceId: string, id: string): Promise<Message | null>;
   getByIdempotencyKey(
     instanceId: string,

@@ -380,6 +380,29 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     },
   );
 
+  it('inserts an outbound message only while its instance row is at the version read', async () => {
+    const c = await newInstance();
+    const v1 = (await store.instances.getVersioned(c))!.version;
+    // Activity does not move the version (it changes nothing a send depends on).
+    await store.instances.touchActivityMany([c]);
+    expect((await store.instances.getVersioned(c))?.version).toBe(v1);
+    const out = (body: string, key: string | null = null) =>
+      msg(c, { message_id: null, is_from_me: true, status: 'pending', body, idempotency_key: key });
+    expect((await store.messages.insertOutboundIfUnchanged(out('at v1'), v1))?.inserted).toBe(true);
+    await store.instances.update(c, { auth_status: 'reconnecting' });
+    const v2 = (await store.instances.getVersioned(c))!.version;
+    expect(v2).not.toBe(v1);
+    expect(await store.messages.insertOutboundIfUnchanged(out('stale'), v1)).toBeNull();
+    const keyed = await store.messages.insertOutboundIfUnchanged(out('keyed', 'k1'), v2);
+    expect(keyed?.inserted).toBe(true);
+    // A repeated key is answered with its message, whatever the version.
+    const again = await store.messages.insertOutboundIfUnchanged(out('keyed', 'k1'), v1);
+    expect(again).toMatchObject({ inserted: false, message: { id: keyed!.message.id } });
+    await store.instances.delete(c);
+    expect(await store.instances.getVersioned(c)).toBeNull();
+    expect(await store.messages.insertOutboundIfUnchanged(out('gone'), v2)).toBeNull();
+  });
+
   it('records activity for many instances at once', async () => {
     await store.instances.touchActivityMany([b, a, b]);
     expect((await store.instances.get(a))?.last_activity_at).not.toBeNull();
