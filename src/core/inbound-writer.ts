@@ -10,7 +10,14 @@ import { GroupCommitter } from './group-commit.js';
 /** A fact the writer batches: an inbound message, an ack, or a send the provider accepted (its finalise step). */
 export type InboundFact =
   | { kind: 'message'; rec: SpoolRecord }
-  | { kind: 'ack'; instance_id: string; message_id: string; status: MessageStatus }
+  | {
+      kind: 'ack';
+      instance_id: string;
+      message_id: string;
+      status: MessageStatus;
+      /** The instance's provider stores each send under its final id first: no message-id lock is needed. */
+      preassigned?: boolean;
+    }
   | { kind: 'sent'; sent: SentInput };
 
 /** Per fact: the stored message for `sent` (null when its row is gone), null for the others. */
@@ -49,10 +56,10 @@ const toNewMessage = (rec: SpoolRecord): NewMessage => {
 };
 
 /**
- * Creates the writer. A batch is one transaction in a fixed lock order — message-id locks (acks), messages, chats
- * (aggregated per chat), contacts, instance activity, acks, then events with their outbox rows — one statement
- * each, skipped when empty; its events are published after commit, in the order the facts arrived. A message
- * already stored (re-delivery) writes nothing and publishes nothing, as before.
+ * Creates the writer. A batch is one transaction in a fixed lock order — message-id locks (acks and sends of
+ * server-assigned ids), messages, chats (aggregated per chat), contacts, instance activity, acks, then events with
+ * their outbox rows — one statement each, skipped when empty; its events are published after commit, in the order
+ * the facts arrived. A message already stored (re-delivery) writes nothing and publishes nothing, as before.
  */
 export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<InboundFact, FactResult> {
   const interval = deps.activityIntervalMs ?? 1000;
@@ -63,19 +70,26 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
     const recs: SpoolRecord[] = [];
     const acks: AckInput[] = [];
     const sends: SentInput[] = [];
+    // Only ids a server assigns need the message-id lock: a pre-assigned row exists before its send, and its acks
+    // and its send serialise on the row's own lock.
+    const locks: Array<{ instance_id: string; message_id: string }> = [];
     for (const f of facts) {
       if (f.kind === 'message') {
         messages.push(toNewMessage(f.rec));
         recs.push(f.rec);
       } else if (f.kind === 'ack') {
         acks.push({ instance_id: f.instance_id, message_id: f.message_id, status: f.status });
-      } else sends.push(f.sent);
+        if (!f.preassigned) locks.push(f);
+      } else {
+        sends.push(f.sent);
+        if (!f.sent.preassigned) locks.push(f.sent);
+      }
     }
     const results: FactResult[] = facts.map(() => null);
     const now = Date.now();
     let touched: string[] = [];
     const written: GatewayEvent[] = await deps.store.tx(async (tx) => {
-      await tx.messages.lockMessageIds([...acks, ...sends]);
+      await tx.messages.lockMessageIds(locks);
       const rows = await tx.messages.insertMany(messages);
       const sent = await tx.messages.recordSent(sends);
       const chats: ChatTouch[] = [];

@@ -10,6 +10,8 @@ import { commitWithEvents } from './commit.js';
 import type { CredentialService, KeyResolver } from './keys.js';
 import type { SessionSupervisor } from './supervisor.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface CreateInstanceInput {
   company_id: string;
   provider: string;
@@ -55,8 +57,46 @@ export interface InstanceServiceDeps {
   configSync?: (tx: Repos, inst: Instance) => Promise<Instance>;
 }
 
+/** Most instance rows the send path keeps (the map is emptied when it grows past this). */
+const SEND_CACHE_MAX = 10_000;
+
 export class InstanceService {
+  /**
+   * Instance rows as the send path last read them, with their version. Never trusted alone: a send that uses one
+   * writes its message only while the row is still at that version (`insertOutboundIfUnchanged`), so a change on
+   * any replica is seen by the next send; a change made here is dropped at once.
+   */
+  private readonly sendCache = new Map<string, { instance: Instance; version: string }>();
+
   constructor(private readonly deps: InstanceServiceDeps) {}
+
+  /**
+   * The instance for a send: from the send cache when it is there and passes the access check (`version` set:
+   * the caller must write with `insertOutboundIfUnchanged`), else read fresh (`version` null). 404 as `get`.
+   */
+  async getForSend(p: Principal, id: string): Promise<{ instance: Instance; version: string | null }> {
+    const hit = this.sendCache.get(id);
+    if (hit && canSeeInstance(p, hit.instance)) return hit;
+    return { instance: await this.getFresh(p, id), version: null };
+  }
+
+  /** Reads the instance (and caches it for sends), or throws 404 as `get`. */
+  async getFresh(p: Principal, id: string): Promise<Instance> {
+    const row = UUID.test(id) ? await this.deps.store.instances.getVersioned(id) : null;
+    if (!row) {
+      this.sendCache.delete(id);
+      throw notFound('instance', id);
+    }
+    if (this.sendCache.size >= SEND_CACHE_MAX) this.sendCache.clear();
+    this.sendCache.set(id, row);
+    if (!canSeeInstance(p, row.instance)) throw notFound('instance', id);
+    return row.instance;
+  }
+
+  /** Drops an instance from the send cache (after a change here, or when a send found it changed). */
+  forget(id: string): void {
+    this.sendCache.delete(id);
+  }
 
   provider(name: string): ProviderFactory {
     const f = this.deps.providers.get(name);
@@ -78,9 +118,7 @@ export class InstanceService {
 
   /** Loads an instance the principal may see, or throws 404 (also for foreign ids). */
   async get(p: Principal, id: string): Promise<Instance> {
-    const inst = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
-      ? await this.deps.store.instances.get(id)
-      : null;
+    const inst = UUID.test(id) ? await this.deps.store.instances.get(id) : null;
     if (!inst || !canSeeInstance(p, inst)) throw notFound('instance', id);
     return inst;
   }
@@ -195,12 +233,17 @@ export class InstanceService {
       patch.settings = prepared.settings;
       if (prepared.account) patch.account = prepared.account;
     }
-    if (!this.deps.configSync) return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
-    const sync = this.deps.configSync;
-    return this.deps.store.tx(async (tx) => {
-      const updated = await tx.instances.update(inst.id, patch);
-      return updated ? sync(tx, updated) : inst;
-    });
+    try {
+      if (!this.deps.configSync) return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
+      const sync = this.deps.configSync;
+      return await this.deps.store.tx(async (tx) => {
+        const updated = await tx.instances.update(inst.id, patch);
+        return updated ? sync(tx, updated) : inst;
+      });
+    } finally {
+      // Seen by this replica's next send at once (other replicas: their send finds the version moved).
+      this.forget(inst.id);
+    }
   }
 
   async delete(p: Principal, id: string): Promise<void> {
@@ -217,6 +260,7 @@ export class InstanceService {
         data: { provider: inst.provider, name: inst.name },
       });
     });
+    this.forget(inst.id);
     this.deps.keys.invalidate();
   }
 

@@ -5,7 +5,7 @@ import type { Chat, Contact, Instance, Message, Principal } from '../domain/mode
 import type { EventBus } from '../ports/event-bus.js';
 import type { IdentityStore } from '../ports/identities.js';
 import type { OutboundMessage, ProviderRegistry } from '../ports/provider.js';
-import type { Page, Store } from '../ports/store.js';
+import type { NewMessage, Page, Store } from '../ports/store.js';
 import { requireScope } from './access.js';
 import { normalizeRecipient } from './addressing.js';
 import { commitWithEvents } from './commit.js';
@@ -63,7 +63,25 @@ export class MessagingService {
     idempotencyKey?: string,
   ): Promise<{ message: Message; replayed: boolean }> {
     requireScope(p, 'send');
-    const inst = await this.deps.instances.get(p, instanceId);
+    // The send cache saves reading the instance row; a cached row is only written against while unchanged, and
+    // anything it would refuse (or a keyed request, whose replay must not depend on it) is read fresh.
+    const cached = idempotencyKey ? null : await this.deps.instances.getForSend(p, instanceId);
+    if (cached?.version && cached.instance.auth_status === 'client_ready') {
+      const sent = await this.sendAs(cached.instance, cached.version, input, idempotencyKey);
+      if (sent) return sent;
+      this.deps.instances.forget(instanceId);
+    }
+    const inst = await this.deps.instances.getFresh(p, instanceId);
+    return (await this.sendAs(inst, null, input, idempotencyKey))!;
+  }
+
+  /** The send itself; null (nothing written) when `version` is given and the instance row moved past it. */
+  private async sendAs(
+    inst: Instance,
+    version: string | null,
+    input: SendInput,
+    idempotencyKey?: string,
+  ): Promise<{ message: Message; replayed: boolean } | null> {
     const factory = this.deps.instances.provider(inst.provider);
     const chatId = await this.canonicalChat(inst.id, normalizeRecipient(input.to, factory.addressing));
     if (input.media && !factory.capabilities.has('media')) {
@@ -89,10 +107,13 @@ export class MessagingService {
     }
     for (const guard of this.deps.guards ?? []) await guard(inst, input);
     const now = new Date().toISOString();
-    const pending = await this.deps.store.messages.insertOutbound({
+    // A provider that chooses its ids gets one now: the row is stored under its final id before the send, so an
+    // ack that overtakes the send finds it (no stash, no id lock). Others learn the id from the provider's reply.
+    const preassigned = factory.newMessageId?.() ?? null;
+    const row: NewMessage = {
       instance_id: inst.id,
       company_id: inst.company_id,
-      message_id: null,
+      message_id: preassigned,
       chat_id: chatId,
       from: inst.account,
       to: chatId,
@@ -114,7 +135,11 @@ export class MessagingService {
       timestamp: now,
       idempotency_key: idempotencyKey ?? null,
       request_hash: requestHash,
-    });
+    };
+    const pending = version
+      ? await this.deps.store.messages.insertOutboundIfUnchanged(row, version)
+      : await this.deps.store.messages.insertOutbound(row);
+    if (!pending) return null;
     if (!pending.inserted) return this.replay(pending, requestHash);
     const msg = pending.message;
     try {
@@ -124,6 +149,7 @@ export class MessagingService {
         reply_to: input.reply_to ?? null,
         media: input.media ?? null,
         reaction: input.reaction ?? null,
+        ...(preassigned ? { message_id: preassigned } : {}),
       });
       // The finalise step is group committed with other sends and inbound facts: the row gets the provider's id
       // (or an ack that overtook it), the chat and activity move, and the event is written — in one transaction.
@@ -134,6 +160,7 @@ export class MessagingService {
           instance_id: inst.id,
           message_id: result.message_id,
           timestamp: result.timestamp,
+          preassigned: preassigned !== null && result.message_id === preassigned,
         },
       });
       if (!sent) throw new SbError('SB_ERR_MESSAGE_NOT_FOUND', 'the message was removed while it was sent');

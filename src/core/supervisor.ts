@@ -32,6 +32,8 @@ interface LiveSession {
   /** Serialises the handling of this session's provider events. */
   queue: Promise<void>;
   closed: boolean;
+  /** The provider stores each send under an id of its own choosing (`newMessageId`): acks need no id lock. */
+  preassignsIds: boolean;
 }
 
 export interface SupervisorDeps {
@@ -217,6 +219,7 @@ export class SessionSupervisor {
       session: undefined as unknown as ProviderSession,
       queue: Promise.resolve(),
       closed: false,
+      preassignsIds: factory.newMessageId !== undefined,
     };
     const logger = this.deps.logger.child({ instance_id: instanceId, provider: factory.name });
     live.session = factory.createSession({
@@ -426,12 +429,14 @@ export class SessionSupervisor {
         await this.storeMessage(live, event.message);
         break;
       case 'ack':
-        // Group-committed with other sessions' facts; an ack that overtook its send's commit is stashed.
+        // Group-committed with other sessions' facts; an ack that overtook its send's commit is kept for it (on
+        // the row when the provider chose the id, else stashed under the id until the send records it).
         await this.writer.submit({
           kind: 'ack',
           instance_id: instanceId,
           message_id: event.message_id,
           status: event.status,
+          preassigned: live.preassignsIds,
         });
         break;
       case 'error':

@@ -78,6 +78,11 @@ export interface OutboundMessage {
   reply_to?: string | null;
   media?: { url?: string; base64?: string; mimetype?: string; filename?: string; caption?: string } | null;
   reaction?: { message_id: string; emoji: string } | null;
+  /**
+   * The id to send under, drawn from the factory's `newMessageId` (the row is already stored under it, so an ack
+   * that overtakes the send finds it). Absent for providers whose ids come from their server.
+   */
+  message_id?: string | null;
 }
 
 export interface SendResult {
@@ -130,6 +135,11 @@ export interface ProviderFactory {
   ): Promise<{ settings: Record<string, unknown>; account?: string | null }>;
   /** Names of settings that are secret and must never be returned or logged. */
   readonly secretSettings?: readonly string[];
+  /**
+   * Present when the client chooses a message's id itself (WhatsApp, the simulator): a fresh id, passed back in
+   * `OutboundMessage.message_id`. Absent when the server assigns ids (Telegram, WAHA).
+   */
+  newMessageId?(): string;
   createSession(ctx: SessionContext): ProviderSession;
 }
 

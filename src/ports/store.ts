@@ -83,6 +83,11 @@ export interface InstanceRepo {
   get(id: string): Promise<Instance | null>;
   /** Locks the row for the rest of the transaction (FOR UPDATE); outside a transaction same as get. */
   getForUpdate(id: string): Promise<Instance | null>;
+  /**
+   * The row and its version (`updated_at` to the microsecond; every change of the row but the activity time moves
+   * it), for a cache that `insertOutboundIfUnchanged` validates.
+   */
+  getVersioned(id: string): Promise<{ instance: Instance; version: string } | null>;
   list(f: InstanceFilter): Promise<Page<Instance>>;
   update(id: string, patch: InstancePatch): Promise<Instance | null>;
   delete(id: string): Promise<boolean>;
@@ -123,6 +128,11 @@ export interface SentInput {
   message_id: string;
   /** ISO time the provider gave. */
   timestamp: string;
+  /**
+   * The row was stored under this id before the send (a provider that chooses its ids): acks that came first are
+   * on the row itself (`early_status`), so neither the stash nor the message-id lock is needed.
+   */
+  preassigned?: boolean;
 }
 
 /** What a batched ack did: moved a stored message forward, changed nothing, or was stashed (message unknown). */
@@ -147,14 +157,18 @@ export interface MessageRepo {
   insertMany(ms: readonly NewMessage[]): Promise<Array<Message | null>>;
   /**
    * Applies acks in one statement, in input order: an ack that moves its message forward updates it (several acks of
-   * one message count one after another); an ack for a message not recorded yet is stashed (see `stashAck`).
-   * Run `lockMessageIds` first in the same transaction.
+   * one message count one after another); an ack for a message not recorded yet is stashed (see `stashAck`). An
+   * ack for a row still `pending` (stored under a pre-assigned id, its send not yet recorded) is kept on the row
+   * (`early_status`) for `recordSent`, without an event. The matched rows are locked (`FOR UPDATE`), so an ack and
+   * the `recordSent` of a pre-assigned id serialise without `lockMessageIds`; acks of providers whose ids come
+   * from their server still need `lockMessageIds` first in the same transaction.
    */
   applyAcks(acks: readonly AckInput[]): Promise<AckOutcome[]>;
   /**
    * Records accepted sends in one statement: each row takes its provider id and time and becomes `sent` — or the
-   * status of an ack stashed for that id meanwhile, when further along (the stash is consumed; `late` says which).
-   * Run `lockMessageIds` for the ids first in the same transaction. Null for a row that no longer exists.
+   * status of an ack stashed for that id meanwhile, or kept on the row (`preassigned`), when further along (the
+   * stash is consumed; `late` says which). Run `lockMessageIds` for the ids that are not `preassigned` first in the
+   * same transaction. Null for a row that no longer exists.
    */
   recordSent(
     rows: readonly SentInput[],
@@ -165,6 +179,14 @@ export interface MessageRepo {
   insertOutbound(
     m: NewMessage,
   ): Promise<{ message: Message; inserted: boolean; request_hash: string | null }>;
+  /**
+   * `insertOutbound`, in the same statement only while the instance is still at `version` (see `getVersioned`):
+   * null when it changed or is gone, and nothing was written (a repeated key is still answered with its message).
+   */
+  insertOutboundIfUnchanged(
+    m: NewMessage,
+    version: string,
+  ): Promise<{ message: Message; inserted: boolean; request_hash: string | null } | null>;
   get(instanceId: string, id: string): Promise<Message | null>;
   getByIdempotencyKey(
     instanceId: string,

@@ -279,6 +279,130 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     expect(await store.messages.recordSent([])).toEqual([]);
   });
 
+  it('keeps an ack that overtakes a pre-assigned send on its row (no stash, no event) for recordSent', async () => {
+    const outbound = async (id: string) =>
+      (
+        await store.messages.insertOutbound(
+          msg(b, { message_id: id, is_from_me: true, status: 'pending', body: id }),
+        )
+      ).message;
+    const [early, plain] = [await outbound('PRE-1'), await outbound('PRE-2')];
+    // No message-id lock: the pre-assigned row exists, and the statement locks it.
+    const outcomes = await store.tx((tx) =>
+      tx.messages.applyAcks([
+        { instance_id: b, message_id: 'PRE-1', status: 'read' },
+        { instance_id: b, message_id: 'PRE-1', status: 'delivered' },
+      ]),
+    );
+    expect(outcomes.map((o) => o.kind)).toEqual(['stashed', 'stashed']);
+    expect((await store.messages.get(b, early.id))?.status).toBe('pending');
+    expect(await store.messages.takeAck(b, 'PRE-1')).toBeNull();
+    const at = '2026-04-01T09:00:00.000Z';
+    const out = await store.tx((tx) =>
+      tx.messages.recordSent([
+        { id: early.id, instance_id: b, message_id: 'PRE-1', timestamp: at, preassigned: true },
+        { id: plain.id, instance_id: b, message_id: 'PRE-2', timestamp: at, preassigned: true },
+      ]),
+    );
+    expect(out.map((r) => r && [r.message.message_id, r.message.status, r.late])).toEqual([
+      ['PRE-1', 'read', 'read'],
+      ['PRE-2', 'sent', null],
+    ]);
+    const kept = await db.driver.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${db.schema}".messages WHERE early_status IS NOT NULL`,
+    );
+    expect(kept[0]?.n).toBe(0);
+    // Once recorded, an ack moves the row forward as usual.
+    const after = await store.tx((tx) =>
+      tx.messages.applyAcks([{ instance_id: b, message_id: 'PRE-2', status: 'delivered' }]),
+    );
+    expect(after.map((o) => o.kind)).toEqual(['progressed']);
+  });
+
+  it.runIf(backend === 'postgres')(
+    'an ack and the record of its pre-assigned send serialise on the row, in either order',
+    async () => {
+      const waiting = async () => {
+        for (;;) {
+          const rows = await db.driver.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+            [`%${db.schema}%`],
+          );
+          if ((rows[0]?.n ?? 0) > 0) return;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      const hold = () => {
+        let release!: () => void;
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        return { gate, release };
+      };
+      const at = '2026-04-01T10:00:00.000Z';
+      for (const first of ['send', 'ack'] as const) {
+        const id = `RACE-${first}`;
+        const row = (
+          await store.messages.insertOutbound(msg(b, { message_id: id, is_from_me: true, status: 'pending' }))
+        ).message;
+        const sent = { id: row.id, instance_id: b, message_id: id, timestamp: at, preassigned: true };
+        const ack = { instance_id: b, message_id: id, status: 'delivered' as const };
+        const h = hold();
+        if (first === 'send') {
+          // The send's record holds the row; the ack waits, then sees it sent and moves it on (its own event).
+          const t1 = store.tx(async (tx) => {
+            const r = await tx.messages.recordSent([sent]);
+            await h.gate;
+            return r;
+          });
+          await heldOpen(db);
+          const t2 = store.tx((tx) => tx.messages.applyAcks([ack]));
+          await waiting();
+          h.release();
+          expect((await t1)[0]?.late).toBeNull();
+          expect((await t2).map((o) => o.kind)).toEqual(['progressed']);
+        } else {
+          // The ack holds the row; the send's record waits, then finds the ack kept on the row.
+          const t2 = store.tx(async (tx) => {
+            const r = await tx.messages.applyAcks([ack]);
+            await h.gate;
+            return r;
+          });
+          await heldOpen(db);
+          const t1 = store.tx((tx) => tx.messages.recordSent([sent]));
+          await waiting();
+          h.release();
+          expect((await t2).map((o) => o.kind)).toEqual(['stashed']);
+          expect((await t1)[0]?.late).toBe('delivered');
+        }
+        expect((await store.messages.get(b, row.id))?.status).toBe('delivered');
+      }
+    },
+  );
+
+  it('inserts an outbound message only while its instance row is at the version read', async () => {
+    const c = await newInstance();
+    const v1 = (await store.instances.getVersioned(c))!.version;
+    // Activity does not move the version (it changes nothing a send depends on).
+    await store.instances.touchActivityMany([c]);
+    expect((await store.instances.getVersioned(c))?.version).toBe(v1);
+    const out = (body: string, key: string | null = null) =>
+      msg(c, { message_id: null, is_from_me: true, status: 'pending', body, idempotency_key: key });
+    expect((await store.messages.insertOutboundIfUnchanged(out('at v1'), v1))?.inserted).toBe(true);
+    await store.instances.update(c, { auth_status: 'reconnecting' });
+    const v2 = (await store.instances.getVersioned(c))!.version;
+    expect(v2).not.toBe(v1);
+    expect(await store.messages.insertOutboundIfUnchanged(out('stale'), v1)).toBeNull();
+    const keyed = await store.messages.insertOutboundIfUnchanged(out('keyed', 'k1'), v2);
+    expect(keyed?.inserted).toBe(true);
+    // A repeated key is answered with its message, whatever the version.
+    const again = await store.messages.insertOutboundIfUnchanged(out('keyed', 'k1'), v1);
+    expect(again).toMatchObject({ inserted: false, message: { id: keyed!.message.id } });
+    await store.instances.delete(c);
+    expect(await store.instances.getVersioned(c)).toBeNull();
+    expect(await store.messages.insertOutboundIfUnchanged(out('gone'), v2)).toBeNull();
+  });
+
   it('records activity for many instances at once', async () => {
     await store.instances.touchActivityMany([b, a, b]);
     expect((await store.instances.get(a))?.last_activity_at).not.toBeNull();
@@ -286,3 +410,16 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     await store.instances.touchActivityMany([]);
   });
 });
+
+/** Waits until a transaction of this schema has written and sits open (holding its row locks until it ends). */
+async function heldOpen(db: TestDb): Promise<void> {
+  for (;;) {
+    const rows = await db.driver.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'transactionid' AND a.state = 'idle in transaction' AND a.query LIKE $1`,
+      [`%${db.schema}%`],
+    );
+    if ((rows[0]?.n ?? 0) > 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

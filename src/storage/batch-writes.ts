@@ -125,17 +125,24 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
     ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>> {
       if (!rows.length) return [];
       // The recordset's columns are named apart from messages' so RETURNING's unqualified columns stay unambiguous.
+      // The furthest of a stashed ack (server-assigned ids) and one kept on the row (pre-assigned ids) wins; the
+      // UPDATE reads the row as it is once its lock is held, so an ack committed meanwhile is never missed.
+      const best = `CASE WHEN ${rankSql('late.late_status')} >= ${rankSql(`${s}.messages.early_status`)}
+        THEN late.late_status ELSE ${s}.messages.early_status END`;
       const out = await sql.query(
         `WITH v AS (
-           SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(ord int, row_id uuid, inst uuid, mid text, sent_at timestamptz)),
+           SELECT * FROM jsonb_to_recordset($1::jsonb)
+             AS v(ord int, row_id uuid, inst uuid, mid text, sent_at timestamptz, pre boolean)),
          late AS (
-           DELETE FROM ${s}.pending_acks p USING v WHERE p.instance_id = v.inst AND p.message_id = v.mid
+           DELETE FROM ${s}.pending_acks p USING v
+           WHERE NOT v.pre AND p.instance_id = v.inst AND p.message_id = v.mid
            RETURNING p.instance_id AS late_inst, p.message_id AS late_mid, p.status AS late_status)
-         UPDATE ${s}.messages SET message_id = v.mid, ts = v.sent_at,
-           status = CASE WHEN ${rankSql('late.late_status')} > 1 THEN late.late_status ELSE 'sent' END
+         UPDATE ${s}.messages SET message_id = v.mid, ts = v.sent_at, early_status = NULL,
+           status = CASE WHEN ${rankSql(best)} > 1 THEN ${best} ELSE 'sent' END
          FROM v LEFT JOIN late ON late.late_inst = v.inst AND late.late_mid = v.mid
          WHERE ${s}.messages.id = v.row_id AND ${s}.messages.instance_id = v.inst
-         RETURNING ${messageColumns}, CASE WHEN ${rankSql('late.late_status')} > 1 THEN late.late_status END AS late`,
+         RETURNING ${messageColumns},
+           CASE WHEN ${rankSql(`${s}.messages.status`)} > 1 THEN ${s}.messages.status END AS late`,
         [
           JSON.stringify(
             rows.map((r, ord) => ({
@@ -144,6 +151,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
               inst: r.instance_id,
               mid: r.message_id,
               sent_at: r.timestamp,
+              pre: r.preassigned === true,
             })),
           ),
         ],
@@ -172,17 +180,25 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
            SELECT v.ord, v.instance_id, v.message_id, v.status, ${rankSql('v.status')} AS r
            FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, message_id text, status text)),
          m AS (
-           SELECT m.id, m.instance_id, m.message_id, m.chat_id, m.company_id, ${rankSql('m.status')} AS r
-           FROM ${s}.messages m WHERE (m.instance_id, m.message_id) IN (SELECT instance_id, message_id FROM v)),
+           SELECT m.id, m.instance_id, m.message_id, m.chat_id, m.company_id, ${rankSql('m.status')} AS r,
+             m.status = 'pending' AS early
+           FROM ${s}.messages m WHERE (m.instance_id, m.message_id) IN (SELECT instance_id, message_id FROM v)
+           ORDER BY m.id FOR UPDATE),
          seq AS (
            SELECT v.ord, v.status, v.r, m.id, m.message_id, m.chat_id, m.company_id,
              GREATEST(m.r, max(v.r) OVER (PARTITION BY v.instance_id, v.message_id ORDER BY v.ord
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS before
-           FROM v JOIN m ON m.instance_id = v.instance_id AND m.message_id = v.message_id),
+           FROM v JOIN m ON m.instance_id = v.instance_id AND m.message_id = v.message_id AND NOT m.early),
          upd AS (
            UPDATE ${s}.messages t SET status = u.status
            FROM (SELECT DISTINCT ON (id) id, status FROM seq WHERE r > before ORDER BY id, r DESC) u
            WHERE t.id = u.id RETURNING t.id),
+         early AS (
+           UPDATE ${s}.messages t SET early_status = e.status
+           FROM (SELECT DISTINCT ON (m.id) m.id, v.status, v.r FROM v JOIN m ON m.instance_id = v.instance_id
+                   AND m.message_id = v.message_id AND m.early
+                 ORDER BY m.id, v.r DESC) e
+           WHERE t.id = e.id AND e.r > ${rankSql('t.early_status')} RETURNING t.id),
          stash AS (
            INSERT INTO ${s}.pending_acks (instance_id, message_id, status)
            SELECT DISTINCT ON (v.instance_id, v.message_id) v.instance_id, v.message_id, v.status FROM v
@@ -194,7 +210,8 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
            RETURNING 1)
          SELECT v.ord, seq.id::text AS id, seq.message_id, seq.chat_id, seq.status, (seq.r > seq.before) AS progressed,
            COALESCE(i.company_id, seq.company_id) AS company_id, (seq.id IS NULL) AS unknown,
-           (SELECT count(*) FROM upd)::int AS updated, (SELECT count(*) FROM stash)::int AS stashed
+           (SELECT count(*) FROM upd)::int AS updated, (SELECT count(*) FROM stash)::int AS stashed,
+           (SELECT count(*) FROM early)::int AS kept
          FROM v LEFT JOIN seq ON seq.ord = v.ord LEFT JOIN ${s}.instances i ON i.id = v.instance_id
          ORDER BY v.ord`,
         [

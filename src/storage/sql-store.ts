@@ -41,10 +41,14 @@ import { createWhatsAppAuthRepo } from './whatsapp-auth.js';
 
 type Row = Record<string, any>;
 
+/** An instance row's version: its `updated_at` to the microsecond (the activity time does not move it). */
+const VERSION_OF = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
+
 const INSTANCE_COLUMNS = `id::text AS id, company_id, name, provider, type_instance, status, auth_status, desired_state,
   account, qr, qr_updated_at, settings, api_webhook_schema, mcp_schema, agent, is_pooled, assigned_to, last_error,
   last_activity_at, created_at, updated_at,
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_cursor`;
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_cursor,
+  ${VERSION_OF('updated_at')} AS version`;
 
 const toInstance = (r: Row): Instance => ({
   id: r.id,
@@ -177,6 +181,10 @@ export function createRepos(sql: Sql, schema: string): Repos {
       const rows = await sql.query(`SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances WHERE id = $1`, [id]);
       return rows[0] ? toInstance(rows[0]) : null;
     },
+    async getVersioned(id) {
+      const rows = await sql.query(`SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances WHERE id = $1`, [id]);
+      return rows[0] ? { instance: toInstance(rows[0]), version: String(rows[0].version) } : null;
+    },
     async getForUpdate(id) {
       const rows = await sql.query(
         `SELECT ${INSTANCE_COLUMNS} FROM ${s}.instances WHERE id = $1 FOR UPDATE`,
@@ -282,6 +290,14 @@ export function createRepos(sql: Sql, schema: string): Repos {
       mentions)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::text[])`;
 
+  // The same insert, only while the instance row is at the version a cache saw ($20).
+  const INSERT_MESSAGE_IF_UNCHANGED = `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id,
+      to_id, body, type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key,
+      request_hash, mentions)
+    SELECT $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::boolean, $11, $12, $13, $14::jsonb, $15,
+      $16::timestamptz, $17, $18, $19::text[]
+    WHERE EXISTS (SELECT 1 FROM ${s}.instances WHERE id = $1::uuid AND ${VERSION_OF('updated_at')} = $20)`;
+
   const messages: MessageRepo = {
     async upsert(m) {
       const rows = await sql.query(
@@ -310,6 +326,22 @@ export function createRepos(sql: Sql, schema: string): Repos {
         return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
       const existing = (await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key))!;
       return { ...existing, inserted: false };
+    },
+    async insertOutboundIfUnchanged(m, version) {
+      const params = [...messageParams(m), version];
+      const conflict = m.idempotency_key
+        ? ' ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING'
+        : '';
+      const rows = await sql.query(
+        `${INSERT_MESSAGE_IF_UNCHANGED}${conflict} RETURNING ${MESSAGE_COLUMNS}`,
+        params,
+      );
+      if (rows[0])
+        return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
+      const existing = m.idempotency_key
+        ? await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key)
+        : null;
+      return existing ? { ...existing, inserted: false } : null;
     },
     async getByIdempotencyKey(instanceId, key) {
       const rows = await sql.query(

@@ -14,6 +14,10 @@ export function createSimulatorProvider(
     capabilities: new Set(['qr', 'simulate']),
     addressing: 'phone',
     network,
+    // A getter: with the `serverIds` knob the simulator behaves like a provider whose server assigns the ids.
+    get newMessageId() {
+      return network.knobs.serverIds ? undefined : SimulatorNetwork.messageId;
+    },
     createSession: (ctx) => new SimulatorSession(ctx, network),
   };
   return factory;

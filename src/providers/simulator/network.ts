@@ -10,6 +10,13 @@ export interface SimulatorKnobs {
   qrRotateMs: number;
   /** Delay between sent → delivered → read acks in ms (default 200). */
   ackDelayMs: number;
+  /**
+   * Message ids come from the "server" (as with Telegram, WAHA) instead of being chosen before the send (as with
+   * WhatsApp); default false. Read when a session starts and at each send: set it before starting sessions.
+   */
+  serverIds: boolean;
+  /** Both acks are reported (and persisted) before `send` returns: acks that overtake their send (default false). */
+  acksFirst: boolean;
 }
 
 /** Shared by all simulator sessions of a process; tests and benchmarks read its connection log. */
@@ -22,7 +29,15 @@ export class SimulatorNetwork {
   readonly log: Array<{ instance_id: string; event: 'connect' | 'disconnect'; at: number }> = [];
 
   constructor(knobs: Partial<SimulatorKnobs> = {}) {
-    this.knobs = { latencyMs: 0, failureRate: 0, qrRotateMs: 20_000, ackDelayMs: 200, ...knobs };
+    this.knobs = {
+      latencyMs: 0,
+      failureRate: 0,
+      qrRotateMs: 20_000,
+      ackDelayMs: 200,
+      serverIds: false,
+      acksFirst: false,
+      ...knobs,
+    };
   }
 
   connect(instanceId: string): void {
@@ -47,6 +62,11 @@ export class SimulatorNetwork {
   delay(): Promise<void> {
     const ms = this.knobs.latencyMs;
     return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+  }
+
+  /** A fresh simulated message id. */
+  static messageId(): string {
+    return `SIM${randomBytes(10).toString('hex').toUpperCase()}`;
   }
 
   /** A fake phone number for a scanned account: +1 555 01xx xxxx style, valid E.164 digits. */

@@ -73,11 +73,19 @@ export class SimulatorSession implements ProviderSession {
     await this.stop();
   }
 
-  async send(_msg: OutboundMessage): Promise<SendResult> {
+  async send(msg: OutboundMessage): Promise<SendResult> {
     if (this.state !== 'ready') throw new Error('simulator session is not connected');
     await this.net.delay();
     if (Math.random() < this.net.knobs.failureRate) throw new Error('simulated send failure');
-    const messageId = `SIM${randomBytes(10).toString('hex').toUpperCase()}`;
+    // The id the core chose (stored under it already), unless the "server" assigns ids.
+    const messageId =
+      !this.net.knobs.serverIds && msg.message_id ? msg.message_id : SimulatorNetwork.messageId();
+    if (this.net.knobs.acksFirst) {
+      // The receipts overtake the send: persisted before the core learns that the send went out.
+      await this.ctx.emit({ type: 'ack', message_id: messageId, status: 'delivered' });
+      await this.ctx.emit({ type: 'ack', message_id: messageId, status: 'read' });
+      return { message_id: messageId, timestamp: new Date().toISOString() };
+    }
     const ackDelay = this.net.knobs.ackDelayMs;
     this.later(ackDelay, () => this.ctx.emit({ type: 'ack', message_id: messageId, status: 'delivered' }));
     this.later(ackDelay * 2, () => this.ctx.emit({ type: 'ack', message_id: messageId, status: 'read' }));
@@ -132,6 +140,14 @@ export class SimulatorSession implements ProviderSession {
           },
         });
         return { message_id: messageId };
+      }
+      case 'ack': {
+        // A receipt for a message, reported now (tests measure and race acks with it).
+        if (this.state !== 'ready')
+          throw new SbError('SB_ERR_NOT_CONNECTED', 'the simulator session is not connected');
+        const status = payload.status === 'read' ? 'read' : 'delivered';
+        await this.ctx.emit({ type: 'ack', message_id: String(payload.message_id), status });
+        return { message_id: String(payload.message_id), status };
       }
       case 'mark_read': {
         if (this.state !== 'ready')

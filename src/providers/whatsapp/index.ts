@@ -7,6 +7,7 @@ import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
 import { type WhatsAppAuthPort, WhatsAppAuthStore } from './auth-store.js';
+import { newWhatsAppMessageId } from './outbound.js';
 import { quietLibsignal } from './quiet-libsignal.js';
 import {
   type SocketMaker,
@@ -78,6 +79,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     capabilities: new Set(['qr', 'pairingCode', 'media', 'groups', 'reactions', 'markRead', 'typing']),
     addressing: 'phone',
     secretSettings: [],
+    newMessageId: newWhatsAppMessageId,
     createSession: (ctx) =>
       new WhatsAppSession({
         ctx,

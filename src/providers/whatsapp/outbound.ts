@@ -68,6 +68,11 @@ export async function buildOutbound(
   };
 }
 
+/** A fresh WhatsApp message id, as WhatsApp Web writes them (the core stores the row under it before the send). */
+export function newWhatsAppMessageId(): string {
+  return `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+}
+
 /** What a send needs besides the open socket. */
 export interface SendDeps extends OutboundDeps {
   sent: SentLedger;
@@ -75,8 +80,8 @@ export interface SendDeps extends OutboundDeps {
 }
 
 /**
- * Sends on an open socket under a message id of our own, so that the echo and early acks can be matched; a
- * WhatsApp rate limit becomes SB_ERR_RATE_LIMITED.
+ * Sends on an open socket under a message id of our own (the one the core chose and stored, else a fresh one), so
+ * that the echo and early acks can be matched; a WhatsApp rate limit becomes SB_ERR_RATE_LIMITED.
  */
 export async function sendOutbound(
   sock: WaSocket,
@@ -85,7 +90,7 @@ export async function sendOutbound(
 ): Promise<SendResult> {
   const jid = msg.to;
   const { content, quoted } = await buildOutbound(msg, deps);
-  const messageId = `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+  const messageId = msg.message_id ?? newWhatsAppMessageId();
   deps.sent.remember(messageId, {});
   const release = deps.sent.hold(messageId);
   try {

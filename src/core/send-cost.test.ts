@@ -1,0 +1,220 @@
+// The cost of a send and of its acks in SQL statements (counted at the driver), and acks racing their send.
+import { afterEach, describe, expect, it } from 'vitest';
+import { openTestDb, type TestDb } from '../../test/support/db.js';
+import {
+  createCompany,
+  createConnectedInstance,
+  eventually,
+  startTestGateway,
+  type TestGateway,
+} from '../../test/support/gateway.js';
+import type { Driver } from '../storage/sql.js';
+import { createSqlStore } from '../storage/sql-store.js';
+
+/** Statements that run at most once a second (activity, key lookup): left out of exact counts. */
+const counted = (xs: string[]) =>
+  xs.filter((x) => !/^UPDATE instances SET last_activity|^SELECT id::text AS id, kind, prefix/.test(x));
+
+/** Work that runs beside a send (the webhook worker's claim, the event log read of the cluster bus). */
+const BACKGROUND = [/^\s*WITH busy AS/, /FROM "[^"]+"\.events\s+WHERE id >/];
+
+/** The test database with a store whose driver counts (and names) the statements it runs. */
+async function countedDb(): Promise<{ db: TestDb; seen: string[] }> {
+  const db = await openTestDb();
+  const seen: string[] = [];
+  const name = (text: string) => {
+    if (BACKGROUND.some((re) => re.test(text))) return null;
+    const flat = text
+      .replace(/"[^"]+"\./g, '')
+      .replace(/\s+/g, ' ')
+      .trim();
+    if (/pg_advisory/.test(flat)) return 'advisory lock';
+    return flat.startsWith('INSERT INTO messages') && /WHERE EXISTS/.test(flat)
+      ? `${flat.slice(0, 40)} … WHERE EXISTS`
+      : flat.slice(0, 40);
+  };
+  const note = (text: string) => {
+    const n = name(text);
+    if (n) seen.push(n);
+  };
+  const inner = db.driver;
+  const driver: Driver = {
+    kind: inner.kind,
+    query: (text, params) => {
+      note(text);
+      return inner.query(text, params);
+    },
+    transaction: (fn) => {
+      // A transaction counts as BEGIN, its statements and COMMIT — unless it is background work.
+      const mine: string[] = [];
+      let background = false;
+      return inner
+        .transaction((sql) =>
+          fn({
+            query: (text, params) => {
+              const n = name(text);
+              if (n) mine.push(n);
+              else background = true;
+              return sql.query(text, params);
+            },
+          }),
+        )
+        .finally(() => {
+          if (!background) seen.push('BEGIN', ...mine, 'COMMIT');
+        });
+    },
+    close: () => inner.close(),
+  };
+  return { db: { ...db, store: createSqlStore(driver, db.schema) }, seen };
+}
+
+describe('send path cost', { timeout: 120_000 }, () => {
+  let t: TestGateway | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('counts the statements of one send and of each of its acks', async () => {
+    const { db, seen } = await countedDb();
+    t = await startTestGateway({ db });
+    t.network.knobs.ackDelayMs = 3_600_000; // acks are released by hand below
+    const headers = await createCompany(t, 'cost');
+    const inst = await createConnectedInstance(t, headers, 'cost');
+    const send = () =>
+      t!.app.inject({
+        method: 'POST',
+        url: `/api/v1/instances/${inst.id}/messages`,
+        headers,
+        payload: { to: '+4915123456789', text: 'hello' },
+      });
+    expect((await send()).statusCode).toBe(201); // warm: key, chat row
+    seen.length = 0;
+    const res = await send();
+    expect(res.statusCode).toBe(201);
+    const perSend = [...seen];
+    seen.length = 0;
+    // Through the provider and the supervisor, as a receipt from the messenger arrives.
+    await t.gw.supervisor.control(inst.id, 'ack', {
+      message_id: res.json().message.message_id,
+      status: 'delivered',
+    });
+    const perAck = [...seen];
+    process.stdout.write(
+      `send-cost ${db.kind}: ${perSend.length} statements per send: ${perSend.join(' | ')}\n` +
+        `send-cost ${db.kind}: ${perAck.length} statements per ack: ${perAck.join(' | ')}\n`,
+    );
+    // Before: 8 per send (instance read, insert, a transaction of lock, record, chat, event) and 5 per ack (with an
+    // advisory lock; an early ack was stashed). Now the cached instance is checked inside the insert.
+    // The activity write and the key lookup (each at most once a second) are left out: whether they fall into the
+    // measured send is a matter of time.
+    expect(counted(perSend)).toEqual([
+      expect.stringMatching(/^INSERT INTO messages .* WHERE EXISTS/),
+      'BEGIN',
+      expect.stringMatching(/^WITH v AS/),
+      expect.stringMatching(/^INSERT INTO chats/),
+      expect.stringMatching(/^WITH ev AS \(INSERT INTO events/),
+      'COMMIT',
+    ]);
+    expect(counted(perAck)).toEqual([
+      'BEGIN',
+      expect.stringMatching(/^WITH v AS/),
+      expect.stringMatching(/^WITH ev AS \(INSERT INTO events/),
+      'COMMIT',
+    ]);
+    expect([...perSend, ...perAck].filter((x) => /advisory|pending_acks/.test(x))).toEqual([]);
+    const stored = await eventually(async () => {
+      const m = await t!.db.store.messages.get(inst.id, res.json().message.id);
+      return m?.status === 'delivered' ? m : null;
+    });
+    expect(stored.status).toBe('delivered');
+  });
+
+  it.each([
+    ['pre-assigned ids (WhatsApp, simulator)', false],
+    ['server-assigned ids (Telegram, WAHA)', true],
+  ])('an ack that overtakes its send is never lost: %s', async (_kind, serverIds) => {
+    t = await startTestGateway();
+    // Set before the session starts: it decides whether the provider chooses its ids.
+    t.network.knobs.serverIds = serverIds;
+    t.network.knobs.acksFirst = true;
+    const headers = await createCompany(t, 'race');
+    const inst = await createConnectedInstance(t, headers, 'race');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/instances/${inst.id}/messages`,
+      headers,
+      payload: { to: '+4915123456789', text: 'race' },
+    });
+    expect(res.statusCode).toBe(201);
+    const sent = res.json().message;
+    expect(sent.status).toBe('read');
+    expect((await t.db.store.messages.get(inst.id, sent.id))?.status).toBe('read');
+    // The send's own event first (it shows the message sent), then the furthest ack that overtook it.
+    const events = (await t.db.store.events.listSince({ since: 0, instance_id: inst.id, limit: 500 })).filter(
+      (e) => e.type === 'message' || e.type === 'message.ack',
+    );
+    expect(
+      events.map((e) =>
+        e.type === 'message'
+          ? ['message', (e.data.message as { status: string }).status]
+          : ['message.ack', e.data.status],
+      ),
+    ).toEqual([
+      ['message', 'sent'],
+      ['message.ack', 'read'],
+    ]);
+    const left = await t.db.driver.query<{ acks: number; early: number }>(
+      `SELECT (SELECT count(*) FROM "${t.db.schema}".pending_acks)::int AS acks,
+         (SELECT count(*) FROM "${t.db.schema}".messages WHERE early_status IS NOT NULL)::int AS early`,
+    );
+    expect(left[0]).toEqual({ acks: 0, early: 0 });
+  });
+
+  it('never trusts a cached instance row past a change, here or by another replica', async () => {
+    const { db, seen } = await countedDb();
+    t = await startTestGateway({ db });
+    t.network.knobs.ackDelayMs = 3_600_000;
+    const headers = await createCompany(t, 'cache');
+    const inst = await createConnectedInstance(t, headers, 'cache');
+    const send = (text = 'hello') =>
+      t!.app.inject({
+        method: 'POST',
+        url: `/api/v1/instances/${inst.id}/messages`,
+        headers,
+        payload: { to: '+4915123456789', text },
+      });
+    const readsInstance = () => seen.some((x) => /^SELECT id::text AS id, company_id, name/.test(x));
+    expect((await send()).statusCode).toBe(201);
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(readsInstance()).toBe(false);
+    // A change made through this replica drops the cached row at once: the next send reads it again.
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/instances/${inst.id}`,
+      headers,
+      payload: { name: 'renamed' },
+    });
+    expect(patched.statusCode).toBe(200);
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(readsInstance()).toBe(true);
+    // Changes written by another replica (straight to the database, past this replica's services): the cached row
+    // still says connected, but the insert checks its version, so the send sees the change.
+    const other = t.db.store;
+    await other.instances.update(inst.id, { auth_status: 'reconnecting' });
+    const refused = await send('while reconnecting');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.code).toBe('SB_ERR_NOT_CONNECTED');
+    await other.instances.update(inst.id, { auth_status: 'client_ready' });
+    expect((await send('connected again')).statusCode).toBe(201);
+    await other.instances.delete(inst.id);
+    const gone = await send('deleted');
+    expect(gone.statusCode).toBe(404);
+    const bodies = await t.db.driver.query<{ body: string }>(
+      `SELECT body FROM "${t.db.schema}".messages WHERE body IN ('while reconnecting', 'deleted')`,
+    );
+    expect(bodies).toEqual([]);
+  });
+});
