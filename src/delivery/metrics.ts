@@ -4,7 +4,6 @@ import { SbError } from '../domain/errors.js';
 import type { GatewayEvent } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Store } from '../ports/store.js';
-import { DeliveryRepo } from './webhooks/repo.js';
 import type { DeliveryObserver, DeliveryResult } from './webhooks/worker.js';
 
 /** The gateway's metrics; `registry.metrics()` renders the Prometheus text format. */
@@ -44,7 +43,7 @@ export class GatewayMetrics implements DeliveryObserver {
       help: 'Webhook, agent and event sink deliveries waiting in the outbox (pending).',
       registers,
       async collect() {
-        const depth = await new DeliveryRepo(store).depth().catch(unavailableAsEmpty);
+        const depth = await store.deliveries.depth().catch(unavailableAsEmpty);
         if (typeof depth === 'number') this.set(depth);
       },
     });

@@ -1,4 +1,4 @@
-// Endpoint helpers over the deliveries port (the SQL lives in src/storage/deliveries.ts), and a transitional adapter.
+// Endpoint helpers over the deliveries port (the SQL lives in src/storage/deliveries.ts): the secret rotation.
 import type { DeliveryRepo as Deliveries, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { Repos } from '../../ports/store.js';
 import { generateSecret } from './signer.js';
@@ -28,16 +28,4 @@ export async function rotateSecret(
       overlapSeconds > 0 ? new Date(now.getTime() + overlapSeconds * 1000).toISOString() : null,
   }))!;
   return { endpoint, secret };
-}
-
-/**
- * Transitional, for callers not yet moved to `store.deliveries` (delivery/metrics.ts): the outbox depth of a store.
- * Remove once nothing constructs it.
- */
-export class DeliveryRepo {
-  constructor(private readonly r: Pick<Repos, 'deliveries'>) {}
-
-  depth(): Promise<number> {
-    return this.r.deliveries.depth();
-  }
 }
