@@ -1,6 +1,5 @@
 // Endpoint helpers over the deliveries port (the SQL lives in src/storage/deliveries.ts): the secret rotation.
 import type { DeliveryRepo as Deliveries, WebhookEndpoint } from '../../ports/deliveries.js';
-import type { Repos } from '../../ports/store.js';
 import { generateSecret } from './signer.js';
 
 export type {
