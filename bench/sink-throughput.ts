@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import { commitWithEvents } from '../src/core/commit.js';
+import { rawSql } from '../src/storage/sql-store.js';
 import { machine, main, openBenchDb, progress, QUICK, report, round, startBenchGateway } from './support.js';
 
 const CHATS = 200;
@@ -77,8 +78,8 @@ main(async () => {
     const delivered = async (id: string) =>
       Number(
         (
-          await t.gw.store.sql.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM ${t.gw.store.qschema}.webhook_deliveries
+          await rawSql(t.gw.store).sql.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM ${rawSql(t.gw.store).qschema}.webhook_deliveries
              WHERE endpoint_id = $1 AND status = 'delivered'`,
             [id],
           )
@@ -117,9 +118,9 @@ main(async () => {
         n = await delivered(targets[which]);
       }
       const dps = n / ((performance.now() - t0) / 1000);
-      const states = await t.gw.store.sql.query(
+      const states = await rawSql(t.gw.store).sql.query(
         `SELECT status, attempts, left(last_error, 80) AS error, count(*)::int AS n
-         FROM ${t.gw.store.qschema}.webhook_deliveries WHERE endpoint_id = $1 GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 5`,
+         FROM ${rawSql(t.gw.store).qschema}.webhook_deliveries WHERE endpoint_id = $1 GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 5`,
         [targets[which]],
       );
       progress(`sink-throughput: ${which} ${round(dps, 1)}/s; ${JSON.stringify(states)}`);

@@ -107,6 +107,23 @@ describe('architecture', () => {
     expect([...bad, ...mentions]).toEqual([]);
   });
 
+  it('storage owns all SQL: the ports expose none, and no module outside storage runs a statement (issue 16)', () => {
+    // What outside storage may import of it: opening the store (the composition root and the CLI), migrations (CLI)
+    // and the driver error mapping (HTTP errors). Everything else goes through the repositories of the ports.
+    const allowed = /^storage\/(index|migrate|sql)\.js$/;
+    const bad: string[] = [];
+    for (const f of files(SRC)) {
+      const rel = relative(SRC, f);
+      if (rel.startsWith('storage/')) continue;
+      for (const spec of imports(f))
+        if (spec.startsWith('storage/') && !allowed.test(spec)) bad.push(`${rel} imports ${spec}`);
+      const text = readFileSync(f, 'utf8');
+      for (const m of text.matchAll(/\b(sql\.query|qschema|SqlRunner|\.transaction\()/g))
+        bad.push(`${rel}: ${m[0]}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('no module reads process.env except the config loader and the CLI entry', () => {
     const bad = files(SRC)
       .filter((f) => !/config\/index\.ts$|main\.ts$/.test(f))

@@ -23,8 +23,6 @@ import { type ClusterRuntime, createClusterRuntime } from './runtime/cluster.js'
 import { createGuardedFetch } from './runtime/outbound/guarded-fetch.js';
 import { createRateLimiterFactory, type RateLimiterFactory } from './runtime/rate-limiter.js';
 import { openFileSpool } from './runtime/spool/file-spool.js';
-import { HistoryRepo } from './storage/history.js';
-import { SqlIdentityStore } from './storage/identities.js';
 
 export interface Gateway {
   config: Readonly<Config>;
@@ -80,13 +78,13 @@ export function createGateway(
       timeoutMs: config.outbound.timeoutMs,
       maxRedirects: config.outbound.maxRedirects,
     });
-  const identities = opts.identities ?? new SqlIdentityStore(store);
+  const identities = opts.identities ?? store.identities;
   const providers =
     opts.providers ??
     createProviderRegistry(config, {
       store,
       leases: cluster.leases,
-      history: new HistoryRepo(store),
+      history: store.history,
       ...opts,
       outbound,
       identities,

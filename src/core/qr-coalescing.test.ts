@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompany, eventually, startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import type { GatewayEvent } from '../domain/model.js';
+import { rawSql } from '../storage/sql-store.js';
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -29,8 +30,8 @@ describe('QR coalescing', () => {
     expect(stop.statusCode).toBe(200);
     unsubscribe();
 
-    const s = t.db.store.qschema;
-    const rows = await t.db.store.sql.query(
+    const s = rawSql(t.db.store).qschema;
+    const rows = await rawSql(t.db.store).sql.query(
       `SELECT id, data FROM ${s}.events WHERE instance_id = $1 AND type = 'qr'`,
       [id],
     );

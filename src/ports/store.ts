@@ -12,18 +12,16 @@ import type {
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
 import type { ClusterCommandRepo } from './cluster-commands.js';
 import type { DeliveryRepo } from './deliveries.js';
+import type { HistoryStore } from './history.js';
+import type { IdentityStore } from './identities.js';
 import type { LeaseRepo } from './leases.js';
 import type { LegacyImportRepo } from './legacy-import.js';
 import type { McpRepo } from './mcp.js';
 import type { MetricsQueries } from './metrics-queries.js';
 import type { CompanyConnectionRepo, PoolRepo } from './pool.js';
+import type { RetentionRepo } from './retention.js';
 import type { UserRepo } from './users.js';
 import type { WhatsAppAuthRepo } from './whatsapp-auth.js';
-
-/** Runs one parameterised statement ($1, $2 …) and returns its rows. */
-export interface SqlRunner {
-  query<T = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<T[]>;
-}
 
 export interface Page<T> {
   items: T[];
@@ -300,10 +298,6 @@ export interface MetaRepo {
 
 /** Repositories that work the same on their own or within a transaction. */
 export interface Repos {
-  /** Raw SQL on the same connection (inside tx: the transaction), for repositories that live beside a feature. */
-  sql: SqlRunner;
-  /** The quoted schema name to qualify every table with, e.g. `"public"`. */
-  qschema: string;
   companies: CompanyRepo;
   instances: InstanceRepo;
   messages: MessageRepo;
@@ -322,11 +316,15 @@ export interface Repos {
   pool: PoolRepo;
   connections: CompanyConnectionRepo;
   deliveries: DeliveryRepo;
+  history: HistoryStore;
+  retention: RetentionRepo;
 }
 
 export interface Store extends Repos {
   readonly kind: 'postgres' | 'pglite';
   readonly schema: string;
+  /** WhatsApp LID ↔ phone identities (a new pair merges rows in a transaction of its own). */
+  readonly identities: IdentityStore;
   /** Runs fn in one transaction; everything written through `tx` commits or rolls back together. */
   tx<T>(fn: (tx: Repos) => Promise<T>): Promise<T>;
   /** Throws if the database cannot be reached. */

@@ -4,6 +4,7 @@ import { openTestDb, type TestDb } from '../../test/support/db.js';
 import { createCompany, eventually, startTestGateway, type TestGateway } from '../../test/support/gateway.js';
 import { requireService } from '../../test/support/services.js';
 import type { GatewayEvent } from '../domain/model.js';
+import { rawSql } from '../storage/sql-store.js';
 
 const redis = await requireService('redis');
 
@@ -130,8 +131,8 @@ for (const { transport, env, skip } of transports)
     });
 
     it('stops a session at once when its lease is lost, and another replica claims it', async () => {
-      await db.store.sql.query(
-        `UPDATE ${db.store.qschema}.session_leases SET owner = 'intruder', expires_at = now() + interval '1 second' WHERE instance_id = $1`,
+      await rawSql(db.store).sql.query(
+        `UPDATE ${rawSql(db.store).qschema}.session_leases SET owner = 'intruder', expires_at = now() + interval '1 second' WHERE instance_id = $1`,
         [instanceId],
       );
       await eventually(() => !a.gw.supervisor.has(instanceId), 5000);

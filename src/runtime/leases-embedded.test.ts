@@ -8,6 +8,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../../test/support/gateway.js';
+import { rawSql } from '../storage/sql-store.js';
 
 describe('leases on the embedded database', () => {
   let db: TestDb;
@@ -42,8 +43,8 @@ describe('leases on the embedded database', () => {
     // A crash: nothing written, the lease left behind for an hour.
     await first.gw.cluster!.stop();
     await first.gw.supervisor.abandon(id);
-    await db.store.sql.query(
-      `UPDATE ${db.store.qschema}.session_leases SET expires_at = now() + interval '1 hour' WHERE instance_id = $1`,
+    await rawSql(db.store).sql.query(
+      `UPDATE ${rawSql(db.store).qschema}.session_leases SET expires_at = now() + interval '1 hour' WHERE instance_id = $1`,
       [id],
     );
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
+import { rawSql } from '../storage/sql-store.js';
 import { RetentionJob, type RetentionSettings } from './retention-job.js';
 
 const DAY = 86_400_000;
@@ -23,7 +24,7 @@ for (const kind of testBackends()) {
     let inst = '';
     let s = '';
     const bus = new MemoryEventBus(() => {});
-    const sql = (text: string, params: unknown[] = []) => db.store.sql.query(text, params);
+    const sql = (text: string, params: unknown[] = []) => rawSql(db.store).sql.query(text, params);
     const emit = (body: string) =>
       commitWithEvents(db.store, bus, (_tx, e) =>
         e({
@@ -40,7 +41,7 @@ for (const kind of testBackends()) {
 
     beforeAll(async () => {
       db = await openTestDb(kind);
-      s = db.store.qschema;
+      s = rawSql(db.store).qschema;
       await db.store.companies.ensure('co');
       inst = (
         await db.store.instances.create({
@@ -163,8 +164,8 @@ for (const kind of testBackends()) {
         const isLocked = new Promise<void>((r) => {
           locked = r;
         });
-        const writer = db.store.tx(async (tx) => {
-          await tx.sql.query(`SELECT id FROM ${s}.events WHERE id = $1 FOR UPDATE`, [a]);
+        const writer = db.driver.transaction(async (tx) => {
+          await tx.query(`SELECT id FROM ${s}.events WHERE id = $1 FOR UPDATE`, [a]);
           locked();
           await gate;
         });

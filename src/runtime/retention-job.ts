@@ -3,8 +3,8 @@ import type { Config } from '../config/index.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { ProviderLogger } from '../ports/provider.js';
+import { RETENTION_KINDS, type RetentionKind } from '../ports/retention.js';
 import type { Store } from '../ports/store.js';
-import { RETENTION_KINDS, type RetentionKind, RetentionRepo } from '../storage/retention.js';
 
 export type RetentionSettings = Config['retention'];
 
@@ -63,7 +63,7 @@ export class RetentionJob {
   }
 
   private async pass(): Promise<Record<RetentionKind, number>> {
-    const repo = new RetentionRepo(this.o.store);
+    const repo = this.o.store.retention;
     const { settings } = this.o;
     const counts = emptyCounts();
     for (const kind of RETENTION_KINDS) {

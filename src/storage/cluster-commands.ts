@@ -1,7 +1,7 @@
 // SQL for the `cluster_commands` queue: the owner replica claims its pending rows, the caller reads the reply back.
 import type { ClusterCommandRepo, QueuedCommandState } from '../ports/cluster-commands.js';
 import type { ClusterCommand } from '../ports/leases.js';
-import type { SqlRunner } from '../ports/store.js';
+import type { SqlRunner } from './sql.js';
 
 /** Plain single statements (`FOR UPDATE SKIP LOCKED` inside one statement): pooler-safe. */
 export function createClusterCommandRepo(sql: SqlRunner, qschema: string): ClusterCommandRepo {

@@ -11,9 +11,9 @@ import type {
   NewEndpoint,
   WebhookEndpoint,
 } from '../ports/deliveries.js';
-import type { SqlRunner } from '../ports/store.js';
 import { DELIVERY_COLS, ENDPOINT_COLS, ENDPOINT_COLS_W, toDelivery, toEndpoint } from './deliveries-rows.js';
 import { iso } from './rows.js';
+import type { SqlRunner } from './sql.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

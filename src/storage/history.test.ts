@@ -1,8 +1,8 @@
 // The history repository on both drivers: idempotent batches, chats kept current, live messages untouched.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import type { HistoryStore } from '../ports/history.js';
 import type { ProviderMessage } from '../ports/provider.js';
-import { HistoryRepo } from './history.js';
 
 const msg = (id: string, over: Partial<ProviderMessage> = {}): ProviderMessage => ({
   message_id: id,
@@ -20,12 +20,12 @@ const msg = (id: string, over: Partial<ProviderMessage> = {}): ProviderMessage =
 
 describe.each(testBackends())('history repository on %s', (backend) => {
   let db: TestDb;
-  let repo: HistoryRepo;
+  let repo: HistoryStore;
   let instanceId: string;
 
   beforeAll(async () => {
     db = await openTestDb(backend);
-    repo = new HistoryRepo(db.store);
+    repo = db.store.history;
     await db.store.companies.ensure('hc', 'History Co');
     const inst = await db.store.instances.create({
       company_id: 'hc',

@@ -1,7 +1,7 @@
 // History sync storage: one statement stores a batch of history messages and their chats, idempotently.
 import type { HistoryBatchResult, HistoryStore } from '../ports/history.js';
 import type { ProviderMessage } from '../ports/provider.js';
-import type { Repos } from '../ports/store.js';
+import type { SqlRunner } from './sql.js';
 
 /**
  * Inserts history messages with `ON CONFLICT DO NOTHING` on (instance_id, message_id), so a chunk WhatsApp sends
@@ -10,7 +10,10 @@ import type { Repos } from '../ports/store.js';
  * The batch travels as one jsonb parameter (`jsonb_to_recordset`): one round trip whatever its size, on both drivers.
  */
 export class HistoryRepo implements HistoryStore {
-  constructor(private readonly r: Pick<Repos, 'sql' | 'qschema'>) {}
+  constructor(
+    private readonly sql: SqlRunner,
+    private readonly qschema: string,
+  ) {}
 
   async storeBatch(instanceId: string, messages: readonly ProviderMessage[]): Promise<HistoryBatchResult> {
     const unique = [...new Map(messages.map((m) => [m.message_id, m])).values()];
@@ -32,8 +35,8 @@ export class HistoryRepo implements HistoryStore {
       status: m.is_from_me ? 'sent' : 'received',
       ts: m.timestamp,
     }));
-    const s = this.r.qschema;
-    const out = await this.r.sql.query<{ n: number }>(
+    const s = this.qschema;
+    const out = await this.sql.query<{ n: number }>(
       `WITH src AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS t(message_id text, chat_id text, from_id text, to_id text,
            body text, type text, is_from_me boolean, is_group boolean, group_id text, contact_name text,

@@ -1,8 +1,8 @@
 // Identities: LID ↔ phone pairs and the merge of a LID's chat, messages and contact into the phone JID.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import type { IdentityStore } from '../ports/identities.js';
 import type { NewMessage, Store } from '../ports/store.js';
-import { SqlIdentityStore } from './identities.js';
 
 const LID = '123456789012345@lid';
 const PN = '4915100000009@s.whatsapp.net';
@@ -30,13 +30,13 @@ const msg = (instanceId: string, over: Partial<NewMessage>): NewMessage => ({
 describe.each(testBackends())('whatsapp identities on %s', (backend) => {
   let db: TestDb;
   let store: Store;
-  let ids: SqlIdentityStore;
+  let ids: IdentityStore;
   let inst = '';
 
   beforeAll(async () => {
     db = await openTestDb(backend);
     store = db.store;
-    ids = new SqlIdentityStore(store);
+    ids = store.identities;
     await store.companies.ensure('c1', 'One');
     inst = (
       await store.instances.create({

@@ -1,6 +1,6 @@
 // SQL for WhatsApp identities (LID ↔ phone JID) and the merge of a LID's chat, messages and contact into the phone.
 import type { IdentityPair, IdentityStore, LinkResult } from '../ports/identities.js';
-import type { SqlRunner } from '../ports/store.js';
+import type { SqlRunner } from './sql.js';
 
 /** What the identity store needs of the gateway's store: raw SQL, the schema and transactions. */
 export interface IdentityDb {

@@ -1,6 +1,6 @@
 // SQL for session leases (`session_leases`) and replica heartbeats (`cluster_replicas`): one statement per call.
 import type { LeaseRepo, LeaseRow, ReplicaRow } from '../ports/leases.js';
-import type { SqlRunner } from '../ports/store.js';
+import type { SqlRunner } from './sql.js';
 
 /**
  * A lease is taken when absent or expired (or already ours) in ONE statement: `INSERT … ON CONFLICT DO UPDATE …

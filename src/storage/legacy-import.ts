@@ -2,7 +2,7 @@
 // `<schema>.messages`) into ours, idempotently (re-running imports nothing twice).
 import { SbError } from '../domain/errors.js';
 import type { LegacyImportRepo, LegacyImportReport } from '../ports/legacy-import.js';
-import type { SqlRunner } from '../ports/store.js';
+import type { SqlRunner } from './sql.js';
 import { ident } from './sql.js';
 
 const COMPANY_ID_RE = '^[A-Za-z0-9._-]{1,64}$';

@@ -10,8 +10,8 @@ import type {
   McpAuditRepo,
   McpRepo,
 } from '../ports/mcp.js';
-import type { SqlRunner } from '../ports/store.js';
 import { iso, isoReq } from './rows.js';
+import type { SqlRunner } from './sql.js';
 
 type Row = Record<string, any>;
 

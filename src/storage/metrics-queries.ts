@@ -1,6 +1,6 @@
 // SQL behind the Prometheus gauges read at scrape time.
 import type { MetricsQueries, SessionCount } from '../ports/metrics-queries.js';
-import type { SqlRunner } from '../ports/store.js';
+import type { SqlRunner } from './sql.js';
 
 export function createMetricsQueries(sql: SqlRunner, qschema: string): MetricsQueries {
   return {

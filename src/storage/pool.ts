@@ -7,8 +7,8 @@ import type {
   PoolCounts,
   PoolRepo,
 } from '../ports/pool.js';
-import type { SqlRunner } from '../ports/store.js';
 import { isoReq } from './rows.js';
+import type { SqlRunner } from './sql.js';
 
 type Row = Record<string, any>;
 

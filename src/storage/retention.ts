@@ -1,17 +1,6 @@
 // Retention queries: delete old rows of one kind in one small batch (a short statement that skips locked rows).
-import type { Repos } from '../ports/store.js';
-
-/** What the retention job deletes; each kind has its own age (config `retention`). */
-export type RetentionKind = 'events' | 'delivered' | 'dead' | 'pendingAcks' | 'media';
-
-/** Deliveries go before events, so an event whose last dead delivery expires goes in the same pass. */
-export const RETENTION_KINDS: readonly RetentionKind[] = [
-  'delivered',
-  'dead',
-  'events',
-  'pendingAcks',
-  'media',
-];
+import type { RetentionKind, RetentionRepo } from '../ports/retention.js';
+import type { SqlRunner } from './sql.js';
 
 /**
  * One DELETE per kind: rows older than $1, at most $2 of them, chosen with `FOR UPDATE SKIP LOCKED` so a row a
@@ -46,13 +35,16 @@ function statement(kind: RetentionKind, s: string): string {
 }
 
 /** Batch deletes for the retention job (works on the pool; never call it inside a long transaction). */
-export class RetentionRepo {
-  constructor(private readonly r: Pick<Repos, 'sql' | 'qschema'>) {}
+export class SqlRetentionRepo implements RetentionRepo {
+  constructor(
+    private readonly sql: SqlRunner,
+    private readonly qschema: string,
+  ) {}
 
   /** Deletes at most `limit` rows of `kind` older than `before`; returns how many went. */
   async deleteBatch(kind: RetentionKind, before: Date, limit: number): Promise<number> {
-    const rows = await this.r.sql.query<{ n: number }>(
-      `WITH gone AS (${statement(kind, this.r.qschema)} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+    const rows = await this.sql.query<{ n: number }>(
+      `WITH gone AS (${statement(kind, this.qschema)} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
       [before.toISOString(), limit],
     );
     return Number(rows[0].n);

@@ -28,12 +28,15 @@ import type {
 import { createBatchWrites } from './batch-writes.js';
 import { createClusterCommandRepo } from './cluster-commands.js';
 import { SqlDeliveryRepo } from './deliveries.js';
+import { HistoryRepo } from './history.js';
+import { SqlIdentityStore } from './identities.js';
 import { createLeaseRepo } from './leases.js';
 import { createLegacyImport } from './legacy-import.js';
 import { createMcpRepo } from './mcp.js';
 import { createMetricsQueries } from './metrics-queries.js';
 import { pendingMigrations } from './migrate.js';
 import { SqlConnectionRepo, SqlPoolRepo } from './pool.js';
+import { SqlRetentionRepo } from './retention.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
 import { SqlUserRepo } from './users.js';
@@ -639,8 +642,6 @@ export function createRepos(sql: Sql, schema: string): Repos {
 
   const mcp = createMcpRepo(sql, s);
   return {
-    sql,
-    qschema: s,
     companies,
     instances,
     messages,
@@ -659,6 +660,8 @@ export function createRepos(sql: Sql, schema: string): Repos {
     pool: new SqlPoolRepo(sql, s),
     connections: new SqlConnectionRepo(sql, s),
     deliveries: new SqlDeliveryRepo(sql, s),
+    history: new HistoryRepo(sql, s),
+    retention: new SqlRetentionRepo(sql, s),
   };
 }
 
@@ -675,12 +678,31 @@ const toChat = (r: Row): Chat => ({
   phone: phoneOfUserJid(r.chat_id),
 });
 
+/** The SQL under each store this module made: only storage and tests (through `rawSql`) reach it. */
+const rawSqlOf = new WeakMap<Store, { sql: Sql; qschema: string }>();
+
+/**
+ * The SQL connection and quoted schema under a store made by `createSqlStore`, for tests that set up or inspect rows
+ * directly (the ports expose no SQL). Throws for any other store.
+ */
+export function rawSql(store: Store): { sql: Sql; qschema: string } {
+  const raw = rawSqlOf.get(store);
+  if (!raw) throw new Error('not a SQL store');
+  return raw;
+}
+
 /** A Store over a driver: repositories on the pool, plus transactions. */
 export function createSqlStore(driver: Driver, schema: string): Store {
-  return {
+  const qschema = ident(schema);
+  const store: Store = {
     kind: driver.kind,
     schema,
     ...createRepos(driver, schema),
+    identities: new SqlIdentityStore({
+      qschema,
+      sql: driver,
+      tx: (fn) => driver.transaction((sql) => fn({ sql })),
+    }),
     tx: (fn) => driver.transaction((sql) => fn(createRepos(sql, schema))),
     ping: async () => {
       await driver.query('SELECT 1');
@@ -688,4 +710,6 @@ export function createSqlStore(driver: Driver, schema: string): Store {
     pendingMigrations: () => pendingMigrations(driver, schema),
     close: () => driver.close(),
   };
+  rawSqlOf.set(store, { sql: driver, qschema });
+  return store;
 }

@@ -1,8 +1,10 @@
 // The minimal SQL surface both drivers (pg and PGlite) provide: parameterised queries and transactions.
 import { SbError } from '../domain/errors.js';
-import type { SqlRunner } from '../ports/store.js';
-
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. Never a named prepared statement. */
+export interface SqlRunner {
+  query<T = Record<string, any>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
 export type Sql = SqlRunner;
 
 export interface Driver extends Sql {

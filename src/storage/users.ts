@@ -1,7 +1,8 @@
 // SQL for a company's users (the `users` table): create, list, look up, and stamp a sign-in.
-import type { SqlRunner } from '../ports/store.js';
+
 import type { NewUser, User, UserRepo } from '../ports/users.js';
 import { iso, isoReq } from './rows.js';
+import type { SqlRunner } from './sql.js';
 
 type Row = Record<string, any>;
 const COLS = 'id::text AS id, company_id, email, name, created_at, last_login_at';

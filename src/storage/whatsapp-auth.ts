@@ -1,6 +1,7 @@
 // SQL for WhatsApp auth state: creds in whatsapp_auth, Signal keys in whatsapp_keys, media refs in whatsapp_media.
-import type { SqlRunner } from '../ports/store.js';
+
 import type { WhatsAppAuthRepo } from '../ports/whatsapp-auth.js';
+import type { SqlRunner } from './sql.js';
 
 /** Every multi-row change is ONE statement (data-modifying CTEs), so it is atomic on the pool and inside a tx. */
 export function createWhatsAppAuthRepo(sql: SqlRunner, qschema: string): WhatsAppAuthRepo {

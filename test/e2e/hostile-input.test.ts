@@ -6,6 +6,7 @@ import { SessionSupervisor } from '../../src/core/supervisor.js';
 import { createWhatsAppProvider } from '../../src/providers/whatsapp/index.js';
 import { MemoryAuthStore } from '../../src/providers/whatsapp/memory-auth.js';
 import type { WaSocket } from '../../src/providers/whatsapp/session.js';
+import { rawSql } from '../../src/storage/sql-store.js';
 import {
   createCompany,
   createConnectedInstance,
@@ -64,7 +65,7 @@ describe('hostile input on every operation', () => {
 
   /** A digest of every table of the test schema (only key last-use times change on reads, so they are left out). */
   const digest = async () => {
-    const sql = t.gw.store.sql;
+    const sql = rawSql(t.gw.store).sql;
     const tables = await sql.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'
        ORDER BY table_name`,

@@ -20,6 +20,7 @@ import { createMcpServer } from '../../src/mcp/server.js';
 import { SimulatorNetwork } from '../../src/providers/simulator/network.js';
 import { blockedReason } from '../../src/runtime/outbound/address-policy.js';
 import { createGuardedFetch, type Resolver } from '../../src/runtime/outbound/guarded-fetch.js';
+import { rawSql } from '../../src/storage/sql-store.js';
 import { FakeBotApi } from '../emulators/telegram/fake-bot-api.js';
 import { openTestDb, type TestDb } from '../support/db.js';
 import {
@@ -166,9 +167,9 @@ const inbound = (id: string, text: string) =>
 /** The attempts of an instance's endpoint of `kind`, once the worker has tried it. */
 const attempts = (instanceId: string, kind: 'webhook' | 'agent') =>
   eventually(async () => {
-    const rows = await gw.store.sql.query(
-      `SELECT d.status, d.last_status_code, d.last_error FROM ${gw.store.qschema}.webhook_deliveries d
-         JOIN ${gw.store.qschema}.webhook_endpoints e ON e.id = d.endpoint_id
+    const rows = await rawSql(gw.store).sql.query(
+      `SELECT d.status, d.last_status_code, d.last_error FROM ${rawSql(gw.store).qschema}.webhook_deliveries d
+         JOIN ${rawSql(gw.store).qschema}.webhook_endpoints e ON e.id = d.endpoint_id
         WHERE e.instance_id = $1 AND e.kind = $2 AND d.status <> 'pending'`,
       [instanceId, kind],
     );
@@ -197,8 +198,8 @@ describe('SSRF matrix: the canary hears nothing', () => {
       });
       expect(patch.statusCode, url).toBe(400);
     }
-    const rows = await gw.store.sql.query(
-      `SELECT 1 FROM ${gw.store.qschema}.webhook_endpoints WHERE instance_id = $1`,
+    const rows = await rawSql(gw.store).sql.query(
+      `SELECT 1 FROM ${rawSql(gw.store).qschema}.webhook_endpoints WHERE instance_id = $1`,
       [inst.id],
     );
     expect(rows).toHaveLength(0);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { wahaSessionName } from '../../src/core/waha-identity.js';
 import type { GatewayEvent } from '../../src/domain/model.js';
+import { rawSql } from '../../src/storage/sql-store.js';
 import { WahaEmulator } from '../emulators/waha/waha-emulator.js';
 import { createCompany, eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
 
@@ -29,8 +30,8 @@ async function call(t: TestGateway, method: string, url: string, headers: Header
 }
 
 async function instanceIdByName(t: TestGateway, name: string): Promise<string> {
-  const rows = await t.gw.store.sql.query<{ id: string }>(
-    `SELECT id::text AS id FROM ${t.gw.store.qschema}.instances WHERE name = $1`,
+  const rows = await rawSql(t.gw.store).sql.query<{ id: string }>(
+    `SELECT id::text AS id FROM ${rawSql(t.gw.store).qschema}.instances WHERE name = $1`,
     [name],
   );
   expect(rows, `instance named ${name}`).toHaveLength(1);
@@ -38,8 +39,8 @@ async function instanceIdByName(t: TestGateway, name: string): Promise<string> {
 }
 
 const count = async (t: TestGateway, table: string, instanceId: string): Promise<number> => {
-  const rows = await t.gw.store.sql.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${t.gw.store.qschema}.${table} WHERE instance_id = $1`,
+  const rows = await rawSql(t.gw.store).sql.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${rawSql(t.gw.store).qschema}.${table} WHERE instance_id = $1`,
     [instanceId],
   );
   return Number(rows[0].n);
@@ -122,17 +123,17 @@ describe('warm-pool recycling is a clean slate (simulator)', () => {
       agent: { url: 'http://127.0.0.1:9/tenant-a-agent', agent_id: 'tenant-a-bot' },
     });
     expect(patched.statusCode, patched.body).toBe(200);
-    const s = t.gw.store.qschema;
-    await t.gw.store.sql.query(
+    const s = rawSql(t.gw.store).qschema;
+    await rawSql(t.gw.store).sql.query(
       `UPDATE ${s}.instances SET mcp_schema = '{"allowed_tools":["send_message"]}'::jsonb WHERE id = $1`,
       [instanceId],
     );
-    await t.gw.store.sql.query(
+    await rawSql(t.gw.store).sql.query(
       `INSERT INTO ${s}.mcp_audit (instance_id, company_id, tool, args_digest, outcome, latency_ms)
        VALUES ($1, 'tenant-a', 'send_message', 'digest', 'ok', 3)`,
       [instanceId],
     );
-    await t.gw.store.sql.query(
+    await rawSql(t.gw.store).sql.query(
       `INSERT INTO ${s}.mcp_approvals (instance_id, company_id, tool, request)
        VALUES ($1, 'tenant-a', 'send_message', '{"to":"5511777770001","text":"A pending"}'::jsonb)`,
       [instanceId],

@@ -1,6 +1,7 @@
 // End to end: the real gateway + the real Baileys (whatsapp provider) + the local WhatsApp server emulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayEvent, Instance } from '../../src/domain/model.js';
+import { rawSql } from '../../src/storage/sql-store.js';
 import { WhatsAppEmulator } from '../emulators/whatsapp/emulator.js';
 import { restoreWhatsAppTrust, trustEmulator } from '../emulators/whatsapp/trust.js';
 import { createCompany, eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -63,8 +64,8 @@ describe('whatsapp provider with real Baileys against the emulator', () => {
     const connected = await eventually(async () => (await events('connected'))[0]);
     expect(connected.data).toMatchObject({ account: ACCOUNT, phone: `+${PHONE}` });
     expect(emu.liveConnections(PHONE)).toBe(1);
-    const creds = await t.gw.store.sql.query(
-      `SELECT count(*)::int AS n FROM ${t.gw.store.qschema}.whatsapp_auth WHERE instance_id = $1`,
+    const creds = await rawSql(t.gw.store).sql.query(
+      `SELECT count(*)::int AS n FROM ${rawSql(t.gw.store).qschema}.whatsapp_auth WHERE instance_id = $1`,
       [id],
     );
     expect(creds[0]!.n).toBe(1);
@@ -182,8 +183,8 @@ describe('whatsapp provider with real Baileys against the emulator', () => {
     const logout = await eventually(async () => (await events('logout'))[0]);
     expect(logout.data).toMatchObject({ account: ACCOUNT });
     const q = (table: string) =>
-      t.gw.store.sql.query(
-        `SELECT count(*)::int AS n FROM ${t.gw.store.qschema}.${table} WHERE instance_id = $1`,
+      rawSql(t.gw.store).sql.query(
+        `SELECT count(*)::int AS n FROM ${rawSql(t.gw.store).qschema}.${table} WHERE instance_id = $1`,
         [id],
       );
     expect((await q('whatsapp_auth'))[0]!.n).toBe(0);

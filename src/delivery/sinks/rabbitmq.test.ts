@@ -11,6 +11,7 @@ import {
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
+import { rawSql } from '../../storage/sql-store.js';
 import { createSinkDispatcher } from './dispatcher.js';
 import { SinkService } from './service.js';
 
@@ -365,8 +366,8 @@ describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
     const text = logs.join('');
     expect(text).toContain('sink broker connection closed');
     expect(text).not.toContain(rb.pass);
-    const secrets = await t.gw.store.sql.query<{ secret: string }>(
-      `SELECT secret FROM ${t.gw.store.qschema}.webhook_endpoints WHERE kind = 'rabbitmq'`,
+    const secrets = await rawSql(t.gw.store).sql.query<{ secret: string }>(
+      `SELECT secret FROM ${rawSql(t.gw.store).qschema}.webhook_endpoints WHERE kind = 'rabbitmq'`,
     );
     for (const s of secrets) expect(text).not.toContain(s.secret);
   });

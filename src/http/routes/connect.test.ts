@@ -8,6 +8,7 @@ import {
 } from '../../../test/support/gateway.js';
 import { generateKey } from '../../core/keys.js';
 import { POOL_COMPANY } from '../../core/pool.js';
+import { rawSql } from '../../storage/sql-store.js';
 
 let t: TestGateway;
 
@@ -51,8 +52,8 @@ const reopenedFor = (company: string, instanceId: string) =>
   });
 
 const instanceByName = async (name: string) => {
-  const rows = await t.gw.store.sql.query<{ id: string }>(
-    `SELECT id::text AS id FROM ${t.gw.store.qschema}.instances WHERE name = $1`,
+  const rows = await rawSql(t.gw.store).sql.query<{ id: string }>(
+    `SELECT id::text AS id FROM ${rawSql(t.gw.store).qschema}.instances WHERE name = $1`,
     [name],
   );
   return (await t.gw.store.instances.get(rows[0].id))!;
@@ -130,8 +131,8 @@ describe('seed 004 warm pool', () => {
     expect((await call('GET', '/api/v1/pool', t.admin)).json().pool.refilling).toBe(true);
     t.network.delay = delay;
     open();
-    const assigned = await t.gw.store.sql.query<{ n: number }>(
-      `SELECT count(DISTINCT assigned_to)::int AS n FROM ${t.gw.store.qschema}.instances WHERE assigned_to IS NOT NULL`,
+    const assigned = await rawSql(t.gw.store).sql.query<{ n: number }>(
+      `SELECT count(DISTINCT assigned_to)::int AS n FROM ${rawSql(t.gw.store).qschema}.instances WHERE assigned_to IS NOT NULL`,
     );
     expect(Number(assigned[0].n)).toBe(10);
     const pool = await eventually(async () => {
