@@ -4,6 +4,7 @@ import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js'
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
 import { DeliveryRepo } from '../delivery/webhooks/repo.js';
+import type { Message } from '../domain/model.js';
 import { RetentionJob, type RetentionSettings } from './retention-job.js';
 
 const DAY = 86_400_000;
@@ -31,7 +32,7 @@ for (const kind of testBackends()) {
           type: 'message',
           instance_id: inst,
           company_id: 'co',
-          data: { message: { chat_id: body, body, is_from_me: false, is_group: false } },
+          data: { message: { chat_id: body, body, is_from_me: false, is_group: false } as Message },
         }),
       );
     const backdate = (table: string, column: string, days: number, where: string, params: unknown[]) =>
