@@ -167,3 +167,56 @@ describe('every event the gateway emits matches its schema', () => {
     expect(bodies.flatMap(problems)).toEqual([]);
   });
 });
+
+describe('the warm pool, company sessions and a failed send also emit what the schemas say', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({
+      env: {
+        POOL_ENABLED: 'on',
+        POOL_PROVIDER: 'simulator',
+        POOL_SIZE: '1',
+        POOL_MIN_FREE: '0',
+        POOL_REFILL: '1',
+        SESSION_PROVIDER: 'simulator',
+      },
+    });
+    await t.gw.pool.fill();
+    await eventually(async () => (await t.gw.pool.stats()).ready === 1, 20_000);
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('through a pooled connect and disconnect, a company session and a send the messenger refuses', async () => {
+    const a = await createCompany(t, 'tenant-a');
+    const connect = await t.app.inject({ method: 'POST', url: '/api/whatsapp/connect', headers: a });
+    expect(connect.statusCode, connect.body).toBe(200);
+    const off = await t.app.inject({ method: 'POST', url: '/api/whatsapp/disconnect', headers: a });
+    expect(off.statusCode, off.body).toBe(200);
+    const b = await createCompany(t, 'tenant-b');
+    const init = await t.app.inject({
+      method: 'POST',
+      url: '/api/whatsapp/sessions/tenant-b/initialize',
+      headers: b,
+    });
+    expect(init.statusCode, init.body).toBe(200);
+    const inst = await createConnectedInstance(t, b, 'tenant-b', '15550009999');
+    t.network.knobs.failureRate = 1;
+    const sent = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/instances/${inst.id}/messages`,
+      headers: b,
+      payload: { to: '14155552671', text: 'refused' },
+    });
+    t.network.knobs.failureRate = 0;
+    expect(sent.statusCode, sent.body).toBeGreaterThanOrEqual(400);
+
+    const log = await t.gw.store.events.listSince({ since: 0, limit: 1000 });
+    const seen = new Set(log.map((e) => e.type));
+    for (const type of ['pool.assigned', 'pool.released', 'instance.created', 'error'])
+      expect(seen, type).toContain(type);
+    expect(log.some((e) => e.type === 'instance.created' && e.data.pooled === true)).toBe(true);
+    expect(log.some((e) => e.type === 'instance.created' && e.data.company_session === true)).toBe(true);
+    expect(log.some((e) => e.type === 'error' && e.data.code === 'send_failed')).toBe(true);
+    expect(log.flatMap(problems)).toEqual([]);
+  });
+});
