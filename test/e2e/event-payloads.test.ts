@@ -1,9 +1,8 @@
 // The event schemas describe what the gateway really emits: a simulator gateway runs the main flows, and every event in
 // its log (and every webhook body) must match its type's schema strictly, so a field added or renamed is caught.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { EVENT_DATA, EVENT_TYPES, type EventType, messageSchema } from '../../src/domain/events.js';
 import type { GatewayEvent } from '../../src/domain/model.js';
+import { eventProblems } from '../support/event-schemas.js';
 import {
   createCompany,
   createConnectedInstance,
@@ -13,17 +12,7 @@ import {
 } from '../support/gateway.js';
 import { type Receiver, startReceiver } from './webhook-receiver.js';
 
-/** The schema a log entry must match: its type's data schema, and the nested message strictly too. */
-function problems(e: { type: string; data: unknown }): string[] {
-  if (!(EVENT_TYPES as string[]).includes(e.type)) return [`unknown event type ${e.type}`];
-  const out = EVENT_DATA[e.type as EventType].safeParse(e.data);
-  const issues = out.success ? [] : out.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (e.type === 'message') {
-    const m = z.strictObject(messageSchema.shape).safeParse((e.data as { message?: unknown }).message);
-    if (!m.success) issues.push(...m.error.issues.map((i) => `message.${i.path.join('.')}: ${i.message}`));
-  }
-  return issues.map((i) => `${e.type}: ${i}`);
-}
+const problems = eventProblems;
 
 describe('event payload schemas', () => {
   it('reject a payload with an unknown field or a missing one (the check below can fail)', () => {
