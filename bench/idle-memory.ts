@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { serverEntry } from '../bin/entry.js';
 import { BENCH_ADMIN_KEY, databaseUrl, machine, main, progress, QUICK, report, round } from './support.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,13 +29,16 @@ const rssMb = (pid: number) => {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 };
 
+/** What `npm start` runs: the compiled build when it is current (run `npm run build` first), else tsx. */
+const ENTRY = serverEntry();
+
 /**
- * Starts `switchboard serve` (under tsx, as `npm start` does) with `env`, waits for /ready, lets it idle, and returns
+ * Starts `switchboard serve` as `npm start` does (the server process the launcher spawns) with `env`, waits for /ready, lets it idle, and returns
  * its RSS in MB (the largest of a few samples over the idle period).
  */
 async function idleRss(env: Record<string, string>, idleS: number): Promise<number> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve'], {
+  const child = spawn(process.execPath, [...ENTRY.args, 'serve'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -100,7 +104,8 @@ main(async () => {
       embedded_rss_mb: round(embedded, 1),
       postgres_rss_mb: postgres === null ? null : round(postgres, 1),
       idle_s: idleS,
-      note: 'RSS of `switchboard serve` under tsx after /ready, no instances, largest of 4 samples while idle',
+      note: `RSS of the \`switchboard serve\` process (${ENTRY.built ? 'the compiled build' : 'TypeScript through tsx: the build was not current'}) after /ready, no instances, largest of 4 samples while idle`,
+      compiled: ENTRY.built,
       baseline: {
         what: 'the same embedded gateway with PostgreSQL’s default shared_buffers (PGLITE_SHARED_BUFFERS_MB=128)',
         embedded_rss_mb: round(embedded128, 1),

@@ -95,6 +95,19 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the supervisor does not know the warm pool: no import of it and no reference to it (issue 19)', () => {
+    // The pool follows sessions through the events the supervisor publishes on the bus (core/pool.ts).
+    const file = join(SRC, 'core/supervisor.ts');
+    const bad = imports(file).filter((spec) => /^core\/pool(-[^/]*)?\.js$/.test(spec));
+    // Any "pool" that is not part of "spool" (the inbound spool): PoolService, POOL_COMPANY, is_pooled, "warm pool".
+    const mentions = readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line, i) => ({ line, at: `core/supervisor.ts:${i + 1}` }))
+      .filter(({ line }) => /(?<!s)pool/i.test(line))
+      .map(({ at, line }) => `${at}: ${line.trim()}`);
+    expect([...bad, ...mentions]).toEqual([]);
+  });
+
   it('no module reads process.env except the config loader and the CLI entry', () => {
     const bad = files(SRC)
       .filter((f) => !/config\/index\.ts$|main\.ts$/.test(f))

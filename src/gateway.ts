@@ -8,7 +8,7 @@ import { CredentialService, ensureAdminKey, KeyResolver } from './core/keys.js';
 import { MessagingService } from './core/messaging.js';
 import { PoolService } from './core/pool.js';
 import { sendRateGuard } from './core/rate-limit.js';
-import { SessionSupervisor, type SupervisorHooks } from './core/supervisor.js';
+import { SessionSupervisor } from './core/supervisor.js';
 import { UserService } from './core/users.js';
 import { type DeliveryRuntime, startDelivery } from './delivery/webhooks/runtime.js';
 import { endpointSync } from './delivery/webhooks/service.js';
@@ -98,7 +98,6 @@ export function createGateway(
     keyPrefix: `switchboard:${config.database.schema}:rl`,
     logger,
   });
-  const hooks: SupervisorHooks = {};
   // Inbound messages that cannot be committed while the database is down wait here (fsynced) for replay.
   const spool = openFileSpool({
     ...config.spool,
@@ -110,7 +109,6 @@ export function createGateway(
     bus,
     providers,
     logger,
-    hooks,
     leases: cluster.leases,
     forwarder: cluster.forwarder,
     spool,
@@ -166,7 +164,6 @@ export function createGateway(
     keys,
     credentials,
   });
-  hooks.onProviderEvent = (inst, event) => pool.onProviderEvent(inst, event);
   const companySessions = new CompanySessionService({
     store,
     bus,

@@ -1,13 +1,16 @@
-// Warm pool (seed 004): free instances waiting with a QR, claimed atomically by a company, released on logout.
+// Warm pool (seed 004): free instances waiting with a QR, claimed atomically by a company, released when its login
+// ends. The pool follows sessions through the events the supervisor publishes; the SQL is in storage/pool.ts.
 
 import { SbError } from '../domain/errors.js';
-import type { Instance, Principal } from '../domain/model.js';
+import type { GatewayEvent, Instance, Principal } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
-import type { ProviderEvent, ProviderLogger, ProviderRegistry } from '../ports/provider.js';
+import type { ProviderLogger, ProviderRegistry } from '../ports/provider.js';
 import type { Repos, Store } from '../ports/store.js';
 import { commitWithEvents } from './commit.js';
-import { ConnectionRepo, LostRace } from './connections.js';
+import { LostRace } from './connections.js';
 import type { CredentialService } from './keys.js';
+import { loginEnded } from './pool-events.js';
+import { QrImageCache } from './pool-qr-cache.js';
 import { settled } from './settled.js';
 import type { SessionSupervisor } from './supervisor.js';
 
@@ -66,56 +69,42 @@ export type ConnectResult =
 const START_CONCURRENCY = 4;
 /** Pause before a free pooled instance whose session ended is opened again. */
 const FREE_RETRY_MS = 5_000;
-/** Provider-reported ends of a login that release a pooled instance (WAHA STOPPED maps to `disconnected`). */
-const ENDED: ReadonlySet<string> = new Set(['logged_out', 'failed', 'disconnected']);
-const QR_CACHE_MAX = 2_000;
-
 export class PoolService {
   private refilling: Promise<void> | null = null;
   private readonly releases = new Map<string, Promise<void>>();
-  private readonly qrImages = new Map<string, Promise<string>>();
+  /** Look-ups of instances whose login ended, before their release is scheduled. */
+  private readonly ending = new Set<Promise<void>>();
+  private readonly qrImages: QrImageCache;
+  private readonly unsubscribe: () => void;
   private closed = false;
   private seq = 0;
 
-  constructor(private readonly deps: PoolDeps) {}
+  constructor(private readonly deps: PoolDeps) {
+    this.qrImages = new QrImageCache(deps.renderQr);
+    // Only this process's events: the releases and QR renders follow the sessions this process runs (the
+    // supervisor publishes what it persisted for them), as every other replica does for its own.
+    this.unsubscribe = (deps.bus.subscribeLocal ?? deps.bus.subscribe).call(deps.bus, (e) => this.onEvent(e));
+  }
 
   get enabled(): boolean {
     return this.deps.options.enabled && !!this.deps.providers.get(this.deps.options.provider);
   }
 
-  private get s(): string {
-    return this.deps.store.qschema;
-  }
-
   /** The PNG data URL of a QR, rendered once per QR payload (pre-rendered for pooled instances). */
   qrImage(qr: string): Promise<string> {
-    let img = this.qrImages.get(qr);
-    if (!img) {
-      if (this.qrImages.size >= QR_CACHE_MAX) this.qrImages.delete(this.qrImages.keys().next().value!);
-      img = this.deps.renderQr(qr);
-      this.qrImages.set(qr, img);
-      img.catch(() => this.qrImages.delete(qr));
-    }
-    return img;
+    return this.qrImages.get(qr);
   }
 
   async stats(): Promise<PoolStats> {
     const o = this.deps.options;
-    const rows = await this.deps.store.sql.query<Record<string, number>>(
-      `SELECT count(*)::int AS size,
-              count(*) FILTER (WHERE assigned_to IS NULL)::int AS free,
-              count(*) FILTER (WHERE assigned_to IS NULL AND auth_status = 'qr_ready' AND qr IS NOT NULL)::int AS ready,
-              count(*) FILTER (WHERE assigned_to IS NOT NULL)::int AS in_use
-         FROM ${this.s}.instances WHERE is_pooled`,
-    );
-    const r = rows[0] ?? { size: 0, free: 0, ready: 0, in_use: 0 };
+    const r = await this.deps.store.pool.counts();
     return {
       enabled: this.enabled,
       provider: o.provider,
-      size: Number(r.size),
-      free: Number(r.free),
-      ready: Number(r.ready),
-      in_use: Number(r.in_use),
+      size: r.size,
+      free: r.free,
+      ready: r.ready,
+      in_use: r.in_use,
       target: o.size,
       min_free: o.minFree,
       refill: o.refill,
@@ -126,10 +115,8 @@ export class PoolService {
   /** At start: tops the pool up to POOL_SIZE free instances and opens the sessions of free ones not running. */
   async fill(): Promise<void> {
     if (!this.enabled) return;
-    const free = await this.deps.store.sql.query<{ id: string }>(
-      `SELECT id::text AS id FROM ${this.s}.instances WHERE is_pooled AND assigned_to IS NULL ORDER BY created_at`,
-    );
-    const idle = free.map((r) => r.id).filter((id) => !this.deps.supervisor.has(id));
+    const free = await this.deps.store.pool.freeIds();
+    const idle = free.filter((id) => !this.deps.supervisor.has(id));
     const created = await this.create(Math.max(0, this.deps.options.size - free.length));
     await this.startAll([...idle, ...created]);
   }
@@ -150,12 +137,7 @@ export class PoolService {
   }
 
   private async refillIfLow(free?: number): Promise<void> {
-    if (free === undefined) {
-      const rows = await this.deps.store.sql.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${this.s}.instances WHERE is_pooled AND assigned_to IS NULL`,
-      );
-      free = Number(rows[0]?.n ?? 0);
-    }
+    if (free === undefined) free = await this.deps.store.pool.countFree();
     if (free < this.deps.options.minFree) void this.refill();
   }
 
@@ -216,12 +198,12 @@ export class PoolService {
    */
   async connect(p: Principal): Promise<ConnectResult> {
     const companyId = this.companyOf(p);
-    const existing = await ConnectionRepo.of(this.deps.store).get(companyId);
+    const existing = await this.deps.store.connections.get(companyId);
     if (existing) return this.current(existing.instance_id);
     if (!this.enabled) throw new SbError('SB_ERR_POOL_EMPTY', 'the warm pool is disabled in this deployment');
     const claimed = await this.claim(companyId);
     if (claimed === 'exists') {
-      const again = await ConnectionRepo.of(this.deps.store).get(companyId);
+      const again = await this.deps.store.connections.get(companyId);
       if (again) return this.current(again.instance_id);
     }
     if (!claimed || claimed === 'exists') {
@@ -242,43 +224,17 @@ export class PoolService {
   ): Promise<(ClaimedInstance & { freeAfter: number }) | null | 'exists'> {
     try {
       return await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-        const rows = await tx.sql.query<Record<string, any>>(
-          `WITH claimed AS (
-             UPDATE ${this.s}.instances SET assigned_to = $1, company_id = $1, updated_at = now()
-              WHERE id = (SELECT id FROM ${this.s}.instances
-                           WHERE is_pooled AND assigned_to IS NULL AND status = 'running'
-                             AND auth_status = 'qr_ready' AND qr IS NOT NULL
-                           ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-              RETURNING id, name, qr, status, auth_status, account, provider
-           ), recorded AS (
-             INSERT INTO ${this.s}.company_connections (company_id, instance_id, source)
-             SELECT $1, id, 'pool' FROM claimed ON CONFLICT DO NOTHING RETURNING instance_id
-           )
-           SELECT c.id::text AS id, c.name, c.qr, c.status, c.auth_status, c.account, c.provider,
-                  (SELECT count(*)::int FROM recorded) AS recorded,
-                  (SELECT count(*)::int FROM ${this.s}.instances WHERE is_pooled AND assigned_to IS NULL) - 1
-                    AS free_after
-             FROM claimed c`,
-          [companyId],
-        );
-        const r = rows[0];
-        if (!r) return null;
-        if (Number(r.recorded) !== 1) throw new LostRace();
+        const claim = await tx.pool.claim(companyId);
+        if (!claim) return null;
+        if (!claim.recorded) throw new LostRace();
+        const { provider, ...instance } = claim.instance;
         await emit({
           type: 'pool.assigned',
-          instance_id: r.id,
+          instance_id: instance.id,
           company_id: companyId,
-          data: { name: r.name, provider: r.provider },
+          data: { name: instance.name, provider },
         });
-        return {
-          id: r.id as string,
-          name: r.name as string | null,
-          qr: r.qr as string | null,
-          status: r.status,
-          auth_status: r.auth_status,
-          account: r.account as string | null,
-          freeAfter: Number(r.free_after),
-        };
+        return { ...instance, freeAfter: claim.freeAfter };
       });
     } catch (err) {
       if (err instanceof LostRace) return 'exists';
@@ -306,7 +262,7 @@ export class PoolService {
    */
   async disconnect(p: Principal): Promise<boolean> {
     const companyId = this.companyOf(p);
-    const conn = await ConnectionRepo.of(this.deps.store).get(companyId);
+    const conn = await this.deps.store.connections.get(companyId);
     if (!conn) return false;
     if (conn.source === 'pool') await this.release(conn.instance_id, 'disconnect');
     else await this.deps.supervisor.logout(conn.instance_id);
@@ -331,7 +287,7 @@ export class PoolService {
         await this.deps.supervisor.logout(instanceId);
       }
       await commitWithEvents(this.deps.store, this.deps.bus, async (tx, emit) => {
-        await ConnectionRepo.of(tx).deleteByInstance(instanceId);
+        await tx.connections.deleteByInstance(instanceId);
         // The previous company's instance keys die with its sockets and MCP sessions, on every replica.
         await this.deps.credentials?.revokeInstanceKeys(
           tx,
@@ -367,59 +323,60 @@ export class PoolService {
    * company-scoped read filters on, so the next company never sees them.
    */
   private async wipe(tx: Repos, instanceId: string): Promise<void> {
-    // Deliveries before their endpoints, the order the delivery worker locks them in (no deadlock with it).
-    await tx.sql.query(
-      `DELETE FROM ${this.s}.webhook_deliveries
-        WHERE endpoint_id IN (SELECT id FROM ${this.s}.webhook_endpoints WHERE instance_id = $1)`,
-      [instanceId],
-    );
-    await tx.sql.query(`DELETE FROM ${this.s}.webhook_endpoints WHERE instance_id = $1`, [instanceId]);
-    for (const table of [
-      'messages',
-      'chats',
-      'contacts',
-      'pending_acks',
-      'whatsapp_media',
-      'whatsapp_identities',
-      'mcp_approvals',
-      'mcp_audit',
-    ]) {
-      await tx.sql.query(`DELETE FROM ${this.s}.${table} WHERE instance_id = $1`, [instanceId]);
-    }
+    await tx.pool.clearInstanceData(instanceId);
     await tx.keys.revokeInstanceKeys(instanceId);
-    await tx.sql.query(
-      `UPDATE ${this.s}.instances SET company_id = $2, assigned_to = NULL, account = NULL, qr = NULL,
-              last_error = NULL, name = $3, type_instance = ARRAY['api']::text[], settings = '{}'::jsonb,
-              api_webhook_schema = '{}'::jsonb, mcp_schema = '{}'::jsonb, agent = '{}'::jsonb,
-              updated_at = now()
-        WHERE id = $1`,
-      [instanceId, POOL_COMPANY, `pool-${Date.now()}-${++this.seq}`],
-    );
+    await tx.pool.resetInstance(instanceId, POOL_COMPANY, `pool-${Date.now()}-${++this.seq}`);
   }
 
-  /** Supervisor hook: pre-renders pool QRs, releases an instance when its login ends or fails. */
-  onProviderEvent(inst: Instance, event: ProviderEvent): void {
-    if (!inst.is_pooled || this.closed) return;
-    if (event.type === 'qr' && inst.assigned_to === null) {
-      void this.qrImage(event.qr).catch((err) => this.warn('pool QR image failed', err, inst.id));
+  /**
+   * Follows the sessions this process runs through the events the supervisor publishes after each commit (called
+   * synchronously from the publish, as the supervisor's hook was): pre-renders a free instance's QR, and releases
+   * a pooled instance whose login ended.
+   */
+  private onEvent(e: GatewayEvent): void {
+    if (this.closed || !e.instance_id) return;
+    const instanceId = e.instance_id;
+    if (e.type === 'qr') {
+      // Free pooled instances belong to the pool company (a claim moves the instance to its company).
+      const qr = e.data.qr;
+      if (e.company_id === POOL_COMPANY && typeof qr === 'string') {
+        void this.qrImage(qr).catch((err) => this.warn('pool QR image failed', err, instanceId));
+      }
       return;
     }
-    if (event.type !== 'auth') return;
-    if (ENDED.has(event.auth_status)) {
-      // An assigned instance goes back to the pool at once; a free one that failed (e.g. its QR expired) gets
-      // a fresh session after a pause, so a provider that keeps failing is not restarted in a tight loop.
-      const run = () =>
-        void this.release(inst.id, event.reason ?? event.auth_status).catch((err) =>
-          this.warn('pool release failed', err, inst.id),
-        );
-      if (inst.assigned_to !== null) setImmediate(run);
-      else setTimeout(run, FREE_RETRY_MS).unref();
-    }
+    const reason = loginEnded(e);
+    if (reason === null) return;
+    const run = this.onLoginEnded(instanceId, reason)
+      .catch((err) => this.warn('pool release failed', err, instanceId))
+      .finally(() => this.ending.delete(run));
+    this.ending.add(run);
+  }
+
+  /**
+   * An instance's login ended: a pooled one goes back to the pool. The event does not say whether the instance is
+   * pooled, so its row is read first (only for these rare events).
+   * Ordering, as with the supervisor's former synchronous hook: the supervisor queues the close of a session that
+   * ended itself (logged out, failed) on its per-instance lock before it writes and publishes the fact, and the
+   * release's logout and restart take that same lock, so a release still runs only after the ended session was
+   * stopped and forgotten — however late this subscriber runs. A QR is pre-rendered synchronously in the publish,
+   * i.e. still before the provider's `emit` resolves.
+   */
+  private async onLoginEnded(instanceId: string, reason: string): Promise<void> {
+    const inst = await this.deps.store.instances.get(instanceId);
+    if (!inst?.is_pooled || this.closed) return;
+    // An assigned instance goes back to the pool at once; a free one that failed (e.g. its QR expired) gets
+    // a fresh session after a pause, so a provider that keeps failing is not restarted in a tight loop.
+    const run = () =>
+      void this.release(instanceId, reason).catch((err) => this.warn('pool release failed', err, instanceId));
+    if (inst.assigned_to !== null) setImmediate(run);
+    else setTimeout(run, FREE_RETRY_MS).unref();
   }
 
   /** Stops background work (refills, releases) at shutdown. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unsubscribe();
+    await Promise.all([...this.ending].map(settled));
     // Waiting for them to settle only: each failure was already logged where it happened.
     await settled(this.refilling);
     await Promise.all([...this.releases.values()].map(settled));

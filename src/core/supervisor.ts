@@ -34,17 +34,11 @@ interface LiveSession {
   closed: boolean;
 }
 
-export interface SupervisorHooks {
-  /** Called after a provider fact was persisted (metrics, pool release…). */
-  onProviderEvent?(instance: Instance, event: ProviderEvent): void;
-}
-
 export interface SupervisorDeps {
   store: Store;
   bus: EventBus;
   providers: ProviderRegistry;
   logger: ProviderLogger & { child(bindings: object): ProviderLogger };
-  hooks?: SupervisorHooks;
   /** Cluster mode: a session runs here only while this replica holds its lease. Absent: single process. */
   leases?: SessionLeases;
   /** Cluster mode: runs session commands on the replica that owns the session. */
@@ -408,10 +402,9 @@ export class SessionSupervisor {
     // Facts about messages still count after the session closed (a stopping session reports what it still holds).
     if (live.closed && event.type !== 'message' && event.type !== 'ack' && event.type !== 'decrypt_failed')
       return;
-    let inst: Instance | null = null;
     switch (event.type) {
       case 'qr':
-        inst = await this.transition(
+        await this.transition(
           instanceId,
           { qr: event.qr, auth_status: 'qr_ready' },
           async (tx, emit, _before, after) => {
@@ -427,10 +420,10 @@ export class SessionSupervisor {
         );
         break;
       case 'auth':
-        inst = await this.handleAuth(live, event);
+        await this.handleAuth(live, event);
         break;
       case 'message':
-        inst = await this.storeMessage(live, event.message);
+        await this.storeMessage(live, event.message);
         break;
       case 'ack':
         // Group-committed with other sessions' facts; an ack that overtook its send's commit is stashed.
@@ -442,7 +435,7 @@ export class SessionSupervisor {
         });
         break;
       case 'error':
-        inst = await this.transition(
+        await this.transition(
           instanceId,
           { last_error: event.message },
           async (_tx, emit, _before, after) => {
@@ -456,7 +449,7 @@ export class SessionSupervisor {
         );
         break;
       case 'group':
-        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+        await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const base = { instance_id: instanceId, company_id: after.company_id };
           await emit(
             event.event === 'group.participants'
@@ -467,7 +460,7 @@ export class SessionSupervisor {
         break;
       case 'reconnect_failed':
       case 'health_check_failed':
-        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+        await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const base = { instance_id: instanceId, company_id: after.company_id };
           if (event.type === 'reconnect_failed') {
             const { type, ...data } = event;
@@ -479,7 +472,7 @@ export class SessionSupervisor {
         });
         break;
       case 'decrypt_failed':
-        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+        await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const { type: _t, ...data } = event;
           await emit({
             type: 'message.decrypt_failed',
@@ -492,7 +485,7 @@ export class SessionSupervisor {
       case 'history': {
         // History is stored by the provider (never as `message` events); its progress is published here.
         const { type: _t, totals, complete, ...chunk } = event;
-        inst = await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
+        await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const base = { instance_id: instanceId, company_id: after.company_id };
           await emit({ type: 'history.progress', ...base, data: { ...chunk, complete } });
           if (complete && totals)
@@ -501,7 +494,6 @@ export class SessionSupervisor {
         break;
       }
     }
-    if (inst) this.deps.hooks?.onProviderEvent?.(inst, event);
   }
 
   private async handleAuth(live: LiveSession, event: Extract<ProviderEvent, { type: 'auth' }>) {

@@ -4,18 +4,11 @@ import { jwtVerify, SignJWT } from 'jose';
 import { notFound, SbError } from '../domain/errors.js';
 import type { Principal } from '../domain/model.js';
 import type { Store } from '../ports/store.js';
+import type { User } from '../ports/users.js';
 import { assertCanIssue, assertCompany, requireCompanyLevel, requireScope, USER_SCOPES } from './access.js';
 import { type RateLimiter, rateLimited } from './rate-limit.js';
 
-/** A user as the API shows it (never the password hash). */
-export interface User {
-  id: string;
-  company_id: string;
-  email: string;
-  name: string | null;
-  created_at: string;
-  last_login_at: string | null;
-}
+export type { User };
 
 export interface UserServiceDeps {
   store: Store;
@@ -65,18 +58,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
-type Row = Record<string, any>;
-const iso = (v: unknown): string | null => (v == null ? null : new Date(v as string).toISOString());
-const toUser = (r: Row): User => ({
-  id: r.id,
-  company_id: r.company_id,
-  email: r.email,
-  name: r.name,
-  created_at: iso(r.created_at)!,
-  last_login_at: iso(r.last_login_at),
-});
-const COLS = 'id::text AS id, company_id, email, name, created_at, last_login_at';
-
 /** True when the principal came from a user's sign-in token (not an API key). */
 export const isUserPrincipal = (p: Principal): boolean => p.kind === 'company' && p.keyId.startsWith('user:');
 
@@ -117,13 +98,14 @@ export class UserService {
     const { store } = this.deps;
     if (!(await store.companies.get(companyId))) throw notFound('company', companyId);
     const hash = await hashPassword(input.password);
-    const rows = await store.sql.query<Row>(
-      `INSERT INTO ${store.qschema}.users (company_id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING ${COLS}`,
-      [companyId, input.email.toLowerCase(), input.name ?? null, hash],
-    );
-    if (!rows[0]) throw new SbError('SB_ERR_USER_EXISTS', 'a user with this email already exists');
-    return toUser(rows[0]);
+    const user = await store.users.create({
+      company_id: companyId,
+      email: input.email.toLowerCase(),
+      name: input.name ?? null,
+      password_hash: hash,
+    });
+    if (!user) throw new SbError('SB_ERR_USER_EXISTS', 'a user with this email already exists');
+    return user;
   }
 
   /** A company's users; needs the admin scope. */
@@ -131,18 +113,11 @@ export class UserService {
     requireCompanyLevel(p);
     requireScope(p, 'admin');
     assertCompany(p, companyId);
-    const { store } = this.deps;
-    const rows = await store.sql.query<Row>(
-      `SELECT ${COLS} FROM ${store.qschema}.users WHERE company_id = $1 ORDER BY created_at, id`,
-      [companyId],
-    );
-    return rows.map(toUser);
+    return this.deps.store.users.listByCompany(companyId);
   }
 
   async get(id: string): Promise<User | null> {
-    const { store } = this.deps;
-    const rows = await store.sql.query<Row>(`SELECT ${COLS} FROM ${store.qschema}.users WHERE id = $1`, [id]);
-    return rows[0] ? toUser(rows[0]) : null;
+    return this.deps.store.users.get(id);
   }
 
   /**
@@ -156,19 +131,13 @@ export class UserService {
     if (!byAddress.allowed) throw rateLimited(byAddress, 'too many sign-in attempts from this address');
     const byEmail = await perEmail.consume(`email:${mail}`);
     if (!byEmail.allowed) throw rateLimited(byEmail, 'too many sign-in attempts for this account');
-    const { store } = this.deps;
-    const rows = await store.sql.query<Row>(
-      `SELECT ${COLS}, password_hash FROM ${store.qschema}.users WHERE lower(email) = $1`,
-      [mail],
-    );
-    const ok = await verifyPassword(password, rows[0]?.password_hash ?? (await this.dummyHash));
-    if (!rows[0] || !ok) throw new SbError('SB_ERR_UNAUTHORIZED', 'invalid email or password');
+    const { users } = this.deps.store;
+    const found = await users.findForLogin(mail);
+    const ok = await verifyPassword(password, found?.password_hash ?? (await this.dummyHash));
+    if (!found || !ok) throw new SbError('SB_ERR_UNAUTHORIZED', 'invalid email or password');
     await perEmail.reset?.(`email:${mail}`);
-    const updated = await store.sql.query<Row>(
-      `UPDATE ${store.qschema}.users SET last_login_at = now() WHERE id = $1 RETURNING ${COLS}`,
-      [rows[0].id],
-    );
-    const user = toUser(updated[0] ?? rows[0]);
+    const { password_hash: _hash, ...before } = found;
+    const user = (await users.recordLogin(found.id)) ?? before;
     return { token: await this.issueToken(user), user };
   }
 

@@ -34,17 +34,7 @@ export class GatewayMetrics implements DeliveryObserver {
       async collect() {
         this.reset();
         // During a database outage the scrape still answers (spool counters matter most then); /ready reports it.
-        const rows = await store.sql
-          .query<{
-            provider: string;
-            status: string;
-            auth_status: string;
-            n: number;
-          }>(
-            `SELECT provider, status, auth_status, count(*)::int AS n FROM ${store.qschema}.instances
-           GROUP BY provider, status, auth_status`,
-          )
-          .catch(unavailableAsEmpty);
+        const rows = await store.metricsQueries.sessionCounts().catch(unavailableAsEmpty);
         for (const r of rows)
           this.set({ provider: r.provider, status: r.status, auth_status: r.auth_status }, Number(r.n));
       },

@@ -1,8 +1,8 @@
 // Human approval of agent sends: list pending requests, approve (then send once) or reject them.
 import { SbError } from '../domain/errors.js';
 import type { Message, Principal } from '../domain/model.js';
+import type { Approval, ApprovalStatus } from '../ports/mcp.js';
 import type { McpServices } from './services.js';
-import { type Approval, type ApprovalStatus, mcpApprovals } from './store.js';
 
 const approvalNotFound = (id: string) =>
   new SbError('SB_ERR_APPROVAL_NOT_FOUND', `approval ${id} not found`, { details: { id } });
@@ -22,12 +22,12 @@ export class McpApprovalService {
     f: { status?: ApprovalStatus; limit: number },
   ): Promise<Approval[]> {
     const inst = await this.services.instances.get(p, instanceId);
-    return mcpApprovals(this.services.store).list({ instance_id: inst.id, ...f });
+    return this.services.store.mcp.approvals.list({ instance_id: inst.id, ...f });
   }
 
   async get(p: Principal, instanceId: string, id: string): Promise<Approval> {
     const inst = await this.services.instances.get(p, instanceId);
-    const a = UUID.test(id) ? await mcpApprovals(this.services.store).get(inst.id, id) : null;
+    const a = UUID.test(id) ? await this.services.store.mcp.approvals.get(inst.id, id) : null;
     if (!a) throw approvalNotFound(id);
     return a;
   }
@@ -49,7 +49,7 @@ export class McpApprovalService {
       );
     }
     const current = await this.get(p, instanceId, id);
-    const repo = mcpApprovals(this.services.store);
+    const repo = this.services.store.mcp.approvals;
     const decided = await repo.decide(current.instance_id, current.id, {
       status: d.decision === 'approve' ? 'approved' : 'rejected',
       decided_by: deciderOf(p),

@@ -3,10 +3,10 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { SbError } from '../domain/errors.js';
 import type { Instance, Principal } from '../domain/model.js';
+import type { AuditOutcome } from '../ports/mcp.js';
 import { MCP_TOOLS } from './policy.js';
 import { argsDigest, safeError } from './sanitize.js';
 import type { McpServices } from './services.js';
-import { type AuditOutcome, mcpAudit } from './store.js';
 import type { ToolDef } from './tool-kit.js';
 
 /** The audit of one request's server: run a tool and record it, or record a call refused before any handler. */
@@ -31,7 +31,7 @@ export function createAuditor(
   inst: Instance,
   secrets: string[],
 ): McpAuditor {
-  const audit = mcpAudit(services.store);
+  const audit = services.store.mcp.audit;
 
   // A failed audit write is logged and does not fail the tool call (the call already happened).
   const record = async (

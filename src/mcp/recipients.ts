@@ -21,13 +21,8 @@ export const chatIdOf =
 /** True when the chat has sent this instance at least one message. */
 export const wroteFirst =
   (store: Store, inst: Instance) =>
-  async (chatId: string): Promise<boolean> => {
-    const rows = await store.sql.query(
-      `SELECT 1 AS ok FROM ${store.qschema}.messages WHERE instance_id = $1 AND chat_id = $2 AND is_from_me = false LIMIT 1`,
-      [inst.id, chatId],
-    );
-    return rows.length > 0;
-  };
+  (chatId: string): Promise<boolean> =>
+    store.mcp.chatWroteFirst(inst.id, chatId);
 
 /**
  * Refuses (SB_ERR_FORBIDDEN) a recipient the policy does not allow. `role` names it in the message:

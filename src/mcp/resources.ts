@@ -12,13 +12,7 @@ export function registerResources(server: McpServer, ctx: McpServerContext, list
   const { services, principal: p, instance: inst } = ctx;
   const base = `switchboard://instances/${inst.id}`;
   // The instance's latest event id when the resource was read: a subscriber streams events after it (no gap).
-  const eventMark = async () => {
-    const rows = await services.store.sql.query<{ id: string | null }>(
-      `SELECT max(id)::text AS id FROM ${services.store.qschema}.events WHERE instance_id = $1`,
-      [inst.id],
-    );
-    return { [LAST_EVENT_META]: Number(rows[0]?.id ?? 0) };
-  };
+  const eventMark = async () => ({ [LAST_EVENT_META]: await services.store.mcp.latestEventId(inst.id) });
   if (listed.includes('get_chats')) {
     server.registerResource(
       'chats',

@@ -1,10 +1,11 @@
 // The one way an MCP tool sends: recipient policy, media URL check, then human approval or the core send.
 import { normalizeRecipient } from '../core/addressing.js';
+import type { ApprovalRequest } from '../ports/mcp.js';
 import type { McpToolName } from './policy.js';
 import { checkRecipient } from './recipients.js';
-import { type ApprovalRequest, mcpApprovals } from './store.js';
 import { type Outcome, type ToolScope, text } from './tool-kit.js';
 import { assertPublicUrl } from './url-guard.js';
+import { sentMessageView } from './views.js';
 
 /** Sends `req` for `tool` under the scope's policy; with require_approval it only records a pending approval. */
 export async function guardedSend(
@@ -18,7 +19,7 @@ export async function guardedSend(
   if (req.media?.url) await assertPublicUrl(req.media.url, s.resolve, services.config.outbound.allowPrivate);
   const request: ApprovalRequest = { ...req, to: chatId };
   if (policy.requireApproval) {
-    const a = await mcpApprovals(services.store).create({
+    const a = await services.store.mcp.approvals.create({
       instance_id: inst.id,
       company_id: inst.company_id,
       tool,
@@ -38,13 +39,7 @@ export async function guardedSend(
   return {
     result: text({
       status: 'sent',
-      message: {
-        id: message.id,
-        message_id: message.message_id,
-        chat_id: message.chat_id,
-        status: message.status,
-        timestamp: message.timestamp,
-      },
+      message: sentMessageView(message),
       note: 'Sent.',
     }),
   };

@@ -3,10 +3,10 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { SbError } from '../domain/errors.js';
 import type { Instance, Principal } from '../domain/model.js';
+import type { ApprovalRequest, AuditOutcome } from '../ports/mcp.js';
 import type { ProviderFactory } from '../ports/provider.js';
 import type { McpPolicy, McpToolName } from './policy.js';
 import type { McpServices } from './services.js';
-import type { ApprovalRequest, AuditOutcome } from './store.js';
 import type { Resolver } from './url-guard.js';
 
 /** Longest message text a tool accepts (characters), as the HTTP API. */

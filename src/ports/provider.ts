@@ -1,5 +1,6 @@
 // The provider port: what a messenger adapter implements and what it may tell the core.
 import type { EventData } from '../domain/events.js';
+import type { Message } from '../domain/model.js';
 import type { AuthStatus, MessageStatus } from '../domain/statuses.js';
 
 export type Capability =
@@ -13,25 +14,18 @@ export type Capability =
   | 'typing'
   | 'simulate';
 
-/** An inbound or outbound message in the provider-neutral shape. */
-export interface ProviderMessage {
-  message_id: string;
-  chat_id: string;
-  from: string | null;
-  to: string | null;
-  body: string | null;
-  type: string;
-  is_from_me: boolean;
-  is_group: boolean;
-  group_id?: string | null;
-  contact_name?: string | null;
-  contact_phone?: string | null;
-  reply_to?: string | null;
-  media?: Record<string, unknown> | null;
-  /** JIDs the message mentions (WhatsApp `contextInfo.mentionedJid`); absent or empty when none. */
-  mentions?: string[];
-  timestamp: string;
-}
+/**
+ * An inbound or outbound message in the provider-neutral shape: the domain message's fields as a provider knows them
+ * (no row id, tenant or status yet; the provider's id is always known), plus the sender's phone when the provider has it.
+ */
+export type ProviderMessage = Pick<
+  Message,
+  'chat_id' | 'from' | 'to' | 'body' | 'type' | 'is_from_me' | 'is_group' | 'timestamp'
+> &
+  Partial<Pick<Message, 'group_id' | 'contact_name' | 'reply_to' | 'media' | 'mentions'>> & {
+    message_id: string;
+    contact_phone?: string | null;
+  };
 
 /** Normalised facts a provider reports. The core persists each and publishes it in one step. */
 export type ProviderEvent =

@@ -10,6 +10,14 @@ import type {
   NewLogEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
+import type { ClusterCommandRepo } from './cluster-commands.js';
+import type { LeaseRepo } from './leases.js';
+import type { LegacyImportRepo } from './legacy-import.js';
+import type { McpRepo } from './mcp.js';
+import type { MetricsQueries } from './metrics-queries.js';
+import type { CompanyConnectionRepo, PoolRepo } from './pool.js';
+import type { UserRepo } from './users.js';
+import type { WhatsAppAuthRepo } from './whatsapp-auth.js';
 
 /** Runs one parameterised statement ($1, $2 …) and returns its rows. */
 export interface SqlRunner {
@@ -90,28 +98,13 @@ export interface InstanceRepo {
   countForCompany(companyId: string): Promise<number>;
 }
 
-export interface NewMessage {
-  instance_id: string;
-  company_id: string;
-  message_id: string | null;
-  chat_id: string;
-  from: string | null;
-  to: string | null;
-  body: string | null;
-  type: string;
-  is_from_me: boolean;
-  is_group: boolean;
-  group_id: string | null;
-  contact_name: string | null;
-  reply_to: string | null;
-  media: Record<string, unknown> | null;
+/** A message row to insert: the domain message before the store gives it an id and a time. */
+export type NewMessage = Omit<Message, 'id' | 'created_at' | 'mentions' | 'sender_phone'> & {
   /** JIDs the message mentions; empty (the default) when none. */
   mentions?: string[];
-  status: MessageStatus;
-  timestamp: string;
   idempotency_key?: string | null;
   request_hash?: string | null;
-}
+};
 
 /** One provider ack to apply in a batch. */
 export interface AckInput {
@@ -296,6 +289,15 @@ export interface Repos {
   events: EventRepo;
   keys: KeyRepo;
   meta: MetaRepo;
+  leases: LeaseRepo;
+  clusterCommands: ClusterCommandRepo;
+  whatsappAuth: WhatsAppAuthRepo;
+  metricsQueries: MetricsQueries;
+  legacyImport: LegacyImportRepo;
+  mcp: McpRepo;
+  users: UserRepo;
+  pool: PoolRepo;
+  connections: CompanyConnectionRepo;
 }
 
 export interface Store extends Repos {

@@ -8,7 +8,7 @@ import type { ClusterCommand } from '../ports/leases.js';
 import type { Store } from '../ports/store.js';
 import { type CommandReply, type CommandTransport, ownerGone } from './command-transport.js';
 import { ClusterForwarder } from './forwarder.js';
-import { type ReplicaRow, SqlLeases } from './lease-store.js';
+import { type ReplicaRow, StoreLeases } from './lease-store.js';
 import { LogTailEventBus } from './log-tail-event-bus.js';
 import { RedisCommandTransport } from './redis-commands.js';
 import { RedisEventBus } from './redis-event-bus.js';
@@ -50,7 +50,7 @@ export class ClusterRuntime {
   private eventsStarted: Promise<void> | null = null;
 
   constructor(
-    readonly leases: SqlLeases,
+    readonly leases: StoreLeases,
     readonly forwarder: ClusterForwarder,
     readonly bus: ClusterBus,
     private readonly transport: CommandTransport,
@@ -272,7 +272,7 @@ export function createClusterRuntime(
   logger: ClusterLogger,
 ): ClusterRuntime {
   const c = config.cluster;
-  const leases = new SqlLeases(store, c.replicaId, c.leaseTtlMs);
+  const leases = new StoreLeases(store, c.replicaId, c.leaseTtlMs);
   const onError = (err: unknown, what: string) => logger.warn({ err: String(err) }, `cluster: ${what}`);
   // CLUSTER_MODE=on only forces the shared transports on PGlite too (several gateways in one test process).
   if (store.kind === 'pglite' && !c.enabled) {

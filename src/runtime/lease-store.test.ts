@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb } from '../../test/support/db.js';
 import { eventually } from '../../test/support/gateway.js';
-import { SqlLeases } from './lease-store.js';
+import { StoreLeases } from './lease-store.js';
 
-describe('SqlLeases', () => {
+describe('StoreLeases', () => {
   let db: TestDb;
   let ids: string[];
 
@@ -30,8 +30,8 @@ describe('SqlLeases', () => {
   afterAll(async () => db.close());
 
   it('gives a lease to one replica until it is released', async () => {
-    const a = new SqlLeases(db.store, 'a', 60_000);
-    const b = new SqlLeases(db.store, 'b', 60_000);
+    const a = new StoreLeases(db.store, 'a', 60_000);
+    const b = new StoreLeases(db.store, 'b', 60_000);
     expect(await a.acquire(ids[0])).toBe(true);
     expect(await b.acquire(ids[0])).toBe(false);
     expect(await a.acquire(ids[0])).toBe(true);
@@ -46,8 +46,8 @@ describe('SqlLeases', () => {
   });
 
   it('lets another replica take an expired lease, bumping the epoch, and reports it lost', async () => {
-    const a = new SqlLeases(db.store, 'a', 300);
-    const b = new SqlLeases(db.store, 'b', 60_000);
+    const a = new StoreLeases(db.store, 'a', 300);
+    const b = new StoreLeases(db.store, 'b', 60_000);
     expect(await a.acquire(ids[1])).toBe(true);
     expect(await b.acquire(ids[1])).toBe(false);
     await eventually(async () => (await a.owner(ids[1])) === null, 5000);
@@ -60,13 +60,13 @@ describe('SqlLeases', () => {
   });
 
   it('lists unowned desired-running instances, replicas and counts', async () => {
-    const a = new SqlLeases(db.store, 'a', 60_000);
+    const a = new StoreLeases(db.store, 'a', 60_000);
     expect(await a.acquire(ids[2])).toBe(true);
     const unowned = await a.unowned(10, 30_000);
     expect(unowned.sort()).toEqual([ids[0], ids[1]].sort());
     expect(await a.desiredCount()).toBe(3);
     await a.heartbeat(1);
-    await new SqlLeases(db.store, 'b', 60_000).heartbeat(0);
+    await new StoreLeases(db.store, 'b', 60_000).heartbeat(0);
     expect((await a.liveReplicas()).map((r) => r.id)).toEqual(['a', 'b']);
     await a.leave();
     expect((await a.liveReplicas()).map((r) => r.id)).toEqual(['b']);

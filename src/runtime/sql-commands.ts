@@ -1,4 +1,4 @@
-// Command forwarding without Redis: a `cluster_commands` table the owner polls and the caller reads back.
+// Command forwarding without Redis: a command queue in the database that the owner polls and the caller reads back.
 import type { ClusterCommand } from '../ports/leases.js';
 import type { Store } from '../ports/store.js';
 import {
@@ -22,39 +22,26 @@ export class SqlCommandTransport implements CommandTransport {
   private lastCleanup = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'clusterCommands'>,
     private readonly replicaId: string,
     private readonly pollMs: number,
     private readonly onError: (err: unknown, what: string) => void,
   ) {}
 
-  private get t(): string {
-    return `${this.store.qschema}.cluster_commands`;
-  }
-
   async request(target: string, cmd: ClusterCommand, timeoutMs: number): Promise<CommandReply> {
-    const [row] = await this.store.sql.query<{ id: number }>(
-      `INSERT INTO ${this.t} (target, instance_id, op, payload) VALUES ($1, $2::uuid, $3, $4) RETURNING id`,
-      [target, cmd.instance_id, cmd.op, JSON.stringify(cmd)],
-    );
-    const id = Number(row.id);
+    const commands = this.store.clusterCommands;
+    const id = await commands.enqueue(target, cmd);
     const deadline = Date.now() + timeoutMs;
     let wait = 10;
     for (;;) {
-      const [r] = await this.store.sql.query<{ status: string; result: CommandReply | null }>(
-        `SELECT status, result FROM ${this.t} WHERE id = $1`,
-        [id],
-      );
-      if (r && (r.status === 'done' || r.status === 'failed') && r.result) return r.result;
+      const r = await commands.state(id);
+      if (r && (r.status === 'done' || r.status === 'failed') && r.result) return r.result as CommandReply;
       if (Date.now() >= deadline) {
-        const expired = await this.store.sql.query(
-          `UPDATE ${this.t} SET status = 'expired', done_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`,
-          [id],
-        );
+        const expired = await commands.expire(id);
         throw ownerGone(
           target,
           cmd.instance_id,
-          expired.length ? `no answer within ${timeoutMs} ms` : `still running after ${timeoutMs} ms`,
+          expired ? `no answer within ${timeoutMs} ms` : `still running after ${timeoutMs} ms`,
         );
       }
       await new Promise((res) => setTimeout(res, wait));
@@ -76,32 +63,22 @@ export class SqlCommandTransport implements CommandTransport {
   }
 
   private async pollOnce(handler: CommandHandler): Promise<void> {
-    const rows = await this.store.sql.query<{ id: number; payload: ClusterCommand }>(
-      `UPDATE ${this.t} SET status = 'running'
-        WHERE id IN (SELECT id FROM ${this.t} WHERE target = $1 AND status = 'pending'
-                      ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-        RETURNING id, payload`,
-      [this.replicaId],
-    );
+    const commands = this.store.clusterCommands;
+    const claimed = await commands.claim(this.replicaId, BATCH);
     await Promise.all(
-      rows.map(async (r) => {
+      claimed.map(async ({ id, cmd }) => {
         let reply: CommandReply;
         try {
-          reply = await handler(r.payload);
+          reply = await handler(cmd);
         } catch (err) {
           reply = errorReply(err);
         }
-        await this.store.sql.query(
-          `UPDATE ${this.t} SET status = $2, result = $3, done_at = now() WHERE id = $1`,
-          [Number(r.id), reply.ok ? 'done' : 'failed', JSON.stringify(reply)],
-        );
+        await commands.finish(id, reply.ok, reply);
       }),
     );
     if (Date.now() - this.lastCleanup > 60_000) {
       this.lastCleanup = Date.now();
-      await this.store.sql.query(
-        `DELETE FROM ${this.t} WHERE done_at < now() - interval '5 minutes' OR created_at < now() - interval '1 hour'`,
-      );
+      await commands.cleanup();
     }
   }
 

@@ -26,9 +26,17 @@ import type {
   Store,
 } from '../ports/store.js';
 import { createBatchWrites } from './batch-writes.js';
+import { createClusterCommandRepo } from './cluster-commands.js';
+import { createLeaseRepo } from './leases.js';
+import { createLegacyImport } from './legacy-import.js';
+import { createMcpRepo } from './mcp.js';
+import { createMetricsQueries } from './metrics-queries.js';
 import { pendingMigrations } from './migrate.js';
+import { SqlConnectionRepo, SqlPoolRepo } from './pool.js';
 import { decodeCursor, encodeCursor, iso, isoReq } from './rows.js';
 import { type Driver, ident, type Sql } from './sql.js';
+import { SqlUserRepo } from './users.js';
+import { createWhatsAppAuthRepo } from './whatsapp-auth.js';
 
 type Row = Record<string, any>;
 
@@ -596,7 +604,28 @@ export function createRepos(sql: Sql, schema: string): Repos {
     },
   };
 
-  return { sql, qschema: s, companies, instances, messages, chats, contacts, events, keys, meta };
+  const mcp = createMcpRepo(sql, s);
+  return {
+    sql,
+    qschema: s,
+    companies,
+    instances,
+    messages,
+    chats,
+    contacts,
+    events,
+    keys,
+    meta,
+    mcp,
+    leases: createLeaseRepo(sql, s),
+    clusterCommands: createClusterCommandRepo(sql, s),
+    whatsappAuth: createWhatsAppAuthRepo(sql, s),
+    metricsQueries: createMetricsQueries(sql, s),
+    legacyImport: createLegacyImport(sql, s),
+    users: new SqlUserRepo(sql, s),
+    pool: new SqlPoolRepo(sql, s),
+    connections: new SqlConnectionRepo(sql, s),
+  };
 }
 
 const toCompany = (r: Row): Company => ({ id: r.id, name: r.name, created_at: isoReq(r.created_at) });

@@ -91,7 +91,10 @@ describe('users and sign-in', () => {
     );
     expect(create.statusCode).toBe(403);
     // A tampered token is refused.
-    const tampered = `${token.slice(0, -2)}${token.endsWith('A') ? 'B' : 'A'}A`;
+    // The signature's first character is changed (the last one carries unused bits: changing only those would leave
+    // the same signature, and the check would pass by chance).
+    const sig = token.lastIndexOf('.') + 1;
+    const tampered = `${token.slice(0, sig)}${token[sig] === 'A' ? 'B' : 'A'}${token.slice(sig + 1)}`;
     const bad = await inject('GET', '/api/auth/me', { authorization: `Bearer ${tampered}` });
     expect(bad.statusCode).toBe(401);
     const apiKeyMe = await inject('GET', '/api/auth/me', acme);

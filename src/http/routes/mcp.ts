@@ -7,7 +7,7 @@ import { McpApprovalService } from '../../mcp/approvals.js';
 import { parseMcpPolicy } from '../../mcp/policy.js';
 import { createMcpServer } from '../../mcp/server.js';
 import type { McpServices } from '../../mcp/services.js';
-import { type Approval, mcpAudit } from '../../mcp/store.js';
+import type { Approval } from '../../ports/mcp.js';
 import { principal } from '../auth.js';
 import { errorBody, limitQuery, messageView, stdErrors, uuidParam } from '../schemas.js';
 import type { HttpServices } from '../services.js';
@@ -241,7 +241,7 @@ export const mcpRoutes: FastifyPluginAsyncZod<McpServices & Pick<HttpServices, '
     },
     async (req) => {
       const inst = await services.instances.get(principal(req), req.params.id);
-      const page = await mcpAudit(services.store).list({
+      const page = await services.store.mcp.audit.list({
         instance_id: inst.id,
         limit: req.query.limit,
         before: req.query.cursor !== undefined ? Number(req.query.cursor) : undefined,

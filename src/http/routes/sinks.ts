@@ -6,7 +6,7 @@ import { SbError } from '../../domain/errors.js';
 import { principal } from '../auth.js';
 import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
 import type { HttpServices } from '../services.js';
-import { registerDeliveryLogRoutes } from './delivery-log.js';
+import { deliverySchema, registerTargetRoutes } from './delivery-log.js';
 
 const sinkSchema = z
   .object({
@@ -37,26 +37,6 @@ const sinkSchema = z
   })
   .meta({ id: 'EventSink' });
 
-const deliverySchema = z
-  .object({
-    id: z.number(),
-    endpoint_id: z.string(),
-    event_id: z.number(),
-    event_type: z.string().nullable().optional(),
-    chat_key: z.string().nullable(),
-    status: z.enum(['pending', 'delivered', 'failed']),
-    attempts: z.number(),
-    next_attempt_at: z.string(),
-    last_attempt_at: z.string().nullable(),
-    last_status_code: z.number().nullable(),
-    last_error: z.string().nullable(),
-    response_excerpt: z.string().nullable().describe('The broker confirm, e.g. `stream SWITCHBOARD seq 12`.'),
-    delivered_at: z.string().nullable(),
-    created_at: z.string(),
-  })
-  .meta({ id: 'EventSinkDelivery' });
-
-const sinkParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 const tags = ['sinks'];
 
 export const sinkRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery'>> = async (
@@ -100,86 +80,31 @@ export const sinkRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery'>> =
     async (req) => ({ sinks: (await svc().list(principal(req), req.query)).map(sinkView) }),
   );
 
-  app.get(
-    '/api/v1/sinks/:id',
-    {
-      schema: {
-        tags,
-        summary: 'One event sink',
-        params: sinkParam,
-        response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
-      },
-    },
-    async (req) => ({ sink: sinkView(await svc().get(principal(req), req.params.id)) }),
-  );
-
-  app.patch(
-    '/api/v1/sinks/:id',
-    {
-      schema: {
-        tags,
-        summary: 'Change a sink (enabling clears a disabled state; new credentials replace the old ones)',
-        params: sinkParam,
-        body: patchSinkBody,
-        response: { 200: z.object({ sink: sinkSchema }), ...stdErrors },
-      },
-    },
-    async (req) => ({ sink: sinkView(await svc().update(principal(req), req.params.id, req.body)) }),
-  );
-
-  app.delete(
-    '/api/v1/sinks/:id',
-    {
-      schema: {
-        tags,
-        summary: 'Delete a sink and its delivery log',
-        params: sinkParam,
-        response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
-      },
-    },
-    async (req) => {
-      await svc().remove(principal(req), req.params.id);
-      return { deleted: true as const };
-    },
-  );
-
-  app.post(
-    '/api/v1/sinks/:id/rotate-secret',
-    {
-      schema: {
-        tags,
-        summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
-        params: sinkParam,
-        body: z
-          .object({
-            overlap_seconds: z
-              .number()
-              .int()
-              .min(0)
-              .max(7 * 86_400)
-              .default(86_400),
-          })
-          .strict()
-          .nullish(),
-        response: { 200: z.object({ sink: sinkSchema, secret: z.string() }), ...stdErrors },
-      },
-    },
-    async (req) => {
-      const overlap = req.body?.overlap_seconds ?? 86_400;
-      const { sink, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
-      return { sink: sinkView(sink), secret };
-    },
-  );
-
-  registerDeliveryLogRoutes(app, {
+  registerTargetRoutes(app, {
     base: '/api/v1/sinks',
     tags,
-    deliverySchema,
+    noun: 'sink',
+    schema: sinkSchema,
+    patchBody: patchSinkBody,
+    deliverySchema: deliverySchema(
+      'EventSinkDelivery',
+      'The broker confirm, e.g. `stream SWITCHBOARD seq 12`.',
+    ),
+    view: sinkView,
     texts: {
+      get: 'One event sink',
+      patch: 'Change a sink (enabling clears a disabled state; new credentials replace the old ones)',
+      remove: 'Delete a sink and its delivery log',
+      rotate: 'New signing secret (shown once); the old one is also signed with during the overlap',
       log: 'Delivery log of a sink, newest first (status, attempts, last error, broker confirm)',
       replayOne: 'Publish one event again (fresh retry schedule)',
       replayFailed: 'Publish again every failed (dead-lettered) delivery created since a time',
     },
     svc,
+    get: (s, p, id) => s.get(p, id),
+    rotate: async (s, p, id, overlap) => {
+      const r = await s.rotateSecret(p, id, overlap);
+      return { target: r.sink, secret: r.secret };
+    },
   });
 };

@@ -6,7 +6,7 @@ import { SbError } from '../../domain/errors.js';
 import { principal } from '../auth.js';
 import { companyIdSchema, errorBody, stdErrors, uuidParam } from '../schemas.js';
 import type { HttpServices } from '../services.js';
-import { registerDeliveryLogRoutes } from './delivery-log.js';
+import { deliverySchema, registerTargetRoutes } from './delivery-log.js';
 
 const eventName = z
   .string()
@@ -49,26 +49,6 @@ const endpointSchema = z
   })
   .meta({ id: 'WebhookEndpoint' });
 
-const deliverySchema = z
-  .object({
-    id: z.number(),
-    endpoint_id: z.string(),
-    event_id: z.number(),
-    event_type: z.string().nullable().optional(),
-    chat_key: z.string().nullable(),
-    status: z.enum(['pending', 'delivered', 'failed']),
-    attempts: z.number(),
-    next_attempt_at: z.string(),
-    last_attempt_at: z.string().nullable(),
-    last_status_code: z.number().nullable(),
-    last_error: z.string().nullable(),
-    response_excerpt: z.string().nullable(),
-    delivered_at: z.string().nullable(),
-    created_at: z.string(),
-  })
-  .meta({ id: 'WebhookDelivery' });
-
-const endpointParam = z.object({ id: z.uuid({ message: 'must be a UUID' }) });
 const companyParam = z.object({ id: companyIdSchema });
 const tags = ['webhooks'];
 
@@ -171,90 +151,29 @@ export const webhookRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery' 
     },
   );
 
-  app.get(
-    '/api/v1/webhooks/:id',
-    {
-      schema: {
-        tags,
-        summary: 'One webhook endpoint',
-        params: endpointParam,
-        response: { 200: z.object({ webhook: endpointSchema }), ...stdErrors },
-      },
-    },
-    async (req) => ({ webhook: endpointView(await svc().endpoint(principal(req), req.params.id)) }),
-  );
-
-  app.patch(
-    '/api/v1/webhooks/:id',
-    {
-      schema: {
-        tags,
-        summary: 'Change url, events or enabled (enabling clears a disabled state)',
-        params: endpointParam,
-        body: patchBody,
-        response: { 200: z.object({ webhook: endpointSchema }), ...stdErrors },
-      },
-    },
-    async (req) => ({ webhook: endpointView(await svc().update(principal(req), req.params.id, req.body)) }),
-  );
-
-  app.delete(
-    '/api/v1/webhooks/:id',
-    {
-      schema: {
-        tags,
-        summary: 'Delete an endpoint and its delivery log',
-        params: endpointParam,
-        response: { 200: z.object({ deleted: z.literal(true) }), ...stdErrors },
-      },
-    },
-    async (req) => {
-      await svc().remove(principal(req), req.params.id);
-      return { deleted: true as const };
-    },
-  );
-
-  app.post(
-    '/api/v1/webhooks/:id/rotate-secret',
-    {
-      schema: {
-        tags,
-        summary: 'New signing secret (shown once); the old one is also signed with during the overlap',
-        params: endpointParam,
-        body: z
-          .object({
-            overlap_seconds: z
-              .number()
-              .int()
-              .min(0)
-              .max(7 * 86_400)
-              .default(86_400),
-          })
-          .strict()
-          .nullish(),
-        response: {
-          200: z.object({ webhook: endpointSchema, secret: z.string() }),
-          409: errorBody,
-          ...stdErrors,
-        },
-      },
-    },
-    async (req) => {
-      const overlap = req.body?.overlap_seconds ?? 86_400;
-      const { endpoint, secret } = await svc().rotateSecret(principal(req), req.params.id, overlap);
-      return { webhook: endpointView(endpoint), secret };
-    },
-  );
-
-  registerDeliveryLogRoutes(app, {
+  registerTargetRoutes(app, {
     base: '/api/v1/webhooks',
     tags,
-    deliverySchema,
+    noun: 'webhook',
+    schema: endpointSchema,
+    patchBody,
+    deliverySchema: deliverySchema('WebhookDelivery'),
+    view: endpointView,
     texts: {
+      get: 'One webhook endpoint',
+      patch: 'Change url, events or enabled (enabling clears a disabled state)',
+      remove: 'Delete an endpoint and its delivery log',
+      rotate: 'New signing secret (shown once); the old one is also signed with during the overlap',
       log: 'Delivery log of an endpoint, newest first (status, attempts, last code, response excerpt)',
       replayOne: 'Deliver one event again (fresh retry schedule)',
       replayFailed: 'Deliver again every failed (dead-lettered) delivery created since a time',
     },
+    rotateErrors: { 409: errorBody },
     svc,
+    get: (s, p, id) => s.endpoint(p, id),
+    rotate: async (s, p, id, overlap) => {
+      const r = await s.rotateSecret(p, id, overlap);
+      return { target: r.endpoint, secret: r.secret };
+    },
   });
 };

@@ -1,8 +1,6 @@
 // Group tools: search and read groups, send to a group, create one (participants pass the recipient policy).
 import { z } from 'zod';
 import { normalizeRecipient } from '../../core/addressing.js';
-import type { Chat } from '../../domain/model.js';
-import { iso } from '../../storage/rows.js';
 import { checkRecipient } from '../recipients.js';
 import { UNTRUSTED_NOTICE } from '../sanitize.js';
 import {
@@ -17,23 +15,9 @@ import {
 } from '../tool-kit.js';
 import { chatOut, chatsText, chatView, notice, sentOut } from '../views.js';
 
-const groupCols = `chat_id, name, is_group, last_message_at, last_message_preview, unread_count`;
-
-/** A chats row (raw SQL) as a Chat of the instance. */
-const toChat = (instanceId: string, r: Record<string, any>): Chat => ({
-  instance_id: instanceId,
-  chat_id: r.chat_id,
-  name: r.name ?? null,
-  is_group: Boolean(r.is_group),
-  last_message_at: iso(r.last_message_at),
-  last_message_preview: r.last_message_preview ?? null,
-  unread_count: Number(r.unread_count),
-});
-
 /** The groups tools of one request. */
 export function groupTools(s: ToolScope): ToolDef[] {
   const { services, instance: inst, policy, factory } = s;
-  const q = services.store.qschema;
   return [
     {
       name: 'search_groups',
@@ -44,14 +28,7 @@ export function groupTools(s: ToolScope): ToolDef[] {
       readOnly: true,
       needs: 'groups',
       async run(a: { query?: string; limit: number }) {
-        const like = `%${(a.query ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-        const rows = await services.store.sql.query(
-          `SELECT ${groupCols} FROM ${q}.chats WHERE instance_id = $1 AND is_group
-             AND (chat_id ILIKE $2 OR COALESCE(name, '') ILIKE $2)
-           ORDER BY last_message_at DESC NULLS LAST, chat_id LIMIT $3`,
-          [inst.id, like, a.limit],
-        );
-        const groups = rows.map((r) => toChat(inst.id, r));
+        const groups = await services.store.mcp.searchGroups(inst.id, { query: a.query, limit: a.limit });
         return {
           result: text({ groups: groups.map(chatView), notice: UNTRUSTED_NOTICE }, chatsText(groups)),
         };

@@ -8,7 +8,6 @@ import { messageOut, messagesText, messageView, notice, sentOut } from '../views
 /** The messages tools of one request. */
 export function messageTools(s: ToolScope): ToolDef[] {
   const { services, principal: p, instance: inst, factory } = s;
-  const q = services.store.qschema;
   return [
     {
       name: 'send_message',
@@ -121,20 +120,13 @@ export function messageTools(s: ToolScope): ToolDef[] {
       readOnly: false,
       async run(a: { chat_id: string }) {
         const chatId = s.chatIdOf(a.chat_id, 'chat_id');
-        const rows = await services.store.sql.query(
-          `UPDATE ${q}.chats SET unread_count = 0 WHERE instance_id = $1 AND chat_id = $2 RETURNING chat_id`,
-          [inst.id, chatId],
-        );
-        if (rows.length === 0) throw invalid('chat_id', `no chat ${chatId} in this instance`);
+        if (!(await services.store.mcp.markChatRead(inst.id, chatId))) {
+          throw invalid('chat_id', `no chat ${chatId} in this instance`);
+        }
         let receipts = 0;
         if (factory.capabilities.has('markRead')) {
-          const recent = await services.store.sql.query<{ message_id: string }>(
-            `SELECT message_id FROM ${q}.messages WHERE instance_id = $1 AND chat_id = $2 AND NOT is_from_me
-               AND message_id IS NOT NULL ORDER BY ts DESC LIMIT 20`,
-            [inst.id, chatId],
-          );
-          if (recent.length > 0) {
-            const ids = recent.map((r) => r.message_id);
+          const ids = await services.store.mcp.recentReceivedIds(inst.id, chatId, 20);
+          if (ids.length > 0) {
             await services.supervisor.control(inst.id, 'mark_read', { chat_id: chatId, message_ids: ids });
             receipts = ids.length;
           }

@@ -1,9 +1,9 @@
-// The SQL auth state with Baileys' own creds, BufferJSON and key types; one transaction per keys.set, crash-safe.
+// The auth state over SQL with Baileys' own creds, BufferJSON and key types; each keys.set atomic, crash-safe.
 import { Curve, initAuthCreds, proto, type SignalDataSet, signedKeyPair } from 'baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb } from '../../../test/support/db.js';
-import type { SqlRunner } from '../../ports/store.js';
-import { type AuthDb, authDbFromStore, useDbAuthState, WhatsAppAuthStore } from './auth-store.js';
+import type { WhatsAppAuthRepo } from '../../ports/whatsapp-auth.js';
+import { useDbAuthState, WhatsAppAuthStore } from './auth-store.js';
 
 describe('WhatsApp auth state in SQL', () => {
   let db: TestDb;
@@ -28,7 +28,7 @@ describe('WhatsApp auth state in SQL', () => {
 
   beforeAll(async () => {
     db = await openTestDb();
-    store = new WhatsAppAuthStore(authDbFromStore(db.store));
+    store = new WhatsAppAuthStore(db.store.whatsappAuth);
     instanceId = await newInstance();
   });
   afterAll(async () => {
@@ -95,29 +95,19 @@ describe('WhatsApp auth state in SQL', () => {
     const base = await useDbAuthState(store, id, { cache: false });
     await base.saveCreds();
     await store.setKeys(id, { 'pre-key': { '1': Curve.generateKeyPair() } });
-    // A database whose transaction dies after its first statement (process killed, connection lost…).
-    const real = authDbFromStore(db.store);
-    const crashing: AuthDb = {
-      qschema: real.qschema,
-      sql: real.sql,
-      tx: (fn) =>
-        real.tx(async (sql) => {
-          let n = 0;
-          const wrapped: SqlRunner = {
-            query: async (text, params) => {
-              if (++n === 2) throw new Error('simulated crash');
-              return sql.query(text, params);
-            },
-          };
-          return fn(wrapped);
-        }),
+    // A write that dies in the database after its delete part ran: the last key is written twice in one
+    // statement, which PostgreSQL refuses (ON CONFLICT cannot affect a row a second time).
+    const real = db.store.whatsappAuth;
+    const crashing: WhatsAppAuthRepo = {
+      ...real,
+      setKeys: (instance, writes) => real.setKeys(instance, [...writes, writes[writes.length - 1]!]),
     };
     const broken = new WhatsAppAuthStore(crashing);
     await expect(
       broken.setKeys(id, {
         'pre-key': { '1': null, '2': Curve.generateKeyPair(), '3': Curve.generateKeyPair() },
       }),
-    ).rejects.toThrow('simulated crash');
+    ).rejects.toThrow(/second time/);
     // the delete of key 1 (first statement) was rolled back with the failed insert
     expect(Object.keys(await store.getKeys(id, 'pre-key', ['1', '2', '3']))).toEqual(['1']);
     const again = await useDbAuthState(store, id);

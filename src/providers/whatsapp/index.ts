@@ -6,7 +6,7 @@ import type { IdentityStore } from '../../ports/identities.js';
 import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
-import { authDbFromStore, type WhatsAppAuthPort, WhatsAppAuthStore } from './auth-store.js';
+import { type WhatsAppAuthPort, WhatsAppAuthStore } from './auth-store.js';
 import { quietLibsignal } from './quiet-libsignal.js';
 import {
   type SocketMaker,
@@ -68,7 +68,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     ...opts.knobs,
   };
   if (!opts.auth && !opts.store) throw new Error('the whatsapp provider needs a store or an auth port');
-  const auth = opts.auth ?? new WhatsAppAuthStore(authDbFromStore(opts.store!));
+  const auth = opts.auth ?? new WhatsAppAuthStore(opts.store!.whatsappAuth);
   const store = opts.store;
   const leases = opts.leases;
   const makeSocket = opts.makeSocket ?? (makeWASocket as unknown as SocketMaker);

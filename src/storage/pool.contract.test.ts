@@ -1,0 +1,261 @@
+// Storage contract of the warm pool and company connections (storage/pool.ts) on every backend: counts, the
+// one-statement claim (SKIP LOCKED, one connection per company), the wipe of a released instance.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import type { InstancePatch, Store } from '../ports/store.js';
+
+const POOL = '__pool_test__';
+
+describe.each(testBackends())('warm pool and connections repositories on %s', (backend) => {
+  let db: TestDb;
+  let store: Store;
+  let q: (text: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
+
+  const pooled = async (patch: InstancePatch = {}) => {
+    const inst = await store.instances.create({
+      company_id: POOL,
+      provider: 'simulator',
+      name: `p-${Math.random().toString(36).slice(2)}`,
+      type_instance: ['api'],
+      settings: {},
+      api_webhook_schema: {},
+      mcp_schema: {},
+      agent: {},
+      desired_state: 'running',
+      is_pooled: true,
+    });
+    if (Object.keys(patch).length) await store.instances.update(inst.id, patch);
+    return inst.id;
+  };
+  const ready: InstancePatch = { status: 'running', auth_status: 'qr_ready', qr: 'qr-payload' };
+  /** What a claim does to the row (the company's instance), without its connection. */
+  const assign = (id: string, company: string) =>
+    q(`UPDATE "${db.schema}".instances SET assigned_to = $2, company_id = $2 WHERE id = $1`, [id, company]);
+  const wipeAll = async () => {
+    await q(`DELETE FROM "${db.schema}".company_connections`);
+    await q(`DELETE FROM "${db.schema}".instances`);
+  };
+
+  beforeAll(async () => {
+    db = await openTestDb(backend);
+    store = db.store;
+    q = (text, params = []) => db.driver.query(text, params);
+    for (const c of [POOL, 'pc1', 'pc2', 'pc3']) await store.companies.ensure(c);
+  });
+  afterAll(async () => db?.close());
+
+  it('counts pooled instances only: size, free, ready (free with a QR), in use', async () => {
+    await wipeAll();
+    expect(await store.pool.counts()).toEqual({ size: 0, free: 0, ready: 0, in_use: 0 });
+    const a = await pooled(ready);
+    await pooled({ status: 'running', auth_status: 'qr_ready', qr: null });
+    await pooled({ status: 'running', auth_status: 'pending' });
+    const d = await pooled(ready);
+    await assign(d, 'pc1');
+    await store.instances.create({
+      company_id: 'pc2',
+      provider: 'simulator',
+      name: 'not pooled',
+      type_instance: ['api'],
+      settings: {},
+      api_webhook_schema: {},
+      mcp_schema: {},
+      agent: {},
+      desired_state: 'running',
+    });
+    expect(await store.pool.counts()).toEqual({ size: 4, free: 3, ready: 1, in_use: 1 });
+    expect(await store.pool.countFree()).toBe(3);
+    const free = await store.pool.freeIds();
+    expect(free).toHaveLength(3);
+    expect(free[0]).toBe(a);
+    expect(free).not.toContain(d);
+  });
+
+  it('claims the oldest ready instance with its connection; none claimable is null', async () => {
+    await wipeAll();
+    expect(await store.pool.claim('pc1')).toBeNull();
+    await pooled({ status: 'running', auth_status: 'pending' });
+    await pooled({ status: 'stopped', auth_status: 'qr_ready', qr: 'q' });
+    expect(await store.pool.claim('pc1')).toBeNull();
+    const first = await pooled(ready);
+    const second = await pooled(ready);
+    const c = await store.pool.claim('pc1');
+    expect(c).toEqual({
+      instance: {
+        id: first,
+        name: expect.any(String),
+        qr: 'qr-payload',
+        status: 'running',
+        auth_status: 'qr_ready',
+        account: null,
+        provider: 'simulator',
+      },
+      recorded: true,
+      freeAfter: 3,
+    });
+    const inst = await store.instances.get(first);
+    expect(inst).toMatchObject({ company_id: 'pc1', assigned_to: 'pc1' });
+    expect(await store.connections.get('pc1')).toMatchObject({
+      company_id: 'pc1',
+      instance_id: first,
+      source: 'pool',
+    });
+    // A company that already has a connection: the claim says so (the caller rolls the transaction back).
+    await expect(
+      store.tx(async (tx) => {
+        const again = await tx.pool.claim('pc1');
+        expect(again).toMatchObject({ instance: { id: second }, recorded: false });
+        throw new Error('lost race');
+      }),
+    ).rejects.toThrow('lost race');
+    expect(await store.instances.get(second)).toMatchObject({ company_id: POOL, assigned_to: null });
+  });
+
+  it('concurrent claims take different instances (SKIP LOCKED)', async () => {
+    await wipeAll();
+    for (let i = 0; i < 3; i++) await pooled(ready);
+    const claims = await Promise.all(['pc1', 'pc2', 'pc3'].map((c) => store.tx((tx) => tx.pool.claim(c))));
+    const ids = claims.map((c) => c?.instance.id);
+    // PGlite runs one transaction at a time, PostgreSQL skips locked rows: either way every claim differs.
+    expect(ids.every(Boolean)).toBe(true);
+    expect(new Set(ids).size).toBe(3);
+    expect(await store.pool.counts()).toMatchObject({ free: 0, in_use: 3 });
+  });
+
+  it('company connections: insert once per company, get, by instance, list, delete', async () => {
+    await wipeAll();
+    const a = await pooled();
+    const b = await pooled();
+    expect(await store.connections.insert('pc2', a, 'session')).toBe(true);
+    expect(await store.connections.insert('pc2', b, 'pool')).toBe(false);
+    expect(await store.connections.insert('pc1', b, 'pool')).toBe(true);
+    const conn = await store.connections.get('pc2');
+    expect(conn).toEqual({
+      company_id: 'pc2',
+      instance_id: a,
+      source: 'session',
+      created_at: expect.any(String),
+    });
+    expect(await store.connections.byInstance(a)).toEqual(conn);
+    expect(await store.connections.get('pc3')).toBeNull();
+    expect((await store.connections.list()).map((c) => c.company_id)).toEqual(['pc1', 'pc2']);
+    expect(await store.connections.list('pc2')).toEqual([conn]);
+    expect(await store.connections.list('pc3')).toEqual([]);
+    expect(await store.connections.deleteByInstance(a)).toEqual(conn);
+    expect(await store.connections.deleteByInstance(a)).toBeNull();
+    expect(await store.connections.byInstance(a)).toBeNull();
+  });
+
+  it("wipes only the released instance's history and endpoints, and resets it to the pool", async () => {
+    await wipeAll();
+    const gone = await pooled(ready);
+    const kept = await pooled(ready);
+    await assign(gone, 'pc1');
+    await store.instances.update(gone, {
+      account: '4915100000001@s.whatsapp.net',
+      last_error: 'x',
+      name: 'my phone',
+      type_instance: ['api', 'mcp'],
+      settings: { a: 1 },
+      api_webhook_schema: { b: 1 },
+      mcp_schema: { c: 1 },
+      agent: { d: 1 },
+    });
+    const s = `"${db.schema}"`;
+    for (const id of [gone, kept]) {
+      await store.messages.upsert({
+        instance_id: id,
+        company_id: 'pc1',
+        message_id: 'm1',
+        chat_id: '4915100000002@s.whatsapp.net',
+        from: '4915100000002@s.whatsapp.net',
+        to: null,
+        body: 'hi',
+        type: 'text',
+        is_from_me: false,
+        is_group: false,
+        group_id: null,
+        contact_name: null,
+        reply_to: null,
+        media: null,
+        status: 'received',
+        timestamp: new Date().toISOString(),
+      });
+      await store.chats.touch({
+        instance_id: id,
+        chat_id: '4915100000002@s.whatsapp.net',
+        name: null,
+        is_group: false,
+        at: new Date().toISOString(),
+        preview: 'hi',
+        unread_delta: 1,
+      });
+      await store.contacts.upsert({
+        instance_id: id,
+        contact_id: '4915100000002@s.whatsapp.net',
+        name: 'B',
+        phone: null,
+      });
+      await store.messages.stashAck(id, 'unknown-id', 'delivered');
+      await q(
+        `INSERT INTO ${s}.whatsapp_identities (instance_id, lid, pn) VALUES ($1, '1@lid', '49151@s.whatsapp.net')`,
+        [id],
+      );
+      await q(`INSERT INTO ${s}.whatsapp_media (instance_id, message_id, raw) VALUES ($1, 'm1', 'raw')`, [
+        id,
+      ]);
+      const ep = await q(
+        `INSERT INTO ${s}.webhook_endpoints (company_id, instance_id, url) VALUES ('pc1', $1, 'http://127.0.0.1:1/h')
+         RETURNING id`,
+        [id],
+      );
+      await q(
+        `INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id) VALUES ($1, 1, 'pc1', $2)`,
+        [ep[0]!.id, id],
+      );
+    }
+    const tables = [
+      'messages',
+      'chats',
+      'contacts',
+      'pending_acks',
+      'whatsapp_media',
+      'whatsapp_identities',
+      'webhook_endpoints',
+      'webhook_deliveries',
+    ];
+    const counts = async (id: string) => {
+      const out: Record<string, number> = {};
+      for (const t of tables) {
+        out[t] = Number(
+          (await q(`SELECT count(*)::int AS n FROM ${s}.${t} WHERE instance_id = $1`, [id]))[0]!.n,
+        );
+      }
+      return out;
+    };
+    const full = Object.fromEntries(tables.map((t) => [t, 1]));
+    expect(await counts(gone)).toEqual(full);
+
+    await store.tx(async (tx) => {
+      await tx.pool.clearInstanceData(gone);
+      await tx.pool.resetInstance(gone, POOL, 'pool-new-name');
+    });
+    expect(await counts(gone)).toEqual(Object.fromEntries(tables.map((t) => [t, 0])));
+    expect(await counts(kept)).toEqual(full);
+    expect(await store.instances.get(gone)).toMatchObject({
+      company_id: POOL,
+      assigned_to: null,
+      account: null,
+      qr: null,
+      last_error: null,
+      name: 'pool-new-name',
+      type_instance: ['api'],
+      settings: {},
+      api_webhook_schema: {},
+      mcp_schema: {},
+      agent: {},
+      is_pooled: true,
+    });
+    expect(await store.instances.get(kept)).toMatchObject({ company_id: POOL, qr: 'qr-payload' });
+  });
+});
