@@ -1190,6 +1190,23 @@ export interface paths {
     };
 }
 export interface webhooks {
+    "agent.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The "agent.failed" event, as POSTed to webhook endpoints and sent on /api/v1/events */
+        post: operations["webhookAgentFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     connected: {
         parameters: {
             query?: never;
@@ -1550,6 +1567,30 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        /** @description An agent delivery gave up after its last retry. */
+        AgentFailedEventData: {
+            attempts: number;
+            delivery_id: number;
+            endpoint_id: string;
+            event_id: number;
+            event_type: string;
+            /** @enum {string} */
+            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            last_error: string | null;
+            last_status_code: number | null;
+        };
+        /** @description An agent delivery gave up after its last retry. */
+        AgentFailedEventDataInput: {
+            attempts: number;
+            delivery_id: number;
+            endpoint_id: string;
+            event_id: number;
+            event_type: string;
+            /** @enum {string} */
+            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            last_error: string | null;
+            last_status_code: number | null;
+        };
         ApiKey: {
             company_id: string | null;
             created_at: string;
@@ -1604,6 +1645,16 @@ export interface components {
             id: string;
             name: string;
         };
+        /** @description The messenger session is logged in and ready. */
+        ConnectedEventData: {
+            account: string | null;
+            phone: string | null;
+        };
+        /** @description The messenger session is logged in and ready. */
+        ConnectedEventDataInput: {
+            account: string | null;
+            phone: string | null;
+        };
         Contact: {
             contact_id: string;
             instance_id: string;
@@ -1624,6 +1675,20 @@ export interface components {
                 details: unknown;
                 message: string;
             };
+        };
+        /** @description A session or send failure. */
+        ErrorEventData: {
+            code: string | null;
+            /** @description The gateway message id, when a send failed. */
+            id?: string;
+            message: string;
+        };
+        /** @description A session or send failure. */
+        ErrorEventDataInput: {
+            code: string | null;
+            /** @description The gateway message id, when a send failed. */
+            id?: string;
+            message: string;
         };
         ErrorInput: {
             error: {
@@ -1788,6 +1853,150 @@ export interface components {
             size: number;
             subject: string;
         };
+        /** @description Group participants were added, removed, promoted or demoted. */
+        GroupParticipantsEventData: {
+            /** @enum {string} */
+            action: "add" | "remove" | "promote" | "demote" | "modify";
+            author: string | null;
+            author_phone: string | null;
+            group_id: string;
+            participants: {
+                id: string;
+                phone: string | null;
+            }[];
+        };
+        /** @description Group participants were added, removed, promoted or demoted. */
+        GroupParticipantsEventDataInput: {
+            /** @enum {string} */
+            action: "add" | "remove" | "promote" | "demote" | "modify";
+            author: string | null;
+            author_phone: string | null;
+            group_id: string;
+            participants: {
+                id: string;
+                phone: string | null;
+            }[];
+        };
+        /** @description A group appeared (create) or its subject, description or settings changed (update). */
+        GroupUpdateEventData: {
+            /** @constant */
+            action: "create";
+            group: {
+                announce: boolean;
+                created_at: string | null;
+                description: string | null;
+                id: string;
+                owner: string | null;
+                owner_phone: string | null;
+                participants: {
+                    admin: ("admin" | "superadmin") | null;
+                    id: string;
+                    phone: string | null;
+                }[];
+                restrict: boolean;
+                size: number;
+                subject: string;
+            };
+        } | {
+            /** @constant */
+            action: "update";
+            author: string;
+            changes: {
+                [key: string]: unknown;
+            };
+            group_id: string;
+        };
+        /** @description A group appeared (create) or its subject, description or settings changed (update). */
+        GroupUpdateEventDataInput: {
+            /** @constant */
+            action: "create";
+            group: {
+                announce: boolean;
+                created_at: string | null;
+                description: string | null;
+                id: string;
+                owner: string | null;
+                owner_phone: string | null;
+                participants: {
+                    admin: ("admin" | "superadmin") | null;
+                    id: string;
+                    phone: string | null;
+                }[];
+                restrict: boolean;
+                size: number;
+                subject: string;
+            };
+        } | {
+            /** @constant */
+            action: "update";
+            author: string;
+            changes: {
+                [key: string]: unknown;
+            };
+            group_id: string;
+        };
+        /** @description The messenger connection stopped answering. */
+        HealthCheckFailedEventData: {
+            reason: string;
+            since_answer_ms?: number;
+        };
+        /** @description The messenger connection stopped answering. */
+        HealthCheckFailedEventDataInput: {
+            reason: string;
+            since_answer_ms?: number;
+        };
+        /** @description One history-sync chunk was stored. */
+        HistoryProgressEventData: {
+            chats: number;
+            complete: boolean;
+            contacts: number;
+            duplicates: number;
+            progress: number | null;
+            received: number;
+            /** @description Not user content (protocol messages, stubs): not stored. */
+            skipped: number;
+            stored: number;
+            sync_type: string;
+            /** @description Older than the configured history window: not stored. */
+            too_old: number;
+        };
+        /** @description One history-sync chunk was stored. */
+        HistoryProgressEventDataInput: {
+            chats: number;
+            complete: boolean;
+            contacts: number;
+            duplicates: number;
+            progress: number | null;
+            received: number;
+            /** @description Not user content (protocol messages, stubs): not stored. */
+            skipped: number;
+            stored: number;
+            sync_type: string;
+            /** @description Older than the configured history window: not stored. */
+            too_old: number;
+        };
+        /** @description A history sync completed; the counts sum every chunk. */
+        HistorySyncedEventData: {
+            duplicates: number;
+            received: number;
+            /** @description Not user content (protocol messages, stubs): not stored. */
+            skipped: number;
+            stored: number;
+            sync_type: string;
+            /** @description Older than the configured history window: not stored. */
+            too_old: number;
+        };
+        /** @description A history sync completed; the counts sum every chunk. */
+        HistorySyncedEventDataInput: {
+            duplicates: number;
+            received: number;
+            /** @description Not user content (protocol messages, stubs): not stored. */
+            skipped: number;
+            stored: number;
+            sync_type: string;
+            /** @description Older than the configured history window: not stored. */
+            too_old: number;
+        };
         Instance: {
             account: string | null;
             agent: {
@@ -1822,6 +2031,36 @@ export interface components {
             type_instance: ("api" | "mcp")[];
             updated_at: string;
         };
+        /** @description An instance was created. */
+        InstanceCreatedEventData: {
+            /** @constant */
+            company_session?: true;
+            name: string | null;
+            /** @constant */
+            pooled?: true;
+            provider: string;
+            type_instance: ("api" | "mcp")[];
+        };
+        /** @description An instance was created. */
+        InstanceCreatedEventDataInput: {
+            /** @constant */
+            company_session?: true;
+            name: string | null;
+            /** @constant */
+            pooled?: true;
+            provider: string;
+            type_instance: ("api" | "mcp")[];
+        };
+        /** @description An instance was deleted. */
+        InstanceDeletedEventData: {
+            name: string | null;
+            provider: string;
+        };
+        /** @description An instance was deleted. */
+        InstanceDeletedEventDataInput: {
+            name: string | null;
+            provider: string;
+        };
         InstanceInput: {
             account: string | null;
             agent: {
@@ -1855,6 +2094,52 @@ export interface components {
             status: "created" | "starting" | "running" | "stopping" | "stopped" | "error";
             type_instance: ("api" | "mcp")[];
             updated_at: string;
+        };
+        /** @description The instance status or messenger login changed. */
+        InstanceStatusEventData: {
+            account: string | null;
+            /** @enum {string} */
+            auth_status: "pending" | "qr_ready" | "authenticated" | "client_ready" | "disconnected" | "reconnecting" | "logged_out" | "failed";
+            /** @enum {string} */
+            previous_auth_status: "pending" | "qr_ready" | "authenticated" | "client_ready" | "disconnected" | "reconnecting" | "logged_out" | "failed";
+            /** @enum {string} */
+            previous_status: "created" | "starting" | "running" | "stopping" | "stopped" | "error";
+            reason?: string;
+            /** @enum {string} */
+            status: "created" | "starting" | "running" | "stopping" | "stopped" | "error";
+        };
+        /** @description The instance status or messenger login changed. */
+        InstanceStatusEventDataInput: {
+            account: string | null;
+            /** @enum {string} */
+            auth_status: "pending" | "qr_ready" | "authenticated" | "client_ready" | "disconnected" | "reconnecting" | "logged_out" | "failed";
+            /** @enum {string} */
+            previous_auth_status: "pending" | "qr_ready" | "authenticated" | "client_ready" | "disconnected" | "reconnecting" | "logged_out" | "failed";
+            /** @enum {string} */
+            previous_status: "created" | "starting" | "running" | "stopping" | "stopped" | "error";
+            reason?: string;
+            /** @enum {string} */
+            status: "created" | "starting" | "running" | "stopping" | "stopped" | "error";
+        };
+        /** @description API keys were revoked; their sockets close. */
+        KeyRevokedEventData: {
+            key_ids: string[];
+            reason: string;
+        };
+        /** @description API keys were revoked; their sockets close. */
+        KeyRevokedEventDataInput: {
+            key_ids: string[];
+            reason: string;
+        };
+        /** @description The messenger login ended (requested, or the device was removed on the phone). */
+        LogoutEventData: {
+            account: string | null;
+            reason: string;
+        };
+        /** @description The messenger login ended (requested, or the device was removed on the phone). */
+        LogoutEventDataInput: {
+            account: string | null;
+            reason: string;
         };
         McpApproval: {
             company_id: string;
@@ -1965,6 +2250,52 @@ export interface components {
             to: string | null;
             type: string;
         };
+        /** @description A sent message progressed (delivered, read). */
+        MessageAckEventData: {
+            chat_id: string;
+            /** @description The gateway message id. */
+            id: string;
+            /** @description The messenger's message id. */
+            message_id: string | null;
+            /** @enum {string} */
+            status: "pending" | "sent" | "delivered" | "read" | "failed" | "received";
+        };
+        /** @description A sent message progressed (delivered, read). */
+        MessageAckEventDataInput: {
+            chat_id: string;
+            /** @description The gateway message id. */
+            id: string;
+            /** @description The messenger's message id. */
+            message_id: string | null;
+            /** @enum {string} */
+            status: "pending" | "sent" | "delivered" | "read" | "failed" | "received";
+        };
+        /** @description A message could not be decrypted, also after the sender was asked to re-send it. */
+        MessageDecryptFailedEventData: {
+            attempts: number;
+            chat_id: string;
+            error: string;
+            from: string | null;
+            message_id: string;
+            timestamp: string;
+        };
+        /** @description A message could not be decrypted, also after the sender was asked to re-send it. */
+        MessageDecryptFailedEventDataInput: {
+            attempts: number;
+            chat_id: string;
+            error: string;
+            from: string | null;
+            message_id: string;
+            timestamp: string;
+        };
+        /** @description A message was received, or one sent through the gateway was accepted by the messenger. */
+        MessageEventData: {
+            message: components["schemas"]["Message"];
+        };
+        /** @description A message was received, or one sent through the gateway was accepted by the messenger. */
+        MessageEventDataInput: {
+            message: components["schemas"]["MessageInput"];
+        };
         MessageInput: {
             body: string | null;
             chat_id: string;
@@ -1991,6 +2322,42 @@ export interface components {
             timestamp: string;
             to: string | null;
             type: string;
+        };
+        /** @description A pooled instance was assigned to the company. */
+        PoolAssignedEventData: {
+            name: string | null;
+            provider: string;
+        };
+        /** @description A pooled instance was assigned to the company. */
+        PoolAssignedEventDataInput: {
+            name: string | null;
+            provider: string;
+        };
+        /** @description A pooled instance was released by the company. */
+        PoolReleasedEventData: {
+            name: string | null;
+            reason: string;
+        };
+        /** @description A pooled instance was released by the company. */
+        PoolReleasedEventDataInput: {
+            name: string | null;
+            reason: string;
+        };
+        /** @description A new QR code to scan (the log keeps only the latest). */
+        QrEventData: {
+            qr: string;
+        };
+        /** @description A new QR code to scan (the log keeps only the latest). */
+        QrEventDataInput: {
+            qr: string;
+        };
+        /** @description Reconnecting gave up. */
+        ReconnectFailedEventData: {
+            attempts: number;
+        };
+        /** @description Reconnecting gave up. */
+        ReconnectFailedEventDataInput: {
+            attempts: number;
         };
         User: {
             company_id: string;
@@ -2042,6 +2409,36 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "delivered" | "failed";
         };
+        /** @description An endpoint was disabled (it answered 410, or kept failing). */
+        WebhookDisabledEventData: {
+            attempts: number;
+            delivery_id: number;
+            endpoint_id: string;
+            event_id: number;
+            event_type: string;
+            failing_since?: string;
+            /** @enum {string} */
+            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            last_error: string | null;
+            last_status_code: number | null;
+            /** @enum {string} */
+            reason: "gone" | "failing";
+        };
+        /** @description An endpoint was disabled (it answered 410, or kept failing). */
+        WebhookDisabledEventDataInput: {
+            attempts: number;
+            delivery_id: number;
+            endpoint_id: string;
+            event_id: number;
+            event_type: string;
+            failing_since?: string;
+            /** @enum {string} */
+            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            last_error: string | null;
+            last_status_code: number | null;
+            /** @enum {string} */
+            reason: "gone" | "failing";
+        };
         WebhookEndpoint: {
             company_id: string;
             created_at: string;
@@ -2071,6 +2468,30 @@ export interface components {
             previous_secret_expires_at: string | null;
             updated_at: string;
             url: string;
+        };
+        /** @description A webhook delivery gave up after its last retry. */
+        WebhookExhaustedEventData: {
+            attempts: number;
+            delivery_id: number;
+            endpoint_id: string;
+            event_id: number;
+            event_type: string;
+            /** @enum {string} */
+            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            last_error: string | null;
+            last_status_code: number | null;
+        };
+        /** @description A webhook delivery gave up after its last retry. */
+        WebhookExhaustedEventDataInput: {
+            attempts: number;
+            delivery_id: number;
+            endpoint_id: string;
+            event_id: number;
+            event_type: string;
+            /** @enum {string} */
+            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            last_error: string | null;
+            last_status_code: number | null;
         };
         WhatsAppIdentity: {
             /** @description The LID JID, `<digits>@lid`. */
@@ -7477,6 +7898,53 @@ export interface operations {
             };
         };
     };
+    webhookAgentFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id: deduplicate on it (deliveries are at least once). */
+                "webhook-id": string;
+                /** @description Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`. */
+                "webhook-signature": string;
+                /** @description Unix seconds at signing; reject old timestamps to stop replays. */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["AgentFailedEventData"];
+                    /** @constant */
+                    type: "agent.failed";
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx marks the delivery done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone: the endpoint is disabled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     webhookConnected: {
         parameters: {
             query?: never;
@@ -7494,6 +7962,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["ConnectedEventData"];
                     /** @constant */
                     type: "connected";
                 };
@@ -7540,6 +8009,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["ErrorEventData"];
                     /** @constant */
                     type: "error";
                 };
@@ -7586,6 +8056,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["GroupParticipantsEventData"];
                     /** @constant */
                     type: "group.participants";
                 };
@@ -7632,6 +8103,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["GroupUpdateEventData"];
                     /** @constant */
                     type: "group.update";
                 };
@@ -7678,6 +8150,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["HealthCheckFailedEventData"];
                     /** @constant */
                     type: "health_check_failed";
                 };
@@ -7724,6 +8197,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["HistoryProgressEventData"];
                     /** @constant */
                     type: "history.progress";
                 };
@@ -7770,6 +8244,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["HistorySyncedEventData"];
                     /** @constant */
                     type: "history.synced";
                 };
@@ -7816,6 +8291,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["InstanceCreatedEventData"];
                     /** @constant */
                     type: "instance.created";
                 };
@@ -7862,6 +8338,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["InstanceDeletedEventData"];
                     /** @constant */
                     type: "instance.deleted";
                 };
@@ -7908,6 +8385,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["InstanceStatusEventData"];
                     /** @constant */
                     type: "instance.status";
                 };
@@ -7954,6 +8432,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["KeyRevokedEventData"];
                     /** @constant */
                     type: "key.revoked";
                 };
@@ -8000,6 +8479,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["LogoutEventData"];
                     /** @constant */
                     type: "logout";
                 };
@@ -8046,6 +8526,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["MessageEventData"];
                     /** @constant */
                     type: "message";
                 };
@@ -8092,6 +8573,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["MessageAckEventData"];
                     /** @constant */
                     type: "message.ack";
                 };
@@ -8138,6 +8620,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["MessageDecryptFailedEventData"];
                     /** @constant */
                     type: "message.decrypt_failed";
                 };
@@ -8184,6 +8667,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["PoolAssignedEventData"];
                     /** @constant */
                     type: "pool.assigned";
                 };
@@ -8230,6 +8714,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["PoolReleasedEventData"];
                     /** @constant */
                     type: "pool.released";
                 };
@@ -8276,6 +8761,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["QrEventData"];
                     /** @constant */
                     type: "qr";
                 };
@@ -8322,6 +8808,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["ReconnectFailedEventData"];
                     /** @constant */
                     type: "reconnect_failed";
                 };
@@ -8368,6 +8855,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["WebhookDisabledEventData"];
                     /** @constant */
                     type: "webhook.disabled";
                 };
@@ -8414,6 +8902,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Event"] & {
+                    data: components["schemas"]["WebhookExhaustedEventData"];
                     /** @constant */
                     type: "webhook.exhausted";
                 };

@@ -25,7 +25,8 @@ function imports(file: string): string[] {
 
 /** layer → what it may not import (package names, or folders under src/). */
 const FORBIDDEN: Record<string, RegExp> = {
-  domain: /^(?!domain\/)(?!node:)|^node:(?!crypto)/,
+  // zod only for the event payload schemas (domain/events.ts: one source for emitters, OpenAPI and the dashboard).
+  domain: /^(?!domain\/|zod$)(?!node:)|^node:(?!crypto)/,
   ports: /^(?!domain\/|ports\/)/,
   core: /^(fastify|@fastify|fastify-type-provider-zod|pg|@electric-sql|baileys|grammy|ioredis|telegram-test-api|providers\/|storage\/|http\/|delivery\/|runtime\/|mcp\/|cli\/|app|gateway|main)/,
   providers:

@@ -7,6 +7,8 @@ import type { AckInput, ChatTouch, ContactInput, NewMessage, SentInput, Store } 
 import { phoneOfJid } from './addressing.js';
 import { GroupCommitter } from './group-commit.js';
 
+type AckEvent = Extract<NewEvent, { type: 'message.ack' }>;
+
 /** A fact the writer batches: an inbound message, an ack, or a send the provider accepted (its finalise step). */
 export type InboundFact =
   | { kind: 'message'; rec: SpoolRecord }
@@ -149,16 +151,14 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
       facts.forEach((f, i) => {
         if (f.kind === 'sent') sentAt.set(`${f.sent.instance_id}\u0000${f.sent.message_id}`, i);
       });
-      const heldBack = new Map<string, NewEvent[]>();
+      const heldBack = new Map<string, AckEvent[]>();
       facts.forEach((f, i) => {
         if (f.kind === 'sent') {
           const r = sent[si++];
           if (!r) return;
           const key = `${f.sent.instance_id}\u0000${f.sent.message_id}`;
           const held = heldBack.get(key) ?? [];
-          const m = held.length
-            ? { ...r.message, status: held[held.length - 1]!.data.status as Message['status'] }
-            : r.message;
+          const m = held.length ? { ...r.message, status: held[held.length - 1]!.data.status } : r.message;
           results[i] = m;
           // The send's own event shows it sent; an ack that overtook the commit follows as its own event.
           events.push({
@@ -193,9 +193,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
         const o = outcomes[ai++];
         if (o?.kind !== 'progressed') return;
         const key = `${f.instance_id}\u0000${f.message_id}`;
-        const target = (sentAt.get(key) ?? -1) > i ? (heldBack.get(key) ?? []) : events;
-        if (target !== events) heldBack.set(key, target);
-        target.push({
+        const ack: AckEvent = {
           type: 'message.ack',
           instance_id: f.instance_id,
           company_id: o.company_id,
@@ -205,7 +203,9 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
             chat_id: o.message.chat_id,
             status: o.message.status,
           },
-        });
+        };
+        if ((sentAt.get(key) ?? -1) > i) heldBack.set(key, [...(heldBack.get(key) ?? []), ack]);
+        else events.push(ack);
       });
       return tx.events.appendMany(events);
     });

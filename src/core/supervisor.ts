@@ -455,19 +455,25 @@ export class SessionSupervisor {
         break;
       case 'group':
         await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
-          await emit({
-            type: event.event,
-            instance_id: instanceId,
-            company_id: after.company_id,
-            data: event.data,
-          });
+          const base = { instance_id: instanceId, company_id: after.company_id };
+          await emit(
+            event.event === 'group.participants'
+              ? { ...base, type: event.event, data: event.data }
+              : { ...base, type: event.event, data: event.data },
+          );
         });
         break;
       case 'reconnect_failed':
       case 'health_check_failed':
         await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
-          const { type: _t, ...data } = event;
-          await emit({ type: event.type, instance_id: instanceId, company_id: after.company_id, data });
+          const base = { instance_id: instanceId, company_id: after.company_id };
+          if (event.type === 'reconnect_failed') {
+            const { type, ...data } = event;
+            await emit({ ...base, type, data });
+          } else {
+            const { type, ...data } = event;
+            await emit({ ...base, type, data });
+          }
         });
         break;
       case 'decrypt_failed':
@@ -487,7 +493,7 @@ export class SessionSupervisor {
         await this.transition(instanceId, {}, async (_tx, emit, _before, after) => {
           const base = { instance_id: instanceId, company_id: after.company_id };
           await emit({ type: 'history.progress', ...base, data: { ...chunk, complete } });
-          if (complete)
+          if (complete && totals)
             await emit({ type: 'history.synced', ...base, data: { sync_type: chunk.sync_type, ...totals } });
         });
         break;

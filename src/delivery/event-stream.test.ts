@@ -3,14 +3,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
-import type { GatewayEvent } from '../domain/model.js';
+import type { GatewayEvent, Message } from '../domain/model.js';
 import { openEventStream, replayPage, watermark } from './event-stream.js';
 
 const message = (company: string, instanceId: string, body: string) => ({
   type: 'message' as const,
   instance_id: instanceId,
   company_id: company,
-  data: { message: { chat_id: 'c1', body, is_from_me: false, is_group: false } },
+  data: { message: { chat_id: 'c1', body, is_from_me: false, is_group: false } as Message },
 });
 
 describe('watermark', () => {

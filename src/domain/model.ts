@@ -83,39 +83,17 @@ export interface Contact {
  */
 export const DEPLOYMENT_COMPANY = '__deployment__';
 
-export const EVENT_TYPES = [
-  'instance.status',
-  'qr',
-  'connected',
-  'message',
-  'message.ack',
-  'logout',
-  'error',
-  'reconnect_failed',
-  'health_check_failed',
-  'history.progress',
-  'history.synced',
-  'message.decrypt_failed',
-  'group.participants',
-  'group.update',
-  'instance.created',
-  'instance.deleted',
-  'key.revoked',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number] | (string & {});
-
-/** One entry of the append-only event log; the same shape on every channel. */
-export interface GatewayEvent {
-  id: number;
-  type: EventType;
-  instance_id: string | null;
-  company_id: string;
-  created_at: string;
-  data: Record<string, unknown>;
-}
-
-/** An event before the log gives it an id and a time. */
-export type NewEvent = Omit<GatewayEvent, 'id' | 'created_at'>;
+// Events: one schema per type in events.ts (the union emitters must build); re-exported for the layers that read them.
+export {
+  type DomainEvent,
+  EVENT_TYPES,
+  type EventData,
+  type EventType,
+  type GatewayEvent,
+  isEventOf,
+  type NewEvent,
+  type NewLogEvent,
+} from './events.js';
 
 export type KeyKind = 'admin' | 'company' | 'instance';
 

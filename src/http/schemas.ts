@@ -1,7 +1,8 @@
 // Zod schemas shared by routes: they validate input, type handlers and generate the OpenAPI document.
 import { z } from 'zod';
 import { parseDateTimeInput } from '../domain/dates.js';
-import { AUTH_STATUSES, INSTANCE_STATUSES, INSTANCE_TYPES, MESSAGE_STATUSES } from '../domain/statuses.js';
+import { messageSchema } from '../domain/events.js';
+import { AUTH_STATUSES, INSTANCE_STATUSES, INSTANCE_TYPES } from '../domain/statuses.js';
 
 export const errorBody = z
   .object({
@@ -91,36 +92,8 @@ export const instanceView = z
   })
   .meta({ id: 'Instance' });
 
-export const messageView = z
-  .object({
-    id: z.string(),
-    instance_id: z.string(),
-    company_id: z.string(),
-    message_id: z.string().nullable(),
-    chat_id: z.string(),
-    from: z.string().nullable(),
-    to: z.string().nullable(),
-    body: z.string().nullable(),
-    type: z.string(),
-    is_from_me: z.boolean(),
-    is_group: z.boolean(),
-    group_id: z.string().nullable(),
-    contact_name: z.string().nullable(),
-    reply_to: z.string().nullable(),
-    media: z.record(z.string(), z.unknown()).nullable(),
-    mentions: z
-      .array(z.string())
-      .describe('JIDs the message mentions (WhatsApp `<digits>@s.whatsapp.net`, or a LID); empty when none.'),
-    status: z.enum(MESSAGE_STATUSES),
-    timestamp: z.string(),
-    created_at: z.string(),
-    sender_phone: z
-      .string()
-      .nullable()
-      .optional()
-      .describe('Sender phone (E.164) when known; a WhatsApp LID sender gets it once its phone is learned.'),
-  })
-  .meta({ id: 'Message' });
+/** The Message component: one schema with the `message` event's payload (src/domain/events.ts). */
+export const messageView = messageSchema;
 
 export const eventView = z
   .object({

@@ -1,4 +1,5 @@
 // The provider port: what a messenger adapter implements and what it may tell the core.
+import type { EventData } from '../domain/events.js';
 import type { Message } from '../domain/model.js';
 import type { AuthStatus, MessageStatus } from '../domain/statuses.js';
 
@@ -49,7 +50,8 @@ export type ProviderEvent =
       timestamp: string;
     }
   /** A group changed: participants added/removed/promoted/demoted, or created/updated (subject, settings…). */
-  | { type: 'group'; event: 'group.participants' | 'group.update'; data: Record<string, unknown> };
+  | { type: 'group'; event: 'group.participants'; data: EventData<'group.participants'> }
+  | { type: 'group'; event: 'group.update'; data: EventData<'group.update'> };
 
 /** One history-sync chunk the provider stored (messages WhatsApp sends a newly linked device). */
 export interface HistoryProgress {

@@ -7,7 +7,7 @@ import type {
   GatewayEvent,
   Instance,
   Message,
-  NewEvent,
+  NewLogEvent,
 } from '../domain/model.js';
 import type { AuthStatus, DesiredState, InstanceStatus, MessageStatus } from '../domain/statuses.js';
 import type { ClusterCommandRepo } from './cluster-commands.js';
@@ -253,12 +253,12 @@ export interface ContactRepo {
 }
 
 export interface EventRepo {
-  append(e: NewEvent): Promise<GatewayEvent>;
+  append(e: NewLogEvent): Promise<GatewayEvent>;
   /**
    * Appends events in one statement with their outbox rows; ids are given in input order and the written events
    * come back in that order.
    */
-  appendMany(es: readonly NewEvent[]): Promise<GatewayEvent[]>;
+  appendMany(es: readonly NewLogEvent[]): Promise<GatewayEvent[]>;
   /** Events with id > since, oldest first. */
   listSince(f: {
     since: number;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
+import type { Message } from '../domain/model.js';
 import { rawSql } from '../storage/sql-store.js';
 import { RetentionJob, type RetentionSettings } from './retention-job.js';
 
@@ -31,7 +32,7 @@ for (const kind of testBackends()) {
           type: 'message',
           instance_id: inst,
           company_id: 'co',
-          data: { message: { chat_id: body, body, is_from_me: false, is_group: false } },
+          data: { message: { chat_id: body, body, is_from_me: false, is_group: false } as Message },
         }),
       );
     const backdate = (table: string, column: string, days: number, where: string, params: unknown[]) =>

@@ -1,5 +1,5 @@
 // Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
-import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewEvent } from '../domain/model.js';
+import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewLogEvent } from '../domain/model.js';
 import type { MessageStatus } from '../domain/statuses.js';
 import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
 import type { Sql } from './sql.js';
@@ -295,7 +295,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
       );
     },
 
-    async appendEvents(es: readonly NewEvent[]): Promise<GatewayEvent[]> {
+    async appendEvents(es: readonly NewLogEvent[]): Promise<GatewayEvent[]> {
       if (!es.length) return [];
       // Transactional outbox: the deliveries of matching webhook/agent endpoints are enqueued in the same statement.
       // Ids are drawn in input order (the INSERT consumes the sorted rows one by one).

@@ -7,7 +7,7 @@ import type {
   GatewayEvent,
   Instance,
   Message,
-  NewEvent,
+  NewLogEvent,
 } from '../domain/model.js';
 import { phoneOfUserJid } from '../domain/phones.js';
 import type { MessageStatus } from '../domain/statuses.js';
@@ -510,7 +510,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
   };
 
   const events: EventRepo = {
-    async append(e: NewEvent) {
+    async append(e: NewLogEvent) {
       return (await batch.appendEvents([e]))[0]!;
     },
     appendMany: (es) => batch.appendEvents(es),

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayEvent, Instance } from '../../src/domain/model.js';
 import { WhatsAppEmulator } from '../emulators/whatsapp/emulator.js';
 import { restoreWhatsAppTrust, trustEmulator } from '../emulators/whatsapp/trust.js';
+import { eventProblems } from '../support/event-schemas.js';
 import { createCompany, eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const PHONE = '15550005555';
@@ -218,5 +219,11 @@ describe('whatsapp groups with real Baileys against the emulator', () => {
     }
     const list = (await api('GET', `/api/v1/instances/${id}/groups?refresh=true`)).json().groups;
     expect(list.map((g: { subject: string }) => g.subject).sort()).toEqual(['Carl’s', 'Team']);
+  });
+
+  it("every event in the log matches its type's schema (src/domain/events.ts)", async () => {
+    const log = await t.gw.store.events.listSince({ since: 0, limit: 10_000 });
+    expect(log.some((e) => e.type === 'group.participants')).toBe(true);
+    expect(log.flatMap(eventProblems)).toEqual([]);
   });
 });

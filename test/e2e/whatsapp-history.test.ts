@@ -4,6 +4,7 @@ import type { GatewayEvent, Instance } from '../../src/domain/model.js';
 import { WhatsAppEmulator } from '../emulators/whatsapp/emulator.js';
 import type { HistoryChunkSpec } from '../emulators/whatsapp/history.js';
 import { restoreWhatsAppTrust, trustEmulator } from '../emulators/whatsapp/trust.js';
+import { eventProblems } from '../support/event-schemas.js';
 import { createCompany, eventually, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const PHONE = '15550003333';
@@ -145,5 +146,11 @@ describe('whatsapp history sync against the emulator', () => {
     expect(synced.data).toMatchObject({ received: 4, stored: 0, duplicates: 3, too_old: 1 });
     expect(await messageIds(FRIEND)).toHaveLength(3); // the two from history and the live one, once each
     expect(await messageIds(OTHER)).toEqual(['H-OTHER-1']);
+  });
+
+  it("every event in the log matches its type's schema (src/domain/events.ts)", async () => {
+    const log = await t.gw.store.events.listSince({ since: 0, limit: 10_000 });
+    expect(log.some((e) => e.type === 'history.synced')).toBe(true);
+    expect(log.flatMap(eventProblems)).toEqual([]);
   });
 });

@@ -202,14 +202,13 @@ export interface Chat {
   unread_count: number;
 }
 
-export interface GatewayEvent {
-  id: number;
-  type: string;
-  instance_id: string | null;
-  company_id: string;
-  created_at: string;
-  data: Record<string, unknown>;
-}
+// Event shapes come from the gateway's own schemas (type-only: nothing of zod reaches the bundle).
+export type {
+  DomainEvent,
+  EventData,
+  EventType,
+  GatewayEvent,
+} from '../../src/domain/events.js';
 
 /** True when the instance is logged in and running. */
 export function isConnected(i: Pick<Instance, 'status' | 'auth_status'>): boolean {

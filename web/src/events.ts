@@ -1,6 +1,6 @@
 // Live events: a WebSocket on /api/v1/events that reconnects and resumes from the last event id it saw.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { currentCredential, type GatewayEvent } from './api.js';
+import { currentCredential, type DomainEvent, type EventType, type GatewayEvent } from './api.js';
 
 export interface EventFilter {
   instance_id?: string;
@@ -10,6 +10,14 @@ export interface EventFilter {
 }
 
 export type StreamState = 'connecting' | 'live' | 'offline';
+
+/** Narrows a streamed event to one type, whose `data` then has that type's shape (src/domain/events.ts). */
+export function isEvent<T extends EventType>(
+  e: GatewayEvent,
+  type: T,
+): e is GatewayEvent & Extract<DomainEvent, { type: T }> {
+  return e.type === type;
+}
 
 /** The WebSocket URL for a filter (the key goes in the query: browsers cannot set WebSocket headers). */
 export function eventsUrl(filter: EventFilter, since: number | undefined): string {

@@ -6,6 +6,7 @@ import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver
 import { openTestDb, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
+import type { Message } from '../../domain/model.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker } from './worker.js';
 
@@ -73,7 +74,7 @@ function emit(company: string, instanceId: string, chat: string, body: string) {
       type: 'message',
       instance_id: instanceId,
       company_id: company,
-      data: { message: { chat_id: chat, body, is_from_me: false, is_group: false } },
+      data: { message: { chat_id: chat, body, is_from_me: false, is_group: false } as Message },
     }),
   );
 }

@@ -4,7 +4,7 @@ import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver
 import { openTestDb, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
-import type { GatewayEvent } from '../../domain/model.js';
+import type { GatewayEvent, Message } from '../../domain/model.js';
 import { nextDelayMs, retryAfterMs } from './retry.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker, type WebhookSettings } from './worker.js';
@@ -94,7 +94,7 @@ async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
       type: 'message',
       instance_id: instanceId,
       company_id: 'co',
-      data: { message: { chat_id: chat, body, is_from_me: false, is_group: false } },
+      data: { message: { chat_id: chat, body, is_from_me: false, is_group: false } as Message },
     }),
   );
 }

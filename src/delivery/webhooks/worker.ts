@@ -1,6 +1,7 @@
 // The outbox worker: claims due deliveries (SKIP LOCKED), sends them, and records retries, dead letters and events.
 import type { Config } from '../../config/index.js';
 import { commitWithEvents } from '../../core/commit.js';
+import type { EventData } from '../../domain/events.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { DeliveryRepo } from '../../ports/deliveries.js';
@@ -405,7 +406,7 @@ export class DeliveryWorker {
     c: ClaimedDelivery,
     since: Date,
     now: Date,
-    facts: Record<string, unknown>,
+    facts: EventData<'webhook.exhausted'>,
   ): Promise<void> {
     if (now.getTime() - since.getTime() < this.o.settings.disableAfterMs) return;
     if (await repo.disable(c.endpoint.id, `failing continuously since ${since.toISOString()}`)) {

@@ -78,6 +78,16 @@ describe('OpenAPI document', () => {
     expect(ack.requestBody.content['application/json'].schema.allOf[0]).toEqual({
       $ref: '#/components/schemas/Event',
     });
+    // The payload is the component generated from the domain schema (src/domain/events.ts), not a free-form object.
+    expect(ack.requestBody.content['application/json'].schema.allOf[1].properties.data).toEqual({
+      $ref: '#/components/schemas/MessageAckEventData',
+    });
+    expect(Object.keys(doc.components.schemas.MessageAckEventData.properties).sort()).toEqual([
+      'chat_id',
+      'id',
+      'message_id',
+      'status',
+    ]);
   });
 });
 

@@ -1,7 +1,7 @@
 // OpenAPI document shaping: named component schemas and a stable camelCase operationId on every operation.
 import type { SwaggerTransform } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
-import { EVENT_TYPES } from '../../domain/model.js';
+import { EVENT_TYPES, eventTypeName } from '../../domain/events.js';
 
 /** Path prefixes that carry no meaning in an operation name (`/api/v1/instances` → `instances`). */
 const PREFIXES = [/^\/api\/v1(?=\/|$)/, /^\/api(?=\/|$)/];
@@ -63,14 +63,8 @@ const STATUS_TEXT: Record<string, string> = {
   503: 'Unavailable (database outage, draining, or an empty pool); retry after Retry-After',
 };
 
-/** Event types delivered to webhooks and the WebSocket streams (the log's `type` column). */
-export const DELIVERED_EVENT_TYPES = [
-  ...EVENT_TYPES,
-  'pool.assigned',
-  'pool.released',
-  'webhook.disabled',
-  'webhook.exhausted',
-] as const;
+/** Event types delivered to webhooks and the WebSocket streams (the log's `type` column): one per payload schema. */
+export const DELIVERED_EVENT_TYPES = EVENT_TYPES;
 
 const SIGNATURE_HEADERS = [
   ['webhook-id', 'The event id: deduplicate on it (deliveries are at least once).'],
@@ -78,15 +72,16 @@ const SIGNATURE_HEADERS = [
   ['webhook-signature', 'Standard Webhooks signature: `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`.'],
 ] as const;
 
-const camel = (type: string): string => pascal(type.replace(/\./g, ' '));
-
-/** The top-level `webhooks` object: one entry per event type, each the common `Event` envelope with its `type`. */
+/**
+ * The top-level `webhooks` object: one entry per event type, each the common `Event` envelope with its `type` and
+ * its `data` schema (`<Type>EventData`, a component generated from src/domain/events.ts).
+ */
 function webhooksObject(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const type of DELIVERED_EVENT_TYPES) {
     out[type] = {
       post: {
-        operationId: `webhook${camel(type)}`,
+        operationId: `webhook${eventTypeName(type)}`,
         summary: `The "${type}" event, as POSTed to webhook endpoints and sent on /api/v1/events`,
         parameters: SIGNATURE_HEADERS.map(([name, description]) => ({
           name,
@@ -102,7 +97,14 @@ function webhooksObject(): Record<string, unknown> {
               schema: {
                 allOf: [
                   { $ref: '#/components/schemas/Event' },
-                  { type: 'object', properties: { type: { const: type } }, required: ['type'] },
+                  {
+                    type: 'object',
+                    properties: {
+                      type: { const: type },
+                      data: { $ref: `#/components/schemas/${eventTypeName(type)}EventData` },
+                    },
+                    required: ['type', 'data'],
+                  },
                 ],
               },
             },

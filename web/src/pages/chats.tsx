@@ -1,7 +1,7 @@
 // Chats of an instance: the chat list, one chat's message thread (live) and a send box.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Chat, type Instance, type Message, messageOf, newIdempotencyKey } from '../api.js';
-import { useEvents } from '../events.js';
+import { isEvent, useEvents } from '../events.js';
 import { Ago, ErrorBanner, phoneOf, useAction, useReloader } from '../ui.js';
 
 /** Who sent a message, in words. */
@@ -93,16 +93,15 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
   }, [thread.length]);
 
   const stream = useEvents({ instance_id: instance.id, types: ['message', 'message.ack'] }, (e) => {
-    if (e.type === 'message') {
-      const m = e.data.message as Message | undefined;
+    if (isEvent(e, 'message')) {
+      const m: Message | undefined = e.data.message;
       if (!m) return;
       if (!m.is_from_me) announce(m);
       if (m.chat_id === chatId)
         setThread((cur) => (cur.some((x) => x.id === m.id) ? cur : withAcks([...cur, m])));
       reloadChatList();
-    } else if (e.type === 'message.ack') {
-      const id = e.data.id as string;
-      const status = e.data.status as string;
+    } else if (isEvent(e, 'message.ack')) {
+      const { id, status } = e.data;
       const known = acks.current.get(id);
       if (!known || (ORDER[status] ?? 0) > (ORDER[known] ?? 0)) acks.current.set(id, status);
       setThread((cur) => withAcks(cur));
