@@ -88,6 +88,17 @@ describe('OpenAPI document', () => {
       'message_id',
       'status',
     ]);
+    // Published open to new fields (a field added later must not break a consumer's validator), at every depth.
+    const closed = Object.entries(doc.components.schemas)
+      .filter(
+        ([name, schema]) =>
+          name.endsWith('EventData') && JSON.stringify(schema).includes('"additionalProperties":false'),
+      )
+      .map(([name]) => name);
+    expect(closed).toEqual([]);
+    expect(Object.keys(doc.components.schemas).filter((n) => n.endsWith('EventData')).length).toBeGreaterThan(
+      10,
+    );
   });
 });
 

@@ -126,6 +126,21 @@ function webhooksObject(): Record<string, unknown> {
  * payloads are described in the top-level `webhooks` object (OpenAPI 3.1).
  */
 export const openApiTransformObject: typeof jsonSchemaTransformObject = (arg) => {
-  const doc = jsonSchemaTransformObject(arg) as Record<string, unknown>;
+  const doc = jsonSchemaTransformObject(arg) as { components?: { schemas?: Record<string, unknown> } };
+  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {}))
+    if (name.endsWith('EventData')) openToNewFields(schema);
   return { ...doc, webhooks: webhooksObject() } as ReturnType<typeof jsonSchemaTransformObject>;
 };
+
+/**
+ * Event payloads are checked strictly inside the gateway (tests catch drift), but the published contract lets a
+ * consumer's validator accept fields added later: a new field in an event is not a breaking change.
+ */
+function openToNewFields(schema: unknown): void {
+  if (Array.isArray(schema)) for (const s of schema) openToNewFields(s);
+  else if (schema && typeof schema === 'object') {
+    const o = schema as Record<string, unknown>;
+    if (o.additionalProperties === false) delete o.additionalProperties;
+    for (const v of Object.values(o)) openToNewFields(v);
+  }
+}
