@@ -2,6 +2,7 @@
 import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewLogEvent } from '../domain/model.js';
 import type { MessageStatus } from '../domain/statuses.js';
 import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
+import { messageRecord } from './rows.js';
 import type { Sql } from './sql.js';
 
 type Row = Record<string, any>;
@@ -87,21 +88,8 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
             ms.map((m, ord) => ({
               ord,
               instance_id: m.instance_id,
-              message_id: m.message_id,
-              chat_id: m.chat_id,
-              from_id: m.from,
-              to_id: m.to,
-              body: m.body,
-              type: m.type,
-              is_from_me: m.is_from_me,
-              is_group: m.is_group,
-              group_id: m.group_id,
-              contact_name: m.contact_name,
-              reply_to: m.reply_to,
-              media: m.media,
-              mentions: m.mentions ?? [],
+              ...messageRecord(m),
               status: m.status,
-              ts: m.timestamp,
               idempotency_key: m.idempotency_key ?? null,
               request_hash: m.request_hash ?? null,
             })),

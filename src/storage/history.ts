@@ -1,6 +1,7 @@
 // History sync storage: one statement stores a batch of history messages and their chats, idempotently.
 import type { HistoryBatchResult, HistoryStore } from '../ports/history.js';
 import type { ProviderMessage } from '../ports/provider.js';
+import { messageRecord } from './rows.js';
 import type { SqlRunner } from './sql.js';
 
 /**
@@ -19,21 +20,8 @@ export class HistoryRepo implements HistoryStore {
     const unique = [...new Map(messages.map((m) => [m.message_id, m])).values()];
     if (unique.length === 0) return { stored: 0, duplicates: 0 };
     const rows = unique.map((m) => ({
-      message_id: m.message_id,
-      chat_id: m.chat_id,
-      from_id: m.from,
-      to_id: m.to,
-      body: m.body,
-      type: m.type,
-      is_from_me: m.is_from_me,
-      is_group: m.is_group,
-      group_id: m.group_id ?? null,
-      contact_name: m.contact_name ?? null,
-      reply_to: m.reply_to ?? null,
-      media: m.media ?? null,
-      mentions: m.mentions ?? [],
+      ...messageRecord(m),
       status: m.is_from_me ? 'sent' : 'received',
-      ts: m.timestamp,
     }));
     const s = this.qschema;
     const out = await this.sql.query<{ n: number }>(
