@@ -34,28 +34,18 @@ export interface InboundWriterDeps {
   activityIntervalMs?: number;
 }
 
-const toNewMessage = (rec: SpoolRecord): NewMessage => {
-  const m = rec.message;
-  return {
-    instance_id: rec.instance_id,
-    company_id: rec.company_id,
-    message_id: m.message_id,
-    chat_id: m.chat_id,
-    from: m.from,
-    to: m.to,
-    body: m.body,
-    type: m.type,
-    is_from_me: m.is_from_me,
-    is_group: m.is_group,
-    group_id: m.group_id ?? null,
-    contact_name: m.contact_name ?? null,
-    reply_to: m.reply_to ?? null,
-    media: m.media ?? null,
-    mentions: m.mentions ?? [],
-    status: m.is_from_me ? 'sent' : 'received',
-    timestamp: m.timestamp,
-  };
-};
+/** The row of a provider message: its fields (optional ones empty), the tenant, and its first status. */
+const toNewMessage = ({ message: m, instance_id, company_id }: SpoolRecord): NewMessage => ({
+  ...m,
+  group_id: m.group_id ?? null,
+  contact_name: m.contact_name ?? null,
+  reply_to: m.reply_to ?? null,
+  media: m.media ?? null,
+  mentions: m.mentions ?? [],
+  instance_id,
+  company_id,
+  status: m.is_from_me ? 'sent' : 'received',
+});
 
 /**
  * Creates the writer. A batch is one transaction in a fixed lock order — message-id locks (acks and sends of

@@ -1,15 +1,5 @@
-// Endpoint and delivery records (defined by the deliveries port) and the endpoint kinds that are event sinks.
+// The endpoint kinds that are event sinks (the endpoint and delivery records are the deliveries port's).
 import type { EndpointKind } from '../../ports/deliveries.js';
-
-export type {
-  ClaimedDelivery,
-  Delivery,
-  DeliveryStatus,
-  EndpointKind,
-  EndpointPatch,
-  NewEndpoint,
-  WebhookEndpoint,
-} from '../../ports/deliveries.js';
 
 /** The endpoint kinds that are event sinks. */
 export const SINK_KINDS: readonly EndpointKind[] = ['rabbitmq', 'nats'];

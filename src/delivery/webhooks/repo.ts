@@ -2,16 +2,6 @@
 import type { DeliveryRepo as Deliveries, WebhookEndpoint } from '../../ports/deliveries.js';
 import { generateSecret } from './signer.js';
 
-export type {
-  ClaimedDelivery,
-  Delivery,
-  DeliveryStatus,
-  EndpointKind,
-  EndpointPatch,
-  NewEndpoint,
-  WebhookEndpoint,
-} from '../../ports/deliveries.js';
-
 /** A new signing secret for the endpoint; the old one stays valid for `overlapSeconds` after `now` (0: at once). */
 export async function rotateSecret(
   deliveries: Deliveries,

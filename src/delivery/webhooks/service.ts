@@ -5,9 +5,10 @@ import { SbError } from '../../domain/errors.js';
 import type { Instance, Principal } from '../../domain/model.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
+import type { Delivery, DeliveryStatus, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { Repos, Store } from '../../ports/store.js';
 import { SINK_KINDS } from './records.js';
-import { type Delivery, type DeliveryStatus, rotateSecret, type WebhookEndpoint } from './repo.js';
+import { rotateSecret } from './repo.js';
 import { generateSecret } from './signer.js';
 import { assertAllowedUrl, type Resolver } from './ssrf.js';
 
