@@ -27,7 +27,8 @@ export type InstanceType = (typeof INSTANCE_TYPES)[number];
 export const MESSAGE_STATUSES = ['pending', 'sent', 'delivered', 'read', 'failed', 'received'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
-const ACK_ORDER: Record<MessageStatus, number> = {
+/** How far a message got: acks only ever move a message to a higher rank (the one order, also used in SQL). */
+export const ACK_ORDER: Readonly<Record<MessageStatus, number>> = {
   failed: -1,
   pending: 0,
   received: 0,

@@ -1,15 +1,18 @@
 // Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
 import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewLogEvent } from '../domain/model.js';
-import type { MessageStatus } from '../domain/statuses.js';
+import { ACK_ORDER, type MessageStatus } from '../domain/statuses.js';
 import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
 import { messageRecord } from './rows.js';
 import type { Sql } from './sql.js';
 
 type Row = Record<string, any>;
 
-/** Rank of a delivery status, the same order as `isAckProgress` (domain/statuses.ts). */
-const rankSql = (v: string) =>
-  `CASE ${v} WHEN 'failed' THEN -1 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END`;
+/** The SQL rank of a delivery status: domain/statuses.ts's ACK_ORDER as a CASE (an unknown or NULL status is 0). */
+export const rankSql = (v: string) =>
+  `CASE ${v} ${Object.entries(ACK_ORDER)
+    .filter(([, rank]) => rank !== 0)
+    .map(([status, rank]) => `WHEN '${status}' THEN ${rank}`)
+    .join(' ')} ELSE 0 END`;
 
 const key = (a: string, b: string) => `${a}\u0000${b}`;
 

@@ -25,7 +25,7 @@ import type {
   Repos,
   Store,
 } from '../ports/store.js';
-import { createBatchWrites } from './batch-writes.js';
+import { createBatchWrites, rankSql } from './batch-writes.js';
 import { createClusterCommandRepo } from './cluster-commands.js';
 import { SqlDeliveryRepo } from './deliveries.js';
 import { HistoryRepo } from './history.js';
@@ -417,12 +417,10 @@ export function createRepos(sql: Sql, schema: string): Repos {
       await sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sb-msg:${instanceId}:${messageId}`]);
     },
     async stashAck(instanceId, messageId, status) {
-      const rank = (v: string) =>
-        `CASE ${v} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END`;
       await sql.query(
         `INSERT INTO ${s}.pending_acks (instance_id, message_id, status) VALUES ($1, $2, $3)
          ON CONFLICT (instance_id, message_id) DO UPDATE SET status = EXCLUDED.status
-         WHERE ${rank('EXCLUDED.status')} > ${rank(`${s}.pending_acks.status`)}`,
+         WHERE ${rankSql('EXCLUDED.status')} > ${rankSql(`${s}.pending_acks.status`)}`,
         [instanceId, messageId, status],
       );
     },
