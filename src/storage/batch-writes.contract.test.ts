@@ -319,7 +319,9 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     expect(after.map((o) => o.kind)).toEqual(['progressed']);
   });
 
-  it.runIf(backend === 'postgres')(
+  // PostgreSQL only: PGlite has one connection, so two transactions cannot be open at once (not registered there).
+  const onPostgres = backend === 'postgres' ? it : () => undefined;
+  onPostgres(
     'an ack and the record of its pre-assigned send serialise on the row, in either order',
     async () => {
       const waiting = async () => {
