@@ -1,5 +1,6 @@
 // Instance service: create, read, change, delete instances, and drive their sessions through the supervisor.
 import { notFound, SbError } from '../domain/errors.js';
+import { isUuid } from '../domain/ids.js';
 import type { Instance, Principal } from '../domain/model.js';
 import type { AuthStatus, InstanceStatus, InstanceType } from '../domain/statuses.js';
 import type { EventBus } from '../ports/event-bus.js';
@@ -9,8 +10,6 @@ import { assertCompany, canSeeInstance, companyOf, requireCompanyLevel } from '.
 import { commitWithEvents } from './commit.js';
 import type { CredentialService, KeyResolver } from './keys.js';
 import type { SessionSupervisor } from './supervisor.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface CreateInstanceInput {
   company_id: string;
@@ -82,7 +81,7 @@ export class InstanceService {
 
   /** Reads the instance (and caches it for sends), or throws 404 as `get`. */
   async getFresh(p: Principal, id: string): Promise<Instance> {
-    const row = UUID.test(id) ? await this.deps.store.instances.getVersioned(id) : null;
+    const row = isUuid(id) ? await this.deps.store.instances.getVersioned(id) : null;
     if (!row) {
       this.sendCache.delete(id);
       throw notFound('instance', id);
@@ -118,7 +117,7 @@ export class InstanceService {
 
   /** Loads an instance the principal may see, or throws 404 (also for foreign ids). */
   async get(p: Principal, id: string): Promise<Instance> {
-    const inst = UUID.test(id) ? await this.deps.store.instances.get(id) : null;
+    const inst = isUuid(id) ? await this.deps.store.instances.get(id) : null;
     if (!inst || !canSeeInstance(p, inst)) throw notFound('instance', id);
     return inst;
   }

@@ -1,13 +1,12 @@
 // Human approval of agent sends: list pending requests, approve (then send once) or reject them.
 import { SbError } from '../domain/errors.js';
+import { isUuid } from '../domain/ids.js';
 import type { Message, Principal } from '../domain/model.js';
 import type { Approval, ApprovalStatus } from '../ports/mcp.js';
 import type { McpServices } from './services.js';
 
 const approvalNotFound = (id: string) =>
   new SbError('SB_ERR_APPROVAL_NOT_FOUND', `approval ${id} not found`, { details: { id } });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Who decided, for the record: the key kind and key id (never the key). */
 const deciderOf = (p: Principal): string => `${p.kind}:${p.keyId ?? 'env'}`;
@@ -27,7 +26,7 @@ export class McpApprovalService {
 
   async get(p: Principal, instanceId: string, id: string): Promise<Approval> {
     const inst = await this.services.instances.get(p, instanceId);
-    const a = UUID.test(id) ? await this.services.store.mcp.approvals.get(inst.id, id) : null;
+    const a = isUuid(id) ? await this.services.store.mcp.approvals.get(inst.id, id) : null;
     if (!a) throw approvalNotFound(id);
     return a;
   }

@@ -20,6 +20,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket from 'ws';
+import { isUuid } from '../domain/ids.js';
 import { LAST_EVENT_META } from './server.js';
 
 export interface StdioProxyOptions {
@@ -40,8 +41,6 @@ export interface StdioProxy {
   closed: Promise<void>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const norm = (uri: string): string => {
   try {
     return decodeURIComponent(uri);
@@ -52,7 +51,7 @@ const norm = (uri: string): string => {
 
 /** Connects to the gateway first (so a bad key or id fails fast), then serves MCP on stdio. */
 export async function startStdioProxy(opts: StdioProxyOptions): Promise<StdioProxy> {
-  if (!UUID.test(opts.instance)) throw new Error('--instance must be an instance id (UUID)');
+  if (!isUuid(opts.instance)) throw new Error('--instance must be an instance id (UUID)');
   let base: URL;
   try {
     base = new URL(opts.url);

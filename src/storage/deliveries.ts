@@ -1,4 +1,6 @@
 // SQL for webhook, agent and sink endpoints and their delivery outbox (works on the pool or inside a transaction).
+
+import { isUuid } from '../domain/ids.js';
 import type {
   AttemptRecord,
   ClaimCaps,
@@ -15,8 +17,6 @@ import { DELIVERY_COLS, ENDPOINT_COLS, ENDPOINT_COLS_W, toDelivery, toEndpoint }
 import { iso } from './rows.js';
 import type { SqlRunner } from './sql.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Endpoint and delivery queries bound to one connection or transaction. */
 export class SqlDeliveryRepo implements DeliveryRepo {
   constructor(
@@ -25,7 +25,7 @@ export class SqlDeliveryRepo implements DeliveryRepo {
   ) {}
 
   async getEndpoint(id: string): Promise<WebhookEndpoint | null> {
-    if (!UUID.test(id)) return null;
+    if (!isUuid(id)) return null;
     const rows = await this.sql.query(
       `SELECT ${ENDPOINT_COLS} FROM ${this.s}.webhook_endpoints WHERE id = $1`,
       [id],
