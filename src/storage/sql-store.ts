@@ -288,18 +288,36 @@ export function createRepos(sql: Sql, schema: string): Repos {
     m.request_hash ?? null,
     m.mentions ?? [],
   ];
-  const INSERT_MESSAGE = `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body,
-      type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash,
-      mentions)
+  const INSERT_INTO_MESSAGES = `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id,
+      to_id, body, type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key,
+      request_hash, mentions)`;
+  const INSERT_MESSAGE = `${INSERT_INTO_MESSAGES}
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::text[])`;
 
   // The same insert, only while the instance row is at the version a cache saw ($20).
-  const INSERT_MESSAGE_IF_UNCHANGED = `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id,
-      to_id, body, type, is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key,
-      request_hash, mentions)
+  const INSERT_MESSAGE_IF_UNCHANGED = `${INSERT_INTO_MESSAGES}
     SELECT $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::boolean, $11, $12, $13, $14::jsonb, $15,
       $16::timestamptz, $17, $18, $19::text[]
     WHERE EXISTS (SELECT 1 FROM ${s}.instances WHERE id = $1::uuid AND ${VERSION_OF('updated_at')} = $20)`;
+
+  /**
+   * A send's pending row; with a `version`, only while the instance row is still at it. A repeated Idempotency-Key
+   * returns the stored row (`inserted` false); null when the version moved (nothing written).
+   */
+  const insertOutboundRow = async (m: NewMessage, version: string | null) => {
+    const conflict = m.idempotency_key
+      ? ' ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING'
+      : '';
+    const rows = await sql.query(
+      `${version === null ? INSERT_MESSAGE : INSERT_MESSAGE_IF_UNCHANGED}${conflict} RETURNING ${MESSAGE_COLUMNS}`,
+      version === null ? messageParams(m) : [...messageParams(m), version],
+    );
+    if (rows[0]) return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
+    const existing = m.idempotency_key
+      ? await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key)
+      : null;
+    return existing ? { ...existing, inserted: false } : null;
+  };
 
   const messages: MessageRepo = {
     async upsert(m) {
@@ -315,37 +333,8 @@ export function createRepos(sql: Sql, schema: string): Repos {
     applyAcks: (acks) => batch.applyAcks(acks),
     lockMessageIds: (keys) => batch.lockMessageIds(keys),
     recordSent: (rows) => batch.recordSent(rows),
-    async insertOutbound(m) {
-      if (!m.idempotency_key) {
-        const rows = await sql.query(`${INSERT_MESSAGE} RETURNING ${MESSAGE_COLUMNS}`, messageParams(m));
-        return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
-      }
-      const rows = await sql.query(
-        `${INSERT_MESSAGE} ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING ${MESSAGE_COLUMNS}`,
-        messageParams(m),
-      );
-      if (rows[0])
-        return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
-      const existing = (await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key))!;
-      return { ...existing, inserted: false };
-    },
-    async insertOutboundIfUnchanged(m, version) {
-      const params = [...messageParams(m), version];
-      const conflict = m.idempotency_key
-        ? ' ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING'
-        : '';
-      const rows = await sql.query(
-        `${INSERT_MESSAGE_IF_UNCHANGED}${conflict} RETURNING ${MESSAGE_COLUMNS}`,
-        params,
-      );
-      if (rows[0])
-        return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
-      const existing = m.idempotency_key
-        ? await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key)
-        : null;
-      return existing ? { ...existing, inserted: false } : null;
-    },
+    insertOutbound: async (m) => (await insertOutboundRow(m, null))!,
+    insertOutboundIfUnchanged: (m, version) => insertOutboundRow(m, version),
     async getByIdempotencyKey(instanceId, key) {
       const rows = await sql.query(
         `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE instance_id = $1 AND idempotency_key = $2`,
