@@ -7,7 +7,7 @@ import type { Store } from '../ports/store.js';
 import { assertCompany, canSeeInstance, requireCompanyLevel } from './access.js';
 import { toE164 } from './addressing.js';
 import { commitWithEvents } from './commit.js';
-import { type CompanyConnection, ConnectionRepo, LostRace } from './connections.js';
+import { type CompanyConnection, LostRace } from './connections.js';
 import type { MessagingService } from './messaging.js';
 import type { SessionSupervisor } from './supervisor.js';
 
@@ -150,7 +150,7 @@ export class CompanySessionService {
   /** Sessions visible to the principal (admin: all companies). */
   async list(p: Principal): Promise<SessionView[]> {
     requireCompanyLevel(p);
-    const conns = await ConnectionRepo.of(this.deps.store).list(p.kind === 'admin' ? undefined : p.companyId);
+    const conns = await this.deps.store.connections.list(p.kind === 'admin' ? undefined : p.companyId);
     const out: SessionView[] = [];
     for (const c of conns) {
       const inst = await this.deps.store.instances.get(c.instance_id);
@@ -164,7 +164,7 @@ export class CompanySessionService {
   async get(p: Principal, companyId: string): Promise<SessionView | null> {
     requireCompanyLevel(p);
     assertCompany(p, companyId);
-    const conn = await ConnectionRepo.of(this.deps.store).get(companyId);
+    const conn = await this.deps.store.connections.get(companyId);
     if (!conn) return null;
     const inst = await this.deps.store.instances.get(conn.instance_id);
     return inst && canSeeInstance(p, inst) ? this.view(conn, inst) : null;
@@ -180,7 +180,7 @@ export class CompanySessionService {
     const { store } = this.deps;
     if (p.kind === 'admin') await store.companies.ensure(companyId);
     else if (!(await store.companies.get(companyId))) throw notFound('company', companyId);
-    let conn = await ConnectionRepo.of(store).get(companyId);
+    let conn = await store.connections.get(companyId);
     if (!conn) conn = await this.createConnection(companyId);
     let inst = await store.instances.get(conn.instance_id);
     if (!inst || !canSeeInstance(p, inst)) throw notFound('instance', conn.instance_id);
@@ -204,7 +204,7 @@ export class CompanySessionService {
           agent: {},
           desired_state: 'running',
         });
-        if (!(await ConnectionRepo.of(tx).insert(companyId, inst.id, 'session'))) throw new LostRace();
+        if (!(await tx.connections.insert(companyId, inst.id, 'session'))) throw new LostRace();
         await emit({
           type: 'instance.created',
           instance_id: inst.id,
@@ -215,7 +215,7 @@ export class CompanySessionService {
     } catch (err) {
       if (!(err instanceof LostRace)) throw err;
     }
-    const conn = await ConnectionRepo.of(this.deps.store).get(companyId);
+    const conn = await this.deps.store.connections.get(companyId);
     if (!conn) throw new SbError('SB_ERR_INTERNAL', 'company session was not recorded');
     return conn;
   }
@@ -266,7 +266,7 @@ export class CompanySessionService {
         details: [{ in: 'body', path: 'phone', message: 'invalid phone number' }],
       });
     }
-    const conn = await ConnectionRepo.of(this.deps.store).get(companyId);
+    const conn = await this.deps.store.connections.get(companyId);
     if (!conn) throw new SbError('SB_ERR_NOT_CONNECTED', `No active session for company ${companyId}`);
     const { message } = await this.deps.messaging.send(p, conn.instance_id, {
       to: e164,

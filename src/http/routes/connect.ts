@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireAdmin } from '../../core/access.js';
-import { ConnectionRepo } from '../../core/connections.js';
 import { SbError } from '../../domain/errors.js';
 import type { Instance } from '../../domain/model.js';
 import { principal } from '../auth.js';
@@ -132,7 +131,7 @@ export const connectRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'pool' | 's
     async (req) => {
       const p = principal(req);
       if (p.kind === 'admin') throw new SbError('SB_ERR_FORBIDDEN', 'sign in as a user or use a company key');
-      const conn = await ConnectionRepo.of(store).get(p.companyId);
+      const conn = await store.connections.get(p.companyId);
       const inst = conn ? await store.instances.get(conn.instance_id) : null;
       if (!inst) return { success: true, connected: false, message: 'WhatsApp não conectado' };
       const connected = inst.auth_status === 'client_ready';
