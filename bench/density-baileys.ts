@@ -158,9 +158,7 @@ async function measure(
       name: `wa-${i}`,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
     });
     await t.gw.supervisor.start(inst.id);

@@ -231,9 +231,7 @@ export async function connectedInstances(
       name: `bench-${first + i}`,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
     });
     await gw.supervisor.start(inst.id);

@@ -56,9 +56,19 @@ describe('import-legacy', () => {
       type_instance: ['api', 'mcp'],
       desired_state: 'stopped',
       auth_status: 'pending',
-      api_webhook_schema: { url: 'https://hooks.example.com/wa', events: ['message'] },
       mcp_schema: { tools: ['send_message'] },
     });
+    // The seeds' webhook becomes the instance's webhook endpoint, signed with a new secret.
+    expect(await db.store.deliveries.instanceEndpoint(I1, 'webhook')).toMatchObject({
+      company_id: '962302',
+      url: 'https://hooks.example.com/wa',
+      events: ['message'],
+      enabled: true,
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
+    });
+    expect(
+      await db.store.deliveries.instanceEndpoint('22222222-2222-4222-8222-222222222222', 'webhook'),
+    ).toBeNull();
     expect(one.settings).toEqual({ legacy: { port_api: 3001, port_mcp: 4001, provider: 'whatsappweb' } });
     expect((await db.store.instances.get('22222222-2222-4222-8222-222222222222'))?.provider).toBe('telegram');
     expect(await db.store.instances.get('44444444-4444-4444-8444-444444444444')).toBeNull();

@@ -199,9 +199,7 @@ export class CompanySessionService {
           name: `whatsapp-${companyId}`,
           type_instance: ['api'],
           settings: {},
-          api_webhook_schema: {},
           mcp_schema: {},
-          agent: {},
           desired_state: 'running',
         });
         if (!(await tx.connections.insert(companyId, inst.id, 'session'))) throw new LostRace();

@@ -46,9 +46,7 @@ describe('inbound writer (group commit)', () => {
         name: null,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       });
       ids.push(inst.id);

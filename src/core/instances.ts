@@ -3,11 +3,17 @@ import { notFound, SbError } from '../domain/errors.js';
 import { isUuid } from '../domain/ids.js';
 import type { Instance, Principal } from '../domain/model.js';
 import type { AuthStatus, InstanceStatus, InstanceType } from '../domain/statuses.js';
+import type { WebhookEndpoint } from '../ports/deliveries.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ProviderFactory, ProviderRegistry } from '../ports/provider.js';
 import type { InstancePatch, Page, Repos, Store } from '../ports/store.js';
 import { assertCompany, canSeeInstance, companyOf, requireCompanyLevel } from './access.js';
 import { commitWithEvents } from './commit.js';
+import {
+  type InstanceEndpointConfig,
+  type InstanceEndpointView,
+  instanceEndpointView,
+} from './instance-endpoints.js';
 import type { CredentialService, KeyResolver } from './keys.js';
 import type { SessionSupervisor } from './supervisor.js';
 
@@ -17,8 +23,10 @@ export interface CreateInstanceInput {
   name?: string | null;
   type_instance?: InstanceType[];
   settings?: Record<string, unknown>;
+  /** Written to the instance's webhook endpoint (see InstanceEndpointConfig). */
   api_webhook_schema?: Record<string, unknown>;
   mcp_schema?: Record<string, unknown>;
+  /** Written to the instance's agent endpoint. */
   agent?: Record<string, unknown>;
   start?: boolean;
   is_pooled?: boolean;
@@ -33,11 +41,12 @@ export interface UpdateInstanceInput {
   agent?: Record<string, unknown>;
 }
 
-/** The API view of an instance: secret settings removed. */
-export type PublicInstance = Omit<Instance, 'settings' | 'qr'> & {
-  settings: Record<string, unknown>;
-  has_qr: boolean;
-};
+/** The API view of an instance: secret settings removed, webhook and agent settings derived from its endpoints. */
+export type PublicInstance = Omit<Instance, 'settings' | 'qr'> &
+  InstanceEndpointView & {
+    settings: Record<string, unknown>;
+    has_qr: boolean;
+  };
 
 export interface InstanceServiceDeps {
   store: Store;
@@ -50,10 +59,10 @@ export interface InstanceServiceDeps {
   /** Instances a company may hold when created with a company credential (0 = no limit; the admin key is exempt). */
   maxInstancesPerCompany?: number;
   /**
-   * Runs inside the create/update transaction after the row is written (webhook and agent endpoints are synced
-   * from `api_webhook_schema` / `agent`); may throw to refuse, and returns the instance as it should be shown.
+   * Writes `api_webhook_schema` / `agent` of a create or update into the instance's webhook and agent endpoints
+   * (their only store), inside the instance write transaction; may throw to refuse.
    */
-  configSync?: (tx: Repos, inst: Instance) => Promise<Instance>;
+  configSync: (tx: Repos, inst: Instance, cfg: InstanceEndpointConfig) => Promise<void>;
 }
 
 /** Most instance rows the send path keeps (the map is emptied when it grows past this). */
@@ -107,12 +116,31 @@ export class InstanceService {
     return f;
   }
 
-  /** The public view: secret settings (tokens, keys) are dropped, the QR itself is served by its own route. */
-  toPublic(inst: Instance): PublicInstance {
+  /**
+   * The public view: secret settings (tokens, keys) are dropped, the QR itself is served by its own route, and
+   * `api_webhook_schema` / `agent` come from `endpoints` (those of the instance are picked).
+   */
+  toPublic(inst: Instance, endpoints: readonly WebhookEndpoint[]): PublicInstance {
     const secret = new Set(this.deps.providers.get(inst.provider)?.secretSettings ?? []);
     const settings = Object.fromEntries(Object.entries(inst.settings).filter(([k]) => !secret.has(k)));
     const { qr, settings: _s, ...rest } = inst;
-    return { ...rest, settings, has_qr: qr !== null };
+    return { ...rest, settings, has_qr: qr !== null, ...instanceEndpointView(inst.id, endpoints) };
+  }
+
+  /** The public view of one instance (reads its endpoints: API responses only, never the send path). */
+  async view(inst: Instance): Promise<PublicInstance> {
+    return this.toPublic(inst, await this.deps.store.deliveries.listEndpoints({ instance_id: inst.id }));
+  }
+
+  /** The public views of a page of instances: one endpoint read per company on the page. */
+  async views(insts: readonly Instance[]): Promise<PublicInstance[]> {
+    const endpoints: WebhookEndpoint[] = [];
+    for (const companyId of new Set(insts.map((i) => i.company_id))) {
+      endpoints.push(
+        ...(await this.deps.store.deliveries.listCompanyEndpoints(companyId, ['webhook', 'agent'])),
+      );
+    }
+    return insts.map((i) => this.toPublic(i, endpoints));
   }
 
   /** Loads an instance the principal may see, or throws 404 (also for foreign ids). */
@@ -157,14 +185,12 @@ export class InstanceService {
         name: input.name ?? null,
         type_instance: input.type_instance ?? ['api'],
         settings,
-        api_webhook_schema: input.api_webhook_schema ?? {},
         mcp_schema: input.mcp_schema ?? {},
-        agent: input.agent ?? {},
         desired_state: input.start === false ? 'stopped' : 'running',
         is_pooled: input.is_pooled ?? false,
       });
       if (account) inst = (await tx.instances.update(inst.id, { account }))!;
-      if (this.deps.configSync) inst = await this.deps.configSync(tx, inst);
+      await this.syncEndpoints(tx, inst, input);
       apiKey = await this.deps.credentials.insertInstanceKey(tx, inst);
       await emit({
         type: 'instance.created',
@@ -222,9 +248,7 @@ export class InstanceService {
     const patch: InstancePatch = {};
     if (input.name !== undefined) patch.name = input.name;
     if (input.type_instance !== undefined) patch.type_instance = input.type_instance;
-    if (input.api_webhook_schema !== undefined) patch.api_webhook_schema = input.api_webhook_schema;
     if (input.mcp_schema !== undefined) patch.mcp_schema = input.mcp_schema;
-    if (input.agent !== undefined) patch.agent = input.agent;
     if (input.settings !== undefined) {
       const factory = this.provider(inst.provider);
       const merged = { ...inst.settings, ...input.settings };
@@ -233,16 +257,26 @@ export class InstanceService {
       if (prepared.account) patch.account = prepared.account;
     }
     try {
-      if (!this.deps.configSync) return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
-      const sync = this.deps.configSync;
+      if (input.api_webhook_schema === undefined && input.agent === undefined)
+        return (await this.deps.store.instances.update(inst.id, patch)) ?? inst;
       return await this.deps.store.tx(async (tx) => {
         const updated = await tx.instances.update(inst.id, patch);
-        return updated ? sync(tx, updated) : inst;
+        if (updated) await this.syncEndpoints(tx, updated, input);
+        return updated ?? inst;
       });
     } finally {
       // Seen by this replica's next send at once (other replicas: their send finds the version moved).
       this.forget(inst.id);
     }
+  }
+
+  /** Writes the webhook and agent settings `input` carries (if any) into the instance's endpoints. */
+  private async syncEndpoints(tx: Repos, inst: Instance, input: InstanceEndpointConfig): Promise<void> {
+    if (input.api_webhook_schema === undefined && input.agent === undefined) return;
+    await this.deps.configSync(tx, inst, {
+      api_webhook_schema: input.api_webhook_schema,
+      agent: input.agent,
+    });
   }
 
   async delete(p: Principal, id: string): Promise<void> {

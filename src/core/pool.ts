@@ -155,9 +155,7 @@ export class PoolService {
           name: `pool-${stamp}-${++this.seq}`,
           type_instance: ['api'],
           settings: {},
-          api_webhook_schema: {},
           mcp_schema: {},
-          agent: {},
           desired_state: 'running',
           is_pooled: true,
         });

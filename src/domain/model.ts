@@ -21,9 +21,7 @@ export interface Instance {
   qr: string | null;
   qr_updated_at: string | null;
   settings: Record<string, unknown>;
-  api_webhook_schema: Record<string, unknown>;
   mcp_schema: Record<string, unknown>;
-  agent: Record<string, unknown>;
   is_pooled: boolean;
   assigned_to: string | null;
   last_error: string | null;

@@ -41,9 +41,7 @@ export interface NewInstance {
   name: string | null;
   type_instance: string[];
   settings: Record<string, unknown>;
-  api_webhook_schema: Record<string, unknown>;
   mcp_schema: Record<string, unknown>;
-  agent: Record<string, unknown>;
   desired_state: DesiredState;
   is_pooled?: boolean;
 }
@@ -57,9 +55,7 @@ export interface InstancePatch {
   account?: string | null;
   qr?: string | null;
   settings?: Record<string, unknown>;
-  api_webhook_schema?: Record<string, unknown>;
   mcp_schema?: Record<string, unknown>;
-  agent?: Record<string, unknown>;
   is_pooled?: boolean;
   assigned_to?: string | null;
   last_error?: string | null;

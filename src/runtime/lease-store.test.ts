@@ -19,9 +19,7 @@ describe('StoreLeases', () => {
         name: `i${i}`,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'running',
       });
       ids.push(inst.id);

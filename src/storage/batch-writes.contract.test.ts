@@ -36,9 +36,7 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
         name: null,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       })
     ).id;

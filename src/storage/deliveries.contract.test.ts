@@ -87,9 +87,7 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
         name: null,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       });
       const wide = await endpoint(co, { events: ['message.received'], options: { a: 1 } });

@@ -33,9 +33,7 @@ describe.each(testBackends())('history repository on %s', (backend) => {
       name: null,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
     });
     instanceId = inst.id;

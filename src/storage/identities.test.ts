@@ -45,9 +45,7 @@ describe.each(testBackends())('whatsapp identities on %s', (backend) => {
         name: 'ids',
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       })
     ).id;

@@ -16,9 +16,7 @@ describe.each(testBackends())('lease repository on %s', (backend) => {
         name: null,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: desired,
       })
     ).id;
@@ -138,9 +136,7 @@ describe.each(testBackends())('lease repository on %s', (backend) => {
             name: null,
             type_instance: ['api'],
             settings: {},
-            api_webhook_schema: {},
             mcp_schema: {},
-            agent: {},
             desired_state: desired,
           })
         ).id;

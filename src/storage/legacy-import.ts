@@ -31,6 +31,29 @@ export function createLegacyImport(sql: SqlRunner, qschema: string): LegacyImpor
   const count = async (text: string) => Number((await sql.query<{ n: number }>(text))[0]?.n ?? 0);
   const inserted = async (text: string) => (await sql.query(text)).length;
 
+  /**
+   * The seeds' `api_webhook_schema` of the instances imported now becomes their webhook endpoint (the only place
+   * a webhook is kept), the way migration 0018 moved it: a string url, string events ('*' = all), enabled.
+   */
+  const importWebhooks = async (L: string, ids: string[]) => {
+    const hook = `COALESCE(li.api_webhook_schema::jsonb, '{}'::jsonb)`;
+    await sql.query(
+      `INSERT INTO ${S}.webhook_endpoints (company_id, instance_id, kind, url, events, enabled, secret)
+       SELECT i.company_id, i.id, 'webhook', btrim(${hook}->>'url'),
+         ARRAY(SELECT btrim(e #>> '{}')
+                 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${hook}->'events') = 'array'
+                                                THEN ${hook}->'events' ELSE '[]'::jsonb END) e
+                WHERE jsonb_typeof(e) = 'string' AND btrim(e #>> '{}') NOT IN ('', '*')),
+         COALESCE(CASE WHEN jsonb_typeof(${hook}->'enabled') = 'boolean' THEN (${hook}->>'enabled')::boolean END, true),
+         'whsec_' || encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')), 'base64')
+       FROM ${L}.message_instances li JOIN ${S}.instances i ON i.id = li.id
+       WHERE i.id = ANY($1::uuid[]) AND jsonb_typeof(${hook}->'url') = 'string'
+         AND length(btrim(${hook}->>'url')) BETWEEN 1 AND 2048
+       ON CONFLICT DO NOTHING`,
+      [ids],
+    );
+  };
+
   return {
     async importFrom(fromSchema): Promise<LegacyImportReport> {
       const L = ident(fromSchema);
@@ -64,9 +87,9 @@ export function createLegacyImport(sql: SqlRunner, qschema: string): LegacyImpor
          SELECT DISTINCT (${company})::text, (${company})::text FROM ${L}.message_instances li WHERE ${valid}
          ON CONFLICT DO NOTHING RETURNING id`,
       );
-      report.instances.imported = await inserted(
+      const imported = await sql.query<{ id: string }>(
         `INSERT INTO ${S}.instances (id, company_id, name, provider, type_instance, status, auth_status,
-           desired_state, settings, api_webhook_schema, mcp_schema, created_at, updated_at)
+           desired_state, settings, mcp_schema, created_at, updated_at)
          SELECT li.id, (${company})::text, ${col('name', 'NULL')},
            ${PROVIDER_SQL(col('provider', `'whatsappweb'`))},
            COALESCE(ARRAY(SELECT DISTINCT t FROM unnest(${col('type_instance', `ARRAY['api']`)}::text[]) t
@@ -75,13 +98,15 @@ export function createLegacyImport(sql: SqlRunner, qschema: string): LegacyImpor
            jsonb_build_object('legacy', jsonb_strip_nulls(jsonb_build_object(
              'port_api', ${col('port_api', 'NULL')}, 'port_mcp', ${col('port_mcp', 'NULL')},
              'provider', ${col('provider', 'NULL')}))),
-           COALESCE(${col('api_webhook_schema', 'NULL')}::jsonb, '{}'::jsonb),
            COALESCE(${col('mcp_schema', 'NULL')}::jsonb, '{}'::jsonb),
            COALESCE(${col('created_at', 'NULL')}::timestamptz, now()),
            COALESCE(${col('updated_at', 'NULL')}::timestamptz, now())
          FROM ${L}.message_instances li WHERE ${valid}
-         ON CONFLICT DO NOTHING RETURNING id`,
+         ON CONFLICT DO NOTHING RETURNING id::text AS id`,
       );
+      report.instances.imported = imported.length;
+      const ids = imported.map((r) => r.id);
+      if (inst.has('api_webhook_schema') && ids.length > 0) await importWebhooks(L, ids);
       report.instances.already_present =
         report.instances.found - report.instances.skipped_invalid_company - report.instances.imported;
 

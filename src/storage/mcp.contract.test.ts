@@ -53,9 +53,7 @@ describe.each(testBackends())('MCP repository contract on %s', (backend) => {
         name: null,
         type_instance: ['mcp'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       })
     ).id;

@@ -23,9 +23,7 @@ describe.each(testBackends())('metrics queries on %s', (backend) => {
           name: null,
           type_instance: ['api'],
           settings: {},
-          api_webhook_schema: {},
           mcp_schema: {},
-          agent: {},
           desired_state: 'stopped',
         })
       ).id;

@@ -18,9 +18,7 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
       name: `p-${Math.random().toString(36).slice(2)}`,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
       is_pooled: true,
     });
@@ -58,9 +56,7 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
       name: 'not pooled',
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
     });
     expect(await store.pool.counts()).toEqual({ size: 4, free: 3, ready: 1, in_use: 1 });
@@ -157,9 +153,7 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
       name: 'my phone',
       type_instance: ['api', 'mcp'],
       settings: { a: 1 },
-      api_webhook_schema: { b: 1 },
       mcp_schema: { c: 1 },
-      agent: { d: 1 },
     });
     const s = `"${db.schema}"`;
     for (const id of [gone, kept]) {
@@ -251,9 +245,7 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
       name: 'pool-new-name',
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       is_pooled: true,
     });
     expect(await store.instances.get(kept)).toMatchObject({ company_id: POOL, qr: 'qr-payload' });

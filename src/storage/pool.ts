@@ -171,7 +171,7 @@ export class SqlPoolRepo implements PoolRepo {
     await this.sql.query(
       `UPDATE ${this.s}.instances SET company_id = $2, assigned_to = NULL, account = NULL, qr = NULL,
               last_error = NULL, name = $3, type_instance = ARRAY['api']::text[], settings = '{}'::jsonb,
-              api_webhook_schema = '{}'::jsonb, mcp_schema = '{}'::jsonb, agent = '{}'::jsonb,
+              mcp_schema = '{}'::jsonb,
               updated_at = now()
         WHERE id = $1`,
       [instanceId, poolCompanyId, name],

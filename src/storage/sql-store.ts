@@ -48,7 +48,7 @@ type Row = Record<string, any>;
 const VERSION_OF = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
 
 const INSTANCE_COLUMNS = `id::text AS id, company_id, name, provider, type_instance, status, auth_status, desired_state,
-  account, qr, qr_updated_at, settings, api_webhook_schema, mcp_schema, agent, is_pooled, assigned_to, last_error,
+  account, qr, qr_updated_at, settings, mcp_schema, is_pooled, assigned_to, last_error,
   last_activity_at, created_at, updated_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_cursor,
   ${VERSION_OF('updated_at')} AS version`;
@@ -66,9 +66,7 @@ const toInstance = (r: Row): Instance => ({
   qr: r.qr,
   qr_updated_at: iso(r.qr_updated_at),
   settings: r.settings ?? {},
-  api_webhook_schema: r.api_webhook_schema ?? {},
   mcp_schema: r.mcp_schema ?? {},
-  agent: r.agent ?? {},
   is_pooled: r.is_pooled,
   assigned_to: r.assigned_to,
   last_error: r.last_error,
@@ -162,18 +160,16 @@ export function createRepos(sql: Sql, schema: string): Repos {
   const instances: InstanceRepo = {
     async create(i) {
       const rows = await sql.query(
-        `INSERT INTO ${s}.instances (company_id, provider, name, type_instance, settings, api_webhook_schema,
-           mcp_schema, agent, desired_state, is_pooled)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${INSTANCE_COLUMNS}`,
+        `INSERT INTO ${s}.instances (company_id, provider, name, type_instance, settings, mcp_schema,
+           desired_state, is_pooled)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${INSTANCE_COLUMNS}`,
         [
           i.company_id,
           i.provider,
           i.name,
           i.type_instance,
           json(i.settings),
-          json(i.api_webhook_schema),
           json(i.mcp_schema),
-          json(i.agent),
           i.desired_state,
           i.is_pooled ?? false,
         ],
@@ -229,7 +225,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
     async update(id, patch) {
       const sets: string[] = [];
       const params: unknown[] = [id];
-      const jsonCols = new Set(['settings', 'api_webhook_schema', 'mcp_schema', 'agent']);
+      const jsonCols = new Set(['settings', 'mcp_schema']);
       for (const [k, v] of Object.entries(patch as InstancePatch)) {
         if (v === undefined) continue;
         params.push(jsonCols.has(k) ? json(v) : v);

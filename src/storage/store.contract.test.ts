@@ -39,9 +39,7 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
       name: 'one',
       type_instance: ['api', 'mcp'],
       settings: { token: 'secret' },
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
     });
     instanceId = inst.id;
@@ -92,9 +90,7 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
         name: `n${i}`,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       });
     }
@@ -280,9 +276,7 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
       name: null,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'stopped',
     });
     await store.messages.upsert(msg(inst.id));

@@ -14,9 +14,7 @@ describe.each(testBackends())('WhatsApp auth repository on %s', (backend) => {
         name: null,
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       })
     ).id;

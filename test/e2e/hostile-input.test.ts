@@ -451,9 +451,7 @@ describe('messenger input with hostile bytes is stored, never dropped', () => {
       name: null,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'running',
     });
     try {

@@ -235,7 +235,7 @@ describe('SSRF matrix: the canary hears nothing', () => {
     const row = (await gw.store.instances.get(inst.id))!;
     const sync = endpointSync({ allowPrivate: false, resolve: publicAnswer });
     await gw.store.tx((tx) =>
-      sync(tx, { ...row, agent: { url: `http://rebind.test:${canary.port}`, agent_id: 'support' } }),
+      sync(tx, row, { agent: { url: `http://rebind.test:${canary.port}`, agent_id: 'support' } }),
     );
     await inbound(inst.id, 'what are your hours?');
     const [d] = await attempts(inst.id, 'agent');

@@ -51,9 +51,7 @@ async function tenant(company: string, url: string): Promise<string> {
     name: null,
     type_instance: ['api'],
     settings: {},
-    api_webhook_schema: {},
     mcp_schema: {},
-    agent: {},
     desired_state: 'stopped',
   });
   await db.store.deliveries.insertEndpoint({

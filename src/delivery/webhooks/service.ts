@@ -1,11 +1,12 @@
 // Webhook endpoints API logic: instance/company endpoints, secrets, delivery log and replay, with tenant checks.
 import { z } from 'zod';
 import { canSeeInstance, requireCompanyLevel } from '../../core/access.js';
+import type { InstanceEndpointConfig } from '../../core/instance-endpoints.js';
 import { SbError } from '../../domain/errors.js';
 import type { Instance, Principal } from '../../domain/model.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
-import type { Delivery, DeliveryStatus, WebhookEndpoint } from '../../ports/deliveries.js';
+import type { Delivery, DeliveryRepo, DeliveryStatus, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { Repos, Store } from '../../ports/store.js';
 import { SINK_KINDS } from './records.js';
 import { rotateSecret } from './repo.js';
@@ -54,7 +55,7 @@ export const webhookConfigSchema = z.object({
 });
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 
-/** The instance `agent` settings (Agno AgentOS). `api_key` is moved into the endpoint and not kept on the row. */
+/** The instance `agent` settings (Agno AgentOS). `api_key` becomes the endpoint's secret and is never shown. */
 export const agentConfigSchema = z.object({
   url: z.string().trim().min(1).max(2048),
   agent_id: z.string().trim().min(1).max(200),
@@ -75,7 +76,7 @@ function invalid(where: string, err: z.ZodError): SbError {
   );
 }
 
-/** Options for the service and for the instance config sync. */
+/** Options for the service and for the instance endpoint writes. */
 export interface WebhookServiceOptions {
   allowPrivate: boolean;
   resolve?: Resolver;
@@ -84,98 +85,98 @@ export interface WebhookServiceOptions {
   wake?: () => void;
 }
 
+/** Writes an instance's webhook endpoint from `cfg` (no `url`: the endpoint is removed); returns it, or null. */
+async function setWebhook(
+  repo: DeliveryRepo,
+  inst: Instance,
+  cfg: Record<string, unknown>,
+  opts: WebhookServiceOptions,
+): Promise<{ endpoint: WebhookEndpoint; created: boolean } | null> {
+  const existing = await repo.instanceEndpoint(inst.id, 'webhook');
+  if (cfg.url === undefined) {
+    if (existing) await repo.deleteEndpoint(existing.id);
+    return null;
+  }
+  const parsed = webhookConfigSchema.safeParse(cfg);
+  if (!parsed.success) throw invalid('api_webhook_schema', parsed.error);
+  const c = parsed.data;
+  if (existing?.url !== c.url) await assertAllowedUrl(c.url, opts.allowPrivate, opts.resolve);
+  const fields = { url: c.url, events: ALL(c.events), enabled: c.enabled ?? true };
+  if (existing) {
+    const endpoint = await repo.updateEndpoint(existing.id, { ...fields, disabled_reason: null });
+    return endpoint && { endpoint, created: false };
+  }
+  const endpoint = await repo.insertEndpoint({
+    ...fields,
+    company_id: inst.company_id,
+    instance_id: inst.id,
+    kind: 'webhook',
+    secret: generateSecret(),
+  });
+  return { endpoint, created: true };
+}
+
+/** Writes an instance's agent endpoint from `cfg` (neither `url` nor `agent_id`: removed); the key is kept if not given. */
+async function setAgent(
+  repo: DeliveryRepo,
+  inst: Instance,
+  cfg: Record<string, unknown>,
+  opts: WebhookServiceOptions,
+): Promise<void> {
+  const existing = await repo.instanceEndpoint(inst.id, 'agent');
+  if (cfg.url === undefined && cfg.agent_id === undefined) {
+    if (existing) await repo.deleteEndpoint(existing.id);
+    return;
+  }
+  const parsed = agentConfigSchema.safeParse(cfg);
+  if (!parsed.success) throw invalid('agent', parsed.error);
+  const a = parsed.data;
+  const url = a.url.replace(/\/+$/, '');
+  if (existing?.url !== url) await assertAllowedUrl(a.url, opts.allowPrivate, opts.resolve);
+  const fields = {
+    url,
+    events: ['message'],
+    enabled: a.enabled ?? true,
+    include_groups: a.reply_in_groups ?? false,
+    options: { agent_id: a.agent_id },
+  };
+  if (existing) {
+    const secret = a.api_key !== undefined ? { secret: a.api_key } : {};
+    await repo.updateEndpoint(existing.id, { ...fields, ...secret, disabled_reason: null });
+  } else {
+    await repo.insertEndpoint({
+      ...fields,
+      secret: a.api_key ?? null,
+      inbound_only: true,
+      company_id: inst.company_id,
+      instance_id: inst.id,
+      kind: 'agent',
+    });
+  }
+}
+
 /**
- * Syncs an instance's `api_webhook_schema` and `agent` into its endpoints; runs inside the instance write
- * transaction (InstanceService `configSync`). Only re-syncs when the stored config changed since the last sync,
- * so changes made through the webhooks API are not overwritten by an unrelated instance update.
+ * Writes the webhook and agent settings an instance create/update carries into the instance's endpoints, the
+ * only place they are kept (the instance API derives its `api_webhook_schema` / `agent` from them). Runs inside
+ * the instance write transaction (InstanceService `configSync`); a setting left out is not touched.
  */
 export function endpointSync(opts: WebhookServiceOptions) {
-  return async (tx: Repos, inst: Instance): Promise<Instance> => {
-    const repo = tx.deliveries;
-    let current = inst;
-    const hook = inst.api_webhook_schema ?? {};
-    const existingHook = await repo.instanceEndpoint(inst.id, 'webhook');
-    const hookSource = JSON.stringify(hook);
-    if (!existingHook || existingHook.options.source !== hookSource) {
-      if (hook.url !== undefined) {
-        const parsed = webhookConfigSchema.safeParse(hook);
-        if (!parsed.success) throw invalid('api_webhook_schema', parsed.error);
-        const c = parsed.data;
-        if (existingHook?.url !== c.url) await assertAllowedUrl(c.url, opts.allowPrivate, opts.resolve);
-        const fields = {
-          url: c.url,
-          events: ALL(c.events),
-          enabled: c.enabled ?? true,
-          options: { source: hookSource },
-        };
-        if (existingHook) await repo.updateEndpoint(existingHook.id, { ...fields, disabled_reason: null });
-        else
-          await repo.insertEndpoint({
-            ...fields,
-            company_id: inst.company_id,
-            instance_id: inst.id,
-            kind: 'webhook',
-            secret: generateSecret(),
-          });
-      } else if (existingHook) {
-        await repo.deleteEndpoint(existingHook.id);
-      }
-    }
-
-    const agent = inst.agent ?? {};
-    const existingAgent = await repo.instanceEndpoint(inst.id, 'agent');
-    const { api_key: apiKey, ...agentPublic } = agent as Record<string, unknown>;
-    const agentSource = JSON.stringify({ ...agentPublic, has_api_key: undefined });
-    if (apiKey !== undefined || !existingAgent || existingAgent.options.source !== agentSource) {
-      if (agent.url !== undefined || agent.agent_id !== undefined) {
-        const parsed = agentConfigSchema.safeParse(agent);
-        if (!parsed.success) throw invalid('agent', parsed.error);
-        const a = parsed.data;
-        if (existingAgent?.url !== a.url) await assertAllowedUrl(a.url, opts.allowPrivate, opts.resolve);
-        const fields = {
-          url: a.url.replace(/\/+$/, ''),
-          events: ['message'],
-          enabled: a.enabled ?? true,
-          include_groups: a.reply_in_groups ?? false,
-          options: { source: agentSource, agent_id: a.agent_id },
-          ...(a.api_key !== undefined ? { secret: a.api_key } : {}),
-        };
-        const ep = existingAgent
-          ? await repo.updateEndpoint(existingAgent.id, { ...fields, disabled_reason: null })
-          : await repo.insertEndpoint({
-              ...fields,
-              secret: a.api_key ?? null,
-              inbound_only: true,
-              company_id: inst.company_id,
-              instance_id: inst.id,
-              kind: 'agent',
-            });
-        // The agent API key lives in the endpoint only; the instance row keeps a flag.
-        const hasKey = typeof ep?.secret === 'string';
-        if (apiKey !== undefined || agent.has_api_key !== hasKey) {
-          current =
-            (await tx.instances.update(inst.id, { agent: { ...agentPublic, has_api_key: hasKey } })) ??
-            current;
-        }
-      } else if (existingAgent) {
-        await repo.deleteEndpoint(existingAgent.id);
-      }
-    }
-    return current;
+  return async (tx: Repos, inst: Instance, cfg: InstanceEndpointConfig): Promise<void> => {
+    if (cfg.api_webhook_schema !== undefined)
+      await setWebhook(tx.deliveries, inst, cfg.api_webhook_schema, opts);
+    if (cfg.agent !== undefined) await setAgent(tx.deliveries, inst, cfg.agent, opts);
   };
 }
 
 /** Endpoint management, delivery log and replay. Every lookup applies the tenant rules (foreign ids → 404). */
 export class WebhookService {
   private readonly clock: Clock;
-  private readonly sync: ReturnType<typeof endpointSync>;
 
   constructor(
     private readonly store: Store,
     private readonly opts: WebhookServiceOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.sync = endpointSync(opts);
   }
 
   private notFound(id: string): SbError {
@@ -199,29 +200,18 @@ export class WebhookService {
     return this.store.deliveries.listEndpoints({ instance_id: inst.id });
   }
 
-  /** Sets the instance's webhook (also stored as its `api_webhook_schema`); the secret is returned when new. */
+  /** Sets the instance's webhook (shown as its `api_webhook_schema`); the secret is returned when new. */
   async putInstanceWebhook(
     inst: Instance,
     cfg: WebhookConfig,
   ): Promise<{ endpoint: WebhookEndpoint; secret: string | null }> {
-    return this.store.tx(async (tx) => {
-      const repo = tx.deliveries;
-      const before = await repo.instanceEndpoint(inst.id, 'webhook');
-      const schema = { url: cfg.url, events: cfg.events ?? [], enabled: cfg.enabled ?? true };
-      const updated = (await tx.instances.update(inst.id, { api_webhook_schema: schema }))!;
-      await this.sync(tx, updated);
-      const endpoint = (await repo.instanceEndpoint(inst.id, 'webhook'))!;
-      return { endpoint, secret: before ? null : endpoint.secret };
-    });
+    const { endpoint, created } = (await setWebhook(this.store.deliveries, inst, cfg, this.opts))!;
+    return { endpoint, secret: created ? endpoint.secret : null };
   }
 
   async deleteInstanceWebhook(inst: Instance): Promise<boolean> {
-    return this.store.tx(async (tx) => {
-      const repo = tx.deliveries;
-      const ep = await repo.instanceEndpoint(inst.id, 'webhook');
-      await tx.instances.update(inst.id, { api_webhook_schema: {} });
-      return ep ? repo.deleteEndpoint(ep.id) : false;
-    });
+    const ep = await this.store.deliveries.instanceEndpoint(inst.id, 'webhook');
+    return ep ? this.store.deliveries.deleteEndpoint(ep.id) : false;
   }
 
   /** Company-wide endpoints see every instance's events: not for instance keys or keys limited to some instances. */
@@ -290,12 +280,7 @@ export class WebhookService {
 
   async remove(p: Principal, id: string): Promise<void> {
     const ep = await this.endpoint(p, id);
-    await this.store.tx(async (tx) => {
-      if (ep.instance_id && ep.kind === 'webhook')
-        await tx.instances.update(ep.instance_id, { api_webhook_schema: {} });
-      if (ep.instance_id && ep.kind === 'agent') await tx.instances.update(ep.instance_id, { agent: {} });
-      await tx.deliveries.deleteEndpoint(ep.id);
-    });
+    await this.store.deliveries.deleteEndpoint(ep.id);
   }
 
   /**

@@ -31,9 +31,7 @@ beforeAll(async () => {
     name: null,
     type_instance: ['api'],
     settings: {},
-    api_webhook_schema: {},
     mcp_schema: {},
-    agent: {},
     desired_state: 'stopped',
   });
   instanceId = inst.id;

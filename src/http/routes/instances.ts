@@ -142,7 +142,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<
         start: b.start,
       });
       reply.status(201);
-      return { instance: svc.toPublic(instance), api_key, ...(warnings.length ? { warnings } : {}) };
+      return { instance: await svc.view(instance), api_key, ...(warnings.length ? { warnings } : {}) };
     },
   );
 
@@ -174,7 +174,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<
         cursor: q.cursor,
       });
       return {
-        instances: page.items.map((i) => svc.toPublic(i)),
+        instances: await svc.views(page.items),
         next_cursor: page.next_cursor,
         ...(q.user_id !== undefined ? { warnings: ['user_id is deprecated: use company_id'] } : {}),
       };
@@ -191,7 +191,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<
         response: { 200: instanceResponse, ...stdErrors },
       },
     },
-    async (req) => ({ instance: svc.toPublic(await svc.get(principal(req), req.params.id)) }),
+    async (req) => ({ instance: await svc.view(await svc.get(principal(req), req.params.id)) }),
   );
 
   app.get(
@@ -228,7 +228,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<
           details: { name, ids: found.map((i) => i.id) },
         });
       }
-      return { instance: svc.toPublic(found[0]) };
+      return { instance: await svc.view(found[0]) };
     },
   );
 
@@ -257,7 +257,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<
         mcp_schema: b.mcp_schema,
         agent: b.agent,
       });
-      return { instance: svc.toPublic(inst) };
+      return { instance: await svc.view(inst) };
     },
   );
 
@@ -288,7 +288,7 @@ export const instanceRoutes: FastifyPluginAsyncZod<
           response: { 200: instanceResponse, ...stdErrors },
         },
       },
-      async (req) => ({ instance: svc.toPublic(await svc[action](principal(req), req.params.id)) }),
+      async (req) => ({ instance: await svc.view(await svc[action](principal(req), req.params.id)) }),
     );
   }
 

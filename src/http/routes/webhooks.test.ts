@@ -317,6 +317,68 @@ describe('webhooks API', () => {
 });
 
 describe('SSRF guard at registration', () => {
+  it("shows an instance's webhook and agent as its endpoints hold them, whichever API changed them", async () => {
+    const inst = await createConnectedInstance(t, acme, 'acme', '15550006666');
+    const call = (method: 'GET' | 'PATCH' | 'PUT', url: string, payload?: object) =>
+      t.app.inject({ method, url, headers: acme, ...(payload ? { payload } : {}) });
+    const put = await call('PUT', `/api/v1/instances/${inst.id}/webhooks`, {
+      url: `${rx.url}/model-a`,
+      events: ['message'],
+    });
+    const hookId = put.json().webhook.id;
+    const agentSet = await call('PATCH', `/api/v1/instances/${inst.id}`, {
+      agent: { url: `${rx.url}/agent`, agent_id: 'support', api_key: 'agno-key-0123456789' },
+    });
+    expect(agentSet.statusCode, agentSet.body).toBe(200);
+    const agentId = (await call('GET', `/api/v1/instances/${inst.id}/webhooks`))
+      .json()
+      .webhooks.find((w: { kind: string }) => w.kind === 'agent').id;
+
+    // Changed through the webhooks API only.
+    expect((await call('PATCH', `/api/v1/webhooks/${hookId}`, { url: `${rx.url}/model-b` })).statusCode).toBe(
+      200,
+    );
+    expect((await call('PATCH', `/api/v1/webhooks/${agentId}`, { enabled: false })).statusCode).toBe(200);
+
+    const shown = (await call('GET', `/api/v1/instances/${inst.id}`)).json().instance;
+    expect(shown.api_webhook_schema).toEqual({
+      url: `${rx.url}/model-b`,
+      events: ['message'],
+      enabled: true,
+    });
+    expect(shown.agent).toEqual({
+      url: `${rx.url}/agent`,
+      agent_id: 'support',
+      enabled: false,
+      reply_in_groups: false,
+      has_api_key: true,
+    });
+    // An unrelated instance change shows the same and leaves the endpoints as they are.
+    const renamed = (await call('PATCH', `/api/v1/instances/${inst.id}`, { name: 'renamed' })).json()
+      .instance;
+    expect(renamed.api_webhook_schema).toEqual(shown.api_webhook_schema);
+    expect(renamed.agent).toEqual(shown.agent);
+    const listed = (await call('GET', `/api/v1/instances?company_id=acme`)).json().instances;
+    expect(listed.find((i: { id: string }) => i.id === inst.id).api_webhook_schema.url).toBe(
+      `${rx.url}/model-b`,
+    );
+
+    // A change through the instance API is what the endpoint holds (same id, secret kept).
+    const patched = await call('PATCH', `/api/v1/instances/${inst.id}`, {
+      api_webhook_schema: { url: `${rx.url}/model-c` },
+    });
+    expect(patched.json().instance.api_webhook_schema).toEqual({
+      url: `${rx.url}/model-c`,
+      events: [],
+      enabled: true,
+    });
+    const hooks = (await call('GET', `/api/v1/instances/${inst.id}/webhooks`)).json().webhooks;
+    expect(hooks.find((w: { kind: string }) => w.kind === 'webhook')).toMatchObject({
+      id: hookId,
+      url: `${rx.url}/model-c`,
+    });
+  });
+
   it('refuses loopback, private, link-local, metadata and names resolving to loopback', async () => {
     const inst = await createConnectedInstance(t, acme, 'acme', '15550005555');
     const row = (await t.gw.store.instances.get(inst.id))!;
@@ -339,11 +401,11 @@ describe('SSRF guard at registration', () => {
         status: 400,
       });
       await expect(
-        t.gw.store.tx((tx) => sync(tx, { ...row, api_webhook_schema: { url } })),
+        t.gw.store.tx((tx) => sync(tx, row, { api_webhook_schema: { url } })),
         url,
       ).rejects.toMatchObject({ code: 'SB_ERR_VALIDATION' });
       await expect(
-        t.gw.store.tx((tx) => sync(tx, { ...row, agent: { url, agent_id: 'a1' } })),
+        t.gw.store.tx((tx) => sync(tx, row, { agent: { url, agent_id: 'a1' } })),
         url,
       ).rejects.toMatchObject({ code: 'SB_ERR_VALIDATION' });
     }

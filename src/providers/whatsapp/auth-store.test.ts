@@ -18,9 +18,7 @@ describe('WhatsApp auth state in SQL', () => {
       name: null,
       type_instance: ['api'],
       settings: {},
-      api_webhook_schema: {},
       mcp_schema: {},
-      agent: {},
       desired_state: 'stopped',
     });
     return inst.id;
