@@ -5,7 +5,7 @@ import type { GatewayEvent } from '../domain/model.js';
 import type { ProviderMessage } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
 import { MemoryEventBus } from './event-bus-memory.js';
-import { createInboundWriter, type InboundFact } from './inbound-writer.js';
+import { chatPreview, createInboundWriter, type InboundFact } from './inbound-writer.js';
 
 const pm = (id: string, over: Partial<ProviderMessage> = {}): ProviderMessage => ({
   message_id: id,
@@ -126,6 +126,26 @@ describe('inbound writer (group commit)', () => {
     expect(await store.messages.getByMessageId(a, 'ok-1')).not.toBeNull();
     expect(await store.messages.getByMessageId(b, 'ok-2')).not.toBeNull();
     expect(await store.messages.getByMessageId(b, 'broken')).toBeNull();
+  });
+
+  it('stores a body whose 120th character is outside the BMP, alone and beside an ack, preview cut whole', async () => {
+    const w = createInboundWriter({ store, bus });
+    const [a, b] = ids as [string, string];
+    const body = `${'y'.repeat(119)}\u{1F600}\u{1F600}`;
+    const cut = `${'y'.repeat(119)}\u{1F600}`;
+    // Alone (messages only: one statement) and beside an ack (a transaction of separate statements).
+    const alone = await Promise.allSettled([
+      w.submit(message(a, pm('emoji-1', { chat_id: 'emoji-alone', body }))),
+    ]);
+    const beside = await Promise.allSettled([
+      w.submit(message(b, pm('emoji-2', { chat_id: 'emoji-beside', body }))),
+      w.submit({ kind: 'ack', instance_id: b, message_id: 'emoji-2', status: 'read' }),
+    ]);
+    expect([...alone, ...beside].map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(await store.chats.get(a, 'emoji-alone')).toMatchObject({ last_message_preview: cut });
+    expect(await store.chats.get(b, 'emoji-beside')).toMatchObject({ last_message_preview: cut });
+    expect(chatPreview(body, 'text')).toBe(cut);
+    expect(chatPreview('', 'image')).toBe('[image]');
   });
 
   it('applies acks with other facts, stashes an early one and publishes message.ack only on progress', async () => {

@@ -34,6 +34,22 @@ export interface InboundWriterDeps {
   activityIntervalMs?: number;
 }
 
+/**
+ * A chat's preview of an inbound message: the body's first 120 characters, whole code points (a cut through a
+ * surrogate pair would leave text PostgreSQL's jsonb refuses), else `[type]`. `ingestMany` does the same in SQL.
+ */
+export function chatPreview(body: string | null | undefined, type: string): string {
+  if (!body) return `[${type}]`;
+  if (body.length <= 120) return body;
+  let out = '';
+  let n = 0;
+  for (const ch of body) {
+    if (n++ === 120) break;
+    out += ch;
+  }
+  return out;
+}
+
 /** The row of a provider message: its fields (optional ones empty), the tenant, and its first status. */
 const toNewMessage = ({ message: m, instance_id, company_id }: SpoolRecord): NewMessage => ({
   ...m,
@@ -57,7 +73,32 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
   const interval = deps.activityIntervalMs ?? 1000;
   const lastActivity = new Map<string, number>();
 
+  /** The instances whose activity is due (not written from this process within the interval). */
+  const activityDue = (ids: Iterable<string>, now: number) =>
+    [...new Set(ids)].filter((id) => now - (lastActivity.get(id) ?? Number.NEGATIVE_INFINITY) >= interval);
+
+  // Inbound messages alone (the common batch under load): one statement, atomic by itself, no transaction.
+  const ingest = async (recs: readonly SpoolRecord[]): Promise<FactResult[]> => {
+    const now = Date.now();
+    const due = activityDue(
+      recs.map((r) => r.instance_id),
+      now,
+    );
+    const written = await deps.store.messages.ingestMany(
+      recs.map((rec) => ({
+        ...toNewMessage(rec),
+        contact_phone: rec.message.contact_phone ?? (rec.message.from ? phoneOfJid(rec.message.from) : null),
+      })),
+      due,
+    );
+    const stored = new Set(written.map((e) => e.instance_id));
+    for (const id of due) if (stored.has(id)) lastActivity.set(id, now);
+    if (written.length) deps.bus.publish(written);
+    return recs.map(() => null);
+  };
+
   const flush = async (facts: readonly InboundFact[]): Promise<FactResult[]> => {
+    if (facts.every((f) => f.kind === 'message')) return ingest(facts.map((f) => f.rec));
     const messages: NewMessage[] = [];
     const recs: SpoolRecord[] = [];
     const acks: AckInput[] = [];
@@ -96,7 +137,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
           name: m.is_group ? null : (m.contact_name ?? null),
           is_group: m.is_group,
           at: m.timestamp,
-          preview: m.body ? m.body.slice(0, 120) : `[${m.type}]`,
+          preview: chatPreview(m.body, m.type),
           unread_delta: m.is_from_me ? 0 : 1,
         });
         if (!m.is_from_me && m.from) {
@@ -125,9 +166,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
       }
       await tx.chats.touchMany(chats);
       await tx.contacts.upsertMany(contacts);
-      touched = [...active].filter(
-        (id) => now - (lastActivity.get(id) ?? Number.NEGATIVE_INFINITY) >= interval,
-      );
+      touched = activityDue(active, now);
       await tx.instances.touchActivityMany(touched);
       const outcomes = await tx.messages.applyAcks(acks);
       // Events in the order the facts arrived.

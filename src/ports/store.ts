@@ -106,6 +106,9 @@ export type NewMessage = Omit<Message, 'id' | 'created_at' | 'mentions' | 'sende
   request_hash?: string | null;
 };
 
+/** An inbound message for `ingestMany`: the row, and the phone its sender's contact takes (null: none known). */
+export type InboundMessage = NewMessage & { contact_phone: string | null };
+
 /** One provider ack to apply in a batch. */
 export interface AckInput {
   instance_id: string;
@@ -149,6 +152,14 @@ export interface MessageRepo {
    * null when skipped.
    */
   insertMany(ms: readonly NewMessage[]): Promise<Array<Message | null>>;
+  /**
+   * Stores inbound messages with all they change in ONE statement, atomic without a transaction: the messages (as
+   * `insertMany`), then for each one inserted (first input of its id, instance still there) its chat (as
+   * `chats.touchMany`), its sender's contact (not from me: as `contacts.upsertMany`), its instance's activity when
+   * the instance is in `activityDue` (as `instances.touchActivityMany`) and its `message` event with the outbox rows
+   * (as `events.appendMany`, ids drawn in input order). Returns the committed events in id order.
+   */
+  ingestMany(ms: readonly InboundMessage[], activityDue: readonly string[]): Promise<GatewayEvent[]>;
   /**
    * Applies acks in one statement, in input order: an ack that moves its message forward updates it (several acks of
    * one message count one after another); an ack for a message not recorded yet is stashed (see `stashAck`). An

@@ -1,7 +1,10 @@
 // Storage contract for the batched writes behind group commit: each equals its one-by-one form, on both drivers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import type { Message } from '../domain/model.js';
 import type { ChatTouch, NewMessage, Store } from '../ports/store.js';
+import type { Driver } from './sql.js';
+import { createSqlStore } from './sql-store.js';
 
 const msg = (instanceId: string, over: Partial<NewMessage> = {}): NewMessage => ({
   instance_id: instanceId,
@@ -196,6 +199,127 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
     expect(outbox.map((o) => Number(o.event_id))).toEqual([ids[0], ids[2]]);
     expect(outbox[0]?.chat_key).toBe('c@s.whatsapp.net');
     expect(await store.events.appendMany([])).toEqual([]);
+  });
+
+  it('ingests inbound messages with their chats, contacts, activity, events and outbox rows in one statement', async () => {
+    const c = await newInstance();
+    const d = await newInstance();
+    const gone = await newInstance();
+    await store.instances.delete(gone);
+    await store.messages.upsert(msg(c, { message_id: 'in-old' }));
+    const [hook] = await db.driver.query<{ id: string }>(
+      `INSERT INTO "${db.schema}".webhook_endpoints (company_id, instance_id, url, events)
+       VALUES ('bc1', $1, 'http://127.0.0.1:9/h', '{message}') RETURNING id`,
+      [c],
+    );
+    const chat = '4915100000009@s.whatsapp.net';
+    const at = (h: number) => `2026-02-01T${10 + h}:00:00.000Z`;
+    const long = `${'x'.repeat(119)}\u{1F600} and more`;
+    // Counted: statements sent, a transaction as two more (its BEGIN and COMMIT).
+    let statements = 0;
+    const counting: Driver = {
+      kind: db.driver.kind,
+      query: (text, params) => {
+        statements++;
+        return db.driver.query(text, params);
+      },
+      transaction: (fn) => {
+        statements += 2;
+        return db.driver.transaction(fn);
+      },
+      close: async () => {},
+    };
+    const events = await createSqlStore(counting, db.schema).messages.ingestMany(
+      [
+        msg(c, {
+          message_id: 'in-1',
+          chat_id: chat,
+          from: chat,
+          contact_name: 'Ann',
+          body: 'first',
+          timestamp: at(0),
+          company_id: 'stale',
+          media: { url: 'http://127.0.0.1/x.png' },
+          mentions: ['4915100000002@s.whatsapp.net'],
+        }),
+        msg(c, { message_id: 'in-old', chat_id: chat, from: chat, body: 'again' }),
+        msg(c, { message_id: 'in-2', chat_id: chat, from: chat, body: long, timestamp: at(1) }),
+        msg(c, { message_id: 'in-1', chat_id: chat, from: chat, body: 'repeat', timestamp: at(2) }),
+        msg(d, {
+          message_id: 'in-1',
+          chat_id: 'g@g.us',
+          is_group: true,
+          from: 'b@s.whatsapp.net',
+          contact_name: 'Bob',
+          timestamp: at(0),
+        }),
+        msg(d, {
+          message_id: 'in-3',
+          chat_id: 'g@g.us',
+          is_group: true,
+          is_from_me: true,
+          from: null,
+          body: null,
+          type: 'image',
+          status: 'sent',
+          timestamp: at(0),
+        }),
+        msg(gone, { message_id: 'in-4' }),
+      ].map((m, i) => ({ ...m, contact_phone: i === 0 ? '+4915100000009' : null })),
+      [d, gone],
+    );
+    expect(statements).toBe(1);
+    // One event per stored message, in input order, carrying the message exactly as the messages API reads it.
+    expect(events.map((e) => [e.instance_id, (e.data.message as Message).message_id])).toEqual([
+      [c, 'in-1'],
+      [c, 'in-2'],
+      [d, 'in-1'],
+      [d, 'in-3'],
+    ]);
+    const ids = events.map((e) => e.id);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+    for (const e of events) {
+      const m = e.data.message as Message;
+      expect(e).toMatchObject({ type: 'message', company_id: 'bc1' });
+      expect(m).toEqual(await store.messages.getByMessageId(e.instance_id!, m.message_id!));
+    }
+    const logged = await store.events.listSince({ since: ids[0]! - 1, limit: 10 });
+    expect(logged.filter((e) => ids.includes(e.id))).toEqual(events);
+    // Chats as touchMany of the stored ones: the later message's preview (whole characters), unread counted.
+    expect(await store.chats.get(c, chat)).toMatchObject({
+      name: 'Ann',
+      unread_count: 2,
+      last_message_at: at(1),
+      last_message_preview: `${'x'.repeat(119)}\u{1F600}`,
+    });
+    expect(await store.chats.get(d, 'g@g.us')).toMatchObject({
+      name: null,
+      is_group: true,
+      unread_count: 1,
+      last_message_preview: '[image]',
+    });
+    // Contacts: the senders of messages not from me.
+    const contacts = async (id: string) =>
+      (await store.contacts.list({ instance_id: id, limit: 10 })).items.map((k) => [
+        k.contact_id,
+        k.name,
+        k.phone,
+      ]);
+    expect(await contacts(c)).toEqual([[chat, 'Ann', '+4915100000009']]);
+    expect(await contacts(d)).toEqual([['b@s.whatsapp.net', 'Bob', null]]);
+    // Activity only for the instances said to be due.
+    expect((await store.instances.get(c))?.last_activity_at).toBeNull();
+    expect((await store.instances.get(d))?.last_activity_at).not.toBeNull();
+    // The outbox rows of the endpoint of instance c.
+    const outbox = await db.driver.query<{ event_id: number; chat_key: string }>(
+      `SELECT event_id, chat_key FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1 ORDER BY id`,
+      [hook!.id],
+    );
+    expect(outbox.map((o) => [Number(o.event_id), o.chat_key])).toEqual([
+      [ids[0], chat],
+      [ids[1], chat],
+    ]);
+    expect(await store.messages.ingestMany([], [c])).toEqual([]);
   });
 
   it('applies acks in order: progress, no step back, several of one message, and stashes unknown ones', async () => {

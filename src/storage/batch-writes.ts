@@ -1,7 +1,16 @@
 // Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
 import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewLogEvent } from '../domain/model.js';
+import { phoneOfUserJid } from '../domain/phones.js';
 import { ACK_ORDER, type MessageStatus } from '../domain/statuses.js';
-import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
+import type {
+  AckInput,
+  AckOutcome,
+  ChatTouch,
+  ContactInput,
+  InboundMessage,
+  NewMessage,
+  SentInput,
+} from '../ports/store.js';
 import { messageRecord } from './rows.js';
 import type { Sql } from './sql.js';
 
@@ -57,6 +66,82 @@ export function aggregateContacts(cs: readonly ContactInput[]): ContactInput[] {
   return byKey(out);
 }
 
+/** Characters (code points) of a message body a chat keeps as its preview (core/inbound-writer.ts: chatPreview). */
+const PREVIEW_CHARS = 120;
+
+/** A timestamptz as JavaScript's toISOString() writes it (milliseconds truncated, as `pg` reads them). */
+const isoSql = (v: string) => `to_char(${v} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** The messages of a batch as the `v` recordset ($1): the row's columns plus what `ingestMany` derives. */
+const MESSAGE_SET = `jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, message_id text, chat_id text,
+  from_id text, to_id text, body text, type text, is_from_me boolean, is_group boolean, group_id text,
+  contact_name text, reply_to text, media jsonb, status text, ts timestamptz, idempotency_key text, request_hash text,
+  mentions text[], sender_phone text, contact_phone text)`;
+
+const messageSet = (ms: ReadonlyArray<NewMessage & { contact_phone?: string | null }>) =>
+  JSON.stringify(
+    ms.map((m, ord) => ({
+      ord,
+      instance_id: m.instance_id,
+      ...messageRecord(m),
+      status: m.status,
+      idempotency_key: m.idempotency_key ?? null,
+      request_hash: m.request_hash ?? null,
+      sender_phone: phoneOfUserJid(m.from),
+      contact_phone: m.contact_phone ?? null,
+    })),
+  );
+
+/** Inserts the `v` rows in input order (each takes its instance's current company); a stored id is skipped. */
+const insertMessages = (s: string) =>
+  `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body, type,
+     is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash,
+     mentions)
+   SELECT v.instance_id, i.company_id, v.message_id, v.chat_id, v.from_id, v.to_id, v.body, v.type,
+     v.is_from_me, v.is_group, v.group_id, v.contact_name, v.reply_to, v.media, v.status, v.ts,
+     v.idempotency_key, v.request_hash, COALESCE(v.mentions, '{}')
+   FROM v JOIN ${s}.instances i ON i.id = v.instance_id
+   ORDER BY v.ord
+   ON CONFLICT (instance_id, message_id) DO NOTHING`;
+
+const upsertChats = (s: string) =>
+  `INSERT INTO ${s}.chats (instance_id, chat_id, name, is_group, last_message_at, last_message_preview,
+     unread_count)`;
+
+/** A chat touch onto its row: the latest message's time and preview, unread counts added, a known name kept. */
+const onChatConflict = (s: string) =>
+  `ON CONFLICT (instance_id, chat_id) DO UPDATE SET
+     name = COALESCE(EXCLUDED.name, ${s}.chats.name),
+     last_message_at = GREATEST(${s}.chats.last_message_at, EXCLUDED.last_message_at),
+     last_message_preview = CASE WHEN ${s}.chats.last_message_at IS NULL
+       OR EXCLUDED.last_message_at >= ${s}.chats.last_message_at
+       THEN EXCLUDED.last_message_preview ELSE ${s}.chats.last_message_preview END,
+     unread_count = ${s}.chats.unread_count + EXCLUDED.unread_count`;
+
+const upsertContacts = (s: string) => `INSERT INTO ${s}.contacts (instance_id, contact_id, name, phone)`;
+
+const onContactConflict = (s: string) =>
+  `ON CONFLICT (instance_id, contact_id) DO UPDATE SET name = COALESCE(EXCLUDED.name, ${s}.contacts.name),
+     phone = COALESCE(EXCLUDED.phone, ${s}.contacts.phone), updated_at = now()`;
+
+/** Stamps the activity of the instances in the uuid[] parameter `ids`, at most once a second each. */
+const touchActivity = (s: string, ids: string) =>
+  `UPDATE ${s}.instances SET last_activity_at = now()
+   WHERE id = ANY(${ids}::uuid[]) AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`;
+
+/** Transactional outbox: the deliveries of the webhook/agent endpoints matching each inserted event (`ev`). */
+const outbox = (s: string) =>
+  `INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
+   SELECT w.id, ev.id, ev.company_id, ev.instance_id, COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
+   FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled
+     AND (w.company_id = ev.company_id OR w.company_id = '${DEPLOYMENT_COMPANY}')
+     AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)
+     AND (cardinality(w.events) = 0 OR ev.type = ANY(w.events))
+     AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')
+     AND (w.include_groups OR (ev.data->'message'->>'is_group') IS DISTINCT FROM 'true')
+     AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text
+   ORDER BY ev.id, w.id`;
+
 export interface BatchWriteDeps {
   sql: Sql;
   /** Quoted schema. */
@@ -72,32 +157,8 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
     async insertMany(ms: readonly NewMessage[]): Promise<Array<Message | null>> {
       if (!ms.length) return [];
       const rows = await sql.query(
-        `INSERT INTO ${s}.messages (instance_id, company_id, message_id, chat_id, from_id, to_id, body, type,
-           is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash,
-           mentions)
-         SELECT v.instance_id, i.company_id, v.message_id, v.chat_id, v.from_id, v.to_id, v.body, v.type,
-           v.is_from_me, v.is_group, v.group_id, v.contact_name, v.reply_to, v.media, v.status, v.ts,
-           v.idempotency_key, v.request_hash, COALESCE(v.mentions, '{}')
-         FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, message_id text, chat_id text,
-           from_id text, to_id text, body text, type text, is_from_me boolean, is_group boolean, group_id text,
-           contact_name text, reply_to text, media jsonb, status text, ts timestamptz, idempotency_key text,
-           request_hash text, mentions text[])
-         JOIN ${s}.instances i ON i.id = v.instance_id
-         ORDER BY v.ord
-         ON CONFLICT (instance_id, message_id) DO NOTHING
-         RETURNING ${messageColumns}`,
-        [
-          JSON.stringify(
-            ms.map((m, ord) => ({
-              ord,
-              instance_id: m.instance_id,
-              ...messageRecord(m),
-              status: m.status,
-              idempotency_key: m.idempotency_key ?? null,
-              request_hash: m.request_hash ?? null,
-            })),
-          ),
-        ],
+        `WITH v AS (SELECT * FROM ${MESSAGE_SET}) ${insertMessages(s)} RETURNING ${messageColumns}`,
+        [messageSet(ms)],
       );
       const inserted = new Map<string, Message>();
       for (const r of rows) inserted.set(key(r.instance_id, r.message_id), toMessage(r));
@@ -109,6 +170,50 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
         inserted.delete(k);
         return row;
       });
+    },
+
+    async ingestMany(ms: readonly InboundMessage[], activityDue: readonly string[]): Promise<GatewayEvent[]> {
+      if (!ms.length) return [];
+      // One statement, so one round trip and no BEGIN/COMMIT: every part below reads the inserted rows (`n`: the
+      // first input of each id that was inserted), never a table another part writes. Chats and contacts are
+      // aggregated per key as aggregateChats/aggregateContacts do, in key order.
+      const rows = await sql.query(
+        `WITH v AS (SELECT * FROM ${MESSAGE_SET}),
+         ins AS (${insertMessages(s)} RETURNING id, instance_id, company_id, message_id, created_at),
+         n AS (
+           SELECT DISTINCT ON (v.instance_id, v.message_id) v.*, ins.id, ins.company_id, ins.created_at,
+             COALESCE(NULLIF(left(v.body, ${PREVIEW_CHARS}), ''), '[' || v.type || ']') AS preview
+           FROM v JOIN ins ON ins.instance_id = v.instance_id AND ins.message_id = v.message_id
+           ORDER BY v.instance_id, v.message_id, v.ord),
+         chats AS (${upsertChats(s)}
+           SELECT instance_id, chat_id,
+             (array_agg(contact_name ORDER BY ord DESC) FILTER (WHERE NOT is_group AND contact_name IS NOT NULL))[1],
+             (array_agg(is_group ORDER BY ord))[1], max(ts), (array_agg(preview ORDER BY ts DESC, ord DESC))[1],
+             count(*) FILTER (WHERE NOT is_from_me)
+           FROM n GROUP BY instance_id, chat_id ORDER BY instance_id, chat_id COLLATE "C"
+           ${onChatConflict(s)}),
+         contacts AS (${upsertContacts(s)}
+           SELECT instance_id, from_id,
+             (array_agg(contact_name ORDER BY ord DESC) FILTER (WHERE contact_name IS NOT NULL))[1],
+             (array_agg(contact_phone ORDER BY ord DESC) FILTER (WHERE contact_phone IS NOT NULL))[1]
+           FROM n WHERE NOT is_from_me AND from_id <> ''
+           GROUP BY instance_id, from_id ORDER BY instance_id, from_id COLLATE "C"
+           ${onContactConflict(s)}),
+         activity AS (${touchActivity(s, '$2')} AND id IN (SELECT instance_id FROM n)),
+         ev AS (INSERT INTO ${s}.events (type, instance_id, company_id, data)
+           SELECT 'message', instance_id, company_id, jsonb_build_object('message', jsonb_build_object(
+             'id', id::text, 'instance_id', instance_id::text, 'company_id', company_id, 'message_id', message_id,
+             'chat_id', chat_id, 'from', from_id, 'to', to_id, 'body', body, 'type', type, 'is_from_me', is_from_me,
+             'is_group', is_group, 'group_id', group_id, 'contact_name', contact_name, 'reply_to', reply_to,
+             'media', media, 'mentions', to_jsonb(COALESCE(mentions, '{}')), 'status', status,
+             'timestamp', ${isoSql('ts')}, 'created_at', ${isoSql('created_at')}, 'sender_phone', sender_phone))
+           FROM n ORDER BY ord
+           RETURNING id, type, instance_id, company_id, data, created_at),
+         outbox AS (${outbox(s)})
+         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev ORDER BY id`,
+        [messageSet(ms), [...new Set(activityDue)].sort()],
+      );
+      return rows.map(toEvent);
     },
 
     async recordSent(
@@ -232,19 +337,12 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
       const rows = aggregateChats(cs);
       if (!rows.length) return;
       await sql.query(
-        `INSERT INTO ${s}.chats (instance_id, chat_id, name, is_group, last_message_at, last_message_preview,
-           unread_count)
+        `${upsertChats(s)}
          SELECT instance_id, chat_id, name, is_group, at, preview, unread
          FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, chat_id text, name text,
            is_group boolean, at timestamptz, preview text, unread int)
          ORDER BY ord
-         ON CONFLICT (instance_id, chat_id) DO UPDATE SET
-           name = COALESCE(EXCLUDED.name, ${s}.chats.name),
-           last_message_at = GREATEST(${s}.chats.last_message_at, EXCLUDED.last_message_at),
-           last_message_preview = CASE WHEN ${s}.chats.last_message_at IS NULL
-             OR EXCLUDED.last_message_at >= ${s}.chats.last_message_at
-             THEN EXCLUDED.last_message_preview ELSE ${s}.chats.last_message_preview END,
-           unread_count = ${s}.chats.unread_count + EXCLUDED.unread_count`,
+         ${onChatConflict(s)}`,
         [
           JSON.stringify(
             rows.map((c, ord) => ({
@@ -266,12 +364,11 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
       const rows = aggregateContacts(cs);
       if (!rows.length) return;
       await sql.query(
-        `INSERT INTO ${s}.contacts (instance_id, contact_id, name, phone)
+        `${upsertContacts(s)}
          SELECT instance_id, contact_id, name, phone
          FROM jsonb_to_recordset($1::jsonb) AS v(ord int, instance_id uuid, contact_id text, name text, phone text)
          ORDER BY ord
-         ON CONFLICT (instance_id, contact_id) DO UPDATE SET name = COALESCE(EXCLUDED.name, ${s}.contacts.name),
-           phone = COALESCE(EXCLUDED.phone, ${s}.contacts.phone), updated_at = now()`,
+         ${onContactConflict(s)}`,
         [JSON.stringify(rows.map((c, ord) => ({ ord, ...c })))],
       );
     },
@@ -279,11 +376,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
     async touchActivityMany(ids: readonly string[]): Promise<void> {
       const sorted = [...new Set(ids)].sort();
       if (!sorted.length) return;
-      await sql.query(
-        `UPDATE ${s}.instances SET last_activity_at = now()
-         WHERE id = ANY($1::uuid[]) AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`,
-        [sorted],
-      );
+      await sql.query(touchActivity(s, '$1'), [sorted]);
     },
 
     async appendEvents(es: readonly NewLogEvent[]): Promise<GatewayEvent[]> {
@@ -296,17 +389,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
            FROM jsonb_to_recordset($1::jsonb) AS v(ord int, type text, instance_id uuid, company_id text, data jsonb)
            ORDER BY v.ord
            RETURNING id, type, instance_id, company_id, data, created_at),
-         outbox AS (INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
-           SELECT w.id, ev.id, ev.company_id, ev.instance_id,
-             COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
-           FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled
-             AND (w.company_id = ev.company_id OR w.company_id = '${DEPLOYMENT_COMPANY}')
-             AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)
-             AND (cardinality(w.events) = 0 OR ev.type = ANY(w.events))
-             AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')
-             AND (w.include_groups OR (ev.data->'message'->>'is_group') IS DISTINCT FROM 'true')
-             AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text
-           ORDER BY ev.id, w.id)
+         outbox AS (${outbox(s)})
          SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev ORDER BY id`,
         [
           JSON.stringify(

@@ -326,6 +326,7 @@ export function createRepos(sql: Sql, schema: string): Repos {
       return { message: existing!, inserted: false };
     },
     insertMany: (ms) => batch.insertMany(ms),
+    ingestMany: (ms, due) => batch.ingestMany(ms, due),
     applyAcks: (acks) => batch.applyAcks(acks),
     lockMessageIds: (keys) => batch.lockMessageIds(keys),
     recordSent: (rows) => batch.recordSent(rows),
