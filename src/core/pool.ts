@@ -10,7 +10,7 @@ import { commitWithEvents } from './commit.js';
 import { LostRace } from './connections.js';
 import type { CredentialService } from './keys.js';
 import { type ClaimOutcome, PoolClaimer } from './pool-claimer.js';
-import { loginEnded } from './pool-events.js';
+import { isLoginEnd, loginEnded } from './pool-events.js';
 import { QrImageCache } from './pool-qr-cache.js';
 import { settled } from './settled.js';
 import type { SessionSupervisor } from './supervisor.js';
@@ -72,9 +72,11 @@ const START_CONCURRENCY = 4;
 const FREE_RETRY_MS = 5_000;
 export class PoolService {
   private refilling: Promise<void> | null = null;
-  private readonly releases = new Map<string, Promise<void>>();
+  private readonly releases = new Map<string, Promise<Instance | null>>();
   /** Look-ups of instances whose login ended, before their release is scheduled. */
   private readonly ending = new Set<Promise<void>>();
+  /** Free instances being reopened on the retry cadence; `again`: another end was reported meanwhile. */
+  private readonly retrying = new Map<string, { again: boolean }>();
   private readonly qrImages: QrImageCache;
   /** Group commit of concurrent connects' claims. */
   private readonly claimer = new PoolClaimer<ClaimedInstance>((ids) => this.claimBatch(ids));
@@ -338,8 +340,11 @@ export class PoolService {
     return true;
   }
 
-  /** Releases a pooled instance (idempotent; concurrent calls share one run). */
-  release(instanceId: string, reason: string): Promise<void> {
+  /**
+   * Releases a pooled instance (idempotent; concurrent calls share one run). Resolves with the row as its fresh
+   * session left it, or null when no session was opened (not pooled, shutting down, or the start failed).
+   */
+  release(instanceId: string, reason: string): Promise<Instance | null> {
     let run = this.releases.get(instanceId);
     if (!run) {
       run = this.releaseNow(instanceId, reason).finally(() => this.releases.delete(instanceId));
@@ -348,9 +353,9 @@ export class PoolService {
     return run;
   }
 
-  private async releaseNow(instanceId: string, reason: string): Promise<void> {
+  private async releaseNow(instanceId: string, reason: string): Promise<Instance | null> {
     const inst = await this.deps.store.instances.get(instanceId);
-    if (!inst?.is_pooled) return;
+    if (!inst?.is_pooled) return null;
     if (inst.assigned_to !== null) {
       if (this.deps.supervisor.has(instanceId) || inst.auth_status !== 'logged_out') {
         await this.deps.supervisor.logout(instanceId);
@@ -375,13 +380,16 @@ export class PoolService {
       // Revoked keys stop working at once in this process (other replicas: within the resolver's 1 s cache).
       this.deps.keys?.invalidate();
     }
+    let reopened: Instance | null = null;
     if (!this.closed) {
       const sv = this.deps.supervisor;
-      await (sv.has(instanceId) ? sv.restart(instanceId) : sv.start(instanceId)).catch((err) =>
-        this.warn('pooled session failed to restart', err, instanceId),
-      );
+      reopened = await (sv.has(instanceId) ? sv.restart(instanceId) : sv.start(instanceId)).catch((err) => {
+        this.warn('pooled session failed to restart', err, instanceId);
+        return null;
+      });
     }
     if (!this.closed) void this.refillIfLow().catch((err) => this.warn('pool refill failed', err));
+    return reopened;
   }
 
   /**
@@ -435,10 +443,49 @@ export class PoolService {
     if (!inst?.is_pooled || this.closed) return;
     // An assigned instance goes back to the pool at once; a free one that failed (e.g. its QR expired) gets
     // a fresh session after a pause, so a provider that keeps failing is not restarted in a tight loop.
-    const run = () =>
-      void this.release(instanceId, reason).catch((err) => this.warn('pool release failed', err, instanceId));
-    if (inst.assigned_to !== null) setImmediate(run);
-    else setTimeout(run, FREE_RETRY_MS).unref();
+    if (inst.assigned_to !== null) {
+      setImmediate(
+        () =>
+          void this.release(instanceId, reason).catch((err) =>
+            this.warn('pool release failed', err, instanceId),
+          ),
+      );
+      return;
+    }
+    const retry = this.retrying.get(instanceId);
+    if (retry) {
+      retry.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.retrying.set(instanceId, state);
+    void this.retryFree(instanceId, reason, state)
+      .catch((err) => this.warn('pool release failed', err, instanceId))
+      .finally(() => this.retrying.delete(instanceId));
+  }
+
+  /**
+   * Reopens a free instance whose login ended, FREE_RETRY_MS after the end, and again on that cadence for as long
+   * as it keeps ending: a reopened session that reports the same end status again (the row's status does not
+   * change, so no event is published) or whose start failed is reopened at the next look. A reopened session
+   * that is still quiet (no QR yet, the stop's `disconnected` carried over) is left alone and looked at again.
+   * Stops once the session left the ended state, when the instance was claimed, or at shutdown.
+   */
+  private async retryFree(instanceId: string, reason: string, state: { again: boolean }): Promise<void> {
+    let reopened: Instance | null | undefined;
+    for (;;) {
+      await new Promise<void>((r) => setTimeout(r, FREE_RETRY_MS).unref());
+      if (this.closed) return;
+      const inst = await this.deps.store.instances.get(instanceId);
+      if (!inst?.is_pooled || inst.assigned_to !== null) return;
+      const ended = isLoginEnd(inst.auth_status) || inst.status === 'error';
+      if (reopened !== undefined && !ended && !state.again) return;
+      // The first look reopens as the reported end asked; later ones only if the session wrote since its reopen.
+      const reported = reopened === undefined || reopened === null || inst.updated_at !== reopened.updated_at;
+      if (!state.again && !(ended && reported)) continue;
+      state.again = false;
+      reopened = await this.release(instanceId, reason);
+    }
   }
 
   /** Stops background work (refills, releases) at shutdown. */
