@@ -39,6 +39,7 @@ main(async () => {
     if (stats.ready < USERS * rounds) throw new Error(`pool not ready: ${JSON.stringify(stats)}`);
     const ms: number[] = [];
     let retries = 0;
+    let statements = 0;
     for (let r = 0; r < rounds; r++) {
       const keys: string[] = [];
       for (let i = 0; i < USERS; i++) {
@@ -57,7 +58,9 @@ main(async () => {
         keys.push(k.key);
       }
       progress(`pool-connect: round ${r + 1}/${rounds}, ${USERS} users at once`);
+      const before = db.statements();
       const b = await runBurst({ url: `${t.url}/api/whatsapp/connect`, keys, qr: true });
+      statements += db.statements() - before;
       qrSample ||= b.qr_sample;
       ms.push(...b.ms);
       retries += b.retries;
@@ -89,6 +92,8 @@ main(async () => {
       p50_ms: round(percentile(ms, 50)),
       p99_ms: round(p99),
       retries,
+      // Every statement the gateway ran during the bursts (key look-ups, claims, their events' delivery wake-ups).
+      statements_per_connect: round(statements / (USERS * rounds)),
       baseline: {
         what: 'bare Fastify route returning the same QR payload, same 100 concurrent users from their own process',
         p50_ms: round(percentile(baseMs, 50)),

@@ -4,6 +4,11 @@ import type { GatewayEvent } from '../domain/model.js';
 /** Provider-reported ends of a login that release a pooled instance (WAHA STOPPED maps to `disconnected`). */
 const ENDED: ReadonlySet<string> = new Set(['logged_out', 'failed', 'disconnected']);
 
+/** True when an auth status says a login ended (a pooled instance in it has no live login). */
+export function isLoginEnd(authStatus: string): boolean {
+  return ENDED.has(authStatus);
+}
+
 /**
  * The reason when an event says a provider ended an instance's login, else null. The supervisor writes a
  * provider's `auth` fact as an `instance.status` event when the auth status changes; the same event type also

@@ -2,14 +2,15 @@
 // ends. The pool follows sessions through the events the supervisor publishes; the SQL is in storage/pool.ts.
 
 import { SbError } from '../domain/errors.js';
-import type { GatewayEvent, Instance, Principal } from '../domain/model.js';
+import type { GatewayEvent, Instance, NewEvent, Principal } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ProviderLogger, ProviderRegistry } from '../ports/provider.js';
 import type { Repos, Store } from '../ports/store.js';
 import { commitWithEvents } from './commit.js';
 import { LostRace } from './connections.js';
 import type { CredentialService } from './keys.js';
-import { loginEnded } from './pool-events.js';
+import { type ClaimOutcome, PoolClaimer } from './pool-claimer.js';
+import { isLoginEnd, loginEnded } from './pool-events.js';
 import { QrImageCache } from './pool-qr-cache.js';
 import { settled } from './settled.js';
 import type { SessionSupervisor } from './supervisor.js';
@@ -71,10 +72,14 @@ const START_CONCURRENCY = 4;
 const FREE_RETRY_MS = 5_000;
 export class PoolService {
   private refilling: Promise<void> | null = null;
-  private readonly releases = new Map<string, Promise<void>>();
+  private readonly releases = new Map<string, Promise<Instance | null>>();
   /** Look-ups of instances whose login ended, before their release is scheduled. */
   private readonly ending = new Set<Promise<void>>();
+  /** Free instances being reopened on the retry cadence; `again`: another end was reported meanwhile. */
+  private readonly retrying = new Map<string, { again: boolean }>();
   private readonly qrImages: QrImageCache;
+  /** Group commit of concurrent connects' claims. */
+  private readonly claimer = new PoolClaimer<ClaimedInstance>((ids) => this.claimBatch(ids));
   private readonly unsubscribe: () => void;
   private closed = false;
   private seq = 0;
@@ -136,9 +141,8 @@ export class PoolService {
     return this.refilling;
   }
 
-  private async refillIfLow(free?: number): Promise<void> {
-    if (free === undefined) free = await this.deps.store.pool.countFree();
-    if (free < this.deps.options.minFree) void this.refill();
+  private async refillIfLow(): Promise<void> {
+    if ((await this.deps.store.pool.countFree()) < this.deps.options.minFree) void this.refill();
   }
 
   private async create(n: number): Promise<string[]> {
@@ -191,26 +195,93 @@ export class PoolService {
 
   /**
    * "Connect my WhatsApp": the company's existing connection (its QR or status), or one free warm instance
-   * claimed in a single statement (`FOR UPDATE SKIP LOCKED`), so concurrent callers never share an instance.
+   * claimed for it. Concurrent connects are group-committed: those arriving while a claim transaction runs share
+   * the next one (`claimMany`: one statement, `FOR UPDATE SKIP LOCKED`), so callers never share an instance.
    * Throws SB_ERR_POOL_EMPTY (and starts a refill) when none is free.
    */
   async connect(p: Principal): Promise<ConnectResult> {
     const companyId = this.companyOf(p);
-    const existing = await this.deps.store.connections.get(companyId);
-    if (existing) return this.current(existing.instance_id);
-    if (!this.enabled) throw new SbError('SB_ERR_POOL_EMPTY', 'the warm pool is disabled in this deployment');
-    const claimed = await this.claim(companyId);
-    if (claimed === 'exists') {
-      const again = await this.deps.store.connections.get(companyId);
-      if (again) return this.current(again.instance_id);
+    if (!this.enabled) {
+      const existing = await this.deps.store.connections.get(companyId);
+      if (existing) return this.current(existing.instance_id);
+      throw new SbError('SB_ERR_POOL_EMPTY', 'the warm pool is disabled in this deployment');
     }
-    if (!claimed || claimed === 'exists') {
+    const claimed = await this.claimer.claim(companyId);
+    if (claimed.kind === 'existing') return this.current(claimed.instanceId);
+    if (claimed.kind === 'empty') {
       void this.refill();
       throw new SbError('SB_ERR_POOL_EMPTY', 'no free WhatsApp instance right now; more are being created');
     }
-    void this.refillIfLow(claimed.freeAfter).catch((err) => this.warn('pool refill failed', err));
     // No restart: the running session writes every event and row with the instance's current company.
-    return { kind: 'qr', instance: claimed, qrCode: await this.qrImage(claimed.qr!) };
+    return { kind: 'qr', instance: claimed.instance, qrCode: await this.qrImage(claimed.instance.qr!) };
+  }
+
+  /**
+   * One claim transaction for a batch of companies: `claimMany` and one `pool.assigned` event per claimed
+   * instance (one statement each), published after the commit. If a company's connection could not be recorded
+   * (another transaction recorded one meanwhile), the batch is rolled back and each company claims on its own.
+   * A refill the claims call for waits until no claim is running or waiting.
+   */
+  private async claimBatch(companyIds: string[]): Promise<Map<string, ClaimOutcome<ClaimedInstance>>> {
+    const outcomes = new Map<string, ClaimOutcome<ClaimedInstance>>();
+    let freeAfter: number;
+    try {
+      const written: GatewayEvent[] = [];
+      freeAfter = await this.deps.store.tx(async (tx) => {
+        const batch = await tx.pool.claimMany(companyIds);
+        const assigned: NewEvent[] = [];
+        for (const c of batch.claims) {
+          if (c.instance && !c.recorded) throw new LostRace();
+          if (c.instance) {
+            const { provider, ...instance } = c.instance;
+            outcomes.set(c.company_id, { kind: 'claimed', instance });
+            assigned.push({
+              type: 'pool.assigned',
+              instance_id: instance.id,
+              company_id: c.company_id,
+              data: { name: instance.name, provider },
+            });
+          } else if (c.existing) outcomes.set(c.company_id, { kind: 'existing', instanceId: c.existing });
+          else outcomes.set(c.company_id, { kind: 'empty' });
+        }
+        if (assigned.length) written.push(...(await tx.events.appendMany(assigned)));
+        return batch.freeAfter;
+      });
+      if (written.length) this.deps.bus.publish(written);
+    } catch (err) {
+      if (!(err instanceof LostRace)) throw err;
+      outcomes.clear();
+      freeAfter = Number.POSITIVE_INFINITY;
+      for (const companyId of companyIds) {
+        const one = await this.claimOne(companyId);
+        outcomes.set(companyId, one.outcome);
+        freeAfter = Math.min(freeAfter, one.freeAfter);
+      }
+    }
+    if (freeAfter < this.deps.options.minFree) {
+      void this.claimer.idle().then(() => this.refill());
+    }
+    return outcomes;
+  }
+
+  /** One company's claim in its own transaction (the fallback of a batch that lost a race). */
+  private async claimOne(
+    companyId: string,
+  ): Promise<{ outcome: ClaimOutcome<ClaimedInstance>; freeAfter: number }> {
+    const existing = await this.deps.store.connections.get(companyId);
+    if (existing)
+      return { outcome: { kind: 'existing', instanceId: existing.instance_id }, freeAfter: Infinity };
+    const claimed = await this.claim(companyId);
+    if (claimed === 'exists') {
+      const again = await this.deps.store.connections.get(companyId);
+      const outcome: ClaimOutcome<ClaimedInstance> = again
+        ? { kind: 'existing', instanceId: again.instance_id }
+        : { kind: 'empty' };
+      return { outcome, freeAfter: Infinity };
+    }
+    if (!claimed) return { outcome: { kind: 'empty' }, freeAfter: 0 };
+    const { freeAfter, ...instance } = claimed;
+    return { outcome: { kind: 'claimed', instance }, freeAfter };
   }
 
   /**
@@ -267,8 +338,11 @@ export class PoolService {
     return true;
   }
 
-  /** Releases a pooled instance (idempotent; concurrent calls share one run). */
-  release(instanceId: string, reason: string): Promise<void> {
+  /**
+   * Releases a pooled instance (idempotent; concurrent calls share one run). Resolves with the row as its fresh
+   * session left it, or null when no session was opened (not pooled, shutting down, or the start failed).
+   */
+  release(instanceId: string, reason: string): Promise<Instance | null> {
     let run = this.releases.get(instanceId);
     if (!run) {
       run = this.releaseNow(instanceId, reason).finally(() => this.releases.delete(instanceId));
@@ -277,9 +351,9 @@ export class PoolService {
     return run;
   }
 
-  private async releaseNow(instanceId: string, reason: string): Promise<void> {
+  private async releaseNow(instanceId: string, reason: string): Promise<Instance | null> {
     const inst = await this.deps.store.instances.get(instanceId);
-    if (!inst?.is_pooled) return;
+    if (!inst?.is_pooled) return null;
     if (inst.assigned_to !== null) {
       if (this.deps.supervisor.has(instanceId) || inst.auth_status !== 'logged_out') {
         await this.deps.supervisor.logout(instanceId);
@@ -304,13 +378,16 @@ export class PoolService {
       // Revoked keys stop working at once in this process (other replicas: within the resolver's 1 s cache).
       this.deps.keys?.invalidate();
     }
+    let reopened: Instance | null = null;
     if (!this.closed) {
       const sv = this.deps.supervisor;
-      await (sv.has(instanceId) ? sv.restart(instanceId) : sv.start(instanceId)).catch((err) =>
-        this.warn('pooled session failed to restart', err, instanceId),
-      );
+      reopened = await (sv.has(instanceId) ? sv.restart(instanceId) : sv.start(instanceId)).catch((err) => {
+        this.warn('pooled session failed to restart', err, instanceId);
+        return null;
+      });
     }
     if (!this.closed) void this.refillIfLow().catch((err) => this.warn('pool refill failed', err));
+    return reopened;
   }
 
   /**
@@ -364,10 +441,49 @@ export class PoolService {
     if (!inst?.is_pooled || this.closed) return;
     // An assigned instance goes back to the pool at once; a free one that failed (e.g. its QR expired) gets
     // a fresh session after a pause, so a provider that keeps failing is not restarted in a tight loop.
-    const run = () =>
-      void this.release(instanceId, reason).catch((err) => this.warn('pool release failed', err, instanceId));
-    if (inst.assigned_to !== null) setImmediate(run);
-    else setTimeout(run, FREE_RETRY_MS).unref();
+    if (inst.assigned_to !== null) {
+      setImmediate(
+        () =>
+          void this.release(instanceId, reason).catch((err) =>
+            this.warn('pool release failed', err, instanceId),
+          ),
+      );
+      return;
+    }
+    const retry = this.retrying.get(instanceId);
+    if (retry) {
+      retry.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.retrying.set(instanceId, state);
+    void this.retryFree(instanceId, reason, state)
+      .catch((err) => this.warn('pool release failed', err, instanceId))
+      .finally(() => this.retrying.delete(instanceId));
+  }
+
+  /**
+   * Reopens a free instance whose login ended, FREE_RETRY_MS after the end, and again on that cadence for as long
+   * as it keeps ending: a reopened session that reports the same end status again (the row's status does not
+   * change, so no event is published) or whose start failed is reopened at the next look. A reopened session
+   * that is still quiet (no QR yet, the stop's `disconnected` carried over) is left alone and looked at again.
+   * Stops once the session left the ended state, when the instance was claimed, or at shutdown.
+   */
+  private async retryFree(instanceId: string, reason: string, state: { again: boolean }): Promise<void> {
+    let reopened: Instance | null | undefined;
+    for (;;) {
+      await new Promise<void>((r) => setTimeout(r, FREE_RETRY_MS).unref());
+      if (this.closed) return;
+      const inst = await this.deps.store.instances.get(instanceId);
+      if (!inst?.is_pooled || inst.assigned_to !== null) return;
+      const ended = isLoginEnd(inst.auth_status) || inst.status === 'error';
+      if (reopened !== undefined && !ended && !state.again) return;
+      // The first look reopens as the reported end asked; later ones only if the session wrote since its reopen.
+      const reported = reopened === undefined || reopened === null || inst.updated_at !== reopened.updated_at;
+      if (!state.again && !(ended && reported)) continue;
+      state.again = false;
+      reopened = await this.release(instanceId, reason);
+    }
   }
 
   /** Stops background work (refills, releases) at shutdown. */

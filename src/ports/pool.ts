@@ -43,6 +43,17 @@ export interface PoolClaim {
   freeAfter: number;
 }
 
+/** One company's part of a batch claim (`claimMany`). */
+export interface PoolBatchClaim {
+  company_id: string;
+  /** The instance of the connection the company already had (nothing was claimed for it), else null. */
+  existing: string | null;
+  /** The instance claimed for the company; null when it had a connection or no instance was left. */
+  instance: PoolClaim['instance'] | null;
+  /** False when a claimed instance's connection was not recorded: the caller must roll the transaction back. */
+  recorded: boolean;
+}
+
 /** SQL of the warm pool over pooled instances (`instances.is_pooled`). */
 export interface PoolRepo {
   counts(): Promise<PoolCounts>;
@@ -55,6 +66,13 @@ export interface PoolRepo {
    * records it as the company's connection. Null when no instance is claimable.
    */
   claim(companyId: string): Promise<PoolClaim | null>;
+  /**
+   * `claim` for many companies in one statement (group commit of concurrent connects): each distinct company
+   * without a connection gets its own free instance (the oldest go to the earliest companies in the list; `FOR
+   * UPDATE SKIP LOCKED`), recorded as its connection; a company that has one gets its instance id as `existing`.
+   * One entry per distinct company, in first-appearance order; `freeAfter` counts free instances after the claim.
+   */
+  claimMany(companyIds: readonly string[]): Promise<{ claims: PoolBatchClaim[]; freeAfter: number }>;
   /**
    * Deletes what an instance's previous company left: webhook deliveries, then their endpoints (the order the
    * delivery worker locks them in), messages, chats, contacts, pending acks, cached media, WhatsApp identities,

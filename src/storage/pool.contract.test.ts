@@ -38,7 +38,7 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
     db = await openTestDb(backend);
     store = db.store;
     q = (text, params = []) => db.driver.query(text, params);
-    for (const c of [POOL, 'pc1', 'pc2', 'pc3']) await store.companies.ensure(c);
+    for (const c of [POOL, 'pc1', 'pc2', 'pc3', 'pc4', 'pc5']) await store.companies.ensure(c);
   });
   afterAll(async () => db?.close());
 
@@ -116,6 +116,67 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
     expect(ids.every(Boolean)).toBe(true);
     expect(new Set(ids).size).toBe(3);
     expect(await store.pool.counts()).toMatchObject({ free: 0, in_use: 3 });
+  });
+
+  it('claims for many companies in one statement: one instance each, oldest first, existing ones reported', async () => {
+    await wipeAll();
+    expect(await store.pool.claimMany([])).toEqual({ claims: [], freeAfter: 0 });
+    await pooled({ status: 'running', auth_status: 'pending' });
+    const first = await pooled(ready);
+    const second = await pooled(ready);
+    const third = await pooled(ready);
+    const own = await pooled();
+    expect(await store.connections.insert('pc2', own, 'session')).toBe(true);
+    // pc1 twice: one entry, one instance. pc2 has a connection: reported, nothing claimed. pc5: none left.
+    const { claims, freeAfter } = await store.pool.claimMany(['pc3', 'pc1', 'pc2', 'pc1', 'pc4', 'pc5']);
+    const claimed = (id: string) => ({
+      id,
+      name: expect.any(String),
+      qr: 'qr-payload',
+      status: 'running',
+      auth_status: 'qr_ready',
+      account: null,
+      provider: 'simulator',
+    });
+    expect(claims).toEqual([
+      { company_id: 'pc3', existing: null, instance: claimed(first), recorded: true },
+      { company_id: 'pc1', existing: null, instance: claimed(second), recorded: true },
+      { company_id: 'pc2', existing: own, instance: null, recorded: false },
+      { company_id: 'pc4', existing: null, instance: claimed(third), recorded: true },
+      { company_id: 'pc5', existing: null, instance: null, recorded: false },
+    ]);
+    // Free before the claim (pending, three ready, the session's own row, which is pooled here) minus three.
+    expect(freeAfter).toBe(2);
+    for (const [company, id] of [
+      ['pc3', first],
+      ['pc1', second],
+      ['pc4', third],
+    ] as const) {
+      expect(await store.instances.get(id)).toMatchObject({ company_id: company, assigned_to: company });
+      expect(await store.connections.get(company)).toMatchObject({ instance_id: id, source: 'pool' });
+    }
+    expect(await store.connections.get('pc5')).toBeNull();
+    // Everyone connected now: a second batch claims nothing and reports each company's instance.
+    const again = await store.pool.claimMany(['pc1', 'pc3']);
+    expect(again.claims.map((c) => [c.existing, c.instance])).toEqual([
+      [second, null],
+      [first, null],
+    ]);
+  });
+
+  it('concurrent batch claims take different instances (SKIP LOCKED)', async () => {
+    await wipeAll();
+    for (let i = 0; i < 4; i++) await pooled(ready);
+    const batches = await Promise.all(
+      [
+        ['pc1', 'pc2'],
+        ['pc3', 'pc4'],
+      ].map((ids) => store.tx((tx) => tx.pool.claimMany(ids))),
+    );
+    const ids = batches.flatMap((b) => b.claims.map((c) => c.instance?.id));
+    expect(ids.every(Boolean)).toBe(true);
+    expect(new Set(ids).size).toBe(4);
+    expect(await store.pool.counts()).toMatchObject({ free: 0, in_use: 4 });
   });
 
   it('company connections: insert once per company, get, by instance, list, delete', async () => {

@@ -3,6 +3,7 @@
 import type {
   CompanyConnection,
   CompanyConnectionRepo,
+  PoolBatchClaim,
   PoolClaim,
   PoolCounts,
   PoolRepo,
@@ -69,6 +70,17 @@ export class SqlConnectionRepo implements CompanyConnectionRepo {
     return rows[0] ? toConnection(rows[0]) : null;
   }
 }
+
+/** The claimed instance's fields of a claim row. */
+const toClaimed = (r: Row): PoolClaim['instance'] => ({
+  id: r.id,
+  name: r.name,
+  qr: r.qr,
+  status: r.status,
+  auth_status: r.auth_status,
+  account: r.account,
+  provider: r.provider,
+});
 
 /** Tables holding an instance's history, emptied when a pooled instance goes back to the pool. */
 const HISTORY_TABLES = [
@@ -138,18 +150,53 @@ export class SqlPoolRepo implements PoolRepo {
     );
     const r = rows[0];
     if (!r) return null;
+    return { instance: toClaimed(r), recorded: Number(r.recorded) === 1, freeAfter: Number(r.free_after) };
+  }
+
+  async claimMany(companyIds: readonly string[]): Promise<{ claims: PoolBatchClaim[]; freeAfter: number }> {
+    if (companyIds.length === 0) return { claims: [], freeAfter: await this.countFree() };
+    const s = this.s;
+    // The n-th company without a connection gets the n-th oldest free instance; all CTEs share one snapshot.
+    const rows = await this.sql.query<Row>(
+      `WITH input AS (
+         SELECT w.company_id, min(w.ord) AS ord,
+                (SELECT c.instance_id FROM ${s}.company_connections c WHERE c.company_id = w.company_id) AS existing
+           FROM unnest($1::text[]) WITH ORDINALITY AS w(company_id, ord) GROUP BY w.company_id
+       ), want AS (
+         SELECT company_id, row_number() OVER (ORDER BY ord) AS n FROM input WHERE existing IS NULL
+       ), free AS (
+         SELECT id, row_number() OVER (ORDER BY created_at, id) AS n
+           FROM (SELECT id, created_at FROM ${s}.instances
+                  WHERE is_pooled AND assigned_to IS NULL AND status = 'running'
+                    AND auth_status = 'qr_ready' AND qr IS NOT NULL
+                  ORDER BY created_at, id LIMIT (SELECT count(*) FROM want) FOR UPDATE SKIP LOCKED) f
+       ), claimed AS (
+         UPDATE ${s}.instances i SET assigned_to = w.company_id, company_id = w.company_id, updated_at = now()
+           FROM want w JOIN free f USING (n)
+          WHERE i.id = f.id
+          RETURNING i.id, i.name, i.qr, i.status, i.auth_status, i.account, i.provider, w.company_id AS claimed_by
+       ), recorded AS (
+         INSERT INTO ${s}.company_connections (company_id, instance_id, source)
+         SELECT claimed_by, id, 'pool' FROM claimed ON CONFLICT DO NOTHING RETURNING company_id
+       )
+       SELECT i.company_id, i.existing::text AS existing, c.id::text AS id, c.name, c.qr, c.status,
+              c.auth_status, c.account, c.provider, r.company_id IS NOT NULL AS recorded,
+              (SELECT count(*)::int FROM ${s}.instances WHERE is_pooled AND assigned_to IS NULL)
+                - (SELECT count(*)::int FROM claimed) AS free_after
+         FROM input i
+         LEFT JOIN claimed c ON c.claimed_by = i.company_id
+         LEFT JOIN recorded r ON r.company_id = i.company_id
+        ORDER BY i.ord`,
+      [companyIds],
+    );
     return {
-      instance: {
-        id: r.id,
-        name: r.name,
-        qr: r.qr,
-        status: r.status,
-        auth_status: r.auth_status,
-        account: r.account,
-        provider: r.provider,
-      },
-      recorded: Number(r.recorded) === 1,
-      freeAfter: Number(r.free_after),
+      claims: rows.map((r) => ({
+        company_id: r.company_id,
+        existing: r.existing ?? null,
+        instance: r.id ? toClaimed(r) : null,
+        recorded: r.recorded === true,
+      })),
+      freeAfter: Number(rows[0]?.free_after ?? 0),
     };
   }
 

@@ -253,6 +253,67 @@ describe('seed 004 warm pool', () => {
     expect(none.json()).toEqual({ success: true, message: 'WhatsApp não conectado' });
   });
 
+  // Only PostgreSQL runs two transactions at once (PGlite serialises them, so this race cannot happen there).
+  it.runIf(process.env.TEST_DATABASE_URL)(
+    'a claim batch that loses a race to a connection recorded meanwhile rolls back; the company gets that connection',
+    async () => {
+      const user = await userOf('epsilon');
+      const own = await t.gw.store.instances.create({
+        company_id: 'epsilon',
+        provider: 'simulator',
+        name: 'epsilon own',
+        type_instance: ['api'],
+        settings: {},
+        api_webhook_schema: {},
+        mcp_schema: {},
+        agent: {},
+        desired_state: 'stopped',
+      });
+      await eventually(async () => (await t.gw.pool.stats()).ready > 0, 20_000);
+      const before = await t.gw.pool.stats();
+      // Another transaction records the company's own connection and holds it uncommitted.
+      let commit!: () => void;
+      const held = new Promise<void>((r) => {
+        commit = r;
+      });
+      let recorded!: () => void;
+      const inserted = new Promise<void>((r) => {
+        recorded = r;
+      });
+      const other = t.gw.store.tx(async (tx) => {
+        await tx.connections.insert('epsilon', own.id, 'session');
+        recorded();
+        await held;
+      });
+      await inserted;
+      const connecting = call('POST', '/api/whatsapp/connect', user);
+      // The batch claimed an instance and now waits on the held row to record its connection.
+      const q = t.db.driver;
+      await eventually(async () => {
+        const rows = await q.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE '%company_connections%' AND query LIKE $1`,
+          [`%${t.db.schema}%`],
+        );
+        return Number(rows[0].n) > 0;
+      });
+      commit();
+      await other;
+      const res = await connecting;
+      expect(res.statusCode).toBe(200);
+      expect(res.json().instanceName).toBe('epsilon own');
+      // The instance the lost batch had claimed went back with its rollback; no assignment was announced.
+      expect((await t.gw.pool.stats()).in_use).toBe(before.in_use);
+      const assigned = await t.gw.store.events.listSince({
+        since: 0,
+        limit: 1000,
+        company_id: 'epsilon',
+        types: ['pool.assigned'],
+      });
+      expect(assigned).toEqual([]);
+    },
+  );
+
   it('refuses the admin key and anonymous callers, and validates the body', async () => {
     expect((await call('POST', '/api/whatsapp/connect', t.admin)).statusCode).toBe(403);
     expect((await call('GET', '/api/whatsapp/my-connection', t.admin)).statusCode).toBe(403);
