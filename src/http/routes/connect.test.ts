@@ -264,9 +264,7 @@ describe('seed 004 warm pool', () => {
         name: 'epsilon own',
         type_instance: ['api'],
         settings: {},
-        api_webhook_schema: {},
         mcp_schema: {},
-        agent: {},
         desired_state: 'stopped',
       });
       await eventually(async () => (await t.gw.pool.stats()).ready > 0, 20_000);
