@@ -58,8 +58,14 @@ export class LocalSupervisor implements SessionSupervisor {
   readonly writer: GroupCommitter<InboundFact, FactResult>;
 
   constructor(private readonly deps: SupervisorDeps) {
+    const { store, bus, logger, spool, spoolObserver, identities } = deps;
     this.events = new SessionEvents<LiveSession>({
-      ...deps,
+      store,
+      bus,
+      logger,
+      spool,
+      spoolObserver,
+      identities,
       endItself: (live, write) => this.endItself(live, write),
     });
     this.inbound = this.events.inbound;
