@@ -23,6 +23,24 @@ function imports(file: string): string[] {
   return specs.map((s) => (s.startsWith('.') ? relative(SRC, resolve(dirname(file), s)) : s));
 }
 
+/** The session supervisor's files (issue 19: registry and lifecycle, ingestion, status writes, forwarding). */
+const SUPERVISOR_FILES = [
+  'core/supervisor.ts',
+  'core/supervisor-api.ts',
+  'core/session-events.ts',
+  'core/session-status.ts',
+  'core/session-forwarding.ts',
+];
+
+/** Lines of `rel` (a path under src/) matching `pattern`, as "file:line: text". */
+function mentions(rel: string, pattern: RegExp): string[] {
+  return readFileSync(join(SRC, rel), 'utf8')
+    .split('\n')
+    .map((line, i) => ({ line, at: `${rel}:${i + 1}` }))
+    .filter(({ line }) => pattern.test(line))
+    .map(({ at, line }) => `${at}: ${line.trim()}`);
+}
+
 /** layer → what it may not import (package names, or folders under src/). */
 const FORBIDDEN: Record<string, RegExp> = {
   // zod only for the event payload schemas (domain/events.ts: one source for emitters, OpenAPI and the dashboard).
@@ -97,15 +115,40 @@ describe('architecture', () => {
 
   it('the supervisor does not know the warm pool: no import of it and no reference to it (issue 19)', () => {
     // The pool follows sessions through the events the supervisor publishes on the bus (core/pool.ts).
-    const file = join(SRC, 'core/supervisor.ts');
-    const bad = imports(file).filter((spec) => /^core\/pool(-[^/]*)?\.js$/.test(spec));
-    // Any "pool" that is not part of "spool" (the inbound spool): PoolService, POOL_COMPANY, is_pooled, "warm pool".
-    const mentions = readFileSync(file, 'utf8')
-      .split('\n')
-      .map((line, i) => ({ line, at: `core/supervisor.ts:${i + 1}` }))
-      .filter(({ line }) => /(?<!s)pool/i.test(line))
-      .map(({ at, line }) => `${at}: ${line.trim()}`);
-    expect([...bad, ...mentions]).toEqual([]);
+    const bad: string[] = [];
+    for (const rel of SUPERVISOR_FILES) {
+      const file = join(SRC, rel);
+      for (const spec of imports(file))
+        if (/^core\/pool(-[^/]*)?\.js$/.test(spec)) bad.push(`${rel} imports ${spec}`);
+      // Any "pool" that is not part of "spool" (the inbound spool): PoolService, POOL_COMPANY, is_pooled, "warm pool".
+      bad.push(...mentions(rel, /(?<!s)pool/i));
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('in core, only the forwarding decorator knows that commands can run on another replica (issue 19)', () => {
+    // The local supervisor runs every command here; core/session-forwarding.ts wraps it (wired in gateway.ts).
+    const bad = files(join(SRC, 'core'))
+      .map((f) => relative(SRC, f))
+      .filter((rel) => rel !== 'core/session-forwarding.ts')
+      .flatMap((rel) => mentions(rel, /\b(CommandForwarder|ClusterCommand|forwarder)\b|\.forward\(/));
+    const local = join(SRC, 'core/supervisor.ts');
+    bad.push(...imports(local).filter((spec) => spec === 'core/session-forwarding.js'));
+    expect(bad).toEqual([]);
+  });
+
+  it('provider-event ingestion does not manage sessions: no registry, lock, lease or provider session (issue 19)', () => {
+    // core/session-events.ts turns what a session reports into writes; opening and closing it is the supervisor's
+    // (a session that ended itself is handed back through `endItself`).
+    const rel = 'core/session-events.ts';
+    const bad = imports(join(SRC, rel)).filter((spec) => /^core\/supervisor|^ports\/leases\.js$/.test(spec));
+    bad.push(
+      ...mentions(
+        rel,
+        /\b(ProviderSession|ProviderRegistry|SessionLeases|createSession|withLock)\b|\.(stop|logout)\(/,
+      ),
+    );
+    expect(bad).toEqual([]);
   });
 
   it('storage owns all SQL: the ports expose none, and no module outside storage runs a statement (issue 16)', () => {

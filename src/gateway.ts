@@ -8,7 +8,8 @@ import { CredentialService, ensureAdminKey, KeyResolver } from './core/keys.js';
 import { MessagingService } from './core/messaging.js';
 import { PoolService } from './core/pool.js';
 import { sendRateGuard } from './core/rate-limit.js';
-import { SessionSupervisor } from './core/supervisor.js';
+import { ForwardingSupervisor } from './core/session-forwarding.js';
+import { LocalSupervisor, type SessionSupervisor } from './core/supervisor.js';
 import { UserService } from './core/users.js';
 import { type DeliveryRuntime, startDelivery } from './delivery/webhooks/runtime.js';
 import { endpointSync } from './delivery/webhooks/service.js';
@@ -102,16 +103,21 @@ export function createGateway(
     onCorrupt: (file, line) => logger.warn({ file, line }, 'unreadable inbound spool line skipped'),
   });
   let delivery: DeliveryRuntime | undefined;
-  const supervisor = new SessionSupervisor({
+  const local = new LocalSupervisor({
     store,
     bus,
     providers,
     logger,
     leases: cluster.leases,
-    forwarder: cluster.forwarder,
     spool,
     spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
     identities,
+  });
+  // Every gateway has a forwarder (the lease runtime's): a command for a session another replica runs goes there.
+  // A graph built without one (some tests) uses the local supervisor alone.
+  const supervisor: SessionSupervisor = new ForwardingSupervisor(local, {
+    forwarder: cluster.forwarder,
+    leases: cluster.leases,
   });
   const instances = new InstanceService({
     store,

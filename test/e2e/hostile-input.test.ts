@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type { UserFacingSocketConfig } from 'baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionSupervisor } from '../../src/core/supervisor.js';
+import { LocalSupervisor } from '../../src/core/supervisor.js';
 import { createWhatsAppProvider } from '../../src/providers/whatsapp/index.js';
 import { MemoryAuthStore } from '../../src/providers/whatsapp/memory-auth.js';
 import type { WaSocket } from '../../src/providers/whatsapp/session.js';
@@ -439,7 +439,7 @@ describe('messenger input with hostile bytes is stored, never dropped', () => {
       },
       knobs: { healthCheckIntervalMs: 0, historyDays: 0 },
     });
-    const supervisor = new SessionSupervisor({
+    const supervisor = new LocalSupervisor({
       store: t.gw.store,
       bus: t.gw.bus,
       providers: { get: (n) => (n === 'whatsapp' ? wa : undefined), list: () => [wa] },
