@@ -131,7 +131,7 @@ export interface DeliveryRepo {
   updateEndpoint(id: string, patch: EndpointPatch): Promise<WebhookEndpoint | null>;
   deleteEndpoint(id: string): Promise<boolean>;
   /**
-   * Claims due deliveries with FOR UPDATE SKIP LOCKED (call inside a short transaction), oldest due first. A
+   * Claims due deliveries with FOR UPDATE SKIP LOCKED in one statement (on the pool or in a transaction). A
    * delivery is skipped while an earlier pending delivery of the same endpoint and chat exists (per-chat order). At
    * most `caps.perEndpoint` deliveries of one endpoint are in flight: `caps.busy` says how many each endpoint already
    * has in this process, and an endpoint's share of one claim is limited accordingly, so one endpoint's backlog or a
@@ -142,13 +142,11 @@ export interface DeliveryRepo {
   claim(now: Date, leaseUntil: Date, limit: number, caps?: ClaimCaps): Promise<ClaimedDelivery[]>;
   /** Records the outcome of an attempt. Only a still-pending delivery is changed (replays are not clobbered). */
   record(id: number, r: AttemptRecord): Promise<void>;
-  /** Marks deliveries delivered (still-pending ones only) in one statement. */
+  /** Marks deliveries delivered (still-pending ones only) and clears their endpoints' failure state, in one statement. */
   recordDelivered(
     items: ReadonlyArray<{ id: number; code: number | null; excerpt: string | null }>,
     at: Date,
   ): Promise<void>;
-  /** Clears the failure state of endpoints that just succeeded. */
-  clearFailures(endpointIds: readonly string[]): Promise<void>;
   /** Marks an endpoint failing since `at` (kept if already failing); returns since when it has been failing. */
   noteFailure(endpointId: string, at: Date): Promise<Date>;
   /** Disables an endpoint; true when it was enabled (so the caller emits the event once). */

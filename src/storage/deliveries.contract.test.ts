@@ -161,9 +161,11 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
       expect(await store.deliveries.getEndpoint(hook.id)).toBeNull();
     });
 
-    it('notes failures once, clears them, and disables an endpoint once', async () => {
+    it('notes failures once, clears them when a delivery succeeds, and disables an endpoint once', async () => {
       const co = await company();
       const ep = await endpoint(co);
+      const quiet = await endpoint(co, { events: ['other'] });
+      await events(co, 1, () => 'c1');
       const t1 = new Date('2026-01-01T00:00:00.000Z');
       expect((await store.deliveries.noteFailure(ep.id, t1)).toISOString()).toBe(t1.toISOString());
       // Already failing: the first time stays.
@@ -171,8 +173,12 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
         (await store.deliveries.noteFailure(ep.id, new Date('2026-01-02T00:00:00Z'))).toISOString(),
       ).toBe(t1.toISOString());
       expect((await store.deliveries.getEndpoint(ep.id))?.failing_since).toBe(t1.toISOString());
-      await store.deliveries.clearFailures([ep.id]);
+      await store.deliveries.noteFailure(quiet.id, t1);
+      const [c] = await claim(1);
+      await store.deliveries.recordDelivered([{ id: c.delivery.id, code: 200, excerpt: null }], new Date());
       expect((await store.deliveries.getEndpoint(ep.id))?.failing_since).toBeNull();
+      // An endpoint without a success keeps failing.
+      expect((await store.deliveries.getEndpoint(quiet.id))?.failing_since).toBe(t1.toISOString());
 
       expect(await store.deliveries.disable(ep.id, 'gone')).toBe(true);
       expect(await store.deliveries.disable(ep.id, 'again')).toBe(false);

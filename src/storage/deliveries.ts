@@ -165,9 +165,15 @@ export class SqlDeliveryRepo implements DeliveryRepo {
          CROSS JOIN LATERAL (SELECT d.id FROM ${s}.webhook_deliveries d
            WHERE d.id = c.id AND d.status = 'pending' AND d.next_attempt_at <= $1
            FOR UPDATE SKIP LOCKED) l
-         LIMIT $3)
-       UPDATE ${s}.webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2, last_attempt_at = $1
-       FROM due WHERE d.id = due.id RETURNING d.id`,
+         LIMIT $3),
+       claimed AS (UPDATE ${s}.webhook_deliveries d
+         SET attempts = d.attempts + 1, next_attempt_at = $2, last_attempt_at = $1
+         FROM due WHERE d.id = due.id RETURNING d.*)
+       SELECT ${DELIVERY_COLS}, ${ENDPOINT_COLS_W},
+         e.type AS e_type, e.data AS e_data, e.created_at AS e_created_at
+       FROM claimed d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id
+       LEFT JOIN ${s}.events e ON e.id = d.event_id
+       ORDER BY d.id`,
       [
         now.toISOString(),
         leaseUntil.toISOString(),
@@ -178,16 +184,7 @@ export class SqlDeliveryRepo implements DeliveryRepo {
         caps.perSink ?? caps.perEndpoint,
       ],
     );
-    if (!rows.length) return [];
-    const full = await this.sql.query(
-      `SELECT ${DELIVERY_COLS}, ${ENDPOINT_COLS_W},
-         e.type AS e_type, e.data AS e_data, e.created_at AS e_created_at
-       FROM ${s}.webhook_deliveries d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id
-       LEFT JOIN ${s}.events e ON e.id = d.event_id
-       WHERE d.id = ANY($1::bigint[]) ORDER BY d.id`,
-      [rows.map((r) => Number(r.id))],
-    );
-    return full.map((r) => {
+    return rows.map((r) => {
       const delivery = toDelivery(r);
       return {
         delivery,
@@ -223,26 +220,21 @@ export class SqlDeliveryRepo implements DeliveryRepo {
     );
   }
 
-  /** Marks deliveries delivered (still-pending ones only) in one statement. */
+  /** Marks deliveries delivered (still-pending ones only) and clears their endpoints' failure state, in one statement. */
   async recordDelivered(
     items: ReadonlyArray<{ id: number; code: number | null; excerpt: string | null }>,
     at: Date,
   ): Promise<void> {
+    const s = this.s;
     await this.sql.query(
-      `UPDATE ${this.s}.webhook_deliveries d SET status = 'delivered', delivered_at = $4, last_status_code = u.code,
-         last_error = NULL, response_excerpt = u.excerpt
-       FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, code, excerpt)
-       WHERE d.id = u.id AND d.status = 'pending'`,
+      `WITH done AS (UPDATE ${s}.webhook_deliveries d SET status = 'delivered', delivered_at = $4,
+           last_status_code = u.code, last_error = NULL, response_excerpt = u.excerpt
+         FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, code, excerpt)
+         WHERE d.id = u.id AND d.status = 'pending'
+         RETURNING d.endpoint_id)
+       UPDATE ${s}.webhook_endpoints SET failing_since = NULL
+       WHERE id IN (SELECT endpoint_id FROM done) AND failing_since IS NOT NULL`,
       [items.map((i) => i.id), items.map((i) => i.code), items.map((i) => i.excerpt), at.toISOString()],
-    );
-  }
-
-  /** Clears the failure state of endpoints that just succeeded. */
-  async clearFailures(endpointIds: readonly string[]): Promise<void> {
-    await this.sql.query(
-      `UPDATE ${this.s}.webhook_endpoints SET failing_since = NULL
-       WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL`,
-      [endpointIds],
     );
   }
 

@@ -8,6 +8,7 @@ import type { ClaimedDelivery, DeliveryRepo } from '../../ports/deliveries.js';
 import type { EventBus } from '../../ports/event-bus.js';
 import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
+import { createGuardedFetch, type GuardedFetch } from '../../runtime/outbound/guarded-fetch.js';
 import { type PostFn, postRequest } from './http-post.js';
 import { MAX_RETRY_AFTER_MS, nextDelayMs, retryAfterMs } from './retry.js';
 import { signedHeaders } from './signer.js';
@@ -82,6 +83,8 @@ export class DeliveryWorker {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly post: PostFn;
+  /** The guarded fetch with this run's keep-alive pool (made by start(), its idle connections closed by stop()). */
+  private outbound: GuardedFetch | null = null;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -91,6 +94,12 @@ export class DeliveryWorker {
 
   start(): void {
     this.stopped = false;
+    this.outbound?.close();
+    this.outbound = createGuardedFetch({
+      allowPrivate: this.o.settings.allowPrivate,
+      resolve: this.o.resolve,
+      keepAlive: true,
+    });
     this.timer = setInterval(() => this.fill(), this.o.settings.workerIntervalMs);
     this.timer.unref();
     this.unsubscribe = this.o.bus.subscribe(() => this.kick());
@@ -114,6 +123,8 @@ export class DeliveryWorker {
       }),
     ]);
     clearTimeout(timer);
+    this.outbound?.close();
+    this.outbound = null;
   }
 
   /** Attempts in flight in this process (all endpoints). */
@@ -187,13 +198,12 @@ export class DeliveryWorker {
       const now = this.clock.now();
       const lease = new Date(now.getTime() + timeoutMs + 5_000);
       const asked = concurrency - this.inFlight;
-      const claimed = await this.o.store.tx((tx) =>
-        tx.deliveries.claim(now, lease, asked, {
-          perEndpoint: endpointConcurrency,
-          perSink: this.o.settings.sinkConcurrency,
-          busy: this.perEndpoint,
-        }),
-      );
+      // One statement, no transaction around it (BEGIN and COMMIT would be two more round trips per claim).
+      const claimed = await this.o.store.deliveries.claim(now, lease, asked, {
+        perEndpoint: endpointConcurrency,
+        perSink: this.o.settings.sinkConcurrency,
+        busy: this.perEndpoint,
+      });
       for (const c of claimed) this.launch(c);
       // Fewer than asked: nothing more is claimable now (not due, or its endpoint's slots are taken). A finished
       // attempt, a published event or the interval fills again; another claim now would only come back empty.
@@ -255,7 +265,7 @@ export class DeliveryWorker {
   }
 
   /**
-   * Records successes in one transaction (two statements) per flush, and clears their endpoints' failure state.
+   * Records successes in one statement per flush, which also clears their endpoints' failure state.
    * Successes that finish while a flush commits go into the next one (group commit, no added delay).
    */
   private async flushSuccesses(): Promise<void> {
@@ -267,14 +277,10 @@ export class DeliveryWorker {
         const now = this.clock.now();
         let ok = true;
         try {
-          await this.o.store.tx(async (tx) => {
-            const repo = tx.deliveries;
-            await repo.recordDelivered(
-              done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
-              now,
-            );
-            await repo.clearFailures([...new Set(done.map(({ c }) => c.endpoint.id))]);
-          });
+          await this.o.store.deliveries.recordDelivered(
+            done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
+            now,
+          );
         } catch (err) {
           // The leases expire and these deliveries are attempted again (at least once).
           ok = false;
@@ -323,6 +329,7 @@ export class DeliveryWorker {
         timeoutMs: this.o.settings.timeoutMs,
         allowPrivate: this.o.settings.allowPrivate,
         resolve: this.o.resolve,
+        outbound: this.outbound ?? undefined,
       },
     );
     return {

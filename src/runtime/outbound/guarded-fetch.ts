@@ -41,7 +41,7 @@ export interface GuardedFetchOptions {
   keepAlive?: boolean | { idleMs?: number };
 }
 
-/** A guarded fetch that may hold idle connections: `close()` ends them (a no-op without keep-alive). */
+/** A guarded fetch that may hold idle connections: `close()` ends the idle ones (a no-op without keep-alive). */
 export type GuardedFetch = OutboundFetch & { close(): void };
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -264,8 +264,11 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
   return {
     request,
     close() {
-      agents?.http.destroy();
-      agents?.https.destroy();
+      // Idle connections only: a request still running keeps its connection (which closes when idle, unref'd).
+      for (const agent of agents ? [agents.http, agents.https] : []) {
+        for (const list of Object.values(agent.freeSockets))
+          for (const socket of list ?? []) socket.destroy();
+      }
     },
     async download(raw, opts) {
       const res = await request(raw, { maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs });
