@@ -167,3 +167,15 @@ export interface DeliveryRepo {
   /** Pending deliveries in the whole outbox (for the outbox-depth gauge). */
   depth(): Promise<number>;
 }
+
+/** Events whose append also queued deliveries, marked in this process by the store (never serialised). */
+const queued = new WeakSet<object>();
+
+/** Marks an event whose append queued deliveries; returns it. */
+export function markQueued<T extends object>(event: T): T {
+  queued.add(event);
+  return event;
+}
+
+/** True when this process appended the event and the append queued deliveries (the worker claims only then). */
+export const queuedDeliveries = (event: object): boolean => queued.has(event);

@@ -1,6 +1,7 @@
 // Batched writes for group commit: one statement per table for many facts (jsonb_to_recordset), stable lock order.
 import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewLogEvent } from '../domain/model.js';
 import { ACK_ORDER, type MessageStatus } from '../domain/statuses.js';
+import { markQueued } from '../ports/deliveries.js';
 import type { AckInput, AckOutcome, ChatTouch, ContactInput, NewMessage, SentInput } from '../ports/store.js';
 import { messageRecord } from './rows.js';
 import type { Sql } from './sql.js';
@@ -306,8 +307,11 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
              AND (NOT w.inbound_only OR (ev.data->'message'->>'is_from_me') = 'false')
              AND (w.include_groups OR (ev.data->'message'->>'is_group') IS DISTINCT FROM 'true')
              AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text
-           ORDER BY ev.id, w.id)
-         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev ORDER BY id`,
+           ORDER BY ev.id, w.id
+           RETURNING event_id)
+         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at,
+           id IN (SELECT event_id FROM outbox) AS queued
+         FROM ev ORDER BY id`,
         [
           JSON.stringify(
             es.map((e, ord) => ({
@@ -320,7 +324,8 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
           ),
         ],
       );
-      return rows.map(toEvent);
+      // Events that queued deliveries are marked for the local outbox worker (it claims only after those).
+      return rows.map((r) => (r.queued ? markQueued(toEvent(r)) : toEvent(r)));
     },
   };
 }

@@ -1,7 +1,12 @@
 // Storage contract for webhook/agent/sink endpoints and the delivery outbox (claims, outcomes, replays), both drivers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
-import type { ClaimedDelivery, NewEndpoint, WebhookEndpoint } from '../ports/deliveries.js';
+import {
+  type ClaimedDelivery,
+  type NewEndpoint,
+  queuedDeliveries,
+  type WebhookEndpoint,
+} from '../ports/deliveries.js';
 import type { Store } from '../ports/store.js';
 
 const LATER = new Date(Date.now() + 3_600_000);
@@ -190,6 +195,25 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
   });
 
   describe('outbox', () => {
+    it('marks the appended events that queued deliveries (the worker is kicked by those only)', async () => {
+      const co = await company();
+      await endpoint(co, { events: ['wanted'] });
+      const [a, b, c] = await store.events.appendMany(
+        ['wanted', 'ignored', 'wanted'].map((type) => ({
+          type,
+          instance_id: null,
+          company_id: co,
+          data: {},
+        })),
+      );
+      expect([a, b, c].map(queuedDeliveries)).toEqual([true, false, true]);
+      expect(
+        queuedDeliveries(
+          await store.events.append({ type: 'ignored', instance_id: null, company_id: co, data: {} }),
+        ),
+      ).toBe(false);
+    });
+
     it('claims due deliveries oldest first with their endpoint and event, and leases them', async () => {
       const co = await company();
       const ep = await endpoint(co);

@@ -4,7 +4,7 @@ import { commitWithEvents } from '../../core/commit.js';
 import type { EventData } from '../../domain/events.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
-import type { ClaimedDelivery, DeliveryRepo } from '../../ports/deliveries.js';
+import { type ClaimedDelivery, type DeliveryRepo, queuedDeliveries } from '../../ports/deliveries.js';
 import type { EventBus } from '../../ports/event-bus.js';
 import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -60,7 +60,8 @@ interface Success {
 }
 
 /**
- * Polls the outbox every `workerIntervalMs` and at once when events are published; safe with many replicas.
+ * Polls the outbox every `workerIntervalMs`, and at once when this process commits events that queued deliveries;
+ * safe with many replicas.
  * Attempts run as a pump, not in rounds: a freed slot is refilled at once, at most `concurrency` attempts are in
  * flight in the process and at most `endpointConcurrency` per endpoint, so a slow or dead receiver holds only its
  * own slots and every other endpoint's deliveries and retries keep their schedule.
@@ -102,7 +103,11 @@ export class DeliveryWorker {
     });
     this.timer = setInterval(() => this.fill(), this.o.settings.workerIntervalMs);
     this.timer.unref();
-    this.unsubscribe = this.o.bus.subscribe(() => this.kick());
+    // Kicked by this process's appends that queued deliveries; other replicas' are theirs to kick (or the interval's).
+    const bus = this.o.bus;
+    this.unsubscribe = (bus.subscribeLocal ?? bus.subscribe).call(bus, (e) => {
+      if (queuedDeliveries(e)) this.kick();
+    });
     this.kick();
   }
 
