@@ -98,6 +98,22 @@ export interface ClaimCaps {
   perSink?: number;
   /** Attempts each endpoint (by id) already has in flight in this process. */
   busy?: ReadonlyMap<string, number>;
+  /**
+   * Per endpoint (by id), the chat key where its previous claim stopped: its chats are taken from the next key on,
+   * round the end and back to the start (round robin, so a busy endpoint serves every chat in turn). See claimCursor.
+   */
+  after?: ReadonlyMap<string, string>;
+}
+
+/**
+ * The cursor to pass as `caps.after` for an endpoint after a claim that took `keys` (the chat keys it claimed of that
+ * endpoint, chatless ones left out) with cursor `prev`: the last chat the claim's walk took.
+ */
+export function claimCursor(prev: string | undefined, keys: readonly string[]): string | undefined {
+  if (!keys.length) return prev;
+  const last = (ks: readonly string[]) => [...ks].sort().at(-1);
+  const wrapped = prev === undefined ? [] : keys.filter((k) => k <= prev);
+  return last(wrapped.length ? wrapped : keys);
 }
 
 /** The outcome of one attempt, recorded on a still-pending delivery. */
@@ -137,7 +153,8 @@ export interface DeliveryRepo {
    * has in this process, and an endpoint's share of one claim is limited accordingly, so one endpoint's backlog or a
    * hanging receiver never takes the slots of the others; event sinks (rabbitmq, nats) take `caps.perSink`. Claimed
    * rows get `attempts + 1` and a lease (`next_attempt_at = leaseUntil`): a worker that dies leaves them to be
-   * retried. The cost of a claim does not grow with the depth of the backlog.
+   * retried. The cost of a claim does not grow with the depth of the backlog; the chats of an endpoint are walked in
+   * chat-key order from `caps.after` and the walk stops once the endpoint's free slots are filled.
    */
   claim(now: Date, leaseUntil: Date, limit: number, caps?: ClaimCaps): Promise<ClaimedDelivery[]>;
   /** Records the outcome of an attempt. Only a still-pending delivery is changed (replays are not clobbered). */

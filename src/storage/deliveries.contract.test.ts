@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
 import {
   type ClaimedDelivery,
+  claimCursor,
   type NewEndpoint,
   queuedDeliveries,
   type WebhookEndpoint,
@@ -328,6 +329,23 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
       for (const ids of byChat.values()) expect(ids).toEqual([...ids].sort((a, b) => a - b));
       expect(ofEndpoint(seen, ep)).toHaveLength(3000);
     }, 120_000);
+
+    it('walks the chats of an endpoint from its cursor round to the start, only as far as its free slots', async () => {
+      const co = await company();
+      const ep = await endpoint(co);
+      await events(co, 10, (i) => `c${i}`);
+      const keys = (cs: ClaimedDelivery[]) => cs.map((c) => c.delivery.chat_key!);
+      const first = await claim(100, { perEndpoint: 3, after: new Map([[ep.id, 'c5']]) });
+      expect(keys(first)).toEqual(['c6', 'c7', 'c8']);
+      expect(claimCursor('c5', keys(first))).toBe('c8');
+      const second = await claim(100, { perEndpoint: 3, after: new Map([[ep.id, 'c8']]) });
+      expect(keys(second)).toEqual(['c0', 'c1', 'c9']);
+      expect(claimCursor('c8', keys(second))).toBe('c1');
+      // Chats in flight are skipped; without a cursor the walk starts at the first chat.
+      expect(keys(await claim(100, { perEndpoint: 10 }))).toEqual(['c2', 'c3', 'c4', 'c5']);
+      expect(claimCursor(undefined, [])).toBeUndefined();
+      expect(claimCursor('c3', [])).toBe('c3');
+    });
 
     it('concurrent claimers: each delivery is claimed by exactly one, and a chat only after its earlier one', async () => {
       const co = await company();

@@ -4,7 +4,12 @@ import { commitWithEvents } from '../../core/commit.js';
 import type { EventData } from '../../domain/events.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
-import { type ClaimedDelivery, type DeliveryRepo, queuedDeliveries } from '../../ports/deliveries.js';
+import {
+  type ClaimedDelivery,
+  claimCursor,
+  type DeliveryRepo,
+  queuedDeliveries,
+} from '../../ports/deliveries.js';
 import type { EventBus } from '../../ports/event-bus.js';
 import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
@@ -76,6 +81,8 @@ export class DeliveryWorker {
   /** Attempts in flight: all together, and per endpoint id. */
   private inFlight = 0;
   private readonly perEndpoint = new Map<string, number>();
+  /** Per endpoint, the chat key where its last claim stopped (the next claim goes on from there). */
+  private readonly cursors = new Map<string, string>();
   /** Attempts started since the worker was made (tick() reports its own share). */
   private attempts = 0;
   private idleWaiters: Array<() => void> = [];
@@ -208,11 +215,24 @@ export class DeliveryWorker {
         perEndpoint: endpointConcurrency,
         perSink: this.o.settings.sinkConcurrency,
         busy: this.perEndpoint,
+        after: this.cursors,
       });
+      this.advanceCursors(claimed);
       for (const c of claimed) this.launch(c);
       // Fewer than asked: nothing more is claimable now (not due, or its endpoint's slots are taken). A finished
       // attempt, a published event or the interval fills again; another claim now would only come back empty.
       if (claimed.length < asked) break;
+    }
+  }
+
+  private advanceCursors(claimed: readonly ClaimedDelivery[]): void {
+    const keys = new Map<string, string[]>();
+    for (const { delivery: d } of claimed) {
+      if (d.chat_key !== null) keys.set(d.endpoint_id, [...(keys.get(d.endpoint_id) ?? []), d.chat_key]);
+    }
+    for (const [ep, ks] of keys) {
+      const next = claimCursor(this.cursors.get(ep), ks);
+      if (next !== undefined) this.cursors.set(ep, next);
     }
   }
 
