@@ -146,12 +146,15 @@ main(async () => {
 
     // Phase 2, live: events committed while the worker runs → commit-to-receipt lag.
     progress(`webhook-throughput: ${live} live events for the lag`);
+    // Only the live events: the backlog's last batch is published a moment after the drain starts (d0), so a
+    // filter on d0 counted it and its drain time as lag.
+    const l0 = performance.now();
     await commit(events, events + live);
     await drain();
     const lags: number[] = [];
     for (const [id, c] of committed) {
       const at = received.get(id);
-      if (at !== undefined && at >= d0 && c >= d0) lags.push(at - c);
+      if (at !== undefined && c >= l0) lags.push(at - c);
     }
 
     progress(
