@@ -51,9 +51,9 @@ afterEach(async () => {
   rx.respond = () => ({ status: 200 });
 });
 
-function worker(settings: Partial<WebhookSettings> = {}) {
+function worker(settings: Partial<WebhookSettings> = {}, store = db.store) {
   return new DeliveryWorker({
-    store: db.store,
+    store,
     bus,
     logger: silent,
     clock,
@@ -271,22 +271,7 @@ describe('delivery worker', () => {
     const store = new Proxy(db.store, {
       get: (t, k) => (k === 'deliveries' ? counted : Reflect.get(t, k)),
     });
-    const w = new DeliveryWorker({
-      store,
-      bus,
-      logger: silent,
-      clock,
-      random: () => 0.5,
-      settings: {
-        allowPrivate: true,
-        retryScheduleMs: [0],
-        disableAfterMs: 86_400_000,
-        timeoutMs: 5_000,
-        workerIntervalMs: 60_000,
-        concurrency: 8,
-        endpointConcurrency: 8,
-      },
-    });
+    const w = worker({ concurrency: 8, endpointConcurrency: 8 }, store);
     const turn = () => new Promise<void>((r) => setImmediate(r));
     w.start();
     // The claim start() kicks off runs first.
