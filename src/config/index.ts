@@ -136,7 +136,7 @@ const envSchema = z.object({
   OUTBOUND_TIMEOUT_MS: int(30_000, 100, 600_000),
   OUTBOUND_MAX_REDIRECTS: int(3, 0, 10),
   WEBHOOK_CONCURRENCY: int(64, 1, 10_000),
-  WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 1_000),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(32, 1, 1_000),
   /** Event sinks (issue 20): publishes in flight per RabbitMQ/NATS sink and process (a broker pipelines them). */
   SINK_CONCURRENCY: int(32, 1, 1_000),
   /**
@@ -270,7 +270,7 @@ export interface Config {
     workerIntervalMs: number;
     /** Attempts in flight in this process, all endpoints together (WEBHOOK_CONCURRENCY, default 64). */
     concurrency: number;
-    /** Attempts in flight in this process for one endpoint (WEBHOOK_ENDPOINT_CONCURRENCY, default 4). */
+    /** Attempts in flight in this process for one endpoint (WEBHOOK_ENDPOINT_CONCURRENCY, default 32). */
     endpointConcurrency: number;
     /** Publishes in flight in this process for one event sink (SINK_CONCURRENCY, default 32; else endpointConcurrency). */
     sinkConcurrency?: number;

@@ -98,6 +98,22 @@ export interface ClaimCaps {
   perSink?: number;
   /** Attempts each endpoint (by id) already has in flight in this process. */
   busy?: ReadonlyMap<string, number>;
+  /**
+   * Per endpoint (by id), the chat key where its previous claim stopped: its chats are taken from the next key on,
+   * round the end and back to the start (round robin, so a busy endpoint serves every chat in turn). See claimCursor.
+   */
+  after?: ReadonlyMap<string, string>;
+}
+
+/**
+ * The cursor to pass as `caps.after` for an endpoint after a claim that took `keys` (the chat keys it claimed of that
+ * endpoint, chatless ones left out) with cursor `prev`: the last chat the claim's walk took.
+ */
+export function claimCursor(prev: string | undefined, keys: readonly string[]): string | undefined {
+  if (!keys.length) return prev;
+  const last = (ks: readonly string[]) => [...ks].sort().at(-1);
+  const wrapped = prev === undefined ? [] : keys.filter((k) => k <= prev);
+  return last(wrapped.length ? wrapped : keys);
 }
 
 /** The outcome of one attempt, recorded on a still-pending delivery. */
@@ -131,24 +147,23 @@ export interface DeliveryRepo {
   updateEndpoint(id: string, patch: EndpointPatch): Promise<WebhookEndpoint | null>;
   deleteEndpoint(id: string): Promise<boolean>;
   /**
-   * Claims due deliveries with FOR UPDATE SKIP LOCKED (call inside a short transaction), oldest due first. A
+   * Claims due deliveries with FOR UPDATE SKIP LOCKED in one statement (on the pool or in a transaction). A
    * delivery is skipped while an earlier pending delivery of the same endpoint and chat exists (per-chat order). At
    * most `caps.perEndpoint` deliveries of one endpoint are in flight: `caps.busy` says how many each endpoint already
    * has in this process, and an endpoint's share of one claim is limited accordingly, so one endpoint's backlog or a
    * hanging receiver never takes the slots of the others; event sinks (rabbitmq, nats) take `caps.perSink`. Claimed
    * rows get `attempts + 1` and a lease (`next_attempt_at = leaseUntil`): a worker that dies leaves them to be
-   * retried. The cost of a claim does not grow with the depth of the backlog.
+   * retried. The cost of a claim does not grow with the depth of the backlog; the chats of an endpoint are walked in
+   * chat-key order from `caps.after` and the walk stops once the endpoint's free slots are filled.
    */
   claim(now: Date, leaseUntil: Date, limit: number, caps?: ClaimCaps): Promise<ClaimedDelivery[]>;
   /** Records the outcome of an attempt. Only a still-pending delivery is changed (replays are not clobbered). */
   record(id: number, r: AttemptRecord): Promise<void>;
-  /** Marks deliveries delivered (still-pending ones only) in one statement. */
+  /** Marks deliveries delivered (still-pending ones only) and clears their endpoints' failure state, in one statement. */
   recordDelivered(
     items: ReadonlyArray<{ id: number; code: number | null; excerpt: string | null }>,
     at: Date,
   ): Promise<void>;
-  /** Clears the failure state of endpoints that just succeeded. */
-  clearFailures(endpointIds: readonly string[]): Promise<void>;
   /** Marks an endpoint failing since `at` (kept if already failing); returns since when it has been failing. */
   noteFailure(endpointId: string, at: Date): Promise<Date>;
   /** Disables an endpoint; true when it was enabled (so the caller emits the event once). */
@@ -169,3 +184,15 @@ export interface DeliveryRepo {
   /** Pending deliveries in the whole outbox (for the outbox-depth gauge). */
   depth(): Promise<number>;
 }
+
+/** Events whose append also queued deliveries, marked in this process by the store (never serialised). */
+const queued = new WeakSet<object>();
+
+/** Marks an event whose append queued deliveries; returns it. */
+export function markQueued<T extends object>(event: T): T {
+  queued.add(event);
+  return event;
+}
+
+/** True when this process appended the event and the append queued deliveries (the worker claims only then). */
+export const queuedDeliveries = (event: object): boolean => queued.has(event);

@@ -2,6 +2,7 @@
 import { DEPLOYMENT_COMPANY, type GatewayEvent, type Message, type NewLogEvent } from '../domain/model.js';
 import { phoneOfUserJid } from '../domain/phones.js';
 import { ACK_ORDER, type MessageStatus } from '../domain/statuses.js';
+import { markQueued } from '../ports/deliveries.js';
 import type {
   AckInput,
   AckOutcome,
@@ -142,6 +143,11 @@ const outbox = (s: string) =>
      AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text
    ORDER BY ev.id, w.id`;
 
+/** The appended events in id order, each with whether the outbox part queued deliveries for it (`queued`). */
+const selectQueued = `SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at,
+    id IN (SELECT event_id FROM outbox) AS queued
+  FROM ev ORDER BY id`;
+
 export interface BatchWriteDeps {
   sql: Sql;
   /** Quoted schema. */
@@ -153,6 +159,8 @@ export interface BatchWriteDeps {
 
 /** The batched repository methods over one connection (inside a transaction: the transaction's). */
 export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }: BatchWriteDeps) {
+  // Events whose append queued deliveries are marked for the local outbox worker (it claims only after those).
+  const eventOf = (r: Row): GatewayEvent => (r.queued ? markQueued(toEvent(r)) : toEvent(r));
   return {
     async insertMany(ms: readonly NewMessage[]): Promise<Array<Message | null>> {
       if (!ms.length) return [];
@@ -209,11 +217,11 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
              'timestamp', ${isoSql('ts')}, 'created_at', ${isoSql('created_at')}, 'sender_phone', sender_phone))
            FROM n ORDER BY ord
            RETURNING id, type, instance_id, company_id, data, created_at),
-         outbox AS (${outbox(s)})
-         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev ORDER BY id`,
+         outbox AS (${outbox(s)} RETURNING event_id)
+         ${selectQueued}`,
         [messageSet(ms), [...new Set(activityDue)].sort()],
       );
-      return rows.map(toEvent);
+      return rows.map(eventOf);
     },
 
     async recordSent(
@@ -389,8 +397,8 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
            FROM jsonb_to_recordset($1::jsonb) AS v(ord int, type text, instance_id uuid, company_id text, data jsonb)
            ORDER BY v.ord
            RETURNING id, type, instance_id, company_id, data, created_at),
-         outbox AS (${outbox(s)})
-         SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ev ORDER BY id`,
+         outbox AS (${outbox(s)} RETURNING event_id)
+         ${selectQueued}`,
         [
           JSON.stringify(
             es.map((e, ord) => ({
@@ -403,7 +411,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
           ),
         ],
       );
-      return rows.map(toEvent);
+      return rows.map(eventOf);
     },
   };
 }

@@ -1,7 +1,13 @@
 // Storage contract for webhook/agent/sink endpoints and the delivery outbox (claims, outcomes, replays), both drivers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
-import type { ClaimedDelivery, NewEndpoint, WebhookEndpoint } from '../ports/deliveries.js';
+import {
+  type ClaimedDelivery,
+  claimCursor,
+  type NewEndpoint,
+  queuedDeliveries,
+  type WebhookEndpoint,
+} from '../ports/deliveries.js';
 import type { Store } from '../ports/store.js';
 
 const LATER = new Date(Date.now() + 3_600_000);
@@ -159,9 +165,11 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
       expect(await store.deliveries.getEndpoint(hook.id)).toBeNull();
     });
 
-    it('notes failures once, clears them, and disables an endpoint once', async () => {
+    it('notes failures once, clears them when a delivery succeeds, and disables an endpoint once', async () => {
       const co = await company();
       const ep = await endpoint(co);
+      const quiet = await endpoint(co, { events: ['other'] });
+      await events(co, 1, () => 'c1');
       const t1 = new Date('2026-01-01T00:00:00.000Z');
       expect((await store.deliveries.noteFailure(ep.id, t1)).toISOString()).toBe(t1.toISOString());
       // Already failing: the first time stays.
@@ -169,8 +177,12 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
         (await store.deliveries.noteFailure(ep.id, new Date('2026-01-02T00:00:00Z'))).toISOString(),
       ).toBe(t1.toISOString());
       expect((await store.deliveries.getEndpoint(ep.id))?.failing_since).toBe(t1.toISOString());
-      await store.deliveries.clearFailures([ep.id]);
+      await store.deliveries.noteFailure(quiet.id, t1);
+      const [c] = await claim(1);
+      await store.deliveries.recordDelivered([{ id: c.delivery.id, code: 200, excerpt: null }], new Date());
       expect((await store.deliveries.getEndpoint(ep.id))?.failing_since).toBeNull();
+      // An endpoint without a success keeps failing.
+      expect((await store.deliveries.getEndpoint(quiet.id))?.failing_since).toBe(t1.toISOString());
 
       expect(await store.deliveries.disable(ep.id, 'gone')).toBe(true);
       expect(await store.deliveries.disable(ep.id, 'again')).toBe(false);
@@ -182,6 +194,25 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
   });
 
   describe('outbox', () => {
+    it('marks the appended events that queued deliveries (the worker is kicked by those only)', async () => {
+      const co = await company();
+      await endpoint(co, { events: ['wanted'] });
+      const [a, b, c] = await store.events.appendMany(
+        ['wanted', 'ignored', 'wanted'].map((type) => ({
+          type,
+          instance_id: null,
+          company_id: co,
+          data: {},
+        })),
+      );
+      expect([a, b, c].map(queuedDeliveries)).toEqual([true, false, true]);
+      expect(
+        queuedDeliveries(
+          await store.events.append({ type: 'ignored', instance_id: null, company_id: co, data: {} }),
+        ),
+      ).toBe(false);
+    });
+
     it('claims due deliveries oldest first with their endpoint and event, and leases them', async () => {
       const co = await company();
       const ep = await endpoint(co);
@@ -296,6 +327,23 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
       for (const ids of byChat.values()) expect(ids).toEqual([...ids].sort((a, b) => a - b));
       expect(ofEndpoint(seen, ep)).toHaveLength(3000);
     }, 120_000);
+
+    it('walks the chats of an endpoint from its cursor round to the start, only as far as its free slots', async () => {
+      const co = await company();
+      const ep = await endpoint(co);
+      await events(co, 10, (i) => `c${i}`);
+      const keys = (cs: ClaimedDelivery[]) => cs.map((c) => c.delivery.chat_key!);
+      const first = await claim(100, { perEndpoint: 3, after: new Map([[ep.id, 'c5']]) });
+      expect(keys(first)).toEqual(['c6', 'c7', 'c8']);
+      expect(claimCursor('c5', keys(first))).toBe('c8');
+      const second = await claim(100, { perEndpoint: 3, after: new Map([[ep.id, 'c8']]) });
+      expect(keys(second)).toEqual(['c0', 'c1', 'c9']);
+      expect(claimCursor('c8', keys(second))).toBe('c1');
+      // Chats in flight are skipped; without a cursor the walk starts at the first chat.
+      expect(keys(await claim(100, { perEndpoint: 10 }))).toEqual(['c2', 'c3', 'c4', 'c5']);
+      expect(claimCursor(undefined, [])).toBeUndefined();
+      expect(claimCursor('c3', [])).toBe('c3');
+    });
 
     it('concurrent claimers: each delivery is claimed by exactly one, and a chat only after its earlier one', async () => {
       const co = await company();

@@ -122,9 +122,11 @@ export class SqlDeliveryRepo implements DeliveryRepo {
 
   /**
    * See the port. The candidates are the heads of the chats (an earlier pending delivery holds a chat's later ones
-   * back), found per enabled endpoint with free slots by a skip scan of webhook_deliveries_chat_idx (one probe per
-   * chat, however many deliveries wait in it), plus the due deliveries without a chat (webhook_deliveries_chatless_idx,
-   * read only as far as the endpoint's free slots). No statement reads a chat's whole backlog.
+   * back), found per enabled endpoint with free slots by walking webhook_deliveries_chat_idx chat by chat (one probe
+   * per chat, however many deliveries wait in it) from the endpoint's cursor (`caps.after`) to the end and then from
+   * the start up to the cursor, stopping as soon as the endpoint's free slots are filled: a claim reads the chats it
+   * takes plus the ones it skips (in flight or waiting for a retry), not every waiting chat. Plus the due deliveries
+   * without a chat (webhook_deliveries_chatless_idx, read only as far as the endpoint's free slots).
    */
   async claim(
     now: Date,
@@ -134,27 +136,36 @@ export class SqlDeliveryRepo implements DeliveryRepo {
   ): Promise<ClaimedDelivery[]> {
     const s = this.s;
     const busy = [...(caps.busy ?? new Map<string, number>())].filter(([, n]) => n > 0);
+    const after = [...(caps.after ?? new Map<string, string>())];
+    /** The due chat heads of endpoint f whose chat key is above `lower` (if given) and at most `upper` (if given). */
+    const heads = (lower: string, upper: string) => {
+      const chats = (
+        from: string,
+      ) => `SELECT d.id, d.chat_key, d.next_attempt_at FROM ${s}.webhook_deliveries d
+         WHERE d.endpoint_id = f.id AND d.status = 'pending' AND ${from} AND ${upper}
+         ORDER BY d.chat_key, d.id LIMIT 1`;
+      return `(WITH RECURSIVE heads AS (
+           (${chats(lower)})
+           UNION ALL
+           SELECT n.id, n.chat_key, n.next_attempt_at FROM heads h
+           CROSS JOIN LATERAL (${chats('d.chat_key > h.chat_key')}) n)
+         SELECT id, next_attempt_at FROM heads WHERE next_attempt_at <= $1 LIMIT f.slots)`;
+    };
     const rows = await this.sql.query(
       `WITH busy AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS b(endpoint_id, n)),
+       cursors AS (SELECT * FROM unnest($8::uuid[], $9::text[]) AS a(endpoint_id, chat_key)),
        free AS (
          SELECT w.id, LEAST(CASE WHEN w.kind IN ('rabbitmq', 'nats') THEN $7::int ELSE $6::int END
-             - COALESCE(b.n, 0), $3::int) AS slots
+             - COALESCE(b.n, 0), $3::int) AS slots, COALESCE(a.chat_key, '') AS after
          FROM ${s}.webhook_endpoints w LEFT JOIN busy b ON b.endpoint_id = w.id
+         LEFT JOIN cursors a ON a.endpoint_id = w.id
          WHERE w.enabled),
        cand AS (
          SELECT c.id, c.next_attempt_at, f.slots,
            row_number() OVER (PARTITION BY f.id ORDER BY c.next_attempt_at, c.id) AS slot
          FROM free f CROSS JOIN LATERAL (
-           WITH RECURSIVE heads AS (
-             (SELECT d.id, d.chat_key, d.next_attempt_at FROM ${s}.webhook_deliveries d
-              WHERE d.endpoint_id = f.id AND d.status = 'pending' AND d.chat_key IS NOT NULL
-              ORDER BY d.chat_key, d.id LIMIT 1)
-             UNION ALL
-             SELECT n.id, n.chat_key, n.next_attempt_at FROM heads h CROSS JOIN LATERAL (
-               SELECT d.id, d.chat_key, d.next_attempt_at FROM ${s}.webhook_deliveries d
-               WHERE d.endpoint_id = f.id AND d.status = 'pending' AND d.chat_key > h.chat_key
-               ORDER BY d.chat_key, d.id LIMIT 1) n)
-           SELECT id, next_attempt_at FROM heads WHERE next_attempt_at <= $1
+           (SELECT * FROM (${heads('d.chat_key > f.after', 'true')}
+             UNION ALL ${heads('d.chat_key IS NOT NULL', 'd.chat_key <= f.after')}) h LIMIT f.slots)
            UNION ALL
            (SELECT d.id, d.next_attempt_at FROM ${s}.webhook_deliveries d
             WHERE d.endpoint_id = f.id AND d.status = 'pending' AND d.chat_key IS NULL AND d.next_attempt_at <= $1
@@ -165,9 +176,15 @@ export class SqlDeliveryRepo implements DeliveryRepo {
          CROSS JOIN LATERAL (SELECT d.id FROM ${s}.webhook_deliveries d
            WHERE d.id = c.id AND d.status = 'pending' AND d.next_attempt_at <= $1
            FOR UPDATE SKIP LOCKED) l
-         LIMIT $3)
-       UPDATE ${s}.webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $2, last_attempt_at = $1
-       FROM due WHERE d.id = due.id RETURNING d.id`,
+         LIMIT $3),
+       claimed AS (UPDATE ${s}.webhook_deliveries d
+         SET attempts = d.attempts + 1, next_attempt_at = $2, last_attempt_at = $1
+         FROM due WHERE d.id = due.id RETURNING d.*)
+       SELECT ${DELIVERY_COLS}, ${ENDPOINT_COLS_W},
+         e.type AS e_type, e.data AS e_data, e.created_at AS e_created_at
+       FROM claimed d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id
+       LEFT JOIN ${s}.events e ON e.id = d.event_id
+       ORDER BY d.id`,
       [
         now.toISOString(),
         leaseUntil.toISOString(),
@@ -176,18 +193,11 @@ export class SqlDeliveryRepo implements DeliveryRepo {
         busy.map(([, n]) => n),
         caps.perEndpoint,
         caps.perSink ?? caps.perEndpoint,
+        after.map(([id]) => id),
+        after.map(([, key]) => key),
       ],
     );
-    if (!rows.length) return [];
-    const full = await this.sql.query(
-      `SELECT ${DELIVERY_COLS}, ${ENDPOINT_COLS_W},
-         e.type AS e_type, e.data AS e_data, e.created_at AS e_created_at
-       FROM ${s}.webhook_deliveries d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id
-       LEFT JOIN ${s}.events e ON e.id = d.event_id
-       WHERE d.id = ANY($1::bigint[]) ORDER BY d.id`,
-      [rows.map((r) => Number(r.id))],
-    );
-    return full.map((r) => {
+    return rows.map((r) => {
       const delivery = toDelivery(r);
       return {
         delivery,
@@ -223,26 +233,21 @@ export class SqlDeliveryRepo implements DeliveryRepo {
     );
   }
 
-  /** Marks deliveries delivered (still-pending ones only) in one statement. */
+  /** Marks deliveries delivered (still-pending ones only) and clears their endpoints' failure state, in one statement. */
   async recordDelivered(
     items: ReadonlyArray<{ id: number; code: number | null; excerpt: string | null }>,
     at: Date,
   ): Promise<void> {
+    const s = this.s;
     await this.sql.query(
-      `UPDATE ${this.s}.webhook_deliveries d SET status = 'delivered', delivered_at = $4, last_status_code = u.code,
-         last_error = NULL, response_excerpt = u.excerpt
-       FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, code, excerpt)
-       WHERE d.id = u.id AND d.status = 'pending'`,
+      `WITH done AS (UPDATE ${s}.webhook_deliveries d SET status = 'delivered', delivered_at = $4,
+           last_status_code = u.code, last_error = NULL, response_excerpt = u.excerpt
+         FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, code, excerpt)
+         WHERE d.id = u.id AND d.status = 'pending'
+         RETURNING d.endpoint_id)
+       UPDATE ${s}.webhook_endpoints SET failing_since = NULL
+       WHERE id IN (SELECT endpoint_id FROM done) AND failing_since IS NOT NULL`,
       [items.map((i) => i.id), items.map((i) => i.code), items.map((i) => i.excerpt), at.toISOString()],
-    );
-  }
-
-  /** Clears the failure state of endpoints that just succeeded. */
-  async clearFailures(endpointIds: readonly string[]): Promise<void> {
-    await this.sql.query(
-      `UPDATE ${this.s}.webhook_endpoints SET failing_since = NULL
-       WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL`,
-      [endpointIds],
     );
   }
 

@@ -49,9 +49,9 @@ afterEach(async () => {
   rx.respond = () => ({ status: 200 });
 });
 
-function worker(settings: Partial<WebhookSettings> = {}) {
+function worker(settings: Partial<WebhookSettings> = {}, store = db.store) {
   return new DeliveryWorker({
-    store: db.store,
+    store,
     bus,
     logger: silent,
     clock,
@@ -252,5 +252,46 @@ describe('delivery worker', () => {
     const ids = rx.requests.filter((r) => r.path === '/shared').map((r) => r.headers['webhook-id']);
     expect(new Set(ids).size).toBe(30);
     expect(ids).toHaveLength(30);
+  });
+
+  it('claims at once only after a commit of this process that queued deliveries', async () => {
+    let claims = 0;
+    const deliveriesRepo = db.store.deliveries;
+    const counted = new Proxy(deliveriesRepo, {
+      get: (t, k) =>
+        k === 'claim'
+          ? (...a: Parameters<typeof t.claim>) => {
+              claims++;
+              return t.claim(...a);
+            }
+          : Reflect.get(t, k),
+    });
+    const store = new Proxy(db.store, {
+      get: (t, k) => (k === 'deliveries' ? counted : Reflect.get(t, k)),
+    });
+    const w = worker({ concurrency: 8, endpointConcurrency: 8 }, store);
+    const turn = () => new Promise<void>((r) => setImmediate(r));
+    w.start();
+    // The claim start() kicks off runs first.
+    await turn();
+    await w.tick();
+    const before = claims;
+    // No endpoint takes it: nothing queued, no claim.
+    await emitMessage('k-none', 'nobody listens');
+    await turn();
+    await turn();
+    expect(claims).toBe(before);
+    const ep = await endpoint('/kick');
+    await emitMessage('k-1', 'queued');
+    await turn();
+    await turn();
+    expect(claims).toBe(before + 1);
+    await w.tick();
+    for (let i = 0; i < 3; i++) {
+      await emitMessage('k-1', `again ${i}`);
+      await w.tick();
+    }
+    expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(Array(4).fill('delivered'));
+    await w.stop();
   });
 });

@@ -4,10 +4,16 @@ import { commitWithEvents } from '../../core/commit.js';
 import type { EventData } from '../../domain/events.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
-import type { ClaimedDelivery, DeliveryRepo } from '../../ports/deliveries.js';
+import {
+  type ClaimedDelivery,
+  claimCursor,
+  type DeliveryRepo,
+  queuedDeliveries,
+} from '../../ports/deliveries.js';
 import type { EventBus } from '../../ports/event-bus.js';
 import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
+import { createGuardedFetch, type GuardedFetch } from '../../runtime/outbound/guarded-fetch.js';
 import { type PostFn, postRequest } from './http-post.js';
 import { MAX_RETRY_AFTER_MS, nextDelayMs, retryAfterMs } from './retry.js';
 import { signedHeaders } from './signer.js';
@@ -59,7 +65,8 @@ interface Success {
 }
 
 /**
- * Polls the outbox every `workerIntervalMs` and at once when events are published; safe with many replicas.
+ * Polls the outbox every `workerIntervalMs`, and at once when this process commits events that queued deliveries;
+ * safe with many replicas.
  * Attempts run as a pump, not in rounds: a freed slot is refilled at once, at most `concurrency` attempts are in
  * flight in the process and at most `endpointConcurrency` per endpoint, so a slow or dead receiver holds only its
  * own slots and every other endpoint's deliveries and retries keep their schedule.
@@ -74,6 +81,8 @@ export class DeliveryWorker {
   /** Attempts in flight: all together, and per endpoint id. */
   private inFlight = 0;
   private readonly perEndpoint = new Map<string, number>();
+  /** Per endpoint, the chat key where its last claim stopped (the next claim goes on from there). */
+  private readonly cursors = new Map<string, string>();
   /** Attempts started since the worker was made (tick() reports its own share). */
   private attempts = 0;
   private idleWaiters: Array<() => void> = [];
@@ -82,6 +91,8 @@ export class DeliveryWorker {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly post: PostFn;
+  /** The guarded fetch with this run's keep-alive pool (made by start(), its idle connections closed by stop()). */
+  private outbound: GuardedFetch | null = null;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -91,9 +102,19 @@ export class DeliveryWorker {
 
   start(): void {
     this.stopped = false;
+    this.outbound?.close();
+    this.outbound = createGuardedFetch({
+      allowPrivate: this.o.settings.allowPrivate,
+      resolve: this.o.resolve,
+      keepAlive: true,
+    });
     this.timer = setInterval(() => this.fill(), this.o.settings.workerIntervalMs);
     this.timer.unref();
-    this.unsubscribe = this.o.bus.subscribe(() => this.kick());
+    // Kicked by this process's appends that queued deliveries; other replicas' are theirs to kick (or the interval's).
+    const bus = this.o.bus;
+    this.unsubscribe = (bus.subscribeLocal ?? bus.subscribe).call(bus, (e) => {
+      if (queuedDeliveries(e)) this.kick();
+    });
     this.kick();
   }
 
@@ -114,6 +135,8 @@ export class DeliveryWorker {
       }),
     ]);
     clearTimeout(timer);
+    this.outbound?.close();
+    this.outbound = null;
   }
 
   /** Attempts in flight in this process (all endpoints). */
@@ -187,17 +210,29 @@ export class DeliveryWorker {
       const now = this.clock.now();
       const lease = new Date(now.getTime() + timeoutMs + 5_000);
       const asked = concurrency - this.inFlight;
-      const claimed = await this.o.store.tx((tx) =>
-        tx.deliveries.claim(now, lease, asked, {
-          perEndpoint: endpointConcurrency,
-          perSink: this.o.settings.sinkConcurrency,
-          busy: this.perEndpoint,
-        }),
-      );
+      // One statement, no transaction around it (BEGIN and COMMIT would be two more round trips per claim).
+      const claimed = await this.o.store.deliveries.claim(now, lease, asked, {
+        perEndpoint: endpointConcurrency,
+        perSink: this.o.settings.sinkConcurrency,
+        busy: this.perEndpoint,
+        after: this.cursors,
+      });
+      this.advanceCursors(claimed);
       for (const c of claimed) this.launch(c);
       // Fewer than asked: nothing more is claimable now (not due, or its endpoint's slots are taken). A finished
       // attempt, a published event or the interval fills again; another claim now would only come back empty.
       if (claimed.length < asked) break;
+    }
+  }
+
+  private advanceCursors(claimed: readonly ClaimedDelivery[]): void {
+    const keys = new Map<string, string[]>();
+    for (const { delivery: d } of claimed) {
+      if (d.chat_key !== null) keys.set(d.endpoint_id, [...(keys.get(d.endpoint_id) ?? []), d.chat_key]);
+    }
+    for (const [ep, ks] of keys) {
+      const next = claimCursor(this.cursors.get(ep), ks);
+      if (next !== undefined) this.cursors.set(ep, next);
     }
   }
 
@@ -255,7 +290,7 @@ export class DeliveryWorker {
   }
 
   /**
-   * Records successes in one transaction (two statements) per flush, and clears their endpoints' failure state.
+   * Records successes in one statement per flush, which also clears their endpoints' failure state.
    * Successes that finish while a flush commits go into the next one (group commit, no added delay).
    */
   private async flushSuccesses(): Promise<void> {
@@ -267,14 +302,10 @@ export class DeliveryWorker {
         const now = this.clock.now();
         let ok = true;
         try {
-          await this.o.store.tx(async (tx) => {
-            const repo = tx.deliveries;
-            await repo.recordDelivered(
-              done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
-              now,
-            );
-            await repo.clearFailures([...new Set(done.map(({ c }) => c.endpoint.id))]);
-          });
+          await this.o.store.deliveries.recordDelivered(
+            done.map(({ c, out }) => ({ id: c.delivery.id, code: out.code, excerpt: out.excerpt })),
+            now,
+          );
         } catch (err) {
           // The leases expire and these deliveries are attempted again (at least once).
           ok = false;
@@ -323,6 +354,7 @@ export class DeliveryWorker {
         timeoutMs: this.o.settings.timeoutMs,
         allowPrivate: this.o.settings.allowPrivate,
         resolve: this.o.resolve,
+        outbound: this.outbound ?? undefined,
       },
     );
     return {

@@ -57,18 +57,18 @@ beforeEach(() => {
   allowedHandler = (_req, res) => res.end('ok');
 });
 
-const resolver = () =>
-  dns({
-    'public.test': ['127.0.0.2'],
-    'canary.test': ['127.0.0.1'],
-    'mixed.test': ['127.0.0.2', '127.0.0.1'],
-    'mapped.test': ['::ffff:127.0.0.1'],
-    'metadata.test': ['169.254.169.254'],
-    'sixtofour.test': ['2002:7f00:1::'],
-    'nat64.test': ['64:ff9b::7f00:1'],
-    'teredo.test': ['2001:0:4136:e378:8000:63bf:3fff:fdd2'],
-    localhost: ['127.0.0.1', '::1'],
-  });
+const TABLE: Record<string, string[]> = {
+  'public.test': ['127.0.0.2'],
+  'canary.test': ['127.0.0.1'],
+  'mixed.test': ['127.0.0.2', '127.0.0.1'],
+  'mapped.test': ['::ffff:127.0.0.1'],
+  'metadata.test': ['169.254.169.254'],
+  'sixtofour.test': ['2002:7f00:1::'],
+  'nat64.test': ['64:ff9b::7f00:1'],
+  'teredo.test': ['2001:0:4136:e378:8000:63bf:3fff:fdd2'],
+  localhost: ['127.0.0.1', '::1'],
+};
+const resolver = () => dns(TABLE);
 const guarded = (o: { allowPrivate?: boolean; maxRedirects?: number } = {}) =>
   createGuardedFetch({
     allowPrivate: o.allowPrivate ?? false,
@@ -270,5 +270,77 @@ describe('guarded fetch: limits and error texts', () => {
       .catch((e: Error) => e);
     expect(refused).toMatchObject({ code: 'SB_ERR_FETCH_FAILED' });
     expect((refused as Error).message).not.toContain('127.0.0.2');
+  });
+});
+
+describe('guarded fetch: keep-alive', () => {
+  const keepAlive = (table: Record<string, string[]> = TABLE) =>
+    createGuardedFetch({
+      allowPrivate: false,
+      resolve: async (host) => dns(table)(host),
+      blocked: testPolicy,
+      timeoutMs: 3000,
+      keepAlive: true,
+    });
+  const ports = (): number[] => [];
+  let seenPorts = ports();
+  beforeEach(() => {
+    seenPorts = ports();
+    allowedHandler = (req, res) => {
+      seenPorts.push(req.socket.remotePort ?? 0);
+      res.end('ok');
+    };
+  });
+
+  it('sends one request after another on the same connection (and without keep-alive on new ones)', async () => {
+    const f = keepAlive();
+    for (let i = 0; i < 3; i++) {
+      const res = await f.request(`http://public.test:${allowed.port}/k`, { method: 'POST', body: '{}' });
+      expect(res.status).toBe(200);
+    }
+    expect(new Set(seenPorts).size).toBe(1);
+    f.close();
+    for (let i = 0; i < 2; i++) await guarded().request(`http://public.test:${allowed.port}/k`);
+    expect(new Set(seenPorts).size).toBe(3);
+  });
+
+  it('checks the address of every new connection: a host re-pointed at loopback is refused once its connection is gone', async () => {
+    const table = { ...TABLE, 'moving.test': ['127.0.0.2'] };
+    const f = keepAlive(table);
+    expect((await f.request(`http://moving.test:${allowed.port}/a`)).status).toBe(200);
+    for (const url of spellings()) {
+      await expect(f.request(url, { method: 'POST', body: '{}' }), url).rejects.toMatchObject({
+        code: 'SB_ERR_URL_BLOCKED',
+      });
+    }
+    table['moving.test'] = ['127.0.0.1'];
+    allowed.server.closeAllConnections();
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(f.request(`http://moving.test:${canary.port}/a`)).rejects.toMatchObject({
+      code: 'SB_ERR_URL_BLOCKED',
+    });
+    await expect(f.request(`http://moving.test:${allowed.port}/a`)).rejects.toMatchObject({
+      code: 'SB_ERR_URL_BLOCKED',
+    });
+    expect(hits).toEqual([]);
+    f.close();
+  });
+
+  it('sends a request once more on a new connection when the reused one was closed by the server', async () => {
+    const served = new Set<unknown>();
+    allowedHandler = (req, res) => {
+      // The second request on a connection finds it reset (a server that closed it while idle).
+      if (served.has(req.socket)) return req.socket.destroy();
+      served.add(req.socket);
+      seenPorts.push(req.socket.remotePort ?? 0);
+      res.end('ok');
+    };
+    const f = keepAlive();
+    for (let i = 0; i < 2; i++) {
+      const res = await f.request(`http://public.test:${allowed.port}/r`, { method: 'POST', body: '{}' });
+      expect(res.status).toBe(200);
+    }
+    expect(new Set(seenPorts).size).toBe(2);
+    f.close();
   });
 });

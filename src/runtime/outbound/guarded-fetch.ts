@@ -32,7 +32,17 @@ export interface GuardedFetchOptions {
   resolve?: Resolver;
   /** Why an address is refused, or null to allow it (default: the IANA policy in address-policy.ts). */
   blocked?: (address: string) => string | null;
+  /**
+   * Keeps connections open between requests (per host and port, this fetch's own pool; idle ones close after
+   * `idleMs`, default 4 s). The address is checked when a connection is made, so a reused connection is one whose
+   * address was checked; a request on a reused connection the server had already closed is sent once more on a new
+   * one. Default off: every request opens its own connection.
+   */
+  keepAlive?: boolean | { idleMs?: number };
 }
+
+/** A guarded fetch that may hold idle connections: `close()` ends the idle ones (a no-op without keep-alive). */
+export type GuardedFetch = OutboundFetch & { close(): void };
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -48,6 +58,9 @@ const fetchFailed = (reason: string, details: Record<string, unknown> = {}): SbE
   new SbError('SB_ERR_FETCH_FAILED', `the URL could not be fetched: ${reason}`, {
     details: { reason, ...details },
   });
+
+/** A request on a reused keep-alive connection that failed before any answer (the server had closed it). */
+class StaleConnection extends Error {}
 
 /** Marks an error raised by our own lookup so the request error handler can tell it from network errors. */
 class RefusedAddress extends Error {
@@ -105,9 +118,18 @@ export function guardedLookup(
 }
 
 /** Creates the guarded fetch (one per gateway; tests inject `resolve` and `blocked`). */
-export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
+export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
   const resolve = o.resolve ?? systemResolver;
   const blocked = o.allowPrivate ? null : (o.blocked ?? blockedReason);
+  const lookup = guardedLookup(resolve, blocked);
+  // This fetch's own pools: every connection in them was made through `lookup` under this fetch's policy.
+  const idleMs = typeof o.keepAlive === 'object' ? (o.keepAlive.idleMs ?? 4_000) : 4_000;
+  const agents = o.keepAlive
+    ? {
+        http: new http.Agent({ keepAlive: true, timeout: idleMs, scheduling: 'lifo' }),
+        https: new https.Agent({ keepAlive: true, timeout: idleMs, scheduling: 'lifo' }),
+      }
+    : null;
 
   const parse = (raw: string): URL => {
     let url: URL;
@@ -125,8 +147,8 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
     return url;
   };
 
-  /** One hop: no redirect handling. */
-  const hop = (url: URL, init: OutboundRequest, deadline: number): Promise<OutboundResponse> =>
+  /** One hop: no redirect handling. `fresh`: on a new connection even with keep-alive. */
+  const hop = (url: URL, init: OutboundRequest, deadline: number, fresh = false): Promise<OutboundResponse> =>
     new Promise((done, fail) => {
       const maxBytes = init.maxBytes ?? o.maxBytes ?? 16 * 1024 * 1024;
       const payload =
@@ -137,13 +159,16 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
             : init.body;
       const headers = { ...init.headers };
       if (payload) headers['content-length'] = String(payload.length);
-      const mod = url.protocol === 'https:' ? https : http;
+      const tls = url.protocol === 'https:';
+      const mod = tls ? https : http;
       let settled = false;
-      const finish = (err: Error | null, res?: OutboundResponse) => {
+      let answered = false;
+      /** `keep`: the response was read to its end, so a keep-alive connection goes back to its pool. */
+      const finish = (err: Error | null, res?: OutboundResponse, keep = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        req.destroy();
+        if (!keep || !agents || fresh) req.destroy();
         if (err) fail(err);
         else done(res!);
       };
@@ -152,10 +177,11 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
         {
           method: init.method ?? 'GET',
           headers,
-          lookup: guardedLookup(resolve, blocked),
-          agent: false,
+          lookup,
+          agent: agents && !fresh ? (tls ? agents.https : agents.http) : false,
         },
         (res) => {
+          answered = true;
           const out: Record<string, string> = {};
           for (const [k, v] of Object.entries(res.headers)) {
             if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
@@ -184,12 +210,11 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
             size += c.length;
           });
           res.on('end', () =>
-            finish(null, {
-              status: res.statusCode ?? 0,
-              headers: out,
-              body: Buffer.concat(chunks),
-              url: url.href,
-            }),
+            finish(
+              null,
+              { status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks), url: url.href },
+              true,
+            ),
           );
           res.on('error', () => finish(fetchFailed('the connection was reset')));
         },
@@ -197,7 +222,9 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
       const timer = setTimeout(() => finish(fetchFailed('timed out')), Math.max(0, deadline - Date.now()));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err instanceof RefusedAddress) finish(urlBlocked(err.reason));
-        else finish(fetchFailed(failureReason(err)));
+        else if (req.reusedSocket && !answered && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          finish(new StaleConnection());
+        } else finish(fetchFailed(failureReason(err)));
       });
       req.end(payload);
     });
@@ -209,7 +236,11 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
     let url = parse(raw);
     let headers = { ...init.headers };
     for (let hops = 0; ; hops++) {
-      const res = await hop(url, { ...init, headers }, deadline);
+      const res = await hop(url, { ...init, headers }, deadline).catch((err) => {
+        // Sent once more on a new connection (a reused one is never the last try).
+        if (err instanceof StaleConnection) return hop(url, { ...init, headers }, deadline, true);
+        throw err;
+      });
       const location = res.headers.location;
       if (!REDIRECTS.has(res.status) || !location || maxRedirects === 0) return res;
       if (hops >= maxRedirects) throw fetchFailed('too many redirects', { max_redirects: maxRedirects });
@@ -232,6 +263,13 @@ export function createGuardedFetch(o: GuardedFetchOptions): OutboundFetch {
 
   return {
     request,
+    close() {
+      // Idle connections only: a request still running keeps its connection (which closes when idle, unref'd).
+      for (const agent of agents ? [agents.http, agents.https] : []) {
+        for (const list of Object.values(agent.freeSockets))
+          for (const socket of list ?? []) socket.destroy();
+      }
+    },
     async download(raw, opts) {
       const res = await request(raw, { maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs });
       if (res.status < 200 || res.status >= 300) {
