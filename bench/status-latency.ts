@@ -23,6 +23,9 @@ const GOAL_P99_MS = 20;
 interface Figures {
   db: string;
   samples: number;
+  /** Provider report → this process published the committed event (the transaction's share). */
+  published_p50_ms: number;
+  published_p99_ms: number;
   row_p50_ms: number;
   row_p99_ms: number;
   ws_p50_ms: number;
@@ -53,6 +56,13 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
       const id = e.instance_id;
       committed.set(id, performance.now());
     });
+    // The moment this process published it after commit (on the log-tail bus, `subscribe` waits for the tail).
+    const local = t.gw.bus.subscribeLocal?.bind(t.gw.bus) ?? t.gw.bus.subscribe.bind(t.gw.bus);
+    const published = new Map<string, number>();
+    local((e: GatewayEvent) => {
+      if (e.type !== 'instance.status' || e.data.auth_status !== 'client_ready' || !e.instance_id) return;
+      published.set(e.instance_id, performance.now());
+    });
     // (b) a WebSocket subscriber over real TCP.
     const ws = new WebSocket(
       `${t.url.replace(/^http/, 'ws')}/api/v1/events?types=instance.status&api_key=${BENCH_ADMIN_KEY}`,
@@ -76,6 +86,7 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
 
     progress(`status-latency: up to ${samples} samples in ${budgetMs / 1000} s (${db.kind})`);
     const rowMs: number[] = [];
+    const pubMs: number[] = [];
     const wsMs: number[] = [];
     const ids: string[] = [];
     const deadline = performance.now() + budgetMs;
@@ -91,9 +102,10 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
         throw new Error(`row ${id} is ${row?.auth_status}, not client_ready`);
       if (i < warmup) continue;
       const t0 = reported.get(id);
-      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id)) {
+      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id) || !published.has(id)) {
         throw new Error(`incomplete sample for ${id}`);
       }
+      pubMs.push(published.get(id)! - t0);
       rowMs.push(committed.get(id)! - t0);
       wsMs.push(wsRecv.get(id)! - t0);
     }
@@ -124,6 +136,8 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
     return {
       db: db.kind,
       samples: wsMs.length,
+      published_p50_ms: round(percentile(pubMs, 50)),
+      published_p99_ms: round(percentile(pubMs, 99)),
       row_p50_ms: round(percentile(rowMs, 50)),
       row_p99_ms: round(percentile(rowMs, 99)),
       ws_p50_ms: round(percentile(wsMs, 50)),
