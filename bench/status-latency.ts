@@ -28,6 +28,9 @@ interface Figures {
   published_p99_ms: number;
   row_p50_ms: number;
   row_p99_ms: number;
+  /** Provider report → the gateway handed the frame to the client's socket (ws `send`). */
+  sent_p50_ms: number;
+  sent_p99_ms: number;
   ws_p50_ms: number;
   ws_p99_ms: number;
   base_p50_ms: number;
@@ -63,6 +66,18 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
       if (e.type !== 'instance.status' || e.data.auth_status !== 'client_ready' || !e.instance_id) return;
       published.set(e.instance_id, performance.now());
     });
+    // The moment the gateway handed the frame to the socket (what a client in another process waits for; the
+    // client below shares this event loop, so its receipt also waits for whatever the gateway does next).
+    const sent = new Map<string, number>();
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      const at = performance.now();
+      if (typeof data === 'string' && data.includes('"client_ready"')) {
+        const e = JSON.parse(data) as GatewayEvent;
+        if (e.type === 'instance.status' && e.instance_id) sent.set(e.instance_id, at);
+      }
+      return (send as (...a: unknown[]) => void).apply(this, [data, ...rest]);
+    } as typeof send;
     // (b) a WebSocket subscriber over real TCP.
     const ws = new WebSocket(
       `${t.url.replace(/^http/, 'ws')}/api/v1/events?types=instance.status&api_key=${BENCH_ADMIN_KEY}`,
@@ -87,6 +102,7 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
     progress(`status-latency: up to ${samples} samples in ${budgetMs / 1000} s (${db.kind})`);
     const rowMs: number[] = [];
     const pubMs: number[] = [];
+    const sentMs: number[] = [];
     const wsMs: number[] = [];
     const ids: string[] = [];
     const deadline = performance.now() + budgetMs;
@@ -102,14 +118,16 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
         throw new Error(`row ${id} is ${row?.auth_status}, not client_ready`);
       if (i < warmup) continue;
       const t0 = reported.get(id);
-      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id) || !published.has(id)) {
+      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id) || !published.has(id) || !sent.has(id)) {
         throw new Error(`incomplete sample for ${id}`);
       }
+      sentMs.push(sent.get(id)! - t0);
       pubMs.push(published.get(id)! - t0);
       rowMs.push(committed.get(id)! - t0);
       wsMs.push(wsRecv.get(id)! - t0);
     }
     ws.close();
+    WebSocket.prototype.send = send;
 
     // Same-run baseline: the bare database work of one status change (lock row, update, insert event, commit).
     progress('status-latency: baseline (bare transaction)');
@@ -140,6 +158,8 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
       published_p99_ms: round(percentile(pubMs, 99)),
       row_p50_ms: round(percentile(rowMs, 50)),
       row_p99_ms: round(percentile(rowMs, 99)),
+      sent_p50_ms: round(percentile(sentMs, 50)),
+      sent_p99_ms: round(percentile(sentMs, 99)),
       ws_p50_ms: round(percentile(wsMs, 50)),
       ws_p99_ms: round(percentile(wsMs, 99)),
       base_p50_ms: round(percentile(baseMs, 50)),
