@@ -1,4 +1,6 @@
 // Benchmark: POST /api/v1/instances/:id/messages under autocannon vs. a bare Fastify route returning {}.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { runLoad } from './autocannon.js';
@@ -82,7 +84,11 @@ main(async () => {
     await runLoad({ url: t.url, requests: spread, connections, durationS: 1 });
     const before = db.statements();
     const stopSampling = await sampleDbStates(db);
+    const stopProfile = await profileIfAsked();
+    const cpuBefore = process.cpuUsage();
     const ours = await runLoad({ url: t.url, requests: spread, connections, durationS });
+    const cpu = process.cpuUsage(cpuBefore);
+    await stopProfile();
     const dbStates = await stopSampling();
     const statementsPerSend = (db.statements() - before) / Math.max(1, ours.total);
     if (ours.non2xx > 0 || ours.errors > 0) {
@@ -126,6 +132,8 @@ main(async () => {
           'the same 8 statements per send (read instance, insert, 1 tx of 4 writes) with plain SQL',
       },
       statements_per_send: round(statementsPerSend, 1),
+      // The gateway's CPU (user + system, every thread of this process; the load generator is a child process).
+      cpu_ms_per_send: round((cpu.user + cpu.system) / 1000 / Math.max(1, ours.total), 3),
       db_connection_states: dbStates,
       ratio: round(ratio, 3),
       goal: `>= ${GOAL_RATIO} of baseline req/s`,
@@ -137,6 +145,24 @@ main(async () => {
     await db.close();
   }
 });
+
+/**
+ * With BENCH_CPU_PROFILE=<file.cpuprofile>, a CPU profile of this process during the headline load only (the bare
+ * baseline and the database ceiling run in this process too and would blur it); read it with bench/profile-top.ts.
+ */
+async function profileIfAsked(): Promise<() => Promise<void>> {
+  const path = process.env.BENCH_CPU_PROFILE;
+  if (!path) return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 /** Sends per second the database alone sustains: the statements of one send, `workers` at a time, plain SQL. */
 async function sqlCeiling(db: BenchDb, ids: string[], workers: number, durationS: number): Promise<number> {

@@ -1,5 +1,7 @@
-// Benchmark: simulator reports client_ready → row committed (bus) and → a WebSocket client receives instance.status.
+// Benchmark: simulator reports client_ready → row committed (bus) and → a WebSocket client (own thread) receives it.
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import type { GatewayEvent } from '../src/domain/model.js';
 import {
@@ -19,12 +21,34 @@ import {
 
 const GOAL_P99_MS = 20;
 
+/** The WebSocket client's thread: reports when each client_ready status arrives (epoch-based high-res ms). */
+const WS_CLIENT = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+const WebSocket = require(workerData.ws);
+const ws = new WebSocket(workerData.url);
+ws.once('open', () => parentPort.postMessage({ open: true }));
+ws.once('error', (err) => parentPort.postMessage({ error: String(err) }));
+ws.on('message', (raw) => {
+  const at = performance.timeOrigin + performance.now();
+  const e = JSON.parse(String(raw));
+  if (e.type === 'instance.status' && e.data.auth_status === 'client_ready' && e.instance_id)
+    parentPort.postMessage({ id: e.instance_id, at });
+});
+`;
+
 /** One backend's figures (milliseconds). */
 interface Figures {
   db: string;
   samples: number;
+  /** Provider report → this process published the committed event (the transaction's share). */
+  published_p50_ms: number;
+  published_p99_ms: number;
   row_p50_ms: number;
   row_p99_ms: number;
+  /** Provider report → the gateway handed the frame to the client's socket (ws `send`). */
+  sent_p50_ms: number;
+  sent_p99_ms: number;
   ws_p50_ms: number;
   ws_p99_ms: number;
   base_p50_ms: number;
@@ -40,6 +64,7 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
   const reported = new Map<string, number>();
   const committed = new Map<string, number>();
   const waiters = new Map<string, () => void>();
+  const tailWaiters = new Map<string, () => void>();
   const t = await startBenchGateway(db, {
     onProviderEvent: (id, e) => {
       if (e.type === 'auth' && e.auth_status === 'client_ready') reported.set(id, performance.now());
@@ -52,30 +77,57 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
       if (e.type !== 'instance.status' || e.data.auth_status !== 'client_ready' || !e.instance_id) return;
       const id = e.instance_id;
       committed.set(id, performance.now());
+      tailWaiters.get(id)?.();
     });
-    // (b) a WebSocket subscriber over real TCP.
-    const ws = new WebSocket(
-      `${t.url.replace(/^http/, 'ws')}/api/v1/events?types=instance.status&api_key=${BENCH_ADMIN_KEY}`,
-    );
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    ws.on('message', (raw) => {
-      const now = performance.now();
-      const e = JSON.parse(String(raw)) as GatewayEvent;
+    // The moment this process published it after commit (on the log-tail bus, `subscribe` waits for the tail).
+    const local = t.gw.bus.subscribeLocal?.bind(t.gw.bus) ?? t.gw.bus.subscribe.bind(t.gw.bus);
+    const published = new Map<string, number>();
+    local((e: GatewayEvent) => {
       if (e.type !== 'instance.status' || e.data.auth_status !== 'client_ready' || !e.instance_id) return;
-      const done = waiters.get(e.instance_id);
-      if (done) {
-        waiters.delete(e.instance_id);
-        done();
-        wsRecv.set(e.instance_id, now);
-      }
+      published.set(e.instance_id, performance.now());
     });
+    // The moment the gateway handed the frame to the socket (what a client in another process waits for; the
+    // client below shares this event loop, so its receipt also waits for whatever the gateway does next).
+    const sent = new Map<string, number>();
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      const at = performance.now();
+      if (typeof data === 'string' && data.includes('"client_ready"')) {
+        const e = JSON.parse(data) as GatewayEvent;
+        if (e.type === 'instance.status' && e.instance_id) sent.set(e.instance_id, at);
+      }
+      return (send as (...a: unknown[]) => void).apply(this, [data, ...rest]);
+    } as typeof send;
+    // (b) a WebSocket subscriber over real TCP, in a thread of its own: a client never shares the gateway's event
+    // loop (on this thread its receipt would also wait for whatever the gateway does after sending, e.g. PGlite
+    // queries the same event starts elsewhere).
     const wsRecv = new Map<string, number>();
+    const client = new Worker(WS_CLIENT, {
+      eval: true,
+      workerData: {
+        ws: createRequire(import.meta.url).resolve('ws'),
+        url: `${t.url.replace(/^http/, 'ws')}/api/v1/events?types=instance.status&api_key=${BENCH_ADMIN_KEY}`,
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.on('message', (m: { open?: true; error?: string; id?: string; at?: number }) => {
+        if (m.open) resolve();
+        if (m.error) reject(new Error(m.error));
+        if (!m.id || m.at === undefined) return;
+        const done = waiters.get(m.id);
+        if (done) {
+          waiters.delete(m.id);
+          wsRecv.set(m.id, m.at - performance.timeOrigin);
+          done();
+        }
+      });
+      client.once('error', reject);
+    });
 
     progress(`status-latency: up to ${samples} samples in ${budgetMs / 1000} s (${db.kind})`);
     const rowMs: number[] = [];
+    const pubMs: number[] = [];
+    const sentMs: number[] = [];
     const wsMs: number[] = [];
     const ids: string[] = [];
     const deadline = performance.now() + budgetMs;
@@ -84,20 +136,27 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
       const [id] = await connectedInstances(t.gw, 'bench', 1, { connect: false, first: i });
       ids.push(id);
       const received = new Promise<void>((resolve) => waiters.set(id, resolve));
+      // The WebSocket may now be first: on the log-tail bus it no longer waits for the tail, `subscribe` does.
+      const tailed = new Promise<void>((resolve) => tailWaiters.set(id, resolve));
       await t.gw.supervisor.control(id, 'scan', { phone: `1555${String(2_000_000 + i).slice(-7)}` });
       await received;
+      await tailed;
+      tailWaiters.delete(id);
       const row = await t.gw.store.instances.get(id);
       if (row?.auth_status !== 'client_ready')
         throw new Error(`row ${id} is ${row?.auth_status}, not client_ready`);
       if (i < warmup) continue;
       const t0 = reported.get(id);
-      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id)) {
+      if (t0 === undefined || !committed.has(id) || !wsRecv.has(id) || !published.has(id) || !sent.has(id)) {
         throw new Error(`incomplete sample for ${id}`);
       }
+      sentMs.push(sent.get(id)! - t0);
+      pubMs.push(published.get(id)! - t0);
       rowMs.push(committed.get(id)! - t0);
       wsMs.push(wsRecv.get(id)! - t0);
     }
-    ws.close();
+    await client.terminate();
+    WebSocket.prototype.send = send;
 
     // Same-run baseline: the bare database work of one status change (lock row, update, insert event, commit).
     progress('status-latency: baseline (bare transaction)');
@@ -124,8 +183,12 @@ async function measure(kind: 'postgres' | 'pglite', budgetMs: number): Promise<F
     return {
       db: db.kind,
       samples: wsMs.length,
+      published_p50_ms: round(percentile(pubMs, 50)),
+      published_p99_ms: round(percentile(pubMs, 99)),
       row_p50_ms: round(percentile(rowMs, 50)),
       row_p99_ms: round(percentile(rowMs, 99)),
+      sent_p50_ms: round(percentile(sentMs, 50)),
+      sent_p99_ms: round(percentile(sentMs, 99)),
       ws_p50_ms: round(percentile(wsMs, 50)),
       ws_p99_ms: round(percentile(wsMs, 99)),
       base_p50_ms: round(percentile(baseMs, 50)),

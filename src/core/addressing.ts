@@ -7,13 +7,28 @@ const JID = /^[0-9A-Za-z._:-]+@(s\.whatsapp\.net|c\.us|g\.us|lid|broadcast|newsl
 const invalid = (field: string, message: string) =>
   new SbError('SB_ERR_VALIDATION', `${field}: ${message}`, { details: [{ path: field, message }] });
 
+/** How many numbers the E.164 cache holds (least recently used dropped first). */
+export const E164_CACHE_MAX = 10_000;
+/** Digits (with `+`) → E.164 or null: libphonenumber's parse is the costliest step of a send's own work. */
+const e164Cache = new Map<string, string | null>();
+
 /** E.164 (`+4915123456789`) for a phone number in any common notation, or null when it is not valid. */
 export function toE164(phone: string): string | null {
-  const trimmed = phone.trim();
-  const digits = trimmed.replace(/[\s()./-]/g, '');
+  const digits = phone.trim().replace(/[\s()./-]/g, '');
   if (!/^\+?\d{6,16}$/.test(digits)) return null;
-  const parsed = parsePhoneNumberFromString(digits.startsWith('+') ? digits : `+${digits}`);
-  return parsed?.isValid() ? parsed.number : null;
+  const key = digits.startsWith('+') ? digits : `+${digits}`;
+  const hit = e164Cache.get(key);
+  if (hit !== undefined) {
+    // Most recently used goes last (a Map iterates in insertion order).
+    e164Cache.delete(key);
+    e164Cache.set(key, hit);
+    return hit;
+  }
+  const parsed = parsePhoneNumberFromString(key);
+  const e164 = parsed?.isValid() ? parsed.number : null;
+  if (e164Cache.size >= E164_CACHE_MAX) e164Cache.delete(e164Cache.keys().next().value!);
+  e164Cache.set(key, e164);
+  return e164;
 }
 
 /**

@@ -25,10 +25,21 @@ export function generateKey(kind: KeyKind): { key: string; prefix: string; hash:
 }
 
 const CACHE_TTL_MS = 1000;
+const CACHE_MAX = 10_000;
 
-/** Resolves keys to principals; results are cached for at most 1 s so a revocation takes effect within 1 s. */
+/**
+ * Verifies API keys and caches the answers. A key is hashed (SHA-256, about a microsecond) and its row read at most
+ * once a second; `invalidate()` (called on every revocation, rotation, release and deletion, in this process and —
+ * through the `key.revoked` event — on every replica) drops every cached answer at once, including the answer of a
+ * lookup still in flight, so a revoked key never comes back from the cache. A replica that misses the event still
+ * stops accepting the key within 1 s.
+ */
 export class KeyResolver {
   private readonly cache = new Map<string, { at: number; principal: Principal | null }>();
+  /** Lookups in flight by key hash, shared by concurrent requests presenting the same key. */
+  private readonly inFlight = new Map<string, Promise<Principal | null>>();
+  /** Bumped by every invalidation: a lookup that started before it neither fills the cache nor is shared. */
+  private generation = 0;
   private readonly adminHash: Buffer | null;
 
   /**
@@ -45,7 +56,8 @@ export class KeyResolver {
     this.adminHash = adminApiKey ? Buffer.from(hashKey(adminApiKey), 'hex') : null;
   }
 
-  async resolve(key: string): Promise<Principal | null> {
+  /** The principal a presented key stands for, or null (unknown, revoked, or an instance key whose instance moved). */
+  async verify(key: string): Promise<Principal | null> {
     if (!key || key.length > 512) return null;
     const hash = hashKey(key);
     if (this.adminHash && timingSafeEqual(this.adminHash, Buffer.from(hash, 'hex'))) {
@@ -53,44 +65,68 @@ export class KeyResolver {
     }
     const hit = this.cache.get(hash);
     if (hit && this.now() - hit.at < CACHE_TTL_MS) return hit.principal;
-    const rec = await this.store.keys.findByHash(hash);
-    let principal: Principal | null = null;
-    if (rec && timingSafeEqual(Buffer.from(rec.hash, 'hex'), Buffer.from(hash, 'hex'))) {
-      if (rec.kind === 'admin') principal = { kind: 'admin', keyId: rec.id };
-      else if (rec.kind === 'company' && rec.company_id)
-        principal = {
-          kind: 'company',
-          companyId: rec.company_id,
-          keyId: rec.id,
-          scopes: rec.scopes,
-          instanceIds: rec.instance_ids ?? null,
-        };
-      else if (rec.kind === 'instance' && rec.company_id && rec.instance_id) {
-        // Bound to the instance and to the company it belonged to at issue: dead once the instance moves.
-        const inst = await this.store.instances.get(rec.instance_id);
-        if (inst && inst.company_id === rec.company_id)
-          principal = {
-            kind: 'instance',
-            companyId: rec.company_id,
-            instanceId: rec.instance_id,
-            keyId: rec.id,
-          };
+    const running = this.inFlight.get(hash);
+    if (running) return running;
+    const generation = this.generation;
+    const lookup = this.lookup(hash, !hit?.principal).then((principal) => {
+      if (this.generation === generation) {
+        if (this.cache.size >= CACHE_MAX) this.cache.clear();
+        this.cache.set(hash, { at: this.now(), principal });
       }
-      if (principal && !hit?.principal)
-        void this.store.keys
-          .touch(rec.id)
-          .catch((err) =>
-            this.warn({ key_id: rec.id, err: String(err) }, 'could not record when a key was last used'),
-          );
+      return principal;
+    });
+    this.inFlight.set(hash, lookup);
+    try {
+      return await lookup;
+    } finally {
+      if (this.inFlight.get(hash) === lookup) this.inFlight.delete(hash);
     }
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { at: this.now(), principal });
-    return principal;
   }
 
-  /** Forgets cached resolutions (after a rotation or revocation in this process). */
+  /** The same as `verify` (the name the HTTP and MCP layers use). */
+  resolve(key: string): Promise<Principal | null> {
+    return this.verify(key);
+  }
+
+  /** Forgets every cached answer and every lookup in flight (after a rotation or revocation, on any replica). */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
+    this.inFlight.clear();
+  }
+
+  /** Reads the key's row (and an instance key's instance); records the use when `touch`. */
+  private async lookup(hash: string, touch: boolean): Promise<Principal | null> {
+    const rec = await this.store.keys.findByHash(hash);
+    if (!rec || !timingSafeEqual(Buffer.from(rec.hash, 'hex'), Buffer.from(hash, 'hex'))) return null;
+    let principal: Principal | null = null;
+    if (rec.kind === 'admin') principal = { kind: 'admin', keyId: rec.id };
+    else if (rec.kind === 'company' && rec.company_id)
+      principal = {
+        kind: 'company',
+        companyId: rec.company_id,
+        keyId: rec.id,
+        scopes: rec.scopes,
+        instanceIds: rec.instance_ids ?? null,
+      };
+    else if (rec.kind === 'instance' && rec.company_id && rec.instance_id) {
+      // Bound to the instance and to the company it belonged to at issue: dead once the instance moves.
+      const inst = await this.store.instances.get(rec.instance_id);
+      if (inst && inst.company_id === rec.company_id)
+        principal = {
+          kind: 'instance',
+          companyId: rec.company_id,
+          instanceId: rec.instance_id,
+          keyId: rec.id,
+        };
+    }
+    if (principal && touch)
+      void this.store.keys
+        .touch(rec.id)
+        .catch((err) =>
+          this.warn({ key_id: rec.id, err: String(err) }, 'could not record when a key was last used'),
+        );
+    return principal;
   }
 }
 

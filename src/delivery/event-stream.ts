@@ -175,10 +175,12 @@ export async function openEventStream(
   const buffer: GatewayEvent[] = [];
   /** Since-less streams: ids at or below this were not committed when the stream opened, so they are new to it. */
   let base = 0;
+  /** Ids at or below `base` already delivered live (an event can arrive twice: see `listen` below). */
+  const late = new Set<number>();
   const stop = () => {
     stopped = true;
     seq?.stop();
-    unsubscribe();
+    for (const off of unsubscribe) off();
   };
   const deliver = (e: GatewayEvent) => {
     if (!stopped && !send(e)) stop();
@@ -186,17 +188,27 @@ export async function openEventStream(
   const onLive = (s: Sequencer, e: GatewayEvent) => {
     const hit = matches(e, filter);
     if (e.id <= s.cursor && e.id <= base) {
+      if (late.has(e.id)) return;
+      if (late.size >= GIVEN_UP_MAX) late.clear();
+      late.add(e.id);
       if (hit) deliver(e);
       return;
     }
     s.offer(e.id, hit ? e : null, e.created_at);
     s.release();
   };
-  const unsubscribe = deps.bus.subscribe((e) => {
+  const listen = (e: GatewayEvent) => {
     if (stopped) return;
     if (seq) onLive(seq, e);
     else buffer.push(e);
-  });
+  };
+  // This replica's events are taken as it publishes them too: on the log-tail bus `subscribe` only has them after
+  // the tail's next read of the log (a round trip, more while a read runs). The sequencer keeps the order and
+  // drops the second arrival, on a bus that hands local events to both lists (Redis) as on the log tail.
+  const unsubscribe = [
+    deps.bus.subscribe(listen),
+    ...(deps.bus.subscribeLocal ? [deps.bus.subscribeLocal(listen)] : []),
+  ];
   try {
     let cursor: number;
     let held: GatewayEvent[] = [];
