@@ -31,9 +31,7 @@ async function newInstance() {
     name: `cache-${Math.random()}`,
     type_instance: ['api'],
     settings: {},
-    api_webhook_schema: {},
     mcp_schema: {},
-    agent: {},
     desired_state: 'stopped',
   });
 }

@@ -34,9 +34,7 @@ for (const kind of testBackends()) {
           name: null,
           type_instance: ['api'],
           settings: {},
-          api_webhook_schema: {},
           mcp_schema: {},
-          agent: {},
           desired_state: 'stopped',
         })
       ).id;
