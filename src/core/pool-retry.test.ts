@@ -20,18 +20,23 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => t?.close());
 
-/** The supervisor's live sessions and the door a provider's facts come in by (what its `emit` calls). */
+/**
+ * The local supervisor's live sessions and the door a provider's facts come in by (what its `emit` calls:
+ * core/session-events.ts); the gateway wraps the local supervisor in the forwarding decorator.
+ */
 interface SupervisorInside {
   sessions: Map<string, { session: { stop(): Promise<void> } }>;
-  enqueue(live: unknown, event: ProviderEvent): Promise<void>;
+  events: { emit(live: unknown, event: ProviderEvent): Promise<void> };
 }
+const localSupervisor = (sv: unknown): SupervisorInside =>
+  ((sv as { local?: unknown }).local ?? sv) as SupervisorInside;
 
 describe('pool retries of a free instance', () => {
   it('a free instance that ends again with the same status is retried again, until it shows a QR', async () => {
     const [id] = await t.gw.store.pool.freeIds();
     const ready = async () => (await t.gw.store.instances.get(id))?.auth_status === 'qr_ready';
     await eventually(ready);
-    const sv = t.gw.supervisor as unknown as SupervisorInside;
+    const sv = localSupervisor(t.gw.supervisor);
     const first = sv.sessions.get(id)!;
     // The next session the pool opens is held before it shows a QR.
     let open: () => void = () => {};
@@ -41,7 +46,7 @@ describe('pool retries of a free instance', () => {
     const delay = t.network.delay.bind(t.network);
     t.network.delay = () => gate;
     // The provider says the login ended (a QR that expired, a WAHA session STOPPED): the pool retries in 5 s.
-    await sv.enqueue(first, { type: 'auth', auth_status: 'disconnected', reason: 'qr expired' });
+    await sv.events.emit(first, { type: 'auth', auth_status: 'disconnected', reason: 'qr expired' });
     const second = await eventually(() => {
       const live = sv.sessions.get(id);
       return live && live !== first ? live : null;
@@ -53,7 +58,7 @@ describe('pool retries of a free instance', () => {
     await eventually(async () => (await t.gw.store.instances.get(id))?.status === 'running');
     // ...and it reports the same end again: the row already says `disconnected`, so no event tells the pool.
     const since = await t.gw.store.events.latestId();
-    await sv.enqueue(second, { type: 'auth', auth_status: 'disconnected', reason: 'qr expired' });
+    await sv.events.emit(second, { type: 'auth', auth_status: 'disconnected', reason: 'qr expired' });
     expect(await t.gw.store.events.listSince({ since, limit: 10, instance_id: id })).toEqual([]);
     // The pool's cadence opens it once more, and this session shows its QR.
     const inst = await eventually(async () => {
