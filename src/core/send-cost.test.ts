@@ -130,6 +130,34 @@ describe('send path cost', { timeout: 120_000 }, () => {
     expect(stored.status).toBe('delivered');
   });
 
+  it('counts the statements of a status change that comes with a second event (client_ready + connected)', async () => {
+    const { db, seen } = await countedDb();
+    t = await startTestGateway({ db });
+    const headers = await createCompany(t, 'cost-status');
+    const inst = await createConnectedInstance(t, headers, 'cost-status');
+    seen.length = 0;
+    // The simulator's connection drops and comes back: reconnecting, then client_ready with its `connected` event.
+    await t.gw.supervisor.control(inst.id, 'drop', {});
+    const perDrop = counted(seen);
+    process.stdout.write(
+      `send-cost ${db.kind}: ${perDrop.length} statements per drop+reconnect: ${perDrop.join(' | ')}\n`,
+    );
+    // Each status write: BEGIN, the row locked, updated, its events in ONE statement, COMMIT. Before, the reconnect's
+    // `instance.status` and `connected` events were two statements inside the row lock.
+    const statusWrite = [
+      'BEGIN',
+      expect.stringMatching(/^SELECT id::text AS id, company_id/), // the row, FOR UPDATE
+      expect.stringMatching(/^UPDATE instances/),
+      expect.stringMatching(/^WITH ev AS \(INSERT INTO events/),
+      'COMMIT',
+    ];
+    expect(perDrop).toEqual([...statusWrite, ...statusWrite]);
+    const types = (await t.db.store.events.listSince({ since: 0, limit: 100, instance_id: inst.id })).map(
+      (e) => e.type,
+    );
+    expect(types.slice(-3)).toEqual(['instance.status', 'instance.status', 'connected']);
+  });
+
   it.each([
     ['pre-assigned ids (WhatsApp, simulator)', false],
     ['server-assigned ids (Telegram, WAHA)', true],
