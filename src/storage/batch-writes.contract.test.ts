@@ -197,7 +197,8 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
       `SELECT event_id, chat_key FROM "${db.schema}".webhook_deliveries ORDER BY id`,
     );
     expect(outbox.map((o) => Number(o.event_id))).toEqual([ids[0], ids[2]]);
-    expect(outbox[0]?.chat_key).toBe('c@s.whatsapp.net');
+    // Ordered per (instance, chat): the key names both.
+    expect(outbox[0]?.chat_key).toBe(`${a}:c@s.whatsapp.net`);
     expect(await store.events.appendMany([])).toEqual([]);
   });
 
@@ -316,8 +317,8 @@ describe.each(testBackends())('batched storage writes on %s', (backend) => {
       [hook!.id],
     );
     expect(outbox.map((o) => [Number(o.event_id), o.chat_key])).toEqual([
-      [ids[0], chat],
-      [ids[1], chat],
+      [ids[0], `${c}:${chat}`],
+      [ids[1], `${c}:${chat}`],
     ]);
     expect(await store.messages.ingestMany([], [c])).toEqual([]);
   });

@@ -131,9 +131,19 @@ const touchActivity = (s: string, ids: string) =>
    WHERE id = ANY(${ids}::uuid[]) AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`;
 
 /** Transactional outbox: the deliveries of the webhook/agent endpoints matching each inserted event (`ev`). */
+/**
+ * The delivery's ordering key: the event's instance and chat (`<instance id>:<chat id>`; the chat id alone for an
+ * event of no instance), null for an event without a chat. A chat id alone would serialise the same contact's
+ * conversations with two of a company's numbers.
+ */
+const chatKeyOf = (ev: string) =>
+  `(${ev}.instance_id::text || ':' || COALESCE(${ev}.data->'message'->>'chat_id', ${ev}.data->>'chat_id'))`;
+const chatKey = (ev: string) =>
+  `COALESCE(${chatKeyOf(ev)}, CASE WHEN ${ev}.instance_id IS NULL THEN COALESCE(${ev}.data->'message'->>'chat_id', ${ev}.data->>'chat_id') END)`;
+
 const outbox = (s: string) =>
   `INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
-   SELECT w.id, ev.id, ev.company_id, ev.instance_id, COALESCE(ev.data->'message'->>'chat_id', ev.data->>'chat_id')
+   SELECT w.id, ev.id, ev.company_id, ev.instance_id, ${chatKey('ev')}
    FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled
      AND (w.company_id = ev.company_id OR w.company_id = '${DEPLOYMENT_COMPANY}')
      AND (w.instance_id IS NULL OR w.instance_id = ev.instance_id)

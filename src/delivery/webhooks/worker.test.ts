@@ -86,11 +86,11 @@ async function endpoint(path: string) {
   return ep;
 }
 
-async function emitMessage(chat: string, body: string): Promise<GatewayEvent> {
+async function emitMessage(chat: string, body: string, instance = instanceId): Promise<GatewayEvent> {
   return commitWithEvents(db.store, bus, (_tx, emit) =>
     emit({
       type: 'message',
-      instance_id: instanceId,
+      instance_id: instance,
       company_id: 'co',
       data: { message: { chat_id: chat, body, is_from_me: false, is_group: false } as Message },
     }),
@@ -219,6 +219,35 @@ describe('delivery worker', () => {
     await w.tick();
     const seen = bodies();
     expect(seen.lastIndexOf('A1')).toBeLessThan(seen.indexOf('A2'));
+    expect((await deliveries(ep.id)).every((d) => d.status === 'delivered')).toBe(true);
+  });
+
+  it('keeps order per (instance, chat): the same chat id on another instance is not held back', async () => {
+    const ep = await endpoint('/order-instances');
+    const other = await db.store.instances.create({
+      company_id: 'co',
+      provider: 'simulator',
+      name: null,
+      type_instance: ['api'],
+      settings: {},
+      mcp_schema: {},
+      desired_state: 'stopped',
+    });
+    const w = worker();
+    // One contact writes to two of the company's numbers: two conversations that share a chat id.
+    rx.respond = (r) => (r.body.includes('"X1"') ? { status: 500 } : { status: 200 });
+    await emitMessage('same-chat', 'X1');
+    await emitMessage('same-chat', 'Y1', other.id);
+    await emitMessage('same-chat', 'X2');
+    await w.tick();
+    const bodies = rx.requests
+      .filter((r) => r.path === '/order-instances')
+      .map((r) => JSON.parse(r.body).data.message.body as string);
+    expect(bodies).toContain('Y1');
+    expect(bodies).not.toContain('X2');
+    rx.respond = () => ({ status: 200 });
+    now += 5_000;
+    await w.tick();
     expect((await deliveries(ep.id)).every((d) => d.status === 'delivered')).toBe(true);
   });
 
