@@ -17,9 +17,8 @@ import {
 import type { CredentialService, KeyResolver } from './keys.js';
 import type { SessionSupervisor } from './supervisor.js';
 
-export interface CreateInstanceInput {
-  company_id: string;
-  provider: string;
+/** What a PATCH may change. */
+export interface UpdateInstanceInput {
   name?: string | null;
   type_instance?: InstanceType[];
   settings?: Record<string, unknown>;
@@ -28,17 +27,14 @@ export interface CreateInstanceInput {
   mcp_schema?: Record<string, unknown>;
   /** Written to the instance's agent endpoint. */
   agent?: Record<string, unknown>;
-  start?: boolean;
-  is_pooled?: boolean;
 }
 
-export interface UpdateInstanceInput {
-  name?: string | null;
-  type_instance?: InstanceType[];
-  settings?: Record<string, unknown>;
-  api_webhook_schema?: Record<string, unknown>;
-  mcp_schema?: Record<string, unknown>;
-  agent?: Record<string, unknown>;
+/** What a create takes: the same fields, and who owns it, which provider, whether it starts, whether it is pooled. */
+export interface CreateInstanceInput extends UpdateInstanceInput {
+  company_id: string;
+  provider: string;
+  start?: boolean;
+  is_pooled?: boolean;
 }
 
 /** The API view of an instance: secret settings removed, webhook and agent settings derived from its endpoints. */
