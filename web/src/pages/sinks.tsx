@@ -5,6 +5,7 @@ import {
   Badge,
   ConfirmButton,
   ErrorBanner,
+  EventsField,
   focusSoon,
   NotAvailable,
   OnceSecret,
@@ -168,19 +169,10 @@ export function SinksPanel({ instanceId }: { instanceId: string }) {
             />
           </>
         )}
-        <label for="sink-events">Events</label>
-        <input
-          id="sink-events"
-          aria-describedby="sink-events-help"
-          placeholder="all events"
-          value={events}
-          onInput={value(setEvents)}
-        />
-        <span />
-        <p id="sink-events-help" class="muted small">
+        <EventsField id="sink-events" value={events} onInput={value(setEvents)}>
           Comma-separated event types. Credentials are never shown again; delivery guarantees are those of
           webhooks.
-        </p>
+        </EventsField>
         <span />
         <button type="submit" class="primary" disabled={busy || available === null}>
           Add sink
