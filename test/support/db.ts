@@ -34,34 +34,27 @@ export function defaultBackend(): Backend {
 
 export async function openTestDb(kind: Backend = defaultBackend()): Promise<TestDb> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
-  if (kind === 'postgres') {
-    const url = process.env.TEST_DATABASE_URL;
-    if (!url) throw new Error('TEST_DATABASE_URL is not set');
-    const driver = createPgDriver({ url, ssl: false, poolSize: 5 });
-    await migrate(driver, schema);
-    return {
-      kind,
-      store: createSqlStore(driver, schema),
-      driver,
-      schema,
-      url,
-      close: async () => {
-        await driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: Error) => {
-          process.stderr.write(`test db: could not drop schema ${schema} (left behind): ${err.message}\n`);
-        });
-        await driver.close();
-      },
-    };
-  }
-  const driver = await createPgliteDriver(undefined);
+  const url = kind === 'postgres' ? process.env.TEST_DATABASE_URL : undefined;
+  if (kind === 'postgres' && !url) throw new Error('TEST_DATABASE_URL is not set');
+  const driver = url ? createPgDriver({ url, ssl: false, poolSize: 5 }) : await createPgliteDriver(undefined);
   await migrate(driver, schema);
+  // A server database outlives the test: its schema is dropped (PGlite's memory simply goes with the driver).
+  const drop = async () => {
+    if (!url) return;
+    await driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: Error) => {
+      process.stderr.write(`test db: could not drop schema ${schema} (left behind): ${err.message}\n`);
+    });
+  };
   return {
     kind,
     store: createSqlStore(driver, schema),
     driver,
     schema,
-    url: undefined,
-    close: () => driver.close(),
+    url,
+    close: async () => {
+      await drop();
+      await driver.close();
+    },
   };
 }
 
