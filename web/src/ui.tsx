@@ -1,5 +1,5 @@
 // Small shared UI pieces: banners, badges, confirms, tabs, once-shown secrets, focus helpers and wording.
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { messageOf } from './api.js';
 
@@ -571,6 +571,25 @@ export function EventsField({
       <p id={`${id}-help`} class="muted small">
         {children}
       </p>
+    </>
+  );
+}
+
+/** A labelled text input: `label` for the input `id`, its value kept by `onValue`; other props go to the input. */
+export function LabeledInput({
+  id,
+  label,
+  value,
+  onValue,
+  ...input
+}: { id: string; label: string; value: string; onValue: (v: string) => void } & Omit<
+  InputHTMLAttributes<HTMLInputElement>,
+  'id' | 'value' | 'onInput'
+>) {
+  return (
+    <>
+      <label for={id}>{label}</label>
+      <input {...input} id={id} value={value} onInput={(e) => onValue(e.currentTarget.value)} />
     </>
   );
 }
