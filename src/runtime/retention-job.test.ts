@@ -1,6 +1,6 @@
 // Retention on both drivers with backdated rows: what is old goes in small batches, what is needed or locked stays.
 import { beforeAll, expect, it } from 'vitest';
-import { describeOnBackends, seedInstance } from '../../test/support/db.js';
+import { describeOnBackends, seedEndpoint, seedInstance } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
 import type { Message } from '../domain/model.js';
@@ -50,15 +50,7 @@ describeOnBackends('retention', (db, kind) => {
     const recent = (await emit('recent')).id;
     for (const id of old) await backdate('events', 'created_at', 31, 'id = $1', [id]);
 
-    const ep = await db.store.deliveries.insertEndpoint({
-      company_id: 'co',
-      instance_id: null,
-      kind: 'webhook',
-      url: 'http://127.0.0.1:9/hook',
-      events: [],
-      enabled: true,
-      secret: 'whsec_x',
-    });
+    const ep = await seedEndpoint(db.store, { company_id: 'co' });
     const needed = (await emit('needed-by-dead-letter')).id;
     const fresh = (await emit('fresh-delivery')).id;
     const more = [

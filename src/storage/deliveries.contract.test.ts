@@ -1,6 +1,6 @@
 // Storage contract for webhook/agent/sink endpoints and the delivery outbox (claims, outcomes, replays), both drivers.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { describeOnBackends } from '../../test/support/db.js';
+import { describeOnBackends, seedEndpoint } from '../../test/support/db.js';
 import type { ClaimedDelivery, NewEndpoint, WebhookEndpoint } from '../ports/deliveries.js';
 import type { Store } from '../ports/store.js';
 
@@ -20,16 +20,7 @@ describeOnBackends('deliveries repository', (db) => {
   /** Endpoints made by the running test, disabled after it so its leftovers are not claimed by the next one. */
   let made: string[] = [];
   const endpoint = async (company_id: string, over: Partial<NewEndpoint> = {}) => {
-    const ep = await store.deliveries.insertEndpoint({
-      company_id,
-      instance_id: null,
-      kind: 'webhook',
-      url: 'http://127.0.0.1:9/hook',
-      events: [],
-      enabled: true,
-      secret: 'whsec_x',
-      ...over,
-    });
+    const ep = await seedEndpoint(store, { company_id, ...over });
     made.push(ep.id);
     return ep;
   };

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { Instance } from '../../src/domain/model.js';
+import type { NewEndpoint, WebhookEndpoint } from '../../src/ports/deliveries.js';
 import type { NewInstance, NewMessage, Store } from '../../src/ports/store.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { createPgDriver } from '../../src/storage/pg-driver.js';
@@ -123,4 +124,21 @@ export function newMessage(instanceId: string, over: Partial<NewMessage> = {}): 
     timestamp: new Date().toISOString(),
     ...over,
   };
+}
+
+/**
+ * Creates an enabled webhook endpoint of company `c1` for every event, to a loopback port nothing listens on (its
+ * deliveries fail unless a test claims them itself); `over` wins.
+ */
+export function seedEndpoint(store: Store, over: Partial<NewEndpoint> = {}): Promise<WebhookEndpoint> {
+  return store.deliveries.insertEndpoint({
+    company_id: 'c1',
+    instance_id: null,
+    kind: 'webhook',
+    url: 'http://127.0.0.1:9/hook',
+    events: [],
+    enabled: true,
+    secret: 'whsec_x',
+    ...over,
+  });
 }
