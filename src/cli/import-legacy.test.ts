@@ -1,15 +1,10 @@
 // Legacy import: the seeds' old layout (fixture SQL) moves into ours, idempotently, and a dry run writes nothing.
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb } from '../../test/support/db.js';
+import { dropLegacyFixture, LEGACY_I1 as I1, loadLegacyFixture } from '../../test/support/legacy.js';
 import { KeyResolver } from '../core/keys.js';
-import { splitStatements } from '../storage/migrate.js';
 import { formatReport, importLegacy } from './import-legacy.js';
 
-const FIXTURE = join(import.meta.dirname, '../../test/fixtures/legacy/seed-001-layout.sql');
-const I1 = '11111111-1111-4111-8111-111111111111';
 const I3 = '33333333-3333-4333-8333-333333333333';
 
 describe('import-legacy', () => {
@@ -18,13 +13,11 @@ describe('import-legacy', () => {
 
   beforeAll(async () => {
     db = await openTestDb();
-    legacy = `legacy_${randomBytes(5).toString('hex')}`;
-    const sql = readFileSync(FIXTURE, 'utf8').replaceAll('{{legacy}}', `"${legacy}"`);
-    for (const stmt of splitStatements(sql)) await db.driver.query(stmt);
+    legacy = await loadLegacyFixture(db.driver);
   });
 
   afterAll(async () => {
-    await db?.driver.query(`DROP SCHEMA IF EXISTS "${legacy}" CASCADE`).catch(() => {});
+    if (db) await dropLegacyFixture(db.driver, legacy).catch(() => {});
     await db?.close();
   });
 

@@ -1,30 +1,13 @@
 // Inbound writes while the database fails: retried, then spooled durably, replayed in order once it is back.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spoolRecord, useTempSpoolDirs } from '../../test/support/spool.js';
 import { SbError } from '../domain/errors.js';
 import type { ProviderLogger } from '../ports/provider.js';
 import type { SpoolRecord } from '../ports/spool.js';
 import { openFileSpool } from '../runtime/spool/file-spool.js';
 import { InboundSpooler } from './inbound-spooler.js';
 
-const rec = (n: number): SpoolRecord => ({
-  instance_id: 'i1',
-  company_id: 'c1',
-  spooled_at: new Date(0).toISOString(),
-  message: {
-    message_id: `m${n}`,
-    chat_id: 'chat',
-    from: 'a',
-    to: 'b',
-    body: `body ${n}`,
-    type: 'text',
-    is_from_me: false,
-    is_group: false,
-    timestamp: new Date(0).toISOString(),
-  },
-});
+const rec = spoolRecord;
 
 const down = () => new SbError('SB_ERR_UNAVAILABLE', 'the database is unavailable');
 
@@ -47,15 +30,9 @@ const logger: ProviderLogger = {
   error: (_o, msg) => logs.push({ level: 'error', msg }),
 };
 
-const dirs: string[] = [];
-const spoolDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sb-inbound-'));
-  dirs.push(d);
-  return join(d, 'spool');
-};
+const spoolDir = useTempSpoolDirs();
 afterEach(() => {
   logs.length = 0;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const until = async (cond: () => boolean, ms = 5000) => {

@@ -1,6 +1,6 @@
 // The group-committed inbound writer on a real database: batches across sessions, events after commit, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb } from '../../test/support/db.js';
+import { openTestDb, seedInstance, type TestDb } from '../../test/support/db.js';
 import type { GatewayEvent } from '../domain/model.js';
 import type { ProviderMessage } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
@@ -38,17 +38,8 @@ describe('inbound writer (group commit)', () => {
   beforeAll(async () => {
     db = await openTestDb();
     store = db.store;
-    await store.companies.ensure('w1');
     for (let i = 0; i < 3; i++) {
-      const inst = await store.instances.create({
-        company_id: 'w1',
-        provider: 'simulator',
-        name: null,
-        type_instance: ['api'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: 'stopped',
-      });
+      const inst = await seedInstance(store, { company_id: 'w1' });
       ids.push(inst.id);
     }
     const publish = bus.publish.bind(bus);

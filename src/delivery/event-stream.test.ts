@@ -1,6 +1,6 @@
 // Gap-free replay and resume: an event id that commits after a higher one is delivered later, once, never skipped.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { openTestDb, seedInstance, type TestDb, testBackends } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
 import type { GatewayEvent, Message } from '../domain/model.js';
@@ -33,17 +33,7 @@ for (const kind of testBackends()) {
 
     beforeAll(async () => {
       db = await openTestDb(kind);
-      for (const co of ['co', 'other']) await db.store.companies.ensure(co);
-      const make = (company: string) =>
-        db.store.instances.create({
-          company_id: company,
-          provider: 'simulator',
-          name: null,
-          type_instance: ['api'],
-          settings: {},
-          mcp_schema: {},
-          desired_state: 'stopped',
-        });
+      const make = (company: string) => seedInstance(db.store, { company_id: company });
       inst = (await make('co')).id;
       other = (await make('other')).id;
     }, 180_000);

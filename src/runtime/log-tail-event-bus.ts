@@ -1,7 +1,7 @@
 // Cluster event bus without Redis: every replica tails the event log, so all replicas see every event once.
 import type { GatewayEvent } from '../domain/model.js';
-import type { EventBus, EventListener } from '../ports/event-bus.js';
 import type { Store } from '../ports/store.js';
+import { ClusterEventBus } from './cluster-event-bus.js';
 
 const PAGE = 500;
 
@@ -11,9 +11,7 @@ const PAGE = 500;
  * tail. Ids are taken before commit, so a lower id can appear after a higher one: the tail waits up to
  * `gapWaitMs` for a missing id before skipping it (a rolled-back transaction leaves a permanent hole).
  */
-export class LogTailEventBus implements EventBus {
-  private readonly all = new Set<EventListener>();
-  private readonly local = new Set<EventListener>();
+export class LogTailEventBus extends ClusterEventBus {
   /** Every id up to and including the cursor was delivered or given up on. */
   private cursor = 0;
   private readonly delivered = new Set<number>();
@@ -26,8 +24,10 @@ export class LogTailEventBus implements EventBus {
   constructor(
     private readonly store: Store,
     private readonly opts: { pollMs: number; gapWaitMs: number },
-    private readonly onError: (err: unknown, what: string) => void,
-  ) {}
+    onError: (err: unknown, what: string) => void,
+  ) {
+    super(onError);
+  }
 
   /** Starts tailing after the newest event in the log. */
   async start(): Promise<void> {
@@ -45,16 +45,6 @@ export class LogTailEventBus implements EventBus {
     if (events.length === 0) return;
     this.deliver(this.local, events);
     this.poke();
-  }
-
-  subscribe(listener: EventListener): () => void {
-    this.all.add(listener);
-    return () => this.all.delete(listener);
-  }
-
-  subscribeLocal(listener: EventListener): () => void {
-    this.local.add(listener);
-    return () => this.local.delete(listener);
   }
 
   /** Polls now (or right after the poll in progress). */
@@ -114,18 +104,6 @@ export class LogTailEventBus implements EventBus {
       if (now - first < this.opts.gapWaitMs) break;
       this.gapSince.delete(next);
       this.cursor = next;
-    }
-  }
-
-  private deliver(listeners: Set<EventListener>, events: readonly GatewayEvent[]): void {
-    for (const e of events) {
-      for (const l of listeners) {
-        try {
-          l(e);
-        } catch (err) {
-          this.onError(err, 'event listener failed');
-        }
-      }
     }
   }
 }

@@ -1,7 +1,7 @@
 // Cluster event bus over Redis pub/sub: local events fan out at once, other replicas' events arrive by channel.
 import type { Redis } from 'ioredis';
 import type { GatewayEvent } from '../domain/model.js';
-import type { EventBus, EventListener } from '../ports/event-bus.js';
+import { ClusterEventBus } from './cluster-event-bus.js';
 
 interface Envelope {
   /** Origin replica. */
@@ -13,17 +13,16 @@ interface Envelope {
  * `subscribe` sees every replica's committed events (WebSocket streams); `subscribeLocal` only this replica's
  * (metrics and other per-process side effects, so a cluster does not count an event N times).
  */
-export class RedisEventBus implements EventBus {
-  private readonly all = new Set<EventListener>();
-  private readonly local = new Set<EventListener>();
-
+export class RedisEventBus extends ClusterEventBus {
   constructor(
     private readonly pub: Redis,
     private readonly sub: Redis,
     private readonly channel: string,
     private readonly replicaId: string,
-    private readonly onError: (err: unknown, what: string) => void,
-  ) {}
+    onError: (err: unknown, what: string) => void,
+  ) {
+    super(onError);
+  }
 
   /** Subscribes to the channel; events from other replicas are delivered from then on. */
   async start(): Promise<void> {
@@ -48,27 +47,5 @@ export class RedisEventBus implements EventBus {
     this.deliver(this.all, events);
     const env: Envelope = { o: this.replicaId, e: [...events] };
     this.pub.publish(this.channel, JSON.stringify(env)).catch((err) => this.onError(err, 'publish failed'));
-  }
-
-  subscribe(listener: EventListener): () => void {
-    this.all.add(listener);
-    return () => this.all.delete(listener);
-  }
-
-  subscribeLocal(listener: EventListener): () => void {
-    this.local.add(listener);
-    return () => this.local.delete(listener);
-  }
-
-  private deliver(listeners: Set<EventListener>, events: readonly GatewayEvent[]): void {
-    for (const e of events) {
-      for (const l of listeners) {
-        try {
-          l(e);
-        } catch (err) {
-          this.onError(err, 'event listener failed');
-        }
-      }
-    }
   }
 }

@@ -1,57 +1,25 @@
 // Storage contract for the batched writes behind group commit: each equals its one-by-one form, on both drivers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, newMessage, seedInstance, type TestDb } from '../../test/support/db.js';
 import type { Message } from '../domain/model.js';
 import type { ChatTouch, NewMessage, Store } from '../ports/store.js';
 import type { Driver } from './sql.js';
 import { createSqlStore } from './sql-store.js';
 
-const msg = (instanceId: string, over: Partial<NewMessage> = {}): NewMessage => ({
-  instance_id: instanceId,
-  company_id: 'bc1',
-  message_id: `m-${Math.random().toString(36).slice(2)}`,
-  chat_id: '4915100000001@s.whatsapp.net',
-  from: '4915100000001@s.whatsapp.net',
-  to: null,
-  body: 'hello',
-  type: 'text',
-  is_from_me: false,
-  is_group: false,
-  group_id: null,
-  contact_name: null,
-  reply_to: null,
-  media: null,
-  status: 'received',
-  timestamp: new Date().toISOString(),
-  ...over,
-});
+const msg = (instanceId: string, over: Partial<NewMessage> = {}) =>
+  newMessage(instanceId, { company_id: 'bc1', ...over });
 
-describe.each(testBackends())('batched storage writes on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('batched storage writes', (db, backend) => {
   let store: Store;
   let a: string;
   let b: string;
-  const newInstance = async () =>
-    (
-      await store.instances.create({
-        company_id: 'bc1',
-        provider: 'simulator',
-        name: null,
-        type_instance: ['api'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: 'stopped',
-      })
-    ).id;
+  const newInstance = async () => (await seedInstance(store, { company_id: 'bc1' })).id;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
-    await store.companies.ensure('bc1');
     a = await newInstance();
     b = await newInstance();
   });
-  afterAll(async () => db?.close());
 
   it('inserts many messages in input order, skipping stored ones, repeats and deleted instances', async () => {
     const stored = await store.messages.upsert(msg(a, { message_id: 'already', company_id: 'bc1' }));

@@ -1,21 +1,18 @@
 // Storage contract for the cluster command queue: enqueue, claim once, answer, expire, clean up; every backend.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends } from '../../test/support/db.js';
 import type { ClusterCommand } from '../ports/leases.js';
 import type { Store } from '../ports/store.js';
 
 const cmd = (op: 'start' | 'stop' = 'start'): ClusterCommand => ({ op, instance_id: randomUUID() });
 
-describe.each(testBackends())('cluster command repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('cluster command repository', (db) => {
   let store: Store;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
   });
-  afterAll(async () => db?.close());
 
   it('enqueues pending commands with growing ids; an unknown id has no state', async () => {
     const a = await store.clusterCommands.enqueue('t-enq', cmd());

@@ -1,6 +1,6 @@
 // Storage contract for webhook/agent/sink endpoints and the delivery outbox (claims, outcomes, replays), both drivers.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeOnBackends, seedEndpoint } from '../../test/support/db.js';
 import {
   type ClaimedDelivery,
   claimCursor,
@@ -14,8 +14,7 @@ const LATER = new Date(Date.now() + 3_600_000);
 /** A claim time after every delivery created by the test so far (they are due at their insert time). */
 const soon = () => new Date(Date.now() + 1_000);
 
-describe.each(testBackends())('deliveries repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('deliveries repository', (db) => {
   let store: Store;
   let seq = 0;
   /** A fresh company (events of one test never reach another test's endpoints). */
@@ -27,16 +26,7 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
   /** Endpoints made by the running test, disabled after it so its leftovers are not claimed by the next one. */
   let made: string[] = [];
   const endpoint = async (company_id: string, over: Partial<NewEndpoint> = {}) => {
-    const ep = await store.deliveries.insertEndpoint({
-      company_id,
-      instance_id: null,
-      kind: 'webhook',
-      url: 'http://127.0.0.1:9/hook',
-      events: [],
-      enabled: true,
-      secret: 'whsec_x',
-      ...over,
-    });
+    const ep = await seedEndpoint(store, { company_id, ...over });
     made.push(ep.id);
     return ep;
   };
@@ -74,10 +64,8 @@ describe.each(testBackends())('deliveries repository on %s', (backend) => {
     cs.filter((c) => c.endpoint.id === ep.id);
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
-  }, 180_000);
-  afterAll(async () => db?.close());
+  });
   afterEach(async () => {
     for (const id of made) await store.deliveries.disable(id, 'test over');
     made = [];

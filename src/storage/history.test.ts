@@ -1,6 +1,6 @@
 // The history repository on both drivers: idempotent batches, chats kept current, live messages untouched.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
 import type { HistoryStore } from '../ports/history.js';
 import type { ProviderMessage } from '../ports/provider.js';
 
@@ -18,27 +18,20 @@ const msg = (id: string, over: Partial<ProviderMessage> = {}): ProviderMessage =
   ...over,
 });
 
-describe.each(testBackends())('history repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('history repository', (db) => {
   let repo: HistoryStore;
   let instanceId: string;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     repo = db.store.history;
     await db.store.companies.ensure('hc', 'History Co');
-    const inst = await db.store.instances.create({
+    const inst = await seedInstance(db.store, {
       company_id: 'hc',
       provider: 'whatsapp',
-      name: null,
-      type_instance: ['api'],
-      settings: {},
-      mcp_schema: {},
       desired_state: 'running',
     });
     instanceId = inst.id;
   });
-  afterAll(async () => db?.close());
 
   it('stores a batch once: the same batch again reports duplicates and changes nothing', async () => {
     const batch = [
@@ -69,24 +62,17 @@ describe.each(testBackends())('history repository on %s', (backend) => {
   });
 
   it('never moves a chat back to an older preview, and leaves a live message as it was', async () => {
-    const live = await db.store.messages.upsert({
-      instance_id: instanceId,
-      company_id: 'hc',
-      message_id: 'LIVE1',
-      chat_id: '4915100000002@s.whatsapp.net',
-      from: '4915100000002@s.whatsapp.net',
-      to: null,
-      body: 'live body',
-      type: 'text',
-      is_from_me: false,
-      is_group: false,
-      group_id: null,
-      contact_name: null,
-      reply_to: null,
-      media: null,
-      status: 'read',
-      timestamp: '2026-12-01T10:00:00.000Z',
-    });
+    const live = await db.store.messages.upsert(
+      newMessage(instanceId, {
+        company_id: 'hc',
+        message_id: 'LIVE1',
+        chat_id: '4915100000002@s.whatsapp.net',
+        from: '4915100000002@s.whatsapp.net',
+        body: 'live body',
+        status: 'read',
+        timestamp: '2026-12-01T10:00:00.000Z',
+      }),
+    );
     expect(live.inserted).toBe(true);
     const old = msg('H3', { body: 'older', timestamp: '2026-11-01T10:00:00.000Z' });
     const result = await repo.storeBatch(instanceId, [old, msg('LIVE1', { body: 'rewritten?' })]);

@@ -1,56 +1,26 @@
 // Identities: LID ↔ phone pairs and the merge of a LID's chat, messages and contact into the phone JID.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
 import type { IdentityStore } from '../ports/identities.js';
 import type { NewMessage, Store } from '../ports/store.js';
 
 const LID = '123456789012345@lid';
 const PN = '4915100000009@s.whatsapp.net';
 
-const msg = (instanceId: string, over: Partial<NewMessage>): NewMessage => ({
-  instance_id: instanceId,
-  company_id: 'c1',
-  message_id: `m-${Math.random().toString(36).slice(2)}`,
-  chat_id: LID,
-  from: LID,
-  to: 'me@s.whatsapp.net',
-  body: 'hello',
-  type: 'text',
-  is_from_me: false,
-  is_group: false,
-  group_id: null,
-  contact_name: null,
-  reply_to: null,
-  media: null,
-  status: 'received',
-  timestamp: new Date().toISOString(),
-  ...over,
-});
+const msg = (instanceId: string, over: Partial<NewMessage>) =>
+  newMessage(instanceId, { chat_id: LID, from: LID, to: 'me@s.whatsapp.net', ...over });
 
-describe.each(testBackends())('whatsapp identities on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('whatsapp identities', (db) => {
   let store: Store;
   let ids: IdentityStore;
   let inst = '';
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
     ids = store.identities;
     await store.companies.ensure('c1', 'One');
-    inst = (
-      await store.instances.create({
-        company_id: 'c1',
-        provider: 'whatsapp',
-        name: 'ids',
-        type_instance: ['api'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: 'stopped',
-      })
-    ).id;
+    inst = (await seedInstance(store, { provider: 'whatsapp', name: 'ids' })).id;
   });
-  afterAll(() => db?.close());
 
   it('an unknown LID has no phone', async () => {
     expect(await ids.pnForLid(inst, LID)).toBeNull();

@@ -1,32 +1,18 @@
 // Storage contract for session leases and replica heartbeats, on every backend.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, openTestDb, seedInstance } from '../../test/support/db.js';
 import type { Store } from '../ports/store.js';
 
 const MIN = 60_000;
 
-describe.each(testBackends())('lease repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('lease repository', (db, backend) => {
   let store: Store;
   const newInstance = async (desired: 'running' | 'stopped' = 'running') =>
-    (
-      await store.instances.create({
-        company_id: 'lc1',
-        provider: 'simulator',
-        name: null,
-        type_instance: ['api'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: desired,
-      })
-    ).id;
+    (await seedInstance(store, { company_id: 'lc1', desired_state: desired })).id;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
-    await store.companies.ensure('lc1');
   });
-  afterAll(async () => db?.close());
 
   it('acquire: takes an absent lease, refuses a live foreign one, extends its own; release only by the owner', async () => {
     const id = await newInstance();
@@ -127,19 +113,8 @@ describe.each(testBackends())('lease repository on %s', (backend) => {
     const fresh = await openTestDb(backend);
     try {
       const s = fresh.store;
-      await s.companies.ensure('lc2');
       const mk = async (desired: 'running' | 'stopped') =>
-        (
-          await s.instances.create({
-            company_id: 'lc2',
-            provider: 'simulator',
-            name: null,
-            type_instance: ['api'],
-            settings: {},
-            mcp_schema: {},
-            desired_state: desired,
-          })
-        ).id;
+        (await seedInstance(s, { company_id: 'lc2', desired_state: desired })).id;
       const [free, owned, expired, stopped, failed] = [
         await mk('running'),
         await mk('running'),

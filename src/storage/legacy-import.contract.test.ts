@@ -1,27 +1,17 @@
 // Storage contract for the legacy import: the seeds' layout copied into ours, idempotent, and atomic in a transaction.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
-import { splitStatements } from './migrate.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeOnBackends } from '../../test/support/db.js';
+import { dropLegacyFixture, LEGACY_I1 as I1, loadLegacyFixture } from '../../test/support/legacy.js';
 
-const FIXTURE = join(import.meta.dirname, '../../test/fixtures/legacy/seed-001-layout.sql');
-const I1 = '11111111-1111-4111-8111-111111111111';
-
-describe.each(testBackends())('legacy import repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('legacy import repository', (db) => {
   let legacy: string;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
-    legacy = `legacy_${randomBytes(5).toString('hex')}`;
-    const sql = readFileSync(FIXTURE, 'utf8').replaceAll('{{legacy}}', `"${legacy}"`);
-    for (const stmt of splitStatements(sql)) await db.driver.query(stmt);
+    legacy = await loadLegacyFixture(db.driver);
   });
   afterAll(async () => {
-    await db?.driver.query(`DROP SCHEMA IF EXISTS "${legacy}" CASCADE`);
-    await db?.close();
+    if (db.driver) await dropLegacyFixture(db.driver, legacy);
   });
 
   it('inside a rolled-back transaction reports the counts and leaves nothing behind', async () => {

@@ -1,28 +1,10 @@
 // The MCP repository contract (audit, approvals, the MCP-only chat/message/event reads) on PGlite and PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
 import type { NewAuditEntry } from '../ports/mcp.js';
-import type { NewMessage, Store } from '../ports/store.js';
+import type { Store } from '../ports/store.js';
 
-const msg = (instanceId: string, over: Partial<NewMessage> = {}): NewMessage => ({
-  instance_id: instanceId,
-  company_id: 'c1',
-  message_id: `m-${Math.random().toString(36).slice(2)}`,
-  chat_id: '4915100000001@s.whatsapp.net',
-  from: '4915100000001@s.whatsapp.net',
-  to: null,
-  body: 'hello',
-  type: 'text',
-  is_from_me: false,
-  is_group: false,
-  group_id: null,
-  contact_name: null,
-  reply_to: null,
-  media: null,
-  status: 'received',
-  timestamp: new Date().toISOString(),
-  ...over,
-});
+const msg = newMessage;
 
 const audit = (instanceId: string, companyId: string, over: Partial<NewAuditEntry> = {}): NewAuditEntry => ({
   instance_id: instanceId,
@@ -38,35 +20,22 @@ const audit = (instanceId: string, companyId: string, over: Partial<NewAuditEntr
   ...over,
 });
 
-describe.each(testBackends())('MCP repository contract on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('MCP repository contract', (db) => {
   let store: Store;
   /** Instance of company c1, and one of company c2 (another tenant). */
   let a: string;
   let b: string;
 
   const newInstance = async (company: string) =>
-    (
-      await store.instances.create({
-        company_id: company,
-        provider: 'simulator',
-        name: null,
-        type_instance: ['mcp'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: 'stopped',
-      })
-    ).id;
+    (await seedInstance(store, { company_id: company, type_instance: ['mcp'] })).id;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
     await store.companies.ensure('c1', 'One');
     await store.companies.ensure('c2', 'Two');
     a = await newInstance('c1');
     b = await newInstance('c2');
   });
-  afterAll(async () => db?.close());
 
   describe('audit', () => {
     it('stores entries and lists them newest first, paged by id, filtered by tool, per instance', async () => {

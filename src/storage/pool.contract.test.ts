@@ -1,24 +1,19 @@
 // Storage contract of the warm pool and company connections (storage/pool.ts) on every backend: counts, the
 // one-statement claim (SKIP LOCKED, one connection per company), the wipe of a released instance.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, seedInstance } from '../../test/support/db.js';
 import type { InstancePatch, Store } from '../ports/store.js';
 
 const POOL = '__pool_test__';
 
-describe.each(testBackends())('warm pool and connections repositories on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('warm pool and connections repositories', (db) => {
   let store: Store;
   let q: (text: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
 
   const pooled = async (patch: InstancePatch = {}) => {
-    const inst = await store.instances.create({
+    const inst = await seedInstance(store, {
       company_id: POOL,
-      provider: 'simulator',
       name: `p-${Math.random().toString(36).slice(2)}`,
-      type_instance: ['api'],
-      settings: {},
-      mcp_schema: {},
       desired_state: 'running',
       is_pooled: true,
     });
@@ -35,12 +30,10 @@ describe.each(testBackends())('warm pool and connections repositories on %s', (b
   };
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
     q = (text, params = []) => db.driver.query(text, params);
     for (const c of [POOL, 'pc1', 'pc2', 'pc3', 'pc4', 'pc5']) await store.companies.ensure(c);
   });
-  afterAll(async () => db?.close());
 
   it('counts pooled instances only: size, free, ready (free with a QR), in use', async () => {
     await wipeAll();

@@ -1,50 +1,26 @@
 // The storage contract: the same suite against embedded PGlite and real PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
-import type { NewMessage, Store } from '../ports/store.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
+import type { Store } from '../ports/store.js';
 import { migrate, pendingMigrations, splitStatements } from './migrate.js';
 
-const msg = (instanceId: string, over: Partial<NewMessage> = {}): NewMessage => ({
-  instance_id: instanceId,
-  company_id: 'c1',
-  message_id: `m-${Math.random().toString(36).slice(2)}`,
-  chat_id: '4915100000001@s.whatsapp.net',
-  from: '4915100000001@s.whatsapp.net',
-  to: null,
-  body: 'hello',
-  type: 'text',
-  is_from_me: false,
-  is_group: false,
-  group_id: null,
-  contact_name: null,
-  reply_to: null,
-  media: null,
-  status: 'received',
-  timestamp: new Date().toISOString(),
-  ...over,
-});
+const msg = newMessage;
 
-describe.each(testBackends())('storage contract on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('storage contract', (db) => {
   let store: Store;
   let instanceId: string;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
     await store.companies.ensure('c1', 'Company One');
-    const inst = await store.instances.create({
-      company_id: 'c1',
-      provider: 'simulator',
+    const inst = await seedInstance(store, {
       name: 'one',
       type_instance: ['api', 'mcp'],
       settings: { token: 'secret' },
-      mcp_schema: {},
       desired_state: 'running',
     });
     instanceId = inst.id;
   });
-  afterAll(async () => db?.close());
 
   it('is migrated and idempotent to migrate again', async () => {
     expect(await store.pendingMigrations()).toEqual([]);
@@ -82,18 +58,7 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
   });
 
   it('paginates instances with a cursor and filters by company', async () => {
-    await store.companies.ensure('c2');
-    for (let i = 0; i < 3; i++) {
-      await store.instances.create({
-        company_id: 'c2',
-        provider: 'simulator',
-        name: `n${i}`,
-        type_instance: ['api'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: 'stopped',
-      });
-    }
+    for (let i = 0; i < 3; i++) await seedInstance(store, { company_id: 'c2', name: `n${i}` });
     const p1 = await store.instances.list({ company_id: 'c2', limit: 2 });
     expect(p1.items).toHaveLength(2);
     expect(p1.next_cursor).not.toBeNull();
@@ -270,15 +235,7 @@ describe.each(testBackends())('storage contract on %s', (backend) => {
   });
 
   it('deletes an instance with its messages', async () => {
-    const inst = await store.instances.create({
-      company_id: 'c1',
-      provider: 'simulator',
-      name: null,
-      type_instance: ['api'],
-      settings: {},
-      mcp_schema: {},
-      desired_state: 'stopped',
-    });
+    const inst = await seedInstance(store);
     await store.messages.upsert(msg(inst.id));
     expect(await store.messages.count(inst.id)).toBe(1);
     expect(await store.instances.delete(inst.id)).toBe(true);

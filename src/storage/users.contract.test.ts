@@ -1,19 +1,16 @@
 // Storage contract of the users repository (storage/users.ts) on every backend: create, list, look up, sign-in stamp.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends } from '../../test/support/db.js';
 import type { Store } from '../ports/store.js';
 
-describe.each(testBackends())('users repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('users repository', (db) => {
   let store: Store;
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
     await store.companies.ensure('uc1');
     await store.companies.ensure('uc2');
   });
-  afterAll(async () => db?.close());
 
   it('creates a user with its email lower-cased and never returns the hash; a second email in any case is null', async () => {
     const u = await store.users.create({

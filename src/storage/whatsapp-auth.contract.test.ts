@@ -1,32 +1,17 @@
 // Storage contract for WhatsApp auth state (creds, Signal keys, media refs as text), per instance, every backend.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeOnBackends, seedInstance } from '../../test/support/db.js';
 import type { Store } from '../ports/store.js';
 
-describe.each(testBackends())('WhatsApp auth repository on %s', (backend) => {
-  let db: TestDb;
+describeOnBackends('WhatsApp auth repository', (db) => {
   let store: Store;
-  const newInstance = async () =>
-    (
-      await store.instances.create({
-        company_id: 'wa1',
-        provider: 'whatsapp',
-        name: null,
-        type_instance: ['api'],
-        settings: {},
-        mcp_schema: {},
-        desired_state: 'stopped',
-      })
-    ).id;
+  const newInstance = async () => (await seedInstance(store, { company_id: 'wa1', provider: 'whatsapp' })).id;
   const keysOf = async (id: string, type: string, ids: string[]) =>
     Object.fromEntries((await store.whatsappAuth.getKeys(id, type, ids)).map((r) => [r.key_id, r.value]));
 
   beforeAll(async () => {
-    db = await openTestDb(backend);
     store = db.store;
-    await store.companies.ensure('wa1');
   });
-  afterAll(async () => db?.close());
 
   it('creds: null until saved, then the latest save, per instance', async () => {
     const [a, b] = [await newInstance(), await newInstance()];

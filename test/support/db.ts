@@ -1,6 +1,10 @@
-// Test databases: a fresh schema on real PostgreSQL (TEST_DATABASE_URL) or an in-memory PGlite otherwise.
+// Test databases: a fresh schema on real PostgreSQL (TEST_DATABASE_URL) or an in-memory PGlite otherwise, one suite
+// per backend, and the rows most tests seed (a company's instance, a message).
 import { randomBytes } from 'node:crypto';
-import type { Store } from '../../src/ports/store.js';
+import { afterAll, beforeAll, describe } from 'vitest';
+import type { Instance } from '../../src/domain/model.js';
+import type { NewEndpoint, WebhookEndpoint } from '../../src/ports/deliveries.js';
+import type { NewInstance, NewMessage, Store } from '../../src/ports/store.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { createPgDriver } from '../../src/storage/pg-driver.js';
 import { createPgliteDriver } from '../../src/storage/pglite-driver.js';
@@ -17,45 +21,122 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
+export type Backend = 'pglite' | 'postgres';
+
 /** Which backends to run a contract suite on: always PGlite, and PostgreSQL when TEST_DATABASE_URL is set. */
-export function testBackends(): Array<'pglite' | 'postgres'> {
+export function testBackends(): Backend[] {
   return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 }
 
 /** The default backend for a test: PostgreSQL when TEST_DATABASE_URL is set, otherwise PGlite. */
-export function defaultBackend(): 'pglite' | 'postgres' {
+export function defaultBackend(): Backend {
   return process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite';
 }
 
-export async function openTestDb(kind: 'pglite' | 'postgres' = defaultBackend()): Promise<TestDb> {
+export async function openTestDb(kind: Backend = defaultBackend()): Promise<TestDb> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
-  if (kind === 'postgres') {
-    const url = process.env.TEST_DATABASE_URL;
-    if (!url) throw new Error('TEST_DATABASE_URL is not set');
-    const driver = createPgDriver({ url, ssl: false, poolSize: 5 });
-    await migrate(driver, schema);
-    return {
-      kind,
-      store: createSqlStore(driver, schema),
-      driver,
-      schema,
-      url,
-      close: async () => {
-        await driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: Error) => {
-          process.stderr.write(`test db: could not drop schema ${schema} (left behind): ${err.message}\n`);
-        });
-        await driver.close();
-      },
-    };
-  }
-  const driver = await createPgliteDriver(undefined);
+  const url = kind === 'postgres' ? process.env.TEST_DATABASE_URL : undefined;
+  if (kind === 'postgres' && !url) throw new Error('TEST_DATABASE_URL is not set');
+  const driver = url ? createPgDriver({ url, ssl: false, poolSize: 5 }) : await createPgliteDriver(undefined);
   await migrate(driver, schema);
+  // A server database outlives the test: its schema is dropped (PGlite's memory simply goes with the driver).
+  const drop = async () => {
+    if (!url) return;
+    await driver.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch((err: Error) => {
+      process.stderr.write(`test db: could not drop schema ${schema} (left behind): ${err.message}\n`);
+    });
+  };
   return {
     kind,
     store: createSqlStore(driver, schema),
     driver,
     schema,
-    url: undefined,
-    close: () => driver.close(),
+    url,
+    close: async () => {
+      await drop();
+      await driver.close();
+    },
   };
+}
+
+/**
+ * Declares the suite `fn` once per backend of {@link testBackends} (named "`name` on pglite", "`name` on postgres"),
+ * each with its own fresh database. `db` is opened before the suite's own `beforeAll` hooks run and closed after its
+ * `afterAll` hooks; its fields are there from then on, so read them inside hooks and tests, not while declaring.
+ */
+export function describeOnBackends(name: string, fn: (db: TestDb, backend: Backend) => void): void {
+  describe.each(testBackends())(`${name} on %s`, (backend) => {
+    const db = {} as TestDb;
+    beforeAll(async () => {
+      Object.assign(db, await openTestDb(backend));
+    }, 180_000);
+    afterAll(async () => {
+      await db.close?.();
+    });
+    fn(db, backend);
+  });
+}
+
+/** A new instance's fields for a test: a stopped API simulator of company `c1` with empty settings; `over` wins. */
+export function newInstanceInput(over: Partial<NewInstance> = {}): NewInstance {
+  return {
+    company_id: 'c1',
+    provider: 'simulator',
+    name: null,
+    type_instance: ['api'],
+    settings: {},
+    mcp_schema: {},
+    desired_state: 'stopped',
+    ...over,
+  };
+}
+
+/** Creates an instance (see {@link newInstanceInput} for the defaults), making sure its company exists first. */
+export async function seedInstance(store: Store, over: Partial<NewInstance> = {}): Promise<Instance> {
+  const input = newInstanceInput(over);
+  await store.companies.ensure(input.company_id);
+  return store.instances.create(input);
+}
+
+/**
+ * A received text message of instance `instanceId` (company `c1`) from a WhatsApp contact to no one, with a random
+ * message id and the current time; `over` wins.
+ */
+export function newMessage(instanceId: string, over: Partial<NewMessage> = {}): NewMessage {
+  return {
+    instance_id: instanceId,
+    company_id: 'c1',
+    message_id: `m-${Math.random().toString(36).slice(2)}`,
+    chat_id: '4915100000001@s.whatsapp.net',
+    from: '4915100000001@s.whatsapp.net',
+    to: null,
+    body: 'hello',
+    type: 'text',
+    is_from_me: false,
+    is_group: false,
+    group_id: null,
+    contact_name: null,
+    reply_to: null,
+    media: null,
+    status: 'received',
+    timestamp: new Date().toISOString(),
+    ...over,
+  };
+}
+
+/**
+ * Creates an enabled webhook endpoint of company `c1` for every event, to a loopback port nothing listens on (its
+ * deliveries fail unless a test claims them itself); `over` wins.
+ */
+export function seedEndpoint(store: Store, over: Partial<NewEndpoint> = {}): Promise<WebhookEndpoint> {
+  return store.deliveries.insertEndpoint({
+    company_id: 'c1',
+    instance_id: null,
+    kind: 'webhook',
+    url: 'http://127.0.0.1:9/hook',
+    events: [],
+    enabled: true,
+    secret: 'whsec_x',
+    ...over,
+  });
 }

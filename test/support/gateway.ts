@@ -127,3 +127,35 @@ export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000): Promis
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+type Headers = Record<string, string>;
+
+/** POST /api/v1/instances: creates an instance with `payload`; returns the response (status unchecked). */
+export function postInstance(t: TestGateway, headers: Headers, payload: Record<string, unknown>) {
+  return t.app.inject({ method: 'POST', url: '/api/v1/instances', headers, payload });
+}
+
+/** POST /api/v1/instances/:id/messages: sends `payload` (to, text, media…); returns the response (status unchecked). */
+export function postMessage(
+  t: TestGateway,
+  headers: Headers,
+  instanceId: string,
+  payload: Record<string, unknown>,
+) {
+  return t.app.inject({ method: 'POST', url: `/api/v1/instances/${instanceId}/messages`, headers, payload });
+}
+
+/** POST /api/v1/instances/:id/simulate/inbound: a simulator contact writes to the instance; returns the response. */
+export function simulateInbound(
+  t: TestGateway,
+  headers: Headers,
+  instanceId: string,
+  payload: { from: string; text: string } & Record<string, unknown>,
+) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/api/v1/instances/${instanceId}/simulate/inbound`,
+    headers,
+    payload,
+  });
+}

@@ -1,9 +1,11 @@
 // Runs the real gateway as a child process for cross-process tests: the built server (`node dist/src/main.js`) when
 // dist/ is current (CI builds first), else the sources through tsx.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { serverEntry } from '../../bin/entry.js';
+import { freePort } from './net.js';
+
+export { freePort };
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -12,18 +14,6 @@ export const ROOT = join(import.meta.dirname, '..', '..');
  * else `--import tsx src/main.ts`, so the suite exercises what `npm start` runs.
  */
 export const CLI_ARGS: readonly string[] = serverEntry({ root: ROOT }).args;
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export interface GatewayProcess {
   child: ChildProcess;

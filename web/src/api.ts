@@ -1,5 +1,11 @@
 // HTTP client of the dashboard: the signed-in credential, JSON calls and readable API errors.
 
+import type {
+  Chat as StoredChat,
+  Instance as StoredInstance,
+  Message as StoredMessage,
+} from '../../src/domain/model.js';
+
 /** What the browser remembers for this tab (sessionStorage): the bearer and how it was obtained. */
 export interface Credential {
   token: string;
@@ -158,49 +164,49 @@ export function messageOf(err: unknown): string {
 
 // ---- API shapes used by the pages (a subset of the OpenAPI document at /docs) ----
 
-export interface Instance {
-  id: string;
-  company_id: string;
-  name: string | null;
-  provider: string;
-  type_instance: string[];
-  status: string;
-  auth_status: string;
-  desired_state: string;
-  account: string | null;
-  has_qr: boolean;
-  qr_updated_at: string | null;
-  is_pooled: boolean;
-  assigned_to: string | null;
-  last_error: string | null;
-  last_activity_at: string | null;
-  created_at: string;
-  updated_at: string;
-  mcp_schema: Record<string, unknown>;
-}
+// Record shapes are the gateway's own (type-only), narrowed to the fields the API shows and the pages read.
 
-export interface Message {
-  id: string;
-  message_id: string | null;
-  chat_id: string;
-  from: string | null;
-  to: string | null;
-  body: string | null;
-  type: string;
-  is_from_me: boolean;
-  contact_name: string | null;
-  status: string;
-  timestamp: string;
-}
+/** An instance as the API shows it: no settings or QR payload, `has_qr` instead. */
+export type Instance = Pick<
+  StoredInstance,
+  | 'id'
+  | 'company_id'
+  | 'name'
+  | 'provider'
+  | 'type_instance'
+  | 'status'
+  | 'auth_status'
+  | 'desired_state'
+  | 'account'
+  | 'qr_updated_at'
+  | 'is_pooled'
+  | 'assigned_to'
+  | 'last_error'
+  | 'last_activity_at'
+  | 'created_at'
+  | 'updated_at'
+  | 'mcp_schema'
+> & { has_qr: boolean };
 
-export interface Chat {
-  chat_id: string;
-  name: string | null;
-  is_group: boolean;
-  last_message_at: string | null;
-  last_message_preview: string | null;
-  unread_count: number;
-}
+export type Message = Pick<
+  StoredMessage,
+  | 'id'
+  | 'message_id'
+  | 'chat_id'
+  | 'from'
+  | 'to'
+  | 'body'
+  | 'type'
+  | 'is_from_me'
+  | 'contact_name'
+  | 'status'
+  | 'timestamp'
+>;
+
+export type Chat = Pick<
+  StoredChat,
+  'chat_id' | 'name' | 'is_group' | 'last_message_at' | 'last_message_preview' | 'unread_count'
+>;
 
 // Event shapes come from the gateway's own schemas (type-only: nothing of zod reaches the bundle).
 export type {

@@ -1,5 +1,5 @@
 // Small shared UI pieces: banners, badges, confirms, tabs, once-shown secrets, focus helpers and wording.
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { messageOf } from './api.js';
 
@@ -345,6 +345,45 @@ export function ScrollRegion({
   );
 }
 
+/** A column of a {@link DataTable}: its heading, or a heading only screen readers get (e.g. a column of buttons). */
+export type Column = string | { srOnly: string };
+
+/** A table in a keyboard-scrollable region: one header row of `columns`, then `children` as the body rows. */
+export function DataTable({
+  label,
+  columns,
+  tableClass,
+  children,
+}: {
+  label: string;
+  columns: Column[];
+  tableClass?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <ScrollRegion label={label}>
+      <table class={tableClass}>
+        <thead>
+          <tr>
+            {columns.map((c) =>
+              typeof c === 'string' ? (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ) : (
+                <th key={c.srOnly} scope="col">
+                  <span class="sr-only">{c.srOnly}</span>
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </ScrollRegion>
+  );
+}
+
 // ---- Secrets shown once ----
 
 export interface PendingSecret {
@@ -500,4 +539,57 @@ export function useReloader(ms = 250): [number, () => void] {
     }, ms);
   };
   return [n, trigger];
+}
+
+/**
+ * The events field of an endpoint form (in a `grid-form`): comma-separated event types, empty for all, with its help
+ * line under it. `id` names the input; the help gets `<id>-help`.
+ */
+export function EventsField({
+  id,
+  value,
+  onInput,
+  children,
+}: {
+  id: string;
+  value: string;
+  onInput: (e: Event) => void;
+  /** The help line. */
+  children: ComponentChildren;
+}) {
+  return (
+    <>
+      <label for={id}>Events</label>
+      <input
+        id={id}
+        aria-describedby={`${id}-help`}
+        placeholder="all events"
+        value={value}
+        onInput={onInput}
+      />
+      <span />
+      <p id={`${id}-help`} class="muted small">
+        {children}
+      </p>
+    </>
+  );
+}
+
+/** A labelled text input: `label` for the input `id`, its value kept by `onValue`; other props go to the input. */
+export function LabeledInput({
+  id,
+  label,
+  value,
+  onValue,
+  ...input
+}: { id: string; label: string; value: string; onValue: (v: string) => void } & Omit<
+  InputHTMLAttributes<HTMLInputElement>,
+  'id' | 'value' | 'onInput'
+>) {
+  return (
+    <>
+      <label for={id}>{label}</label>
+      <input {...input} id={id} value={value} onInput={(e) => onValue(e.currentTarget.value)} />
+    </>
+  );
 }

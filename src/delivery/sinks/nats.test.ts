@@ -8,11 +8,12 @@ import {
   createCompany,
   createConnectedInstance,
   eventually,
+  simulateInbound,
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
-import { createSinkDispatcher } from './dispatcher.js';
+import { loopbackResolvingDispatcher } from '../../../test/support/sinks.js';
 
 let t: TestGateway;
 let ns: NatsServer;
@@ -45,13 +46,7 @@ afterAll(async () => {
   await ns?.dispose();
 });
 
-const inbound = (from: string, text: string) =>
-  t.app.inject({
-    method: 'POST',
-    url: `/api/v1/instances/${inst.id}/simulate/inbound`,
-    headers: acme,
-    payload: { from, text },
-  });
+const inbound = (from: string, text: string) => simulateInbound(t, acme, inst.id, { from, text });
 
 async function createSink(body: Record<string, unknown>) {
   const res = await t.app.inject({ method: 'POST', url: '/api/v1/sinks', headers: acme, payload: body });
@@ -173,18 +168,8 @@ describe.skipIf(!natsServer.available)('NATS JetStream sink', () => {
 
   it('refuses a loopback broker at connect time when private addresses are not allowed', async () => {
     const seen: string[] = [];
-    const strict = createSinkDispatcher({
-      // The host name resolves (injected resolver, no DNS query) to loopback: the dial is refused before connecting.
-      guard: {
-        allowPrivate: false,
-        resolve: async (host) => {
-          seen.push(host);
-          return [{ address: '127.0.0.1', family: 4 }];
-        },
-      },
-      timeoutMs: 1000,
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    });
+    // The host name resolves (injected resolver, no DNS query) to loopback: the dial is refused before connecting.
+    const strict = loopbackResolvingDispatcher(seen);
     const now = new Date().toISOString();
     const ep = {
       id: '00000000-0000-4000-8000-000000000001',

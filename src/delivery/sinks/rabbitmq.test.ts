@@ -7,12 +7,13 @@ import {
   createCompany,
   createConnectedInstance,
   eventually,
+  simulateInbound,
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
+import { loopbackResolvingDispatcher } from '../../../test/support/sinks.js';
 import { rawSql } from '../../storage/sql-store.js';
-import { createSinkDispatcher } from './dispatcher.js';
 import { SinkService } from './service.js';
 
 let t: TestGateway;
@@ -80,13 +81,7 @@ async function consume(
   return got;
 }
 
-const inbound = (from: string, text: string) =>
-  t.app.inject({
-    method: 'POST',
-    url: `/api/v1/instances/${inst.id}/simulate/inbound`,
-    headers: acme,
-    payload: { from, text },
-  });
+const inbound = (from: string, text: string) => simulateInbound(t, acme, inst.id, { from, text });
 
 async function createSink(body: Record<string, unknown>, headers = acme) {
   const res = await t.app.inject({ method: 'POST', url: '/api/v1/sinks', headers, payload: body });
@@ -220,17 +215,7 @@ describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
 
     // At connect time too: a stored sink whose host now resolves to loopback is never dialled.
     const seen: string[] = [];
-    const dispatcher = createSinkDispatcher({
-      guard: {
-        allowPrivate: false,
-        resolve: async (host) => {
-          seen.push(host);
-          return [{ address: '127.0.0.1', family: 4 }];
-        },
-      },
-      timeoutMs: 1000,
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    });
+    const dispatcher = loopbackResolvingDispatcher(seen);
     const stored = (await t.gw.store.deliveries.getEndpoint(sink.id))!;
     const out = await dispatcher.dispatch({
       delivery: {} as never,

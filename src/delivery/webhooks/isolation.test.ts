@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver.js';
-import { openTestDb, type TestDb } from '../../../test/support/db.js';
+import { openTestDb, seedInstance, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
 import type { Message } from '../../domain/model.js';
@@ -44,16 +44,7 @@ let hang: Hanging;
 const bus = new MemoryEventBus(() => {});
 
 async function tenant(company: string, url: string): Promise<string> {
-  await db.store.companies.ensure(company);
-  const inst = await db.store.instances.create({
-    company_id: company,
-    provider: 'simulator',
-    name: null,
-    type_instance: ['api'],
-    settings: {},
-    mcp_schema: {},
-    desired_state: 'stopped',
-  });
+  const inst = await seedInstance(db.store, { company_id: company });
   await db.store.deliveries.insertEndpoint({
     company_id: company,
     instance_id: null,

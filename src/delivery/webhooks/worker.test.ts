@@ -1,7 +1,7 @@
 // Outbox worker with a fake clock: retry schedule, dead letter, 410, 429/503 Retry-After, per-chat order, disable.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver.js';
-import { openTestDb, type TestDb } from '../../../test/support/db.js';
+import { openTestDb, seedInstance, type TestDb } from '../../../test/support/db.js';
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
 import type { GatewayEvent, Message } from '../../domain/model.js';
@@ -24,16 +24,7 @@ beforeAll(async () => {
   db = await openTestDb();
   rx = await startReceiver();
   now = Date.now() + 60_000;
-  await db.store.companies.ensure('co');
-  const inst = await db.store.instances.create({
-    company_id: 'co',
-    provider: 'simulator',
-    name: null,
-    type_instance: ['api'],
-    settings: {},
-    mcp_schema: {},
-    desired_state: 'stopped',
-  });
+  const inst = await seedInstance(db.store, { company_id: 'co' });
   instanceId = inst.id;
   // Opening and migrating PGlite can take over a minute on a loaded machine.
 }, 180_000);

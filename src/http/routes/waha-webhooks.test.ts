@@ -1,24 +1,18 @@
 // WAHA webhooks without an HMAC key: the per-instance token WAHA echoes, and seed 004's global POST /webhook.
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WahaEmulator } from '../../../test/emulators/waha/waha-emulator.js';
 import {
   createCompany,
   eventually,
+  postInstance,
+  postMessage,
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
+import { freePort } from '../../../test/support/net.js';
 import { instanceIdOfWahaSession, wahaSessionName } from '../../core/waha-identity.js';
 
 const TOKEN = 'x-switchboard-webhook-token';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('WAHA webhooks authenticated by the per-instance token', () => {
   const emu = new WahaEmulator();
@@ -50,12 +44,7 @@ describe('WAHA webhooks authenticated by the per-instance token', () => {
     await t.app.listen({ port, host: '127.0.0.1' });
     headers = await createCompany(t, 'waha-token-co');
     for (const slot of [0, 1]) {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/instances',
-        headers,
-        payload: { company_id: 'waha-token-co', provider: 'waha' },
-      });
+      const res = await postInstance(t, headers, { company_id: 'waha-token-co', provider: 'waha' });
       expect(res.statusCode, res.body).toBe(201);
       if (slot === 0) id = res.json().instance.id;
       else other = res.json().instance.id;
@@ -134,12 +123,7 @@ describe('WAHA webhooks authenticated by the per-instance token', () => {
     );
     expect(stored).toMatchObject({ body: 'Olá, quero um orçamento', company_id: 'waha-token-co' });
 
-    const sent = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: { to: '4915122222222', text: 'segue o orçamento' },
-    });
+    const sent = await postMessage(t, headers, id, { to: '4915122222222', text: 'segue o orçamento' });
     expect(sent.statusCode, sent.body).toBe(201);
     const message = sent.json().message;
     const ack = await post(

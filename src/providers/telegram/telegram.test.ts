@@ -1,7 +1,7 @@
 // The telegram provider end to end behind a real gateway: polling against telegram-test-api, webhooks and media
 // against our Bot API fake.
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { TelegramServer } from 'telegram-test-api/lib/telegramServer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeBotApi } from '../../../test/emulators/telegram/fake-bot-api.js';
@@ -9,9 +9,12 @@ import { openTestDb, type TestDb } from '../../../test/support/db.js';
 import {
   createCompany,
   eventually,
+  postInstance,
+  postMessage,
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
+import { freePort } from '../../../test/support/net.js';
 import type { GatewayEvent } from '../../domain/model.js';
 import { webhookSecret } from './bot-api.js';
 
@@ -20,14 +23,6 @@ const FAKE_TOKEN = '987654321:AAFfakeTOKENfakeTOKENfakeTOKEN_xyz-9';
 const PUBLIC = 'https://gw.example.test';
 const PNG_1PX =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 // One database for both gateways of this file (opening PGlite is the slow part of these tests).
 let db: TestDb;
@@ -59,12 +54,7 @@ describe('telegram provider against telegram-test-api', () => {
   });
 
   it('a new instance reaches client_ready with account @username within a second of creation', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/instances',
-      headers,
-      payload: { company_id: 'tg-co', provider: 'telegram', token: TOKEN },
-    });
+    const res = await postInstance(t, headers, { company_id: 'tg-co', provider: 'telegram', token: TOKEN });
     expect(res.statusCode).toBe(201);
     instanceId = res.json().instance.id;
     const ready = await eventually(async () => {
@@ -123,12 +113,7 @@ describe('telegram provider against telegram-test-api', () => {
   });
 
   it('sends an outbound text that arrives at the Bot API', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${instanceId}/messages`,
-      headers,
-      payload: { to: '4242', text: 'hi from switchboard' },
-    });
+    const res = await postMessage(t, headers, instanceId, { to: '4242', text: 'hi from switchboard' });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json().message).toMatchObject({ status: 'sent', chat_id: '4242', is_from_me: true });
     expect(res.json().message.message_id).toMatch(/^4242:\d+$/);
@@ -141,12 +126,7 @@ describe('telegram provider against telegram-test-api', () => {
   });
 
   it('refuses a recipient that is not a Telegram chat id with 400', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${instanceId}/messages`,
-      headers,
-      payload: { to: 'not a chat', text: 'x' },
-    });
+    const res = await postMessage(t, headers, instanceId, { to: 'not a chat', text: 'x' });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('SB_ERR_VALIDATION');
   });
@@ -191,11 +171,10 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
 
   it('refuses a token Telegram rejects with 400 and writes nothing', async () => {
     const before = fake.callsOf('getMe').length;
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/instances',
-      headers,
-      payload: { company_id: 'tgf-co', provider: 'telegram', token: '111:AAbadTOKENbadTOKENbadTOKENbad' },
+    const res = await postInstance(t, headers, {
+      company_id: 'tgf-co',
+      provider: 'telegram',
+      token: '111:AAbadTOKENbadTOKENbadTOKENbad',
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('SB_ERR_PROVIDER_REJECTED');
@@ -209,36 +188,25 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
 
   it('refuses a malformed or missing token with 400 without calling Telegram', async () => {
     const before = fake.calls.length;
-    const bad = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/instances',
-      headers,
-      payload: { company_id: 'tgf-co', provider: 'telegram', token: 'not-a-token' },
+    const bad = await postInstance(t, headers, {
+      company_id: 'tgf-co',
+      provider: 'telegram',
+      token: 'not-a-token',
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('SB_ERR_PROVIDER_REJECTED');
-    const missing = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/instances',
-      headers,
-      payload: { company_id: 'tgf-co', provider: 'telegram' },
-    });
+    const missing = await postInstance(t, headers, { company_id: 'tgf-co', provider: 'telegram' });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error.code).toBe('SB_ERR_VALIDATION');
     expect(fake.calls.length).toBe(before);
   });
 
   it('sets a webhook with a secret token and accepts only updates that carry it', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/instances',
-      headers,
-      payload: {
-        company_id: 'tgf-co',
-        provider: 'telegram',
-        token: FAKE_TOKEN,
-        settings: { parse_mode: 'HTML' },
-      },
+    const res = await postInstance(t, headers, {
+      company_id: 'tgf-co',
+      provider: 'telegram',
+      token: FAKE_TOKEN,
+      settings: { parse_mode: 'HTML' },
     });
     expect(res.statusCode).toBe(201);
     id = res.json().instance.id;
@@ -307,11 +275,10 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
   });
 
   it('sends text with the parse mode, a reply, base64 media as an upload and URL media by reference', async () => {
-    const text = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: { to: '-100200', text: '<b>hi</b>', reply_to: '-100200:5' },
+    const text = await postMessage(t, headers, id, {
+      to: '-100200',
+      text: '<b>hi</b>',
+      reply_to: '-100200:5',
     });
     expect(text.statusCode, text.body).toBe(201);
     const sendMessage = fake.callsOf('sendMessage').at(-1)!;
@@ -322,14 +289,9 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
       reply_parameters: { message_id: 5 },
     });
 
-    const photo = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: {
-        to: '-100200',
-        media: { base64: PNG_1PX, mimetype: 'image/png', filename: 'dot.png', caption: 'a dot' },
-      },
+    const photo = await postMessage(t, headers, id, {
+      to: '-100200',
+      media: { base64: PNG_1PX, mimetype: 'image/png', filename: 'dot.png', caption: 'a dot' },
     });
     expect(photo.statusCode, photo.body).toBe(201);
     const sendPhoto = fake.callsOf('sendPhoto').at(-1)!;
@@ -342,17 +304,12 @@ describe('telegram provider against the Bot API fake (webhook mode)', () => {
 
     const pdf = createHttpServer((_req, res) => res.end('%PDF-1.4 report'));
     await new Promise<void>((r) => pdf.listen(0, '127.0.0.1', r));
-    const doc = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: {
-        to: '-100200',
-        media: {
-          url: `http://127.0.0.1:${(pdf.address() as AddressInfo).port}/report.pdf`,
-          mimetype: 'application/pdf',
-          filename: 'report.pdf',
-        },
+    const doc = await postMessage(t, headers, id, {
+      to: '-100200',
+      media: {
+        url: `http://127.0.0.1:${(pdf.address() as AddressInfo).port}/report.pdf`,
+        mimetype: 'application/pdf',
+        filename: 'report.pdf',
       },
     });
     pdf.close();

@@ -1,14 +1,17 @@
 // The waha provider end to end: a real gateway, the local WAHA emulator, signed webhooks both ways.
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WahaEmulator } from '../../../test/emulators/waha/waha-emulator.js';
 import {
   createCompany,
   eventually,
+  postInstance,
+  postMessage,
   startTestGateway,
   type TestGateway,
 } from '../../../test/support/gateway.js';
+import { freePort } from '../../../test/support/net.js';
 import { loadConfig } from '../../config/index.js';
 import type { GatewayEvent } from '../../domain/model.js';
 import { createProviderRegistry } from '../registry.js';
@@ -17,14 +20,6 @@ import { wahaSessionName } from './session.js';
 
 const API_KEY = 'waha-test-api-key-0123456789';
 const HMAC_KEY = 'waha-hmac-key-abcdefghijklmnop';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('waha provider against the WAHA emulator', () => {
   const emu = new WahaEmulator(API_KEY);
@@ -60,12 +55,7 @@ describe('waha provider against the WAHA emulator', () => {
   });
 
   it('creates and starts a WAHA session with our signed webhook, and serves its QR', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/instances',
-      headers,
-      payload: { company_id: 'waha-co', provider: 'waha' },
-    });
+    const res = await postInstance(t, headers, { company_id: 'waha-co', provider: 'waha' });
     expect(res.statusCode, res.body).toBe(201);
     id = res.json().instance.id;
     session = wahaSessionName(id);
@@ -184,12 +174,7 @@ describe('waha provider against the WAHA emulator', () => {
   });
 
   it('sends text through WAHA and follows message.ack webhooks', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: { to: '+49 151 23456789', text: 'hello from switchboard' },
-    });
+    const res = await postMessage(t, headers, id, { to: '+49 151 23456789', text: 'hello from switchboard' });
     expect(res.statusCode, res.body).toBe(201);
     const call = emu.callsTo('/api/sendText').at(-1)!;
     expect(call.body).toMatchObject({
@@ -246,14 +231,9 @@ describe('waha provider against the WAHA emulator', () => {
     const files = createHttpServer((_req, res) => res.end('JPEG-BYTES'));
     await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
     const fileUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/a.jpg`;
-    const img = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: {
-        to: '4915123456789',
-        media: { url: fileUrl, mimetype: 'image/jpeg', caption: 'look' },
-      },
+    const img = await postMessage(t, headers, id, {
+      to: '4915123456789',
+      media: { url: fileUrl, mimetype: 'image/jpeg', caption: 'look' },
     });
     files.close();
     expect(img.statusCode, img.body).toBe(201);
@@ -263,17 +243,12 @@ describe('waha provider against the WAHA emulator', () => {
       // Fetched by the gateway through the guarded fetch and sent as data: WAHA never fetches a user's URL.
       file: { data: Buffer.from('JPEG-BYTES').toString('base64'), mimetype: 'image/jpeg' },
     });
-    const doc = await t.app.inject({
-      method: 'POST',
-      url: `/api/v1/instances/${id}/messages`,
-      headers,
-      payload: {
-        to: '4915123456789',
-        media: {
-          base64: Buffer.from('%PDF-1.4').toString('base64'),
-          mimetype: 'application/pdf',
-          filename: 'a.pdf',
-        },
+    const doc = await postMessage(t, headers, id, {
+      to: '4915123456789',
+      media: {
+        base64: Buffer.from('%PDF-1.4').toString('base64'),
+        mimetype: 'application/pdf',
+        filename: 'a.pdf',
       },
     });
     expect(doc.statusCode, doc.body).toBe(201);

@@ -1,7 +1,7 @@
 // The auth state over SQL with Baileys' own creds, BufferJSON and key types; each keys.set atomic, crash-safe.
 import { Curve, initAuthCreds, proto, type SignalDataSet, signedKeyPair } from 'baileys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb } from '../../../test/support/db.js';
+import { openTestDb, seedInstance, type TestDb } from '../../../test/support/db.js';
 import type { WhatsAppAuthRepo } from '../../ports/whatsapp-auth.js';
 import { useDbAuthState, WhatsAppAuthStore } from './auth-store.js';
 
@@ -10,19 +10,8 @@ describe('WhatsApp auth state in SQL', () => {
   let store: WhatsAppAuthStore;
   let instanceId = '';
 
-  const newInstance = async (): Promise<string> => {
-    await db.store.companies.ensure('wa-auth');
-    const inst = await db.store.instances.create({
-      company_id: 'wa-auth',
-      provider: 'whatsapp',
-      name: null,
-      type_instance: ['api'],
-      settings: {},
-      mcp_schema: {},
-      desired_state: 'stopped',
-    });
-    return inst.id;
-  };
+  const newInstance = async (): Promise<string> =>
+    (await seedInstance(db.store, { company_id: 'wa-auth', provider: 'whatsapp' })).id;
 
   beforeAll(async () => {
     db = await openTestDb();

@@ -1,37 +1,13 @@
 // The disk spool: synced appends, replay in order, limits, a torn tail after a crash, reopening what was left.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { SpoolRecord } from '../../ports/spool.js';
+import { describe, expect, it } from 'vitest';
+import { spoolRecord, useTempSpoolDirs } from '../../../test/support/spool.js';
 import { openFileSpool } from './file-spool.js';
 
-const rec = (n: number): SpoolRecord => ({
-  instance_id: 'i1',
-  company_id: 'c1',
-  spooled_at: new Date(0).toISOString(),
-  message: {
-    message_id: `m${n}`,
-    chat_id: 'chat',
-    from: 'a',
-    to: 'b',
-    body: `body ${n}`,
-    type: 'text',
-    is_from_me: false,
-    is_group: false,
-    timestamp: new Date(0).toISOString(),
-  },
-});
+const rec = spoolRecord;
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sb-spool-'));
-  dirs.push(d);
-  return join(d, 'spool');
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempSpoolDirs();
 
 describe('file spool', () => {
   it('creates nothing until the first append, then replays in order and removes what it replayed', async () => {

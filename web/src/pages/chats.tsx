@@ -50,7 +50,7 @@ export function ChatsPanel({ instance }: { instance: Instance }) {
   const chosen = useRef<string | null>(null);
   chosen.current = chatId;
   // Acks can overtake the read that shows the message: remember them and apply them whenever it appears.
-  const acks = useRef(new Map<string, string>());
+  const acks = useRef(new Map<string, Message['status']>());
   const withAcks = (list: Message[]): Message[] =>
     list.map((m) => {
       const a = acks.current.get(m.id);

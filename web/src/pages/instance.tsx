@@ -86,31 +86,22 @@ function LoginPanel({ instance, unknown }: { instance: Instance; unknown: boolea
       )}
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {!connected && instance.provider === 'simulator' && waiting && (
-        <form
-          class="row wrap"
-          onSubmit={(e) => {
-            e.preventDefault();
+        <PhoneForm
+          id="sim-phone"
+          label="Phone number for the simulated scan"
+          placeholder="phone (optional)"
+          submit="Simulate QR scan"
+          phone={phone}
+          setPhone={setPhone}
+          busy={busy}
+          onSubmit={() =>
             void run(() =>
               api(`/api/v1/instances/${instance.id}/simulate/scan`, {
                 body: phone.trim() ? { phone: phone.trim() } : {},
               }),
-            );
-          }}
-        >
-          <label for="sim-phone" class="sr-only">
-            Phone number for the simulated scan
-          </label>
-          <input
-            id="sim-phone"
-            type="tel"
-            placeholder="phone (optional)"
-            value={phone}
-            onInput={(e) => setPhone(e.currentTarget.value)}
-          />
-          <button type="submit" disabled={busy}>
-            Simulate QR scan
-          </button>
-        </form>
+            )
+          }
+        />
       )}
       {!connected && instance.provider === 'whatsapp' && instance.desired_state === 'running' && (
         <details>
@@ -120,33 +111,24 @@ function LoginPanel({ instance, unknown }: { instance: Instance; unknown: boolea
               Pairing code: <strong class="pairing-code">{code}</strong>
             </p>
           ) : (
-            <form
-              class="row wrap"
-              onSubmit={(e) => {
-                e.preventDefault();
+            <PhoneForm
+              id="pair-phone"
+              label="Phone number"
+              placeholder="+15550001234"
+              submit="Get pairing code"
+              phone={phone}
+              setPhone={setPhone}
+              busy={busy}
+              onSubmit={() =>
                 void run(async () => {
                   const r = await api<{ code: string }>(`/api/v1/instances/${instance.id}/pairing-code`, {
                     body: { phone: phone.trim() },
                   });
                   setCode(r.code);
                   focusSoon('.pairing-code');
-                });
-              }}
-            >
-              <label for="pair-phone" class="sr-only">
-                Phone number
-              </label>
-              <input
-                id="pair-phone"
-                type="tel"
-                placeholder="+15550001234"
-                value={phone}
-                onInput={(e) => setPhone(e.currentTarget.value)}
-              />
-              <button type="submit" disabled={busy}>
-                Get pairing code
-              </button>
-            </form>
+                })
+              }
+            />
           )}
         </details>
       )}
@@ -310,5 +292,41 @@ export function InstancePage({ id }: { id: string }) {
         </>
       )}
     </>
+  );
+}
+
+/** One phone number field (its label for screen readers only) and a submit button, on a row. */
+function PhoneForm(p: {
+  id: string;
+  label: string;
+  placeholder: string;
+  submit: string;
+  phone: string;
+  setPhone: (v: string) => void;
+  busy: boolean;
+  onSubmit: () => void;
+}) {
+  return (
+    <form
+      class="row wrap"
+      onSubmit={(e) => {
+        e.preventDefault();
+        p.onSubmit();
+      }}
+    >
+      <label for={p.id} class="sr-only">
+        {p.label}
+      </label>
+      <input
+        id={p.id}
+        type="tel"
+        placeholder={p.placeholder}
+        value={p.phone}
+        onInput={(e) => p.setPhone(e.currentTarget.value)}
+      />
+      <button type="submit" disabled={p.busy}>
+        {p.submit}
+      </button>
+    </form>
   );
 }

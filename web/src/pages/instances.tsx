@@ -1,15 +1,15 @@
 // Instances: a live table with filters, the "New instance" form and per-row session controls.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, type GatewayEvent, type Instance } from '../api.js';
-import { useEvents } from '../events.js';
+import { isEvent, useEvents } from '../events.js';
 import {
   Ago,
   Badge,
   companyLabel,
+  DataTable,
   ErrorBanner,
   OnceSecret,
   phoneOf,
-  ScrollRegion,
   useReloader,
   useSecret,
 } from '../ui.js';
@@ -50,30 +50,24 @@ export function applyEvent(list: Instance[], e: GatewayEvent): Instance[] | null
   const idx = list.findIndex((i) => i.id === e.instance_id);
   if (idx < 0) return e.instance_id ? null : list;
   const i = { ...list[idx] };
-  const d = e.data;
-  switch (e.type) {
-    case 'instance.status':
-      if (typeof d.status === 'string') i.status = d.status;
-      if (typeof d.auth_status === 'string') i.auth_status = d.auth_status;
-      if (d.account !== undefined) i.account = (d.account as string | null) ?? null;
-      if (i.auth_status === 'client_ready') i.has_qr = false;
-      break;
-    case 'qr':
-      i.has_qr = true;
-      i.auth_status = 'qr_ready';
-      break;
-    case 'connected':
-      i.account = (d.account as string | null) ?? i.account;
-      i.has_qr = false;
-      break;
-    case 'message':
-      i.last_activity_at = e.created_at;
-      break;
-    case 'error':
-      i.last_error = typeof d.message === 'string' ? d.message : i.last_error;
-      break;
-    default:
-      return list;
+  if (isEvent(e, 'instance.status')) {
+    const d = e.data;
+    if (typeof d.status === 'string') i.status = d.status;
+    if (typeof d.auth_status === 'string') i.auth_status = d.auth_status;
+    if (d.account !== undefined) i.account = d.account ?? null;
+    if (i.auth_status === 'client_ready') i.has_qr = false;
+  } else if (isEvent(e, 'qr')) {
+    i.has_qr = true;
+    i.auth_status = 'qr_ready';
+  } else if (isEvent(e, 'connected')) {
+    i.account = e.data.account ?? i.account;
+    i.has_qr = false;
+  } else if (isEvent(e, 'message')) {
+    i.last_activity_at = e.created_at;
+  } else if (isEvent(e, 'error')) {
+    i.last_error = typeof e.data.message === 'string' ? e.data.message : i.last_error;
+  } else {
+    return list;
   }
   const next = list.slice();
   next[idx] = i;
@@ -221,60 +215,46 @@ export function InstancesPage() {
       </form>
       {list === null && !error && <p class="muted">Loading…</p>}
       {list !== null && (
-        <ScrollRegion label="Instances table">
-          <table class="instances">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Company</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Status</th>
-                <th scope="col">Login</th>
-                <th scope="col">Account</th>
-                <th scope="col">Last activity</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.length === 0 && (
-                <tr>
-                  <td colSpan={8} class="muted">
-                    {list.length === 0
-                      ? 'No instances yet. Create one with “New instance”.'
-                      : 'Nothing matches.'}
-                  </td>
-                </tr>
-              )}
-              {shown.map((i) => (
-                <tr key={i.id} data-instance={i.id}>
-                  <td data-label="Name">
-                    <a href={`#/instances/${i.id}`}>{i.name ?? i.id.slice(0, 8)}</a>
-                    {i.is_pooled && <span class="tag">pool</span>}
-                  </td>
-                  <td data-label="Company">{companyLabel(i.company_id)}</td>
-                  <td data-label="Provider">{i.provider}</td>
-                  <td data-label="Status">
-                    <Badge value={stream === 'offline' ? 'unknown' : i.status} />
-                  </td>
-                  <td data-label="Login" class="auth-status">
-                    <Badge value={stream === 'offline' ? 'unknown' : i.auth_status} />
-                  </td>
-                  <td data-label="Account">{phoneOf(i.account) ?? <span class="muted">—</span>}</td>
-                  <td data-label="Last activity">
-                    <Ago at={i.last_activity_at} />
-                  </td>
-                  <td data-label="Actions">
-                    <InstanceActions
-                      instance={i}
-                      onChanged={replace}
-                      onDeleted={() => setList((cur) => (cur ?? []).filter((x) => x.id !== i.id))}
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollRegion>
+        <DataTable
+          label="Instances table"
+          tableClass="instances"
+          columns={['Name', 'Company', 'Provider', 'Status', 'Login', 'Account', 'Last activity', 'Actions']}
+        >
+          {shown.length === 0 && (
+            <tr>
+              <td colSpan={8} class="muted">
+                {list.length === 0 ? 'No instances yet. Create one with “New instance”.' : 'Nothing matches.'}
+              </td>
+            </tr>
+          )}
+          {shown.map((i) => (
+            <tr key={i.id} data-instance={i.id}>
+              <td data-label="Name">
+                <a href={`#/instances/${i.id}`}>{i.name ?? i.id.slice(0, 8)}</a>
+                {i.is_pooled && <span class="tag">pool</span>}
+              </td>
+              <td data-label="Company">{companyLabel(i.company_id)}</td>
+              <td data-label="Provider">{i.provider}</td>
+              <td data-label="Status">
+                <Badge value={stream === 'offline' ? 'unknown' : i.status} />
+              </td>
+              <td data-label="Login" class="auth-status">
+                <Badge value={stream === 'offline' ? 'unknown' : i.auth_status} />
+              </td>
+              <td data-label="Account">{phoneOf(i.account) ?? <span class="muted">—</span>}</td>
+              <td data-label="Last activity">
+                <Ago at={i.last_activity_at} />
+              </td>
+              <td data-label="Actions">
+                <InstanceActions
+                  instance={i}
+                  onChanged={replace}
+                  onDeleted={() => setList((cur) => (cur ?? []).filter((x) => x.id !== i.id))}
+                />
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

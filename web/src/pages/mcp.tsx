@@ -1,7 +1,7 @@
 // MCP settings of an instance: the endpoint, the safety settings (mcp_schema), pending approvals and the audit log.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Instance } from '../api.js';
-import { Ago, Badge, ConfirmButton, ErrorBanner, NotAvailable, ScrollRegion, useAction } from '../ui.js';
+import { Ago, Badge, ConfirmButton, DataTable, ErrorBanner, NotAvailable, useAction } from '../ui.js';
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -147,33 +147,21 @@ export function McpPanel({ instance, onChanged }: { instance: Instance; onChange
           ) : audit.length === 0 ? (
             <p class="muted">No tool calls yet.</p>
           ) : (
-            <ScrollRegion label="MCP audit log">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Tool</th>
-                    <th scope="col">Outcome</th>
-                    <th scope="col">Latency</th>
-                    <th scope="col">When</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {audit.map((a) => (
-                    <tr key={str(a.id)}>
-                      <td data-label="Tool">{str(a.tool)}</td>
-                      <td data-label="Outcome">
-                        <Badge value={str(a.outcome)} />{' '}
-                        {a.code ? <span class="muted">{str(a.code)}</span> : null}
-                      </td>
-                      <td data-label="Latency">{str(a.latency_ms)} ms</td>
-                      <td data-label="When">
-                        <Ago at={str(a.created_at) || null} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </ScrollRegion>
+            <DataTable label="MCP audit log" columns={['Tool', 'Outcome', 'Latency', 'When']}>
+              {audit.map((a) => (
+                <tr key={str(a.id)}>
+                  <td data-label="Tool">{str(a.tool)}</td>
+                  <td data-label="Outcome">
+                    <Badge value={str(a.outcome)} />{' '}
+                    {a.code ? <span class="muted">{str(a.code)}</span> : null}
+                  </td>
+                  <td data-label="Latency">{str(a.latency_ms)} ms</td>
+                  <td data-label="When">
+                    <Ago at={str(a.created_at) || null} />
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </>
       )}

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Instance } from '../api.js';
 import { useEvents } from '../events.js';
-import { Badge, companyLabel, ErrorBanner, NotAvailable, ScrollRegion } from '../ui.js';
+import { Badge, companyLabel, DataTable, ErrorBanner, NotAvailable } from '../ui.js';
 
 /** The pool counters in words, in this order; unknown counters follow with their key in words. */
 const COUNTERS: Record<string, string> = {
@@ -87,34 +87,22 @@ export function PoolPage() {
       {pooled.length === 0 ? (
         <p class="muted">No pooled instances.</p>
       ) : (
-        <ScrollRegion label="Pooled instances">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Instance</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Login</th>
-                <th scope="col">Assigned to</th>
-              </tr>
-            </thead>
-            <tbody>
-              {pooled.map((i) => (
-                <tr key={i.id}>
-                  <td data-label="Instance">
-                    <a href={`#/instances/${i.id}`}>{i.name ?? i.id.slice(0, 8)}</a>
-                  </td>
-                  <td data-label="Provider">{i.provider}</td>
-                  <td data-label="Login">
-                    <Badge value={i.auth_status} />
-                  </td>
-                  <td data-label="Assigned to">
-                    {i.assigned_to ? companyLabel(i.assigned_to) : <span class="muted">free</span>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollRegion>
+        <DataTable label="Pooled instances" columns={['Instance', 'Provider', 'Login', 'Assigned to']}>
+          {pooled.map((i) => (
+            <tr key={i.id}>
+              <td data-label="Instance">
+                <a href={`#/instances/${i.id}`}>{i.name ?? i.id.slice(0, 8)}</a>
+              </td>
+              <td data-label="Provider">{i.provider}</td>
+              <td data-label="Login">
+                <Badge value={i.auth_status} />
+              </td>
+              <td data-label="Assigned to">
+                {i.assigned_to ? companyLabel(i.assigned_to) : <span class="muted">free</span>}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   );

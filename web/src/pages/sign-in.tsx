@@ -1,7 +1,7 @@
 // Sign-in: an admin, company or instance API key, or a user's email and password.
 import { useState } from 'preact/hooks';
 import { ApiError, api, type Credential } from '../api.js';
-import { ErrorBanner, Notice, Tabs, tabId, useAction } from '../ui.js';
+import { ErrorBanner, LabeledInput, Notice, Tabs, tabId, useAction } from '../ui.js';
 
 const METHODS = ['API key', 'Email and password'] as const;
 
@@ -77,14 +77,14 @@ export function SignInPage({
       >
         {mode === 'key' ? (
           <form onSubmit={submitKey}>
-            <label for="api-key">Admin, company or instance API key</label>
-            <input
+            <LabeledInput
               id="api-key"
+              label="Admin, company or instance API key"
               type="password"
               autoComplete="off"
               spellcheck={false}
               value={key}
-              onInput={(e) => setKey(e.currentTarget.value)}
+              onValue={setKey}
               placeholder="sb_…"
               required
             />
@@ -95,22 +95,22 @@ export function SignInPage({
           </form>
         ) : (
           <form onSubmit={submitUser}>
-            <label for="email">Email</label>
-            <input
+            <LabeledInput
               id="email"
+              label="Email"
               type="email"
               autoComplete="username"
               value={email}
-              onInput={(e) => setEmail(e.currentTarget.value)}
+              onValue={setEmail}
               required
             />
-            <label for="password">Password</label>
-            <input
+            <LabeledInput
               id="password"
+              label="Password"
               type="password"
               autoComplete="current-password"
               value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
+              onValue={setPassword}
               required
             />
             <button type="submit" class="primary" disabled={busy}>

@@ -5,7 +5,9 @@ import {
   Badge,
   ConfirmButton,
   ErrorBanner,
+  EventsField,
   focusSoon,
+  LabeledInput,
   NotAvailable,
   OnceSecret,
   setSecret,
@@ -140,47 +142,36 @@ export function SinksPanel({ instanceId }: { instanceId: string }) {
           <option value="rabbitmq">RabbitMQ</option>
           <option value="nats">NATS JetStream</option>
         </select>
-        <label for="sink-target">{kind === 'rabbitmq' ? 'AMQP URL' : 'NATS servers'}</label>
-        <input
+        <LabeledInput
           id="sink-target"
+          label={kind === 'rabbitmq' ? 'AMQP URL' : 'NATS servers'}
           required
           placeholder={kind === 'rabbitmq' ? 'amqp://user:password@rabbit:5672/vhost' : 'nats://nats:4222'}
           value={target}
-          onInput={value(setTarget)}
+          onValue={setTarget}
         />
-        <label for="sink-name">{kind === 'rabbitmq' ? 'Exchange' : 'Stream'}</label>
-        <input
+        <LabeledInput
           id="sink-name"
+          label={kind === 'rabbitmq' ? 'Exchange' : 'Stream'}
           required={kind === 'rabbitmq'}
           placeholder={kind === 'rabbitmq' ? 'switchboard' : 'SWITCHBOARD'}
           value={name}
-          onInput={value(setName)}
+          onValue={setName}
         />
         {kind === 'nats' && (
-          <>
-            <label for="sink-token">Token</label>
-            <input
-              id="sink-token"
-              type="password"
-              autocomplete="off"
-              value={token}
-              onInput={value(setToken)}
-            />
-          </>
+          <LabeledInput
+            id="sink-token"
+            label="Token"
+            type="password"
+            autocomplete="off"
+            value={token}
+            onValue={setToken}
+          />
         )}
-        <label for="sink-events">Events</label>
-        <input
-          id="sink-events"
-          aria-describedby="sink-events-help"
-          placeholder="all events"
-          value={events}
-          onInput={value(setEvents)}
-        />
-        <span />
-        <p id="sink-events-help" class="muted small">
+        <EventsField id="sink-events" value={events} onInput={value(setEvents)}>
           Comma-separated event types. Credentials are never shown again; delivery guarantees are those of
           webhooks.
-        </p>
+        </EventsField>
         <span />
         <button type="submit" class="primary" disabled={busy || available === null}>
           Add sink

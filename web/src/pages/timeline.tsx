@@ -1,7 +1,7 @@
 // Status timeline of an instance: its lifecycle events replayed from the event log, then live.
 import { useState } from 'preact/hooks';
 import type { GatewayEvent } from '../api.js';
-import { useEvents } from '../events.js';
+import { isEvent, useEvents } from '../events.js';
 import { Ago, phoneOf, words as statusWords } from '../ui.js';
 
 const TYPES = [
@@ -17,24 +17,19 @@ const TYPES = [
 ];
 const KEEP = 300;
 
-/** One human line per event. */
+/** One human line per event (its `data` read through the event's own type, src/domain/events.ts). */
 export function describe(e: GatewayEvent): string {
-  const d = e.data;
-  const words = (v: unknown) => String(v ?? '').replaceAll('_', ' ');
-  switch (e.type) {
-    case 'instance.created':
-      return 'Instance created';
-    case 'instance.status':
-      return `${statusWords(String(d.status ?? ''))} · ${statusWords(String(d.auth_status ?? ''))}${d.reason ? ` (${words(d.reason)})` : ''}`;
-    case 'connected':
-      return `Connected${d.account ? ` as ${phoneOf(String(d.account))}` : ''}`;
-    case 'logout':
-      return `Logged out${d.reason ? ` (${words(d.reason)})` : ''}`;
-    case 'error':
-      return `Error: ${d.message ?? 'unknown'}`;
-    default:
-      return e.type.replaceAll('_', ' ');
+  const words = (v: string | undefined) => String(v ?? '').replaceAll('_', ' ');
+  const because = (reason: string | undefined) => (reason ? ` (${words(reason)})` : '');
+  if (isEvent(e, 'instance.created')) return 'Instance created';
+  if (isEvent(e, 'instance.status')) {
+    const { status, auth_status, reason } = e.data;
+    return `${statusWords(status ?? '')} · ${statusWords(auth_status ?? '')}${because(reason)}`;
   }
+  if (isEvent(e, 'connected')) return `Connected${e.data.account ? ` as ${phoneOf(e.data.account)}` : ''}`;
+  if (isEvent(e, 'logout')) return `Logged out${because(e.data.reason)}`;
+  if (isEvent(e, 'error')) return `Error: ${e.data.message ?? 'unknown'}`;
+  return e.type.replaceAll('_', ' ');
 }
 
 export function TimelinePanel({ instanceId }: { instanceId: string }) {

@@ -5,11 +5,12 @@ import {
   Ago,
   Badge,
   ConfirmButton,
+  DataTable,
   ErrorBanner,
+  EventsField,
   focusSoon,
   NotAvailable,
   OnceSecret,
-  ScrollRegion,
   setSecret,
   useAction,
 } from '../ui.js';
@@ -210,18 +211,9 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
           value={url}
           onInput={edit(setUrl)}
         />
-        <label for="wh-events">Events</label>
-        <input
-          id="wh-events"
-          aria-describedby="wh-events-help"
-          placeholder="all events"
-          value={events}
-          onInput={edit(setEvents)}
-        />
-        <span />
-        <p id="wh-events-help" class="muted small">
+        <EventsField id="wh-events" value={events} onInput={edit(setEvents)}>
           Comma-separated event types, e.g. message, connected. Empty sends every event.
-        </p>
+        </EventsField>
         <span />
         <button type="submit" class="primary" disabled={busy || available === null}>
           Save webhook
@@ -235,55 +227,42 @@ export function WebhooksPanel({ instanceId }: { instanceId: string }) {
       ) : deliveries.length === 0 ? (
         <p class="muted">No deliveries yet.</p>
       ) : (
-        <ScrollRegion label="Delivery log">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Last code</th>
-                <th scope="col">When</th>
-                <th scope="col">
-                  <span class="sr-only">Replay</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {deliveries.map((d) => (
-                <tr key={str(d.id)}>
-                  <td data-label="Event">
-                    {str(d.event_type ?? d.type ?? d.event_id)}
-                    {d.last_error ? <div class="muted small">{str(d.last_error)}</div> : null}
-                  </td>
-                  <td data-label="Status">
-                    <Badge value={str(d.status)} />
-                  </td>
-                  <td data-label="Attempts">{str(d.attempts)}</td>
-                  <td data-label="Last code">{str(d.last_status_code) || '—'}</td>
-                  <td data-label="When">
-                    <Ago at={str(d.last_attempt_at ?? d.created_at) || null} />
-                  </td>
-                  <td>
-                    <ConfirmButton
-                      label="Replay"
-                      question="Send this event again?"
-                      confirmLabel="Yes, replay"
-                      disabled={busy}
-                      onConfirm={() =>
-                        void act(() =>
-                          api(`/api/v1/webhooks/${str(d.endpoint_id)}/deliveries/${str(d.id)}/replay`, {
-                            method: 'POST',
-                          }),
-                        )
-                      }
-                    />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollRegion>
+        <DataTable
+          label="Delivery log"
+          columns={['Event', 'Status', 'Attempts', 'Last code', 'When', { srOnly: 'Replay' }]}
+        >
+          {deliveries.map((d) => (
+            <tr key={str(d.id)}>
+              <td data-label="Event">
+                {str(d.event_type ?? d.type ?? d.event_id)}
+                {d.last_error ? <div class="muted small">{str(d.last_error)}</div> : null}
+              </td>
+              <td data-label="Status">
+                <Badge value={str(d.status)} />
+              </td>
+              <td data-label="Attempts">{str(d.attempts)}</td>
+              <td data-label="Last code">{str(d.last_status_code) || '—'}</td>
+              <td data-label="When">
+                <Ago at={str(d.last_attempt_at ?? d.created_at) || null} />
+              </td>
+              <td>
+                <ConfirmButton
+                  label="Replay"
+                  question="Send this event again?"
+                  confirmLabel="Yes, replay"
+                  disabled={busy}
+                  onConfirm={() =>
+                    void act(() =>
+                      api(`/api/v1/webhooks/${str(d.endpoint_id)}/deliveries/${str(d.id)}/replay`, {
+                        method: 'POST',
+                      }),
+                    )
+                  }
+                />
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );
