@@ -13,6 +13,7 @@ import {
   requireScope,
 } from './access.js';
 import { commitWithEvents, type Emit } from './commit.js';
+import { GroupCommitter } from './group-commit.js';
 
 const PREFIX: Record<KeyKind, string> = { admin: 'sb_admin_', company: 'sb_co_', instance: 'sb_inst_' };
 
@@ -41,6 +42,11 @@ export class KeyResolver {
   /** Bumped by every invalidation: a lookup that started before it neither fills the cache nor is shared. */
   private generation = 0;
   private readonly adminHash: Buffer | null;
+  /** Last-used stamps, group-committed: the keys first seen while one update runs share the next one. */
+  private readonly touches = new GroupCommitter<string>(async (ids) => {
+    await this.store.keys.touchMany(ids);
+    return ids.map(() => undefined);
+  });
 
   /**
    * @param now clock in ms since the epoch (default Date.now)
@@ -121,8 +127,8 @@ export class KeyResolver {
         };
     }
     if (principal && touch)
-      void this.store.keys
-        .touch(rec.id)
+      void this.touches
+        .submit(rec.id)
         .catch((err) =>
           this.warn({ key_id: rec.id, err: String(err) }, 'could not record when a key was last used'),
         );

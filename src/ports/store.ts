@@ -294,7 +294,8 @@ export interface KeyRepo {
   list(f: { company_id?: string; kind?: string; instance_id?: string }): Promise<ApiKeyRecord[]>;
   revoke(id: string): Promise<boolean>;
   revokeInstanceKeys(instanceId: string): Promise<void>;
-  touch(id: string): Promise<void>;
+  /** Records that the keys were used now, in one statement (rows in id order; a key stamped within the last second is left). */
+  touchMany(ids: readonly string[]): Promise<void>;
 }
 
 export interface MetaRepo {

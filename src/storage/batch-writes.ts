@@ -130,7 +130,6 @@ const touchActivity = (s: string, ids: string) =>
   `UPDATE ${s}.instances SET last_activity_at = now()
    WHERE id = ANY(${ids}::uuid[]) AND (last_activity_at IS NULL OR last_activity_at < now() - interval '1 second')`;
 
-/** Transactional outbox: the deliveries of the webhook/agent endpoints matching each inserted event (`ev`). */
 /**
  * The delivery's ordering key: the event's instance and chat (`<instance id>:<chat id>`; the chat id alone for an
  * event of no instance), null for an event without a chat. A chat id alone would serialise the same contact's
@@ -141,6 +140,7 @@ const chatKeyOf = (ev: string) =>
 const chatKey = (ev: string) =>
   `COALESCE(${chatKeyOf(ev)}, CASE WHEN ${ev}.instance_id IS NULL THEN COALESCE(${ev}.data->'message'->>'chat_id', ${ev}.data->>'chat_id') END)`;
 
+/** Transactional outbox: the deliveries of the webhook/agent endpoints matching each inserted event (`ev`). */
 const outbox = (s: string) =>
   `INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
    SELECT w.id, ev.id, ev.company_id, ev.instance_id, ${chatKey('ev')}

@@ -603,8 +603,13 @@ export function createRepos(sql: Sql, schema: string): Repos {
         [instanceId],
       );
     },
-    async touch(id) {
-      await sql.query(`UPDATE ${s}.api_keys SET last_used_at = now() WHERE id = $1`, [id]);
+    async touchMany(ids) {
+      if (!ids.length) return;
+      await sql.query(
+        `UPDATE ${s}.api_keys SET last_used_at = now()
+         WHERE id = ANY($1::uuid[]) AND (last_used_at IS NULL OR last_used_at < now() - interval '1 second')`,
+        [[...new Set(ids)].sort()],
+      );
     },
   };
 

@@ -229,6 +229,28 @@ describeOnBackends('storage contract', (db) => {
     expect(await store.keys.findByHash('f'.repeat(64))).toBeNull();
   });
 
+  it('stamps when keys were last used, many in one statement', async () => {
+    const key = (n: string) =>
+      store.keys.insert({
+        kind: 'company',
+        prefix: `sb_co_t${n}`,
+        hash: n.repeat(64),
+        company_id: 'c1',
+        instance_id: null,
+        scopes: ['read'],
+        label: null,
+      });
+    const [a, b, c] = [await key('1'), await key('2'), await key('3')];
+    await store.keys.touchMany([b.id, a.id, b.id]);
+    await store.keys.touchMany([]);
+    const used = async () =>
+      new Map((await store.keys.list({ company_id: 'c1' })).map((k) => [k.id, k.last_used_at]));
+    const first = await used();
+    expect(first.get(a.id)).not.toBeNull();
+    expect(first.get(b.id)).not.toBeNull();
+    expect(first.get(c.id)).toBeNull();
+  });
+
   it('sets a meta value only once', async () => {
     expect(await store.meta.setIfAbsent('k', 'v1')).toBe('v1');
     expect(await store.meta.setIfAbsent('k', 'v2')).toBe('v1');
