@@ -202,6 +202,14 @@ export type EventType = keyof typeof EVENT_DATA;
 /** Every event type, derived from the schemas. */
 export const EVENT_TYPES = Object.keys(EVENT_DATA) as EventType[];
 
+/** An event type a webhook or sink subscribes to, as given: `message`, `message.ack`, a `*` pattern, … */
+export const eventTypeFilter = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9_.*]+$/, 'an event type such as message');
+
 /** The `data` of one event type. */
 export type EventData<T extends EventType> = z.infer<(typeof EVENT_DATA)[T]>;
 

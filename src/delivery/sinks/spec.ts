@@ -1,5 +1,6 @@
 // Event sink settings: the request schemas, the stored form (url, options, write-only credentials), templates, views.
 import { z } from 'zod';
+import { eventTypeFilter } from '../../domain/events.js';
 import type { NewEndpoint, WebhookEndpoint } from '../../ports/deliveries.js';
 
 /** The default routing key / subject: one token per company, instance and event type (`.` inside a type kept). */
@@ -48,19 +49,17 @@ export function streamSubjects(template: string): string[] {
   return [`${template.split('.')[0]}.>`];
 }
 
-const eventName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[a-z0-9_.*]+$/, 'an event type such as message');
 const common = {
   company_id: z.string().trim().min(1).max(64).optional().describe('Defaults to the key’s company.'),
   instance_id: z
     .uuid()
     .optional()
     .describe('Only this instance’s events; omitted = every instance of the company.'),
-  events: z.array(eventName).max(50).optional().describe('Event types to publish; empty or omitted = all.'),
+  events: z
+    .array(eventTypeFilter)
+    .max(50)
+    .optional()
+    .describe('Event types to publish; empty or omitted = all.'),
   enabled: z.boolean().optional(),
   inbound_only: z.boolean().optional().describe('Only messages not sent by us (message events).'),
   include_groups: z.boolean().optional().describe('Group messages too (default true).'),

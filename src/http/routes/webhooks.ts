@@ -3,23 +3,22 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { endpointView } from '../../delivery/webhooks/service.js';
 import { SbError } from '../../domain/errors.js';
+import { eventTypeFilter } from '../../domain/events.js';
 import { principal } from '../auth.js';
 import { companyIdSchema, errorBody, stdErrors, uuidParam } from '../schemas.js';
 import type { HttpServices } from '../services.js';
 import { deliverySchema, registerTargetRoutes } from './delivery-log.js';
 
-const eventName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[a-z0-9_.*]+$/, 'an event type such as message');
 const urlField = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048);
 
 const webhookBody = z
   .object({
     url: urlField,
-    events: z.array(eventName).max(50).optional().describe('Event types to send; empty or omitted = all.'),
+    events: z
+      .array(eventTypeFilter)
+      .max(50)
+      .optional()
+      .describe('Event types to send; empty or omitted = all.'),
     enabled: z.boolean().optional(),
   })
   .strict();
@@ -27,7 +26,7 @@ const webhookBody = z
 const patchBody = z
   .object({
     url: urlField.optional(),
-    events: z.array(eventName).max(50).optional(),
+    events: z.array(eventTypeFilter).max(50).optional(),
     enabled: z.boolean().optional(),
   })
   .strict();
