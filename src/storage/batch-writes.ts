@@ -425,3 +425,6 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
     },
   };
 }
+
+/** The batched repository methods (what `createBatchWrites` returns). */
+export type BatchWrites = ReturnType<typeof createBatchWrites>;

@@ -60,3 +60,7 @@ export function decodeCursor(cursor: string, arity: number): unknown[] {
     details: [{ path: 'cursor', message: 'invalid cursor' }],
   });
 }
+
+/** A value as a json/jsonb parameter: JSON text, or null for null and undefined. */
+export const jsonParam = (v: unknown): string | null =>
+  v === null || v === undefined ? null : JSON.stringify(v);
