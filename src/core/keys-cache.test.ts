@@ -40,9 +40,9 @@ describe('key verification cache', () => {
   it('caches a verification: the key row is read once', async () => {
     let reads = 0;
     const keysRepo: KeyRepo = Object.assign(Object.create(db.store.keys) as KeyRepo, {
-      findByHash: (hash: string) => {
+      findManyByHash: (hashes: readonly string[]) => {
         reads++;
-        return db.store.keys.findByHash(hash);
+        return db.store.keys.findManyByHash(hashes);
       },
     });
     const store = Object.assign(Object.create(db.store) as Store, { keys: keysRepo });
@@ -86,8 +86,8 @@ describe('key verification cache', () => {
       read = r;
     });
     const keysRepo: KeyRepo = Object.assign(Object.create(db.store.keys) as KeyRepo, {
-      findByHash: async (hash: string) => {
-        const rec = await db.store.keys.findByHash(hash);
+      findManyByHash: async (hashes: readonly string[]) => {
+        const rec = await db.store.keys.findManyByHash(hashes);
         // The row was read before the revocation commits; the answer arrives after it.
         if (hold) {
           read();

@@ -42,6 +42,10 @@ export class KeyResolver {
   /** Bumped by every invalidation: a lookup that started before it neither fills the cache nor is shared. */
   private generation = 0;
   private readonly adminHash: Buffer | null;
+  /** Key rows read in groups: the hashes first presented while one read runs share the next one (a burst of new keys). */
+  private readonly finds = new GroupCommitter<string, ApiKeyRecord | null>((hashes) =>
+    this.store.keys.findManyByHash(hashes),
+  );
   /** Last-used stamps, group-committed: the keys first seen while one update runs share the next one. */
   private readonly touches = new GroupCommitter<string>(async (ids) => {
     await this.store.keys.touchMany(ids);
@@ -103,7 +107,7 @@ export class KeyResolver {
 
   /** Reads the key's row (and an instance key's instance); records the use when `touch`. */
   private async lookup(hash: string, touch: boolean): Promise<Principal | null> {
-    const rec = await this.store.keys.findByHash(hash);
+    const rec = await this.finds.submit(hash);
     if (!rec || !timingSafeEqual(Buffer.from(rec.hash, 'hex'), Buffer.from(hash, 'hex'))) return null;
     let principal: Principal | null = null;
     if (rec.kind === 'admin') principal = { kind: 'admin', keyId: rec.id };

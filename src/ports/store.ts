@@ -291,6 +291,8 @@ export interface EventRepo {
 export interface KeyRepo {
   insert(k: Omit<ApiKeyRecord, 'id' | 'created_at' | 'last_used_at' | 'revoked_at'>): Promise<ApiKeyRecord>;
   findByHash(hash: string): Promise<ApiKeyRecord | null>;
+  /** `findByHash` for many hashes in one statement: one answer per input, in order. */
+  findManyByHash(hashes: readonly string[]): Promise<Array<ApiKeyRecord | null>>;
   list(f: { company_id?: string; kind?: string; instance_id?: string }): Promise<ApiKeyRecord[]>;
   revoke(id: string): Promise<boolean>;
   revokeInstanceKeys(instanceId: string): Promise<void>;

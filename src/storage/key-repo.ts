@@ -34,12 +34,17 @@ export function createKeyRepo(sql: Sql, s: string): KeyRepo {
       return toKey(rows[0]);
     },
     async findByHash(hash) {
+      return (await keys.findManyByHash([hash]))[0] ?? null;
+    },
+    async findManyByHash(hashes) {
+      if (!hashes.length) return [];
       const rows = await sql.query(
         `SELECT id::text AS id, kind, prefix, hash, company_id, instance_id::text AS instance_id, scopes, instance_ids::text[] AS instance_ids, label,
-           created_at, last_used_at, revoked_at FROM ${s}.api_keys WHERE hash = $1 AND revoked_at IS NULL`,
-        [hash],
+           created_at, last_used_at, revoked_at FROM ${s}.api_keys WHERE hash = ANY($1::text[]) AND revoked_at IS NULL`,
+        [[...new Set(hashes)]],
       );
-      return rows[0] ? toKey(rows[0]) : null;
+      const byHash = new Map(rows.map((r) => [r.hash as string, toKey(r)]));
+      return hashes.map((h) => byHash.get(h) ?? null);
     },
     async list(f) {
       const params: unknown[] = [];

@@ -225,6 +225,13 @@ describeOnBackends('storage contract', (db) => {
       label: null,
     });
     expect((await store.keys.findByHash('f'.repeat(64)))?.id).toBe(k.id);
+    // Many at once: one answer per hash, in order, null for an unknown one.
+    expect(
+      (await store.keys.findManyByHash(['0'.repeat(64), 'f'.repeat(64), 'f'.repeat(64)])).map(
+        (r) => r?.id ?? null,
+      ),
+    ).toEqual([null, k.id, k.id]);
+    expect(await store.keys.findManyByHash([])).toEqual([]);
     expect(await store.keys.revoke(k.id)).toBe(true);
     expect(await store.keys.findByHash('f'.repeat(64))).toBeNull();
   });
