@@ -193,30 +193,25 @@ describeOnBackends('MCP repository contract', (db) => {
 
     it('lists newest first, by status, up to the limit', async () => {
       const inst = await newInstance('c1');
-      const ids: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        ids.push(
-          (
-            await store.mcp.approvals.create({
-              instance_id: inst,
-              company_id: 'c1',
-              tool: 'send_message',
-              request: { to: 'x', text: String(i) },
-            })
-          ).id,
-        );
-      }
+      const request = (i: number) => ({
+        instance_id: inst,
+        company_id: 'c1',
+        tool: 'send_message',
+        request: { to: 'x', text: String(i) },
+      });
+      // Three in one transaction share their creation time (to the microsecond): they come by id, highest first.
+      const ids = await store.tx(async (tx) => {
+        const out: string[] = [];
+        for (let i = 0; i < 3; i++) out.push((await tx.mcp.approvals.create(request(i))).id);
+        return out;
+      });
+      const later = (await store.mcp.approvals.create(request(3))).id;
       await store.mcp.approvals.decide(inst, ids[1]!, { status: 'rejected', decided_by: 'x', reason: 'no' });
       const all = await store.mcp.approvals.list({ instance_id: inst, limit: 10 });
-      expect(all).toHaveLength(3);
-      const keys = all.map((x) => [x.created_at, x.id] as const);
-      const sorted = [...keys].sort((x, y) =>
-        x[0] === y[0] ? y[1].localeCompare(x[1]) : y[0].localeCompare(x[0]),
-      );
-      expect(keys).toEqual(sorted);
+      expect(all.map((x) => x.id)).toEqual([later, ...[...ids].sort().reverse()]);
       expect((await store.mcp.approvals.list({ instance_id: inst, limit: 2 })).length).toBe(2);
       const pending = await store.mcp.approvals.list({ instance_id: inst, status: 'pending', limit: 10 });
-      expect(pending.map((x) => x.id).sort()).toEqual([ids[0], ids[2]].sort());
+      expect(pending.map((x) => x.id).sort()).toEqual([ids[0], ids[2], later].sort());
       const rejected = await store.mcp.approvals.list({ instance_id: inst, status: 'rejected', limit: 10 });
       expect(rejected.map((x) => x.id)).toEqual([ids[1]]);
     });
