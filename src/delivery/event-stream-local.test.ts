@@ -1,6 +1,6 @@
 // A stream gets this replica's committed events at once (not after the log tail's next read), each exactly once.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openTestDb, type TestDb, testBackends } from '../../test/support/db.js';
+import { openTestDb, seedInstance, type TestDb, testBackends } from '../../test/support/db.js';
 import { commitWithEvents } from '../core/commit.js';
 import { MemoryEventBus } from '../core/event-bus-memory.js';
 import type { GatewayEvent, Message } from '../domain/model.js';
@@ -26,18 +26,7 @@ for (const kind of testBackends()) {
 
     beforeAll(async () => {
       db = await openTestDb(kind);
-      await db.store.companies.ensure('co');
-      inst = (
-        await db.store.instances.create({
-          company_id: 'co',
-          provider: 'simulator',
-          name: null,
-          type_instance: ['api'],
-          settings: {},
-          mcp_schema: {},
-          desired_state: 'stopped',
-        })
-      ).id;
+      inst = (await seedInstance(db.store, { company_id: 'co' })).id;
     }, 180_000);
     afterAll(async () => {
       await db?.close();

@@ -215,15 +215,7 @@ describe('delivery worker', () => {
 
   it('keeps order per (instance, chat): the same chat id on another instance is not held back', async () => {
     const ep = await endpoint('/order-instances');
-    const other = await db.store.instances.create({
-      company_id: 'co',
-      provider: 'simulator',
-      name: null,
-      type_instance: ['api'],
-      settings: {},
-      mcp_schema: {},
-      desired_state: 'stopped',
-    });
+    const other = await seedInstance(db.store, { company_id: 'co' });
     const w = worker();
     // One contact writes to two of the company's numbers: two conversations that share a chat id.
     rx.respond = (r) => (r.body.includes('"X1"') ? { status: 500 } : { status: 200 });
