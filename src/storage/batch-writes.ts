@@ -135,10 +135,11 @@ const touchActivity = (s: string, ids: string) =>
  * event of no instance), null for an event without a chat. A chat id alone would serialise the same contact's
  * conversations with two of a company's numbers.
  */
-const chatKeyOf = (ev: string) =>
-  `(${ev}.instance_id::text || ':' || COALESCE(${ev}.data->'message'->>'chat_id', ${ev}.data->>'chat_id'))`;
-const chatKey = (ev: string) =>
-  `COALESCE(${chatKeyOf(ev)}, CASE WHEN ${ev}.instance_id IS NULL THEN COALESCE(${ev}.data->'message'->>'chat_id', ${ev}.data->>'chat_id') END)`;
+const chatKey = (ev: string) => {
+  const chat = `COALESCE(${ev}.data->'message'->>'chat_id', ${ev}.data->>'chat_id')`;
+  // `||` with a null chat gives null: an event without a chat stays unordered.
+  return `CASE WHEN ${ev}.instance_id IS NULL THEN ${chat} ELSE ${ev}.instance_id::text || ':' || ${chat} END`;
+};
 
 /** Transactional outbox: the deliveries of the webhook/agent endpoints matching each inserted event (`ev`). */
 const outbox = (s: string) =>
