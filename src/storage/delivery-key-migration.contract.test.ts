@@ -1,30 +1,19 @@
 // Migration 0019: pending deliveries are re-keyed per (instance, chat); finished ones and chatless ones stay; twice is once.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBackends } from '../../test/support/db.js';
-import { loadMigrations, splitStatements } from './migrate.js';
-import { createPgDriver } from './pg-driver.js';
-import { createPgliteDriver } from './pglite-driver.js';
-import { type Driver, ident } from './sql.js';
+import { type MigrationTestDb, openMigrationTestDb, testBackends } from '../../test/support/db.js';
+import type { Driver } from './sql.js';
 
 const INST = '20000000-0000-4000-8000-000000000001';
 
 describe.each(testBackends())('migration 0019 (deliveries per instance and chat) on %s', (backend) => {
+  let db: MigrationTestDb;
   let driver: Driver;
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const s = ident(schema);
-  const run = async (version: string) => {
-    const m = loadMigrations().find((x) => x.version === version || x.version.startsWith(`${version}_`))!;
-    for (const stmt of splitStatements(m.sql.replaceAll('{{schema}}', s))) await driver.query(stmt);
-  };
+  let s = '';
+  const run = (version: string) => db.run(db.statements(version));
 
   beforeAll(async () => {
-    driver =
-      backend === 'postgres'
-        ? createPgDriver({ url: process.env.TEST_DATABASE_URL!, ssl: false, poolSize: 2 })
-        : await createPgliteDriver(undefined);
-    await driver.query(`CREATE SCHEMA ${s}`);
-    for (const m of loadMigrations().filter((x) => x.version < '0019')) await run(m.version);
+    db = await openMigrationTestDb(backend, '0019');
+    ({ driver, s } = db);
     await driver.query(`INSERT INTO ${s}.companies (id, name) VALUES ('acme', 'acme')`);
     await driver.query(
       `INSERT INTO ${s}.instances (id, company_id, provider) VALUES ($1, 'acme', 'simulator')`,
@@ -51,10 +40,7 @@ describe.each(testBackends())('migration 0019 (deliveries per instance and chat)
   }, 180_000);
 
   afterAll(async () => {
-    await driver?.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch((err: unknown) => {
-      process.stderr.write(`migration 0019 test: could not drop ${schema}: ${String(err)}\n`);
-    });
-    await driver?.close();
+    await db?.close();
   });
 
   it('re-keys the pending deliveries of an instance, and running it again changes nothing', async () => {

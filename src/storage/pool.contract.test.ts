@@ -1,7 +1,7 @@
 // Storage contract of the warm pool and company connections (storage/pool.ts) on every backend: counts, the
 // one-statement claim (SKIP LOCKED, one connection per company), the wipe of a released instance.
 import { beforeAll, expect, it } from 'vitest';
-import { describeOnBackends, seedInstance } from '../../test/support/db.js';
+import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
 import type { InstancePatch, Store } from '../ports/store.js';
 
 const POOL = '__pool_test__';
@@ -211,24 +211,15 @@ describeOnBackends('warm pool and connections repositories', (db) => {
     });
     const s = `"${db.schema}"`;
     for (const id of [gone, kept]) {
-      await store.messages.upsert({
-        instance_id: id,
-        company_id: 'pc1',
-        message_id: 'm1',
-        chat_id: '4915100000002@s.whatsapp.net',
-        from: '4915100000002@s.whatsapp.net',
-        to: null,
-        body: 'hi',
-        type: 'text',
-        is_from_me: false,
-        is_group: false,
-        group_id: null,
-        contact_name: null,
-        reply_to: null,
-        media: null,
-        status: 'received',
-        timestamp: new Date().toISOString(),
-      });
+      await store.messages.upsert(
+        newMessage(id, {
+          company_id: 'pc1',
+          message_id: 'm1',
+          chat_id: '4915100000002@s.whatsapp.net',
+          from: '4915100000002@s.whatsapp.net',
+          body: 'hi',
+        }),
+      );
       await store.chats.touch({
         instance_id: id,
         chat_id: '4915100000002@s.whatsapp.net',

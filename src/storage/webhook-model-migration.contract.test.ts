@@ -1,12 +1,8 @@
 // Migration 0018 (one webhook model): config only on the instance row moves into endpoints, nothing is lost, twice is once.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBackends } from '../../test/support/db.js';
+import { type MigrationTestDb, openMigrationTestDb, testBackends } from '../../test/support/db.js';
 import type { Store } from '../ports/store.js';
-import { loadMigrations, splitStatements } from './migrate.js';
-import { createPgDriver } from './pg-driver.js';
-import { createPgliteDriver } from './pglite-driver.js';
-import { type Driver, ident } from './sql.js';
+import type { Driver } from './sql.js';
 import { createSqlStore } from './sql-store.js';
 
 const ROW_ONLY = '10000000-0000-4000-8000-000000000001';
@@ -15,25 +11,15 @@ const INVALID = '10000000-0000-4000-8000-000000000003';
 const EMPTY = '10000000-0000-4000-8000-000000000004';
 
 describe.each(testBackends())('migration 0018 (webhook model) on %s', (backend) => {
+  let db: MigrationTestDb;
   let driver: Driver;
   let store: Store;
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const s = ident(schema);
-  const statements = (version: string) => {
-    const m = loadMigrations().find((x) => x.version === version)!;
-    return splitStatements(m.sql.replaceAll('{{schema}}', s));
-  };
-  const run = async (stmts: string[]) => {
-    for (const stmt of stmts) await driver.query(stmt);
-  };
+  let schema = '';
+  let s = '';
 
   beforeAll(async () => {
-    driver =
-      backend === 'postgres'
-        ? createPgDriver({ url: process.env.TEST_DATABASE_URL!, ssl: false, poolSize: 2 })
-        : await createPgliteDriver(undefined);
-    await driver.query(`CREATE SCHEMA ${s}`);
-    for (const m of loadMigrations().filter((x) => x.version < '0018')) await run(statements(m.version));
+    db = await openMigrationTestDb(backend, '0018');
+    ({ driver, schema, s } = db);
     // The old shape: config on the instance row.
     await driver.query(`INSERT INTO ${s}.companies (id, name) VALUES ('acme', 'acme')`);
     const instance = (id: string, hook: object, agent: object) =>
@@ -68,17 +54,16 @@ describe.each(testBackends())('migration 0018 (webhook model) on %s', (backend) 
     store = createSqlStore(driver, schema);
   });
   afterAll(async () => {
-    await driver?.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-    await driver?.close();
+    await db?.close();
   });
 
   it('moves row-only config into endpoints, keeps existing endpoints, runs twice as once, then drops the columns', async () => {
-    const all = statements('0018_webhook_model');
+    const all = db.statements('0018');
     const moves = all.filter((q) => !/^ALTER TABLE .* DROP COLUMN/.test(q));
     expect(all.length - moves.length).toBe(2);
-    await run(moves);
-    await run(moves);
-    await run(all);
+    await db.run(moves);
+    await db.run(moves);
+    await db.run(all);
 
     const hook = await store.deliveries.instanceEndpoint(ROW_ONLY, 'webhook');
     expect(hook).toMatchObject({

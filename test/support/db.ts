@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { Instance } from '../../src/domain/model.js';
 import type { NewEndpoint, WebhookEndpoint } from '../../src/ports/deliveries.js';
 import type { NewInstance, NewMessage, Store } from '../../src/ports/store.js';
-import { migrate } from '../../src/storage/migrate.js';
+import { loadMigrations, migrate, splitStatements } from '../../src/storage/migrate.js';
 import { createPgDriver } from '../../src/storage/pg-driver.js';
 import { createPgliteDriver } from '../../src/storage/pglite-driver.js';
-import type { Driver } from '../../src/storage/sql.js';
+import { type Driver, ident } from '../../src/storage/sql.js';
 import { createSqlStore } from '../../src/storage/sql-store.js';
 
 export interface TestDb {
@@ -54,6 +54,53 @@ export async function openTestDb(kind: Backend = defaultBackend()): Promise<Test
     url,
     close: async () => {
       await drop();
+      await driver.close();
+    },
+  };
+}
+
+/** A migration test's database: a new schema holding the migrations numbered below `before` (e.g. `'0019'`). */
+export interface MigrationTestDb {
+  driver: Driver;
+  schema: string;
+  /** The quoted schema. */
+  s: string;
+  /** The statements of one migration (`'0019'` or its full name) for this schema, in order. */
+  statements(version: string): string[];
+  /** Runs statements one by one. */
+  run(statements: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openMigrationTestDb(backend: Backend, before: string): Promise<MigrationTestDb> {
+  const driver =
+    backend === 'postgres'
+      ? createPgDriver({ url: process.env.TEST_DATABASE_URL!, ssl: false, poolSize: 2 })
+      : await createPgliteDriver(undefined);
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const s = ident(schema);
+  const statements = (version: string) => {
+    const m = loadMigrations().find((x) => x.version === version || x.version.startsWith(`${version}_`));
+    if (!m) throw new Error(`no migration ${version}`);
+    return splitStatements(m.sql.replaceAll('{{schema}}', s));
+  };
+  const run = async (stmts: readonly string[]) => {
+    for (const stmt of stmts) await driver.query(stmt);
+  };
+  await driver.query(`CREATE SCHEMA ${s}`);
+  for (const m of loadMigrations().filter((x) => x.version < before)) await run(statements(m.version));
+  return {
+    driver,
+    schema,
+    s,
+    statements,
+    run,
+    close: async () => {
+      await driver.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch((err: Error) => {
+        process.stderr.write(
+          `migration test db: could not drop schema ${schema} (left behind): ${err.message}\n`,
+        );
+      });
       await driver.close();
     },
   };
