@@ -5,11 +5,13 @@ import type { Chat, Contact, Instance, Message, Principal } from '../domain/mode
 import type { EventBus } from '../ports/event-bus.js';
 import type { IdentityStore } from '../ports/identities.js';
 import type { OutboundMessage, ProviderRegistry } from '../ports/provider.js';
-import type { NewMessage, Page, Store } from '../ports/store.js';
+import type { NewMessage, OutboundInsert, Page, Store } from '../ports/store.js';
 import { requireScope } from './access.js';
 import { normalizeRecipient } from './addressing.js';
 import { commitWithEvents } from './commit.js';
+import type { GroupCommitter } from './group-commit.js';
 import type { InstanceService } from './instances.js';
+import { createSendWriter, type SendWriteResult } from './send-writer.js';
 import type { SessionSupervisor } from './supervisor.js';
 
 export interface SendInput {
@@ -50,7 +52,12 @@ function fingerprint(chatId: string, input: SendInput): string {
 }
 
 export class MessagingService {
-  constructor(private readonly deps: MessagingDeps) {}
+  /** Group commits the sends' pending rows (one INSERT for the sends that arrive while the previous one runs). */
+  readonly pending: GroupCommitter<OutboundInsert, SendWriteResult>;
+
+  constructor(private readonly deps: MessagingDeps) {
+    this.pending = createSendWriter(deps.store);
+  }
 
   /**
    * Sends a message. With an idempotency key, a repeat of the same request returns the first message and never
@@ -136,10 +143,12 @@ export class MessagingService {
       idempotency_key: idempotencyKey ?? null,
       request_hash: requestHash,
     };
-    const pending = version
-      ? await this.deps.store.messages.insertOutboundIfUnchanged(row, version)
-      : await this.deps.store.messages.insertOutbound(row);
-    if (!pending) return null;
+    // Group committed with concurrent sends; resolves once the row is committed, before the provider is called.
+    const pending = await this.pending.submit({ message: row, version });
+    if (!pending) {
+      if (version) return null;
+      throw new SbError('SB_ERR_INTERNAL', 'the pending row of a send was not written');
+    }
     if (!pending.inserted) return this.replay(pending, requestHash);
     const msg = pending.message;
     try {

@@ -142,6 +142,19 @@ export type AckOutcome =
   | { kind: 'unchanged' }
   | { kind: 'stashed' };
 
+/** One send's pending row for `insertOutboundMany`: with a `version`, written only while the instance is at it. */
+export interface OutboundInsert {
+  message: NewMessage;
+  version: string | null;
+}
+
+/** A pending row written (`inserted`), or the row its Idempotency-Key already names, with that row's request hash. */
+export interface OutboundOutcome {
+  message: Message;
+  inserted: boolean;
+  request_hash: string | null;
+}
+
 export interface MessageRepo {
   /** Inserts unless (instance_id, message_id) exists; `inserted` false means it was a re-delivery. */
   upsert(m: NewMessage): Promise<{ message: Message; inserted: boolean }>;
@@ -197,6 +210,13 @@ export interface MessageRepo {
     instanceId: string,
     key: string,
   ): Promise<{ message: Message; request_hash: string | null } | null>;
+  /**
+   * Many sends' pending rows in ONE statement (atomic without a transaction), each as `insertOutbound` or, with a
+   * `version`, as `insertOutboundIfUnchanged`. Returns per input, in order: the row inserted; or, for an
+   * Idempotency-Key already used (stored before, or by an earlier input of the same batch), that row with
+   * `inserted` false; or null when the instance row moved past `version` (nothing written).
+   */
+  insertOutboundMany(rows: readonly OutboundInsert[]): Promise<Array<OutboundOutcome | null>>;
   getByMessageId(instanceId: string, messageId: string): Promise<Message | null>;
   update(
     instanceId: string,

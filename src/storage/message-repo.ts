@@ -1,11 +1,12 @@
 // The messages repository: inbound and outbound rows, idempotency, chat history, acks.
+import { randomUUID } from 'node:crypto';
 import type { Message } from '../domain/model.js';
 import { phoneOfUserJid } from '../domain/phones.js';
 import type { MessageStatus } from '../domain/statuses.js';
-import type { MessageRepo, NewMessage } from '../ports/store.js';
+import type { MessageRepo, NewMessage, OutboundInsert, OutboundOutcome } from '../ports/store.js';
 import { type BatchWrites, rankSql } from './batch-writes.js';
 import { VERSION_OF } from './instance-repo.js';
-import { decodeCursor, encodeCursor, isoReq, jsonParam as json } from './rows.js';
+import { decodeCursor, encodeCursor, isoReq, jsonParam as json, messageRecord } from './rows.js';
 import type { Sql } from './sql.js';
 
 type Row = Record<string, any>;
@@ -66,31 +67,6 @@ export function createMessageRepo(sql: Sql, s: string, batch: BatchWrites): Mess
   const INSERT_MESSAGE = `${INSERT_INTO_MESSAGES}
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::text[])`;
 
-  // The same insert, only while the instance row is at the version a cache saw ($20).
-  const INSERT_MESSAGE_IF_UNCHANGED = `${INSERT_INTO_MESSAGES}
-    SELECT $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::boolean, $11, $12, $13, $14::jsonb, $15,
-      $16::timestamptz, $17, $18, $19::text[]
-    WHERE EXISTS (SELECT 1 FROM ${s}.instances WHERE id = $1::uuid AND ${VERSION_OF('updated_at')} = $20)`;
-
-  /**
-   * A send's pending row; with a `version`, only while the instance row is still at it. A repeated Idempotency-Key
-   * returns the stored row (`inserted` false); null when the version moved (nothing written).
-   */
-  const insertOutboundRow = async (m: NewMessage, version: string | null) => {
-    const conflict = m.idempotency_key
-      ? ' ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING'
-      : '';
-    const rows = await sql.query(
-      `${version === null ? INSERT_MESSAGE : INSERT_MESSAGE_IF_UNCHANGED}${conflict} RETURNING ${MESSAGE_COLUMNS}`,
-      version === null ? messageParams(m) : [...messageParams(m), version],
-    );
-    if (rows[0]) return { message: toMessage(rows[0]), inserted: true, request_hash: m.request_hash ?? null };
-    const existing = m.idempotency_key
-      ? await messages.getByIdempotencyKey(m.instance_id, m.idempotency_key)
-      : null;
-    return existing ? { ...existing, inserted: false } : null;
-  };
-
   const messages: MessageRepo = {
     async upsert(m) {
       const rows = await sql.query(
@@ -106,8 +82,9 @@ export function createMessageRepo(sql: Sql, s: string, batch: BatchWrites): Mess
     applyAcks: (acks) => batch.applyAcks(acks),
     lockMessageIds: (keys) => batch.lockMessageIds(keys),
     recordSent: (rows) => batch.recordSent(rows),
-    insertOutbound: async (m) => (await insertOutboundRow(m, null))!,
-    insertOutboundIfUnchanged: (m, version) => insertOutboundRow(m, version),
+    insertOutbound: async (m) => (await insertOutboundMany([{ message: m, version: null }]))[0]!,
+    insertOutboundIfUnchanged: async (m, version) => (await insertOutboundMany([{ message: m, version }]))[0],
+    insertOutboundMany: (rows) => insertOutboundMany(rows),
     async getByIdempotencyKey(instanceId, key) {
       const rows = await sql.query(
         `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE instance_id = $1 AND idempotency_key = $2`,
@@ -194,5 +171,82 @@ export function createMessageRepo(sql: Sql, s: string, batch: BatchWrites): Mess
       return rows[0]?.status ?? null;
     },
   };
+
+  /** `insertOutboundMany`: one statement; a key a concurrent transaction committed meanwhile is read after it. */
+  async function insertOutboundMany(rows: readonly OutboundInsert[]): Promise<Array<OutboundOutcome | null>> {
+    if (!rows.length) return [];
+    const ids = rows.map(() => randomUUID());
+    const found = await sql.query(insertOutboundSql(s), [outboundSet(rows, ids)]);
+    const byOrd: Array<OutboundOutcome | null> = rows.map(() => null);
+    for (const r of found) {
+      const ord = Number(r.ord);
+      // A row this statement inserted wins over the key lookups (which cannot see it, or name another input's).
+      if (byOrd[ord]?.inserted) continue;
+      byOrd[ord] = {
+        message: toMessage(r),
+        inserted: r.id === ids[ord],
+        request_hash: r.request_hash ?? null,
+      };
+    }
+    // Not inserted and not found: the version moved, or another transaction committed the key after this
+    // statement's snapshot was taken (ON CONFLICT waited for it); only the latter is found by reading again.
+    return Promise.all(
+      byOrd.map(async (out, i) => {
+        const key = rows[i].message.idempotency_key;
+        if (out || !key) return out;
+        const existing = await messages.getByIdempotencyKey(rows[i].message.instance_id, key);
+        return existing ? { ...existing, inserted: false } : null;
+      }),
+    );
+  }
   return messages;
 }
+
+/** The pending rows of `insertOutboundMany` as the `v` recordset ($1), each under the id chosen for it here. */
+const outboundSet = (rows: readonly OutboundInsert[], ids: readonly string[]) =>
+  JSON.stringify(
+    rows.map(({ message: m, version }, ord) => ({
+      ord,
+      id: ids[ord],
+      instance_id: m.instance_id,
+      company_id: m.company_id,
+      ...messageRecord(m),
+      status: m.status,
+      idempotency_key: m.idempotency_key ?? null,
+      request_hash: m.request_hash ?? null,
+      version,
+    })),
+  );
+
+/**
+ * Inserts the `v` rows in input order — a versioned one only while its instance row is at that version, a repeated
+ * key skipped — and returns, per input (`ord`): the row it inserted, else the row its key names, inserted by an
+ * earlier input of this statement or stored before it.
+ */
+const insertOutboundSql = (s: string) => `WITH v AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(ord int, id uuid, instance_id uuid, company_id text,
+      message_id text, chat_id text, from_id text, to_id text, body text, type text, is_from_me boolean,
+      is_group boolean, group_id text, contact_name text, reply_to text, media jsonb, mentions text[], ts timestamptz,
+      status text, idempotency_key text, request_hash text, version text)
+  ),
+  ins AS (
+    INSERT INTO ${s}.messages (id, instance_id, company_id, message_id, chat_id, from_id, to_id, body, type,
+      is_from_me, is_group, group_id, contact_name, reply_to, media, status, ts, idempotency_key, request_hash,
+      mentions)
+    SELECT v.id, v.instance_id, v.company_id, v.message_id, v.chat_id, v.from_id, v.to_id, v.body, v.type,
+      v.is_from_me, v.is_group, v.group_id, v.contact_name, v.reply_to, v.media, v.status, v.ts, v.idempotency_key,
+      v.request_hash, COALESCE(v.mentions, '{}')
+    FROM v
+    WHERE v.version IS NULL OR EXISTS (SELECT 1 FROM ${s}.instances i
+      WHERE i.id = v.instance_id AND ${VERSION_OF('i.updated_at')} = v.version)
+    ORDER BY v.ord
+    ON CONFLICT (instance_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING ${MESSAGE_COLUMNS}, idempotency_key
+  )
+  SELECT v.ord, ins.* FROM v JOIN ins ON ins.instance_id = v.instance_id::text
+    AND (ins.id = v.id::text OR ins.idempotency_key = v.idempotency_key)
+  UNION ALL
+  SELECT v.ord, stored.* FROM v CROSS JOIN LATERAL (
+    SELECT ${MESSAGE_COLUMNS}, idempotency_key FROM ${s}.messages
+    WHERE instance_id = v.instance_id AND idempotency_key = v.idempotency_key
+  ) stored`;

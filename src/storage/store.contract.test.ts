@@ -270,4 +270,68 @@ describeOnBackends('storage contract', (db) => {
     expect(await store.instances.delete(inst.id)).toBe(true);
     expect(await store.messages.count(inst.id)).toBe(0);
   });
+
+  it('inserts many pending rows in one statement, each with its own outcome', async () => {
+    const inst = await seedInstance(store);
+    const other = await seedInstance(store);
+    const v1 = (await store.instances.getVersioned(inst.id))!.version;
+    const out = (instance: string, body: string, key: string | null = null, hash: string | null = null) =>
+      msg(instance, {
+        message_id: null,
+        is_from_me: true,
+        status: 'pending',
+        body,
+        idempotency_key: key,
+        request_hash: hash,
+      });
+    const [stored] = await store.messages.insertOutboundMany([
+      { message: out(inst.id, 'stored', 'k-old', 'h-old'), version: null },
+    ]);
+    expect(stored).toMatchObject({ inserted: true, request_hash: 'h-old', message: { body: 'stored' } });
+    await store.instances.update(other.id, { auth_status: 'reconnecting' });
+    const results = await store.messages.insertOutboundMany([
+      { message: out(inst.id, 'plain'), version: v1 },
+      { message: out(inst.id, 'first', 'k-new', 'h1'), version: null },
+      // The same key later in the same batch: the first input owns it, this one is answered with its row.
+      { message: out(inst.id, 'second', 'k-new', 'h2'), version: null },
+      { message: out(inst.id, 'again', 'k-old', 'h-other'), version: null },
+      // The other instance moved past the version read (v1 is the first instance's): nothing written.
+      { message: out(other.id, 'stale'), version: v1 },
+      { message: out(other.id, 'fresh', 'k-new', 'h3'), version: null },
+    ]);
+    expect(
+      results.map((r) => r && { inserted: r.inserted, body: r.message.body, hash: r.request_hash }),
+    ).toEqual([
+      { inserted: true, body: 'plain', hash: null },
+      { inserted: true, body: 'first', hash: 'h1' },
+      { inserted: false, body: 'first', hash: 'h1' },
+      { inserted: false, body: 'stored', hash: 'h-old' },
+      null,
+      // A key is per instance: the other instance's `k-new` is its own row.
+      { inserted: true, body: 'fresh', hash: 'h3' },
+    ]);
+    expect(results[2]?.message.id).toBe(results[1]?.message.id);
+    expect(results[3]?.message.id).toBe(stored?.message.id);
+    expect(results[0]?.message).toMatchObject({ instance_id: inst.id, status: 'pending', mentions: [] });
+    expect(await store.messages.count(inst.id)).toBe(3);
+    expect(await store.messages.count(other.id)).toBe(1);
+    expect(await store.messages.insertOutboundMany([])).toEqual([]);
+  });
+
+  it('fails a batch of pending rows as a whole when one row is refused', async () => {
+    const inst = await seedInstance(store);
+    const gone = await seedInstance(store);
+    await store.instances.delete(gone.id);
+    const out = (instance: string) =>
+      msg(instance, { message_id: null, is_from_me: true, status: 'pending' });
+    // Unversioned, a row of a deleted instance breaks its foreign key: the statement writes nothing, so a group
+    // commit can retry its rows one by one.
+    await expect(
+      store.messages.insertOutboundMany([
+        { message: out(inst.id), version: null },
+        { message: out(gone.id), version: null },
+      ]),
+    ).rejects.toThrow();
+    expect(await store.messages.count(inst.id)).toBe(0);
+  });
 });
