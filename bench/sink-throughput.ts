@@ -1,10 +1,11 @@
-// Benchmark: outbox deliveries/s to a RabbitMQ and a NATS JetStream sink beside a webhook, and direct publishes.
+// Benchmark: outbox deliveries/s to RabbitMQ, NATS JetStream and MQTT sinks beside a webhook, and direct publishes.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
+import mqtt, { type IPublishPacket } from 'mqtt';
 import { commitWithEvents } from '../src/core/commit.js';
 import type { NewEvent } from '../src/domain/model.js';
 import { rawSql } from '../src/storage/sql-store.js';
@@ -17,6 +18,7 @@ const GOAL_DPS = 500;
 /** The local brokers (never anything outside 127.0.0.1). */
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const MQTT_URL = process.env.BENCH_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
 main(async () => {
   const events = QUICK ? 1000 : 5000;
@@ -41,6 +43,18 @@ main(async () => {
   const nc = await natsConnect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: stream, subjects: [`${tag}.>`] });
+  // MQTT keeps nothing for absent subscribers: a QoS 1 subscriber counts the distinct event ids it receives.
+  const mq = await mqtt.connectAsync(MQTT_URL, {
+    protocolVersion: 5,
+    clientId: `${tag}-sub`,
+    reconnectPeriod: 0,
+  });
+  const mqttSeen = new Set<string>();
+  mq.on('message', (_topic: string, _payload: Buffer, packet: IPublishPacket) => {
+    const id = packet.properties?.userProperties?.['message-id'];
+    if (id !== undefined) mqttSeen.add(String(id));
+  });
+  await mq.subscribeAsync(`${tag}/#`, { qos: 1 });
 
   const t = await startBenchGateway(db, {
     env: { OUTBOUND_ALLOW_PRIVATE: 'on', WEBHOOK_WORKER_INTERVAL_MS: '50' },
@@ -69,6 +83,13 @@ main(async () => {
         servers: [NATS_URL],
         stream,
         subject: `${tag}.{company_id}.{type}`,
+        events: ['bench.message'],
+      }),
+      mqtt: await add('/api/v1/sinks', {
+        kind: 'mqtt',
+        company_id: 'bench',
+        url: MQTT_URL,
+        topic: `${tag}/{company_id}/{type}`,
         events: ['bench.message'],
       }),
     };
@@ -132,6 +153,7 @@ main(async () => {
     const webhook = await phase('webhook');
     const rabbit = await phase('rabbitmq');
     const nats = await phase('nats');
+    const mqttSink = await phase('mqtt');
     const queued = (await amqpCh.checkQueue(queue)).messageCount;
     const stored = (await jsm.streams.info(stream)).state.messages;
 
@@ -159,20 +181,34 @@ main(async () => {
     );
     const js = jetstream(nc);
     const natsDirect = await direct((i) => js.publish(`${tag}.direct`, body, { msgID: `d${i}` }));
+    const mqttReceived = mqttSeen.size;
+    const mqttDirect = await direct((i) =>
+      mq.publishAsync(`${tag}-direct/x`, body, {
+        qos: 1,
+        properties: { userProperties: { 'message-id': `d${i}` } },
+      }),
+    );
 
-    const ratio = Math.min(rabbit.dps / amqpDirect, nats.dps / natsDirect);
+    const ratio = Math.min(rabbit.dps / amqpDirect, nats.dps / natsDirect, mqttSink.dps / mqttDirect);
     report({
       name: 'sink-throughput',
       rabbitmq_deliveries_per_s: round(rabbit.dps, 1),
       nats_deliveries_per_s: round(nats.dps, 1),
+      mqtt_deliveries_per_s: round(mqttSink.dps, 1),
       webhook_deliveries_per_s: round(webhook.dps, 1),
       events_per_target: events,
-      delivered: { webhook: webhook.delivered, rabbitmq: rabbit.delivered, nats: nats.delivered },
-      in_broker: { rabbitmq_queue: queued, nats_stream: stored },
+      delivered: {
+        webhook: webhook.delivered,
+        rabbitmq: rabbit.delivered,
+        nats: nats.delivered,
+        mqtt: mqttSink.delivered,
+      },
+      in_broker: { rabbitmq_queue: queued, nats_stream: stored, mqtt_subscriber: mqttReceived },
       baseline: {
-        what: `direct publishes with publisher confirms / PubAcks, ${CONCURRENCY} in flight, no outbox`,
+        what: `direct publishes with publisher confirms / PubAcks / QoS 1 PUBACKs, ${CONCURRENCY} in flight, no outbox`,
         rabbitmq_direct_per_s: round(amqpDirect, 1),
         nats_direct_per_s: round(natsDirect, 1),
+        mqtt_direct_per_s: round(mqttDirect, 1),
       },
       ratio: round(ratio, 3),
       goal: `>= ${GOAL_DPS} deliveries/s per sink, every event in the broker`,
@@ -181,8 +217,11 @@ main(async () => {
         nats.dps >= GOAL_DPS &&
         rabbit.delivered === events &&
         nats.delivered === events &&
+        mqttSink.dps >= GOAL_DPS &&
+        mqttSink.delivered === events &&
         queued >= events &&
-        stored >= events,
+        stored >= events &&
+        mqttReceived >= events,
       machine: machine(db.kind),
     });
   } finally {
@@ -192,6 +231,7 @@ main(async () => {
     await amqpConn.close();
     await jsm.streams.delete(stream);
     await nc.close();
+    await mq.endAsync();
     await new Promise((r) => receiver.close(r));
     await db.close();
   }

@@ -717,7 +717,7 @@ export interface paths {
         /** Event sinks of a company (company-wide and per instance) or of one instance */
         get: operations["getSinks"];
         put?: never;
-        /** Add an event sink (RabbitMQ or NATS JetStream); its signing secret is returned once */
+        /** Add an event sink (RabbitMQ, NATS JetStream or MQTT); its signing secret is returned once */
         post: operations["postSinks"];
         delete?: never;
         options?: never;
@@ -1575,7 +1575,7 @@ export interface components {
             event_id: number;
             event_type: string;
             /** @enum {string} */
-            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            kind: "webhook" | "agent" | "rabbitmq" | "nats" | "mqtt";
             last_error: string | null;
             last_status_code: number | null;
         };
@@ -1587,7 +1587,7 @@ export interface components {
             event_id: number;
             event_type: string;
             /** @enum {string} */
-            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            kind: "webhook" | "agent" | "rabbitmq" | "nats" | "mqtt";
             last_error: string | null;
             last_status_code: number | null;
         };
@@ -1729,7 +1729,12 @@ export interface components {
             include_groups: boolean;
             instance_id: string | null;
             /** @enum {string} */
-            kind: "rabbitmq" | "nats";
+            kind: "rabbitmq" | "nats" | "mqtt";
+            /** @description MQTT target; the URL shows the user name and `***` for the password. */
+            mqtt: {
+                topic: string;
+                url: string;
+            } | null;
             nats: {
                 /** @enum {string} */
                 auth: "none" | "token" | "user";
@@ -1794,7 +1799,12 @@ export interface components {
             include_groups: boolean;
             instance_id: string | null;
             /** @enum {string} */
-            kind: "rabbitmq" | "nats";
+            kind: "rabbitmq" | "nats" | "mqtt";
+            /** @description MQTT target; the URL shows the user name and `***` for the password. */
+            mqtt: {
+                topic: string;
+                url: string;
+            } | null;
             nats: {
                 /** @enum {string} */
                 auth: "none" | "token" | "user";
@@ -2418,7 +2428,7 @@ export interface components {
             event_type: string;
             failing_since?: string;
             /** @enum {string} */
-            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            kind: "webhook" | "agent" | "rabbitmq" | "nats" | "mqtt";
             last_error: string | null;
             last_status_code: number | null;
             /** @enum {string} */
@@ -2433,7 +2443,7 @@ export interface components {
             event_type: string;
             failing_since?: string;
             /** @enum {string} */
-            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            kind: "webhook" | "agent" | "rabbitmq" | "nats" | "mqtt";
             last_error: string | null;
             last_status_code: number | null;
             /** @enum {string} */
@@ -2477,7 +2487,7 @@ export interface components {
             event_id: number;
             event_type: string;
             /** @enum {string} */
-            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            kind: "webhook" | "agent" | "rabbitmq" | "nats" | "mqtt";
             last_error: string | null;
             last_status_code: number | null;
         };
@@ -2489,7 +2499,7 @@ export interface components {
             event_id: number;
             event_type: string;
             /** @enum {string} */
-            kind: "webhook" | "agent" | "rabbitmq" | "nats";
+            kind: "webhook" | "agent" | "rabbitmq" | "nats" | "mqtt";
             last_error: string | null;
             last_status_code: number | null;
         };
@@ -6010,6 +6020,34 @@ export interface operations {
                     /** @description Auth token (write-only). */
                     token?: string;
                     user?: string;
+                } | {
+                    /** @description Defaults to the key’s company. */
+                    company_id?: string;
+                    enabled?: boolean;
+                    /** @description Event types to publish; empty or omitted = all. */
+                    events?: string[];
+                    /** @description Only messages not sent by us (message events). */
+                    inbound_only?: boolean;
+                    /** @description Group messages too (default true). */
+                    include_groups?: boolean;
+                    /**
+                     * Format: uuid
+                     * @description Only this instance’s events; omitted = every instance of the company.
+                     */
+                    instance_id?: string;
+                    /** @enum {string} */
+                    kind: "mqtt";
+                    /** @description Password (write-only). */
+                    pass?: string;
+                    /** @description Topic template; default switchboard/{company_id}/{instance_id}/{type}. */
+                    topic?: string;
+                    /**
+                     * Format: uri
+                     * @description Broker URL, e.g. mqtts://user:pass@broker:8883 (MQTT 5; credentials are write-only).
+                     */
+                    url: string;
+                    /** @description User name (instead of one in the URL). */
+                    user?: string;
                 };
             };
         };
@@ -6201,10 +6239,8 @@ export interface operations {
                     subject?: string;
                     /** @description Auth token (write-only). */
                     token?: string;
-                    /**
-                     * Format: uri
-                     * @description Broker URL with credentials, e.g. amqp://user:pass@rabbit:5672/vhost (credentials are write-only).
-                     */
+                    topic?: string;
+                    /** @description The broker URL of a RabbitMQ (amqp://) or MQTT (mqtt://) sink. */
                     url?: string;
                     user?: string;
                 };

@@ -52,7 +52,7 @@ const historyCounts = {
 /** What a webhook/agent delivery that gave up (or whose endpoint was disabled) reports. */
 const deliveryFacts = {
   endpoint_id: z.string(),
-  kind: z.enum(['webhook', 'agent', 'rabbitmq', 'nats']),
+  kind: z.enum(['webhook', 'agent', 'rabbitmq', 'nats', 'mqtt']),
   delivery_id: z.number().int(),
   event_id: z.number().int(),
   event_type: z.string(),

@@ -1,7 +1,7 @@
 // The deliveries port: webhook, agent and sink endpoints and their delivery outbox (claims, outcomes, replays).
 
-/** `rabbitmq` and `nats` are event sinks (src/delivery/sinks): broker targets in the same outbox. */
-export type EndpointKind = 'webhook' | 'agent' | 'rabbitmq' | 'nats';
+/** `rabbitmq`, `nats` and `mqtt` are event sinks (src/delivery/sinks): broker targets in the same outbox. */
+export type EndpointKind = 'webhook' | 'agent' | 'rabbitmq' | 'nats' | 'mqtt';
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 /** An endpoint as stored. `secret` (webhook signing secret or agent API key) never leaves the server. */

@@ -155,7 +155,7 @@ export class SqlDeliveryRepo implements DeliveryRepo {
       `WITH busy AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS b(endpoint_id, n)),
        cursors AS (SELECT * FROM unnest($8::uuid[], $9::text[]) AS a(endpoint_id, chat_key)),
        free AS (
-         SELECT w.id, LEAST(CASE WHEN w.kind IN ('rabbitmq', 'nats') THEN $7::int ELSE $6::int END
+         SELECT w.id, LEAST(CASE WHEN w.kind IN ('rabbitmq', 'nats', 'mqtt') THEN $7::int ELSE $6::int END
              - COALESCE(b.n, 0), $3::int) AS slots, COALESCE(a.chat_key, '') AS after
          FROM ${s}.webhook_endpoints w LEFT JOIN busy b ON b.endpoint_id = w.id
          LEFT JOIN cursors a ON a.endpoint_id = w.id

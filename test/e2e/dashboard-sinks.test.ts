@@ -1,4 +1,4 @@
-// Dashboard "Sinks" tab in Debian Chromium: add a RabbitMQ sink (secret once, password never shown), axe-clean, delete.
+// Dashboard "Sinks" tab in Debian Chromium: add a RabbitMQ and an MQTT sink (secret once, password never shown), delete.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireService } from '../support/services.js';
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!chromium.available)('dashboard: event sinks', () => {
-  it('adds a RabbitMQ sink with its secret shown once and the password never shown, then deletes it', async () => {
+  it('adds a RabbitMQ and an MQTT sink with the secret shown once and the password never shown, then deletes them', async () => {
     const r = await env.api('POST', '/api/v1/instances', {
       company_id: COMPANY,
       provider: 'simulator',
@@ -57,5 +57,22 @@ describe.skipIf(!chromium.available)('dashboard: event sinks', () => {
     await page.getByText('No event sinks.').waitFor();
     const { sinks } = await env.api('GET', `/api/v1/sinks?instance_id=${id}`);
     expect(sinks).toEqual([]);
+
+    // MQTT: the form offers it, with a URL and a topic template; the password never comes back.
+    await page.getByLabel('Broker').selectOption('mqtt');
+    await page.getByLabel('MQTT URL').fill('mqtt://app:mq77-word@127.0.0.1:9');
+    await page.getByLabel('Topic').fill('sb/{company_id}/{type}');
+    await page.getByRole('button', { name: 'Add sink' }).click();
+    expect(await page.getByTestId('secret-value').textContent()).toMatch(/^whsec_/);
+    const mqttItem = page.locator('li.endpoint', { hasText: 'MQTT' });
+    await mqttItem.waitFor();
+    expect(await mqttItem.textContent()).toContain('mqtt://app:***@127.0.0.1:9');
+    expect(await mqttItem.textContent()).toContain('topic sb/{company_id}/{type}');
+    expect(await page.content()).not.toContain('mq77-word');
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    expect(await axeSerious(page)).toEqual([]);
+    await mqttItem.getByRole('button', { name: 'Delete sink' }).click();
+    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.getByText('No event sinks.').waitFor();
   });
 });

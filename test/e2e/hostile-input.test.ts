@@ -625,7 +625,7 @@ const EXAMPLES: Record<string, Example> = {
     min: { since: '2020-01-01T00:00:00Z' },
     full: { since: '2020-01-01T00:00:00Z' },
   },
-  // Event sinks (issue 20): `full` holds a value for the fields of both kinds (only its values are used).
+  // Event sinks (issue 20): `full` holds a value for the fields of every kind (only its values are used).
   'POST /api/v1/sinks': {
     min: { kind: 'rabbitmq', url: 'amqp://127.0.0.1:9/x', exchange: 'x' },
     full: {
@@ -643,6 +643,7 @@ const EXAMPLES: Record<string, Example> = {
       pass: 'p',
       stream: 'S',
       subject: 'sb.{type}',
+      topic: 'sb/{type}',
     },
   },
   'PATCH /api/v1/sinks/:id': {
@@ -659,6 +660,7 @@ const EXAMPLES: Record<string, Example> = {
       pass: 'p',
       stream: 'S',
       subject: 'sb.{type}',
+      topic: 'sb/{type}',
     },
   },
   'POST /api/v1/sinks/:id/rotate-secret': { min: {}, full: {} },

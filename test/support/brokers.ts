@@ -1,7 +1,7 @@
-// Real brokers for the event sink tests: a RabbitMQ vhost and user of their own, and a private nats-server -js.
+// Real brokers for the event sink tests: a RabbitMQ vhost and user of their own, a private nats-server -js and mosquitto.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,73 @@ export async function startNatsServer(bin = '/usr/sbin/nats-server'): Promise<Na
     port,
     url: `nats://127.0.0.1:${port}`,
     token,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface MosquittoBroker {
+  port: number;
+  /** mqtt://127.0.0.1:<port> (no credentials). */
+  url: string;
+  user: string;
+  pass: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A mosquitto (MQTT 5) on 127.0.0.1 and a free port, with its own config, store directory (sessions survive a restart)
+ * and password file (one user with a random password, anonymous clients refused), that can be stopped and started.
+ */
+export async function startMosquitto(bin = '/usr/sbin/mosquitto'): Promise<MosquittoBroker> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-mqtt-'));
+  const user = `sb-${randomBytes(4).toString('hex')}`;
+  const pass = `pw-${randomBytes(12).toString('hex')}`;
+  // mosquitto's "$6$" password format: base64(salt) and base64(SHA-512(password || salt)).
+  const salt = randomBytes(12);
+  const hash = createHash('sha512').update(pass).update(salt).digest('base64');
+  writeFileSync(join(dir, 'passwd'), `${user}:$6$${salt.toString('base64')}$${hash}\n`, { mode: 0o600 });
+  writeFileSync(
+    join(dir, 'mosquitto.conf'),
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${join(dir, 'passwd')}`,
+      'persistence true',
+      `persistence_location ${dir}/`,
+      // Run as root (CI), mosquitto would switch to its own user, which cannot read this private directory.
+      'user root',
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
+    await waitForPort(port, true);
+  };
+  const stop = async () => {
+    const c = child;
+    child = null;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await exited;
+    await waitForPort(port, false);
+  };
+  await start();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    user,
+    pass,
     stop,
     start,
     async dispose() {

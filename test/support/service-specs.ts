@@ -8,7 +8,8 @@ export type ServiceName =
   | 'chromium'
   | 'rabbitmq'
   | 'nats'
-  | 'nats-server';
+  | 'nats-server'
+  | 'mosquitto';
 
 export interface ServiceSpec {
   label: string;
@@ -54,6 +55,11 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     env: 'TEST_NATS_SERVER',
     provide: 'apt-get install nats-server (bash .ci/run does this)',
   },
+  mosquitto: {
+    label: 'the mosquitto binary (the MQTT sink tests start their own broker)',
+    env: 'TEST_MOSQUITTO',
+    provide: 'apt-get install mosquitto (bash .ci/run does this)',
+  },
 };
 
 /** Defaults: the ports and paths `.ci/run` provides. */
@@ -64,6 +70,7 @@ const DEFAULTS = {
   rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
   nats: 'nats://127.0.0.1:4222',
   natsServer: '/usr/sbin/nats-server',
+  mosquitto: '/usr/sbin/mosquitto',
   pgBin: '/usr/lib/postgresql/15/bin',
 };
 
@@ -94,6 +101,8 @@ export function serviceTarget(
       return pick(env.TEST_NATS_URL) ?? DEFAULTS.nats;
     case 'nats-server':
       return pick(env.TEST_NATS_SERVER) ?? DEFAULTS.natsServer;
+    case 'mosquitto':
+      return pick(env.TEST_MOSQUITTO) ?? DEFAULTS.mosquitto;
   }
 }
 

@@ -74,6 +74,7 @@ const probes: Record<ServiceName, (target: string) => Promise<void> | void> = {
   rabbitmq: (url) => tcpOf(url, 5672),
   nats: (url) => tcpOf(url, 4222),
   'nats-server': executable,
+  mosquitto: executable,
 };
 
 /** One check per service and target per worker process. */

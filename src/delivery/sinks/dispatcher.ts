@@ -7,6 +7,7 @@ import { signedHeaders } from '../webhooks/signer.js';
 import type { Outcome } from '../webhooks/worker.js';
 import { openAmqpPublisher } from './amqp-publisher.js';
 import type { BrokerGuard } from './guard.js';
+import { openMqttPublisher } from './mqtt-publisher.js';
 import { openNatsPublisher } from './nats-publisher.js';
 import type { SinkPublisher } from './publisher.js';
 import {
@@ -34,7 +35,7 @@ export interface SinkDispatcherOptions {
   observer?: SinkObserver;
   /** A connection unused this long is closed (default 5 minutes). */
   idleMs?: number;
-  /** Opens a publisher (tests); default: amqplib or nats.js by kind. */
+  /** Opens a publisher (tests); default: amqplib, nats.js or mqtt.js by kind. */
   open?: (ep: WebhookEndpoint) => Promise<SinkPublisher>;
 }
 
@@ -68,6 +69,17 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
         return openAmqpPublisher({
           url: amqpConnectUrl(ep),
           target: ep.options as unknown as RabbitTarget,
+          guard: o.guard,
+          timeoutMs: o.timeoutMs,
+          logger: o.logger,
+          name,
+          secrets: secretsOf(ep),
+        });
+      }
+      if (ep.kind === 'mqtt') {
+        return openMqttPublisher({
+          url: ep.url,
+          credentials: parseCredentials(ep),
           guard: o.guard,
           timeoutMs: o.timeoutMs,
           logger: o.logger,
@@ -149,10 +161,8 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
       ) {
         secrets.push(ep.previous_secret);
       }
-      const template = String(
-        (ep.options as { routing_key?: string; subject?: string }).routing_key ??
-          (ep.options as { subject?: string }).subject,
-      );
+      const target = ep.options as { routing_key?: string; subject?: string; topic?: string };
+      const template = String(target.routing_key ?? target.subject ?? target.topic);
       let outcome: Outcome;
       try {
         const publisher = await publisherFor(ep);

@@ -17,13 +17,13 @@ export class SinkMetrics implements SinkObserver {
     const registers = [registry];
     this.publishes = new Counter({
       name: 'switchboard_sink_publishes_total',
-      help: 'Event sink publishes by sink, kind (rabbitmq, nats) and result (confirmed, failed).',
+      help: 'Event sink publishes by sink, kind (rabbitmq, nats, mqtt) and result (confirmed, failed).',
       labelNames: ['sink_id', 'kind', 'result'],
       registers,
     });
     this.seconds = new Histogram({
       name: 'switchboard_sink_publish_seconds',
-      help: 'Time from publish to the broker confirm (AMQP confirm, JetStream PubAck), connecting included.',
+      help: 'Time from publish to the broker confirm (AMQP confirm, JetStream PubAck, MQTT PUBACK), connecting included.',
       labelNames: ['kind'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 15],
       registers,

@@ -11,9 +11,9 @@ export interface SinkMessage {
 /** A live connection to one sink's broker. */
 export interface SinkPublisher {
   /**
-   * Publishes and resolves after the broker's confirmation (AMQP publisher confirm, JetStream PubAck) with a short
-   * note for the delivery log (e.g. `stream S seq 12`); rejects on a nack, an unroutable message, a lost connection
-   * or the time limit.
+   * Publishes and resolves after the broker's confirmation (AMQP publisher confirm, JetStream PubAck, MQTT PUBACK)
+   * with a short note for the delivery log (e.g. `stream S seq 12`); rejects on a nack, an unroutable message, a lost
+   * connection or the time limit.
    */
   publish(m: SinkMessage): Promise<string>;
   /** False once the connection is gone for good (the dispatcher then opens a new one). */

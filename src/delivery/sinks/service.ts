@@ -10,7 +10,14 @@ import { SINK_KINDS } from '../webhooks/records.js';
 import { rotateSecret } from '../webhooks/repo.js';
 import { generateSecret } from '../webhooks/signer.js';
 import { assertAllowedBroker, type BrokerGuard } from './guard.js';
-import { type CreateSink, createSinkBody, type PatchSink, sinkColumns, storedAsBody } from './spec.js';
+import {
+  type CreateSink,
+  createSinkBody,
+  type PatchSink,
+  parseCredentials,
+  sinkColumns,
+  storedAsBody,
+} from './spec.js';
 
 export interface SinkServiceOptions {
   guard: BrokerGuard;
@@ -22,8 +29,36 @@ export interface SinkServiceOptions {
 }
 
 const ALL = (events: string[] | undefined) => (events ?? []).filter((e) => e !== '*');
-const RABBIT_ONLY = ['url', 'exchange', 'exchange_type', 'routing_key'] as const;
-const NATS_ONLY = ['servers', 'token', 'user', 'pass', 'stream', 'subject'] as const;
+/** The kind-specific fields each sink kind takes in a change (the rest of the kind-specific ones are refused). */
+const KIND_FIELDS: Record<string, readonly (keyof PatchSink)[]> = {
+  rabbitmq: ['url', 'exchange', 'exchange_type', 'routing_key'],
+  nats: ['servers', 'token', 'user', 'pass', 'stream', 'subject'],
+  mqtt: ['url', 'user', 'pass', 'topic'],
+};
+const KIND_SPECIFIC = [...new Set(Object.values(KIND_FIELDS).flat())];
+/** Where a sink kind names its broker address (the path in a 400). */
+const addressField = (kind: string) => (kind === 'nats' ? 'servers' : 'url');
+
+/**
+ * The credentials column after a change. AMQP: a new URL carries the credentials (or none). NATS: credentials given
+ * in the change replace the stored ones. MQTT: a new URL replaces them with its own (and `user`/`pass` beside it);
+ * `user` or `pass` alone replaces that part only.
+ */
+function changedCredentials(
+  ep: WebhookEndpoint,
+  patch: PatchSink,
+  merged: string | null | undefined,
+): string | null {
+  merged ??= null;
+  if (ep.kind === 'rabbitmq') return patch.url !== undefined ? merged : ep.credentials;
+  if (ep.kind === 'nats') return merged !== null ? merged : ep.credentials;
+  if (patch.url !== undefined) return merged;
+  if (patch.user === undefined && patch.pass === undefined) return ep.credentials;
+  const c = { ...parseCredentials(ep) };
+  if (patch.user !== undefined) c.username = patch.user;
+  if (patch.pass !== undefined) c.password = patch.pass;
+  return JSON.stringify(c);
+}
 
 /** Sink management. Every lookup applies the tenant rules (foreign ids → 404 SB_ERR_SINK_NOT_FOUND). */
 export class SinkService {
@@ -95,7 +130,7 @@ export class SinkService {
   async create(p: Principal, b: CreateSink): Promise<{ sink: WebhookEndpoint; secret: string }> {
     const where = await this.scope(p, b);
     const { hosts, ...cols } = sinkColumns(b);
-    await assertAllowedBroker(hosts, b.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
+    await assertAllowedBroker(hosts, addressField(b.kind), this.opts.guard);
     const sink = await this.store.deliveries.insertEndpoint({
       ...where,
       ...cols,
@@ -134,7 +169,8 @@ export class SinkService {
   /** Changes a sink; kind-specific fields of the other kind are refused; new credentials replace the old ones. */
   async update(p: Principal, id: string, patch: PatchSink): Promise<WebhookEndpoint> {
     const ep = await this.get(p, id);
-    const foreign = (ep.kind === 'rabbitmq' ? NATS_ONLY : RABBIT_ONLY).filter((k) => patch[k] !== undefined);
+    const own = KIND_FIELDS[ep.kind] ?? [];
+    const foreign = KIND_SPECIFIC.filter((k) => !own.includes(k) && patch[k] !== undefined);
     if (foreign.length) {
       throw new SbError('SB_ERR_VALIDATION', `not a field of a ${ep.kind} sink: ${foreign.join(', ')}`, {
         details: foreign.map((k) => ({ path: k, message: `not a field of a ${ep.kind} sink` })),
@@ -150,16 +186,14 @@ export class SinkService {
       });
     }
     const { hosts, url, options, credentials } = sinkColumns(merged.data);
-    const target = ep.kind === 'rabbitmq' ? patch.url : patch.servers;
+    const target = ep.kind === 'nats' ? patch.servers : patch.url;
     if (target !== undefined) {
-      await assertAllowedBroker(hosts, ep.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
+      await assertAllowedBroker(hosts, addressField(ep.kind), this.opts.guard);
     }
-    // A new AMQP URL carries the credentials (or none); NATS credentials given in the change replace the stored ones.
-    const replace = ep.kind === 'rabbitmq' ? patch.url !== undefined : credentials !== null;
     const updated = (await this.store.deliveries.updateEndpoint(ep.id, {
       url,
       options,
-      credentials: replace ? (credentials ?? null) : ep.credentials,
+      credentials: changedCredentials(ep, patch, credentials),
       events: patch.events === undefined ? undefined : ALL(patch.events),
       enabled: patch.enabled,
       inbound_only: patch.inbound_only,
@@ -199,7 +233,7 @@ export class SinkService {
     }
     const b = parsed.data;
     const { hosts, ...cols } = sinkColumns(b);
-    await assertAllowedBroker(hosts, b.kind === 'rabbitmq' ? 'url' : 'servers', this.opts.guard);
+    await assertAllowedBroker(hosts, addressField(b.kind), this.opts.guard);
     await this.store.companies.ensure(DEPLOYMENT_COMPANY, 'Deployment-wide event sinks (EVENT_SINK_DEFAULT)');
     const filters = {
       events: ALL(b.events),

@@ -7,6 +7,8 @@ import type { NewEndpoint, WebhookEndpoint } from '../../ports/deliveries.js';
 export const DEFAULT_TEMPLATE = 'switchboard.{company_id}.{instance_id}.{type}';
 /** The JetStream stream a NATS sink publishes into when none is named. */
 export const DEFAULT_STREAM = 'SWITCHBOARD';
+/** The default MQTT topic: one level per company, instance and event type (a type keeps its dots: `message.ack`). */
+export const DEFAULT_TOPIC = 'switchboard/{company_id}/{instance_id}/{type}';
 
 const PLACEHOLDERS = ['company_id', 'instance_id', 'type', 'event_id'] as const;
 type Placeholder = (typeof PLACEHOLDERS)[number];
@@ -28,6 +30,28 @@ export const templateSchema = z
     'dot-separated tokens of letters, digits, _ and - with {company_id}, {instance_id}, {type}, {event_id}',
   )
   .refine((t) => !t.split('.')[0].includes('{'), 'the first token must be literal (e.g. switchboard)');
+
+/**
+ * An MQTT topic template: `/`-separated levels of letters, digits, `_`, `-`, `.` and the placeholders above; no
+ * wildcards (`+`, `#`), no empty level, and a literal first level that does not start with `$` (broker topics).
+ */
+export const topicTemplateSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .refine((t) => !/[+#]/.test(t), 'no wildcards (+ or #) in a published topic')
+  .refine(
+    (t) =>
+      t
+        .split('/')
+        .every((lvl) => /^(?:[A-Za-z0-9_.-]|\{(?:company_id|instance_id|type|event_id)\})+$/.test(lvl)),
+    '/-separated levels of letters, digits, _, - and . with {company_id}, {instance_id}, {type}, {event_id}',
+  )
+  .refine(
+    (t) => !t.split('/')[0].includes('{') && !t.startsWith('$'),
+    'the first level must be literal (e.g. switchboard) and not start with $',
+  );
 
 /** Renders a template for one event. Ids become single tokens (`.` → `_`); a type keeps its dots. */
 export function renderTemplate(
@@ -77,6 +101,17 @@ const exchangeName = z
   .max(255)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');
 const natsServer = z.url({ protocol: /^(nats|tls)$/, message: 'must be a nats:// or tls:// URL' }).max(2048);
+const mqttUrl = z
+  .url({ protocol: /^mqtts?$/, message: 'must be an mqtt:// or mqtts:// URL' })
+  .max(2048)
+  .refine((u) => {
+    try {
+      return ['', '/'].includes(new URL(u).pathname);
+    } catch {
+      return true; // not a URL: the check above reports it
+    }
+  }, 'an MQTT broker URL has no path')
+  .describe('Broker URL, e.g. mqtts://user:pass@broker:8883 (MQTT 5; credentials are write-only).');
 const streamName = z
   .string()
   .trim()
@@ -99,20 +134,31 @@ export const natsFields = {
   subject: templateSchema.optional().describe(`Subject template; default ${DEFAULT_TEMPLATE}.`),
 };
 
+export const mqttFields = {
+  url: mqttUrl,
+  user: z.string().min(1).max(256).optional().describe('User name (instead of one in the URL).'),
+  pass: z.string().min(1).max(1024).optional().describe('Password (write-only).'),
+  topic: topicTemplateSchema.optional().describe(`Topic template; default ${DEFAULT_TOPIC}.`),
+};
+
 export const createSinkBody = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rabbitmq'), ...common, ...rabbitFields }).strict(),
   z.object({ kind: z.literal('nats'), ...common, ...natsFields }).strict(),
+  z.object({ kind: z.literal('mqtt'), ...common, ...mqttFields }).strict(),
 ]);
 export type CreateSink = z.infer<typeof createSinkBody>;
 
-/** A change: any field of either kind (those of the other kind are refused by the service). */
+/** A change: any field of any kind (those of another kind are refused by the service). */
 export const patchSinkBody = z
   .object({
     events: common.events,
     enabled: common.enabled,
     inbound_only: common.inbound_only,
     include_groups: common.include_groups,
-    url: amqpUrl.optional(),
+    url: z
+      .union([amqpUrl, mqttUrl])
+      .optional()
+      .describe('The broker URL of a RabbitMQ (amqp://) or MQTT (mqtt://) sink.'),
     exchange: exchangeName.optional(),
     exchange_type: rabbitFields.exchange_type,
     routing_key: templateSchema.optional(),
@@ -122,6 +168,7 @@ export const patchSinkBody = z
     pass: natsFields.pass,
     stream: natsFields.stream,
     subject: templateSchema.optional(),
+    topic: topicTemplateSchema.optional(),
   })
   .strict();
 export type PatchSink = z.infer<typeof patchSinkBody>;
@@ -137,6 +184,10 @@ export interface NatsTarget {
   servers: string[];
   stream: string;
   subject: string;
+}
+/** MQTT target as stored in `options`. */
+export interface MqttTarget {
+  topic: string;
 }
 /** Write-only credentials (the `credentials` column, JSON). */
 export interface SinkCredentials {
@@ -220,6 +271,20 @@ export function sinkColumns(
       hosts: [url],
     };
   }
+  if (b.kind === 'mqtt') {
+    const { url, credentials } = splitCredentials(b.url);
+    if (b.user) credentials.username = b.user;
+    if (b.pass) credentials.password = b.pass;
+    const target: MqttTarget = { topic: b.topic ?? DEFAULT_TOPIC };
+    const bare = url.replace(/\/$/, '');
+    return {
+      kind: 'mqtt',
+      url: bare,
+      options: { ...target },
+      credentials: Object.keys(credentials).length ? JSON.stringify(credentials) : null,
+      hosts: [bare],
+    };
+  }
   const servers: string[] = [];
   const credentials: SinkCredentials = {};
   for (const s of b.servers) {
@@ -253,7 +318,7 @@ export function sinkColumns(
 /** The API view of a sink: no credentials (the URL redacted), no signing secret. */
 export interface SinkView {
   id: string;
-  kind: 'rabbitmq' | 'nats';
+  kind: 'rabbitmq' | 'nats' | 'mqtt';
   company_id: string;
   instance_id: string | null;
   events: string[];
@@ -264,12 +329,13 @@ export interface SinkView {
   failing_since: string | null;
   rabbitmq: { url: string; exchange: string; exchange_type: string; routing_key: string } | null;
   nats: { servers: string[]; stream: string; subject: string; auth: 'none' | 'token' | 'user' } | null;
+  mqtt: { url: string; topic: string } | null;
   created_at: string;
   updated_at: string;
 }
 
 export function sinkView(e: WebhookEndpoint): SinkView {
-  const o = e.options as Partial<RabbitTarget & NatsTarget>;
+  const o = e.options as Partial<RabbitTarget & NatsTarget & MqttTarget>;
   const c = parseCredentials(e);
   return {
     id: e.id,
@@ -300,6 +366,7 @@ export function sinkView(e: WebhookEndpoint): SinkView {
             auth: c.token ? 'token' : c.username ? 'user' : 'none',
           }
         : null,
+    mqtt: e.kind === 'mqtt' ? { url: redactedUrl(e), topic: o.topic ?? DEFAULT_TOPIC } : null,
     created_at: e.created_at,
     updated_at: e.updated_at,
   };
@@ -307,7 +374,7 @@ export function sinkView(e: WebhookEndpoint): SinkView {
 
 /** The create body equivalent to a stored sink (credentials left out), to re-validate a change against. */
 export function storedAsBody(e: WebhookEndpoint): Record<string, unknown> {
-  const o = e.options as Partial<RabbitTarget & NatsTarget>;
+  const o = e.options as Partial<RabbitTarget & NatsTarget & MqttTarget>;
   const base = {
     kind: e.kind,
     events: e.events,
@@ -315,6 +382,7 @@ export function storedAsBody(e: WebhookEndpoint): Record<string, unknown> {
     inbound_only: e.inbound_only,
     include_groups: e.include_groups,
   };
+  if (e.kind === 'mqtt') return { ...base, url: e.url, topic: o.topic };
   return e.kind === 'rabbitmq'
     ? {
         ...base,

@@ -2,4 +2,4 @@
 import type { EndpointKind } from '../../ports/deliveries.js';
 
 /** The endpoint kinds that are event sinks. */
-export const SINK_KINDS: readonly EndpointKind[] = ['rabbitmq', 'nats'];
+export const SINK_KINDS: readonly EndpointKind[] = ['rabbitmq', 'nats', 'mqtt'];

@@ -1,4 +1,4 @@
-// Event sinks API (/api/v1/sinks): RabbitMQ and NATS JetStream targets, delivery log, replay and secret rotation.
+// Event sinks API (/api/v1/sinks): RabbitMQ, NATS JetStream and MQTT targets, delivery log, replay and secret rotation.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createSinkBody, patchSinkBody, sinkView } from '../../delivery/sinks/spec.js';
@@ -11,7 +11,7 @@ import { deliverySchema, registerTargetRoutes } from './delivery-log.js';
 const sinkSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(['rabbitmq', 'nats']),
+    kind: z.enum(['rabbitmq', 'nats', 'mqtt']),
     company_id: z.string(),
     instance_id: z.string().nullable(),
     events: z.array(z.string()),
@@ -32,6 +32,10 @@ const sinkSchema = z
         auth: z.enum(['none', 'token', 'user']),
       })
       .nullable(),
+    mqtt: z
+      .object({ url: z.string(), topic: z.string() })
+      .nullable()
+      .describe('MQTT target; the URL shows the user name and `***` for the password.'),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -53,7 +57,7 @@ export const sinkRoutes: FastifyPluginAsyncZod<Pick<HttpServices, 'delivery'>> =
     {
       schema: {
         tags,
-        summary: 'Add an event sink (RabbitMQ or NATS JetStream); its signing secret is returned once',
+        summary: 'Add an event sink (RabbitMQ, NATS JetStream or MQTT); its signing secret is returned once',
         body: createSinkBody,
         response: { 201: z.object({ sink: sinkSchema, secret: z.string() }), 403: errorBody, ...stdErrors },
       },

@@ -1,4 +1,4 @@
-// Event sinks of an instance (RabbitMQ, NATS JetStream): list, create (secret shown once) and delete.
+// Event sinks of an instance (RabbitMQ, NATS JetStream, MQTT): list, create (secret shown once) and delete.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api.js';
 import {
@@ -14,15 +14,58 @@ import {
   useAction,
 } from '../ui.js';
 
+type Kind = 'rabbitmq' | 'nats' | 'mqtt';
+
 type Sink = {
   id: string;
-  kind: 'rabbitmq' | 'nats';
+  kind: Kind;
   events: string[];
   enabled: boolean;
   disabled_reason: string | null;
   rabbitmq: { url: string; exchange: string; routing_key: string } | null;
   nats: { servers: string[]; stream: string; subject: string; auth: string } | null;
+  mqtt?: { url: string; topic: string } | null;
 };
+
+const KIND_LABEL: Record<Kind, string> = { rabbitmq: 'RabbitMQ', nats: 'NATS JetStream', mqtt: 'MQTT' };
+/** Per broker kind: the labels and placeholders of the target and name fields, and whether a name is required. */
+const FORM: Record<
+  Kind,
+  { target: string; targetHint: string; name: string; nameHint: string; nameRequired: boolean }
+> = {
+  rabbitmq: {
+    target: 'AMQP URL',
+    targetHint: 'amqp://user:password@rabbit:5672/vhost',
+    name: 'Exchange',
+    nameHint: 'switchboard',
+    nameRequired: true,
+  },
+  nats: {
+    target: 'NATS servers',
+    targetHint: 'nats://nats:4222',
+    name: 'Stream',
+    nameHint: 'SWITCHBOARD',
+    nameRequired: false,
+  },
+  mqtt: {
+    target: 'MQTT URL',
+    targetHint: 'mqtts://user:password@broker:8883',
+    name: 'Topic',
+    nameHint: 'switchboard/{company_id}/{instance_id}/{type}',
+    nameRequired: false,
+  },
+};
+
+/** Where a sink publishes to, and how (shown in the list). */
+function describeSink(s: Sink): { target: string; detail: string } {
+  if (s.rabbitmq)
+    return { target: `${s.rabbitmq.url} → ${s.rabbitmq.exchange}`, detail: `key ${s.rabbitmq.routing_key}` };
+  if (s.mqtt) return { target: s.mqtt.url, detail: `topic ${s.mqtt.topic}` };
+  return {
+    target: s.nats?.servers.join(', ') ?? '',
+    detail: `stream ${s.nats?.stream}, subject ${s.nats?.subject}`,
+  };
+}
 
 const list = (s: string) =>
   s
@@ -34,7 +77,7 @@ export function SinksPanel({ instanceId }: { instanceId: string }) {
   const slot = `sink-secret:${instanceId}`;
   const [available, setAvailable] = useState<boolean | null>(null);
   const [sinks, setSinks] = useState<Sink[]>([]);
-  const [kind, setKind] = useState<'rabbitmq' | 'nats'>('rabbitmq');
+  const [kind, setKind] = useState<Kind>('rabbitmq');
   const [target, setTarget] = useState('');
   const [name, setName] = useState('');
   const [token, setToken] = useState('');
@@ -72,13 +115,15 @@ export function SinksPanel({ instanceId }: { instanceId: string }) {
       const body =
         kind === 'rabbitmq'
           ? { ...common, kind, url: target.trim(), exchange: name.trim() }
-          : {
-              ...common,
-              kind,
-              servers: list(target),
-              ...(name.trim() ? { stream: name.trim() } : {}),
-              ...(token ? { token } : {}),
-            };
+          : kind === 'mqtt'
+            ? { ...common, kind, url: target.trim(), ...(name.trim() ? { topic: name.trim() } : {}) }
+            : {
+                ...common,
+                kind,
+                servers: list(target),
+                ...(name.trim() ? { stream: name.trim() } : {}),
+                ...(token ? { token } : {}),
+              };
       const r = await api<{ secret: string }>('/api/v1/sinks', { body });
       setSecret(slot, { label: 'Sink signing secret', value: r.secret });
       setTarget('');
@@ -95,20 +140,15 @@ export function SinksPanel({ instanceId }: { instanceId: string }) {
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       <OnceSecret slot={slot} after="#sink-kind" />
       {sinks.length === 0 ? (
-        <p class="muted">No event sinks. Events can also be published to RabbitMQ or NATS JetStream.</p>
+        <p class="muted">No event sinks. Events can also be published to RabbitMQ, NATS JetStream or MQTT.</p>
       ) : (
         <ul class="plain">
           {sinks.map((s) => (
             <li key={s.id} class="endpoint">
-              <strong>{s.kind === 'rabbitmq' ? 'RabbitMQ' : 'NATS JetStream'}</strong>{' '}
-              <code>
-                {s.rabbitmq ? `${s.rabbitmq.url} → ${s.rabbitmq.exchange}` : s.nats?.servers.join(', ')}
-              </code>{' '}
+              <strong>{KIND_LABEL[s.kind] ?? s.kind}</strong> <code>{describeSink(s).target}</code>{' '}
               <Badge value={s.enabled ? 'enabled' : 'disabled'} />{' '}
               <span class="muted">
-                {s.rabbitmq
-                  ? `key ${s.rabbitmq.routing_key}`
-                  : `stream ${s.nats?.stream}, subject ${s.nats?.subject}`}
+                {describeSink(s).detail}
                 {s.events.length ? `; events: ${s.events.join(', ')}` : '; all events'}
               </span>
               {s.disabled_reason && <span class="error-text"> — {s.disabled_reason}</span>}
@@ -137,24 +177,25 @@ export function SinksPanel({ instanceId }: { instanceId: string }) {
         <select
           id="sink-kind"
           value={kind}
-          onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value as 'rabbitmq' | 'nats')}
+          onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value as Kind)}
         >
           <option value="rabbitmq">RabbitMQ</option>
           <option value="nats">NATS JetStream</option>
+          <option value="mqtt">MQTT</option>
         </select>
         <LabeledInput
           id="sink-target"
-          label={kind === 'rabbitmq' ? 'AMQP URL' : 'NATS servers'}
+          label={FORM[kind].target}
           required
-          placeholder={kind === 'rabbitmq' ? 'amqp://user:password@rabbit:5672/vhost' : 'nats://nats:4222'}
+          placeholder={FORM[kind].targetHint}
           value={target}
           onValue={setTarget}
         />
         <LabeledInput
           id="sink-name"
-          label={kind === 'rabbitmq' ? 'Exchange' : 'Stream'}
-          required={kind === 'rabbitmq'}
-          placeholder={kind === 'rabbitmq' ? 'switchboard' : 'SWITCHBOARD'}
+          label={FORM[kind].name}
+          required={FORM[kind].nameRequired}
+          placeholder={FORM[kind].nameHint}
           value={name}
           onValue={setName}
         />
