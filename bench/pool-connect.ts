@@ -1,4 +1,6 @@
 // Benchmark: "Connect my WhatsApp" from the warm pool, 100 concurrent users: connect → QR, p50/p99.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import Fastify from 'fastify';
 import { generateKey } from '../src/core/keys.js';
 import { runBurst } from './burst.js';
@@ -37,6 +39,8 @@ main(async () => {
     await t.gw.pool.fill();
     const stats = await t.gw.pool.stats();
     if (stats.ready < USERS * rounds) throw new Error(`pool not ready: ${JSON.stringify(stats)}`);
+    // BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the gateway process during the bursts only.
+    const profile = await startProfile(process.env.BENCH_PROFILE);
     const ms: number[] = [];
     let retries = 0;
     let statements = 0;
@@ -59,12 +63,16 @@ main(async () => {
       }
       progress(`pool-connect: round ${r + 1}/${rounds}, ${USERS} users at once`);
       const before = db.statements();
+      await profile?.resume();
       const b = await runBurst({ url: `${t.url}/api/whatsapp/connect`, keys, qr: true });
+      await profile?.pause();
       statements += db.statements() - before;
       qrSample ||= b.qr_sample;
       ms.push(...b.ms);
       retries += b.retries;
     }
+
+    await profile?.stop();
 
     // Same-run baseline: a bare Fastify route returning the same QR payload to the same 100 concurrent users.
     progress('pool-connect: baseline (bare Fastify route returning a QR data URL)');
@@ -109,3 +117,27 @@ main(async () => {
     await db.close();
   }
 });
+
+/** A V8 CPU profile that samples only between `resume` and `pause`, written to `path` at `stop`. */
+async function startProfile(path: string | undefined) {
+  if (!path) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  const parts: unknown[] = [];
+  return {
+    resume: () => session.post('Profiler.start'),
+    async pause() {
+      const { profile } = await session.post('Profiler.stop');
+      parts.push(profile);
+    },
+    async stop() {
+      // One file per burst: `<path>.<n>.cpuprofile` (bench/profile-top.ts reads one at a time).
+      for (const [i, p] of parts.entries()) {
+        writeFileSync(`${path.replace(/\.cpuprofile$/, '')}.${i}.cpuprofile`, JSON.stringify(p));
+      }
+      session.disconnect();
+    },
+  };
+}
