@@ -1,6 +1,8 @@
 // Benchmark: "Connect my WhatsApp" from the warm pool, 100 concurrent users: connect → QR, p50/p99.
 import { writeFileSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { generateKey } from '../src/core/keys.js';
 import { runBurst } from './burst.js';
@@ -41,6 +43,8 @@ main(async () => {
     if (stats.ready < USERS * rounds) throw new Error(`pool not ready: ${JSON.stringify(stats)}`);
     // BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the gateway process during the bursts only.
     const profile = await startProfile(process.env.BENCH_PROFILE);
+    // The gateway's own share of each connect (request received → response finished), apart from the load generator.
+    const served = serverTimes(t.app.server);
     const ms: number[] = [];
     let retries = 0;
     let statements = 0;
@@ -73,6 +77,7 @@ main(async () => {
     }
 
     await profile?.stop();
+    served.stop();
 
     // Same-run baseline: a bare Fastify route returning the same QR payload to the same 100 concurrent users.
     progress('pool-connect: baseline (bare Fastify route returning a QR data URL)');
@@ -80,6 +85,7 @@ main(async () => {
     const payload = { success: true, method: 'qr', qrCode: qrSample, instanceName: 'bare' };
     bare.post('/api/whatsapp/connect', async () => payload);
     const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+    const bareServed = serverTimes(bare.server);
     const baseMs: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const b = await runBurst({
@@ -102,10 +108,15 @@ main(async () => {
       retries,
       // Every statement the gateway ran during the bursts (key look-ups, claims, their events' delivery wake-ups).
       statements_per_connect: round(statements / (USERS * rounds)),
+      // Inside the server: from the request event to the response's last byte handed to the socket.
+      server_p50_ms: round(percentile(served.ms, 50)),
+      server_p99_ms: round(percentile(served.ms, 99)),
       baseline: {
         what: 'bare Fastify route returning the same QR payload, same 100 concurrent users from their own process',
         p50_ms: round(percentile(baseMs, 50)),
         p99_ms: round(baseP99),
+        server_p50_ms: round(percentile(bareServed.ms, 50)),
+        server_p99_ms: round(percentile(bareServed.ms, 99)),
       },
       ratio: round(baseP99 / p99, 3),
       goal: `p99 <= ${GOAL_P99_FACTOR} x the bare route's p99 (users fire from their own process)`,
@@ -117,6 +128,17 @@ main(async () => {
     await db.close();
   }
 });
+
+/** Milliseconds each request spent inside `server` (request event → response finished), until `stop`. */
+function serverTimes(server: Server) {
+  const ms: number[] = [];
+  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    res.once('finish', () => ms.push(performance.now() - t0));
+  };
+  server.prependListener('request', onRequest);
+  return { ms, stop: () => server.off('request', onRequest) };
+}
 
 /** A V8 CPU profile that samples only between `resume` and `pause`, written to `path` at `stop`. */
 async function startProfile(path: string | undefined) {
