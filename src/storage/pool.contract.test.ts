@@ -1,7 +1,8 @@
 // Storage contract of the warm pool and company connections (storage/pool.ts) on every backend: counts, the
 // one-statement claim (SKIP LOCKED, one connection per company), the wipe of a released instance.
 import { beforeAll, expect, it } from 'vitest';
-import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
+import { describeOnBackends, newMessage, seedEndpoint, seedInstance } from '../../test/support/db.js';
+import { queuedDeliveries } from '../ports/deliveries.js';
 import type { InstancePatch, Store } from '../ports/store.js';
 
 const POOL = '__pool_test__';
@@ -180,6 +181,27 @@ describeOnBackends('warm pool and connections repositories', (db) => {
       [first, null],
     ]);
     expect(again.events).toEqual([]);
+  });
+
+  it("a batch claim queues its pool.assigned events' outbox deliveries in the same statement", async () => {
+    await wipeAll();
+    await pooled(ready);
+    await pooled(ready);
+    const ep = await seedEndpoint(store, { company_id: 'pc1', events: ['pool.assigned'] });
+    try {
+      const { events } = await store.pool.claimAndAssign(['pc1', 'pc2']);
+      expect(events.map((e) => e.company_id)).toEqual(['pc1', 'pc2']);
+      // Only pc1 has an endpoint for the event: its event is marked for the outbox worker and has its delivery.
+      expect(events.map(queuedDeliveries)).toEqual([true, false]);
+      const rows = await q(
+        `SELECT event_id::int AS event_id, company_id FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1`,
+        [ep.id],
+      );
+      expect(rows).toEqual([{ event_id: events[0].id, company_id: 'pc1' }]);
+    } finally {
+      await q(`DELETE FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1`, [ep.id]);
+      await q(`DELETE FROM "${db.schema}".webhook_endpoints WHERE id = $1`, [ep.id]);
+    }
   });
 
   it('concurrent batch claims take different instances (SKIP LOCKED)', async () => {
