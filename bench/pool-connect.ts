@@ -1,4 +1,8 @@
 // Benchmark: "Connect my WhatsApp" from the warm pool, 100 concurrent users: connect → QR, p50/p99.
+import { writeFileSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { generateKey } from '../src/core/keys.js';
 import { runBurst } from './burst.js';
@@ -37,6 +41,10 @@ main(async () => {
     await t.gw.pool.fill();
     const stats = await t.gw.pool.stats();
     if (stats.ready < USERS * rounds) throw new Error(`pool not ready: ${JSON.stringify(stats)}`);
+    // BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the gateway process during the bursts only.
+    const profile = await startProfile(process.env.BENCH_PROFILE);
+    // The gateway's own share of each connect (request received → response finished), apart from the load generator.
+    const served = serverTimes(t.app.server);
     const ms: number[] = [];
     let retries = 0;
     let statements = 0;
@@ -59,12 +67,17 @@ main(async () => {
       }
       progress(`pool-connect: round ${r + 1}/${rounds}, ${USERS} users at once`);
       const before = db.statements();
+      await profile?.resume();
       const b = await runBurst({ url: `${t.url}/api/whatsapp/connect`, keys, qr: true });
+      await profile?.pause();
       statements += db.statements() - before;
       qrSample ||= b.qr_sample;
       ms.push(...b.ms);
       retries += b.retries;
     }
+
+    await profile?.stop();
+    served.stop();
 
     // Same-run baseline: a bare Fastify route returning the same QR payload to the same 100 concurrent users.
     progress('pool-connect: baseline (bare Fastify route returning a QR data URL)');
@@ -72,6 +85,7 @@ main(async () => {
     const payload = { success: true, method: 'qr', qrCode: qrSample, instanceName: 'bare' };
     bare.post('/api/whatsapp/connect', async () => payload);
     const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+    const bareServed = serverTimes(bare.server);
     const baseMs: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const b = await runBurst({
@@ -94,10 +108,15 @@ main(async () => {
       retries,
       // Every statement the gateway ran during the bursts (key look-ups, claims, their events' delivery wake-ups).
       statements_per_connect: round(statements / (USERS * rounds)),
+      // Inside the server: from the request event to the response's last byte handed to the socket.
+      server_p50_ms: round(percentile(served.ms, 50)),
+      server_p99_ms: round(percentile(served.ms, 99)),
       baseline: {
         what: 'bare Fastify route returning the same QR payload, same 100 concurrent users from their own process',
         p50_ms: round(percentile(baseMs, 50)),
         p99_ms: round(baseP99),
+        server_p50_ms: round(percentile(bareServed.ms, 50)),
+        server_p99_ms: round(percentile(bareServed.ms, 99)),
       },
       ratio: round(baseP99 / p99, 3),
       goal: `p99 <= ${GOAL_P99_FACTOR} x the bare route's p99 (users fire from their own process)`,
@@ -109,3 +128,38 @@ main(async () => {
     await db.close();
   }
 });
+
+/** Milliseconds each request spent inside `server` (request event → response finished), until `stop`. */
+function serverTimes(server: Server) {
+  const ms: number[] = [];
+  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    res.once('finish', () => ms.push(performance.now() - t0));
+  };
+  server.prependListener('request', onRequest);
+  return { ms, stop: () => server.off('request', onRequest) };
+}
+
+/** A V8 CPU profile that samples only between `resume` and `pause`, written to `path` at `stop`. */
+async function startProfile(path: string | undefined) {
+  if (!path) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  const parts: unknown[] = [];
+  return {
+    resume: () => session.post('Profiler.start'),
+    async pause() {
+      const { profile } = await session.post('Profiler.stop');
+      parts.push(profile);
+    },
+    async stop() {
+      // One file per burst: `<path>.<n>.cpuprofile` (bench/profile-top.ts reads one at a time).
+      for (const [i, p] of parts.entries()) {
+        writeFileSync(`${path.replace(/\.cpuprofile$/, '')}.${i}.cpuprofile`, JSON.stringify(p));
+      }
+      session.disconnect();
+    },
+  };
+}

@@ -81,4 +81,72 @@ describe('group commit', () => {
     expect(results.map((x) => x.status)).toEqual(['rejected', 'rejected']);
     expect(r.batches).toEqual([['a', 'b']]);
   });
+
+  it('with a dedupe key, equal waiting items share one place and one result; an equal of a running one waits', async () => {
+    const r = recorder();
+    const g = new GroupCommitter(r.flush, { key: (x: string) => x });
+    r.holdNext();
+    const running = g.submit('a');
+    await Promise.resolve();
+    const later = [g.submit('a'), g.submit('b'), g.submit('a'), g.submit('b')];
+    expect(g.waiting).toBe(2);
+    r.release();
+    expect(await Promise.all([running, ...later])).toEqual(['a!', 'a!', 'b!', 'a!', 'b!']);
+    expect(r.batches).toEqual([['a'], ['a', 'b']]);
+  });
+
+  it('equal items sharing a place share its error too', async () => {
+    const r = recorder(() => new Error('refused'));
+    const g = new GroupCommitter(r.flush, { key: (x: string) => x });
+    const results = await Promise.allSettled([g.submit('a'), g.submit('a')]);
+    expect(results.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+    expect(r.batches).toEqual([['a']]);
+  });
+
+  it('without retryAlone a failed batch rejects all its items, and the next batch still runs', async () => {
+    const r = recorder((items) => (items.includes('bad') ? new Error('refused') : null));
+    const g = new GroupCommitter(r.flush, { retryAlone: false });
+    r.holdNext();
+    const first = g.submit('x');
+    await Promise.resolve();
+    const bad = ['a', 'bad'].map((x) => g.submit(x));
+    r.release();
+    expect(await first).toBe('x!');
+    const results = await Promise.allSettled(bad);
+    expect(results.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+    expect(await g.submit('c')).toBe('c!');
+    expect(r.batches).toEqual([['x'], ['a', 'bad'], ['c']]);
+  });
+
+  it('startAtOnce flushes a lone item inside submit; items of the same tick wait for the next flush', async () => {
+    const r = recorder();
+    const g = new GroupCommitter(r.flush, { startAtOnce: true });
+    const all = [g.submit('a'), g.submit('b'), g.submit('c')];
+    expect(r.batches).toEqual([['a']]);
+    await Promise.all(all);
+    expect(r.batches).toEqual([['a'], ['b', 'c']]);
+  });
+
+  it('busy and whenIdle follow the running flush and the waiting items', async () => {
+    const r = recorder();
+    const g = new GroupCommitter(r.flush);
+    expect(g.busy).toBe(false);
+    await g.whenIdle();
+    r.holdNext();
+    const a = g.submit('a');
+    expect(g.busy).toBe(true);
+    let idle = false;
+    void g.whenIdle().then(() => {
+      idle = true;
+    });
+    await Promise.resolve();
+    const b = g.submit('b');
+    r.release();
+    await a;
+    expect(idle).toBe(false);
+    await b;
+    await g.whenIdle();
+    expect(idle).toBe(true);
+    expect(g.busy).toBe(false);
+  });
 });

@@ -2,7 +2,7 @@
 // ends. The pool follows sessions through the events the supervisor publishes; the SQL is in storage/pool.ts.
 
 import { SbError } from '../domain/errors.js';
-import type { GatewayEvent, Instance, NewEvent, Principal } from '../domain/model.js';
+import type { GatewayEvent, Instance, Principal } from '../domain/model.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { ProviderLogger, ProviderRegistry } from '../ports/provider.js';
 import type { Repos, Store } from '../ports/store.js';
@@ -196,7 +196,7 @@ export class PoolService {
   /**
    * "Connect my WhatsApp": the company's existing connection (its QR or status), or one free warm instance
    * claimed for it. Concurrent connects are group-committed: those arriving while a claim transaction runs share
-   * the next one (`claimMany`: one statement, `FOR UPDATE SKIP LOCKED`), so callers never share an instance.
+   * the next one (`claimAndAssign`: one statement, `FOR UPDATE SKIP LOCKED`), so callers never share an instance.
    * Throws SB_ERR_POOL_EMPTY (and starts a refill) when none is free.
    */
   async connect(p: Principal): Promise<ConnectResult> {
@@ -217,46 +217,29 @@ export class PoolService {
   }
 
   /**
-   * One claim transaction for a batch of companies: `claimMany` and one `pool.assigned` event per claimed
-   * instance (one statement each), published after the commit. If a company's connection could not be recorded
-   * (another transaction recorded one meanwhile), the batch is rolled back and each company claims on its own.
+   * One claim statement for a batch of companies (`claimAndAssign`: the claims, their connections, one
+   * `pool.assigned` event per claimed instance and its outbox rows, committed on its own: one round trip, no
+   * BEGIN/COMMIT), its events published after it. A company whose connection another transaction recorded
+   * meanwhile claimed nothing (`lost`, PostgreSQL only) and claims on its own, which reports that connection.
    * A refill the claims call for waits until no claim is running or waiting.
    */
   private async claimBatch(companyIds: string[]): Promise<Map<string, ClaimOutcome<ClaimedInstance>>> {
     const outcomes = new Map<string, ClaimOutcome<ClaimedInstance>>();
-    let freeAfter: number;
-    try {
-      const written: GatewayEvent[] = [];
-      freeAfter = await this.deps.store.tx(async (tx) => {
-        const batch = await tx.pool.claimMany(companyIds);
-        const assigned: NewEvent[] = [];
-        for (const c of batch.claims) {
-          if (c.instance && !c.recorded) throw new LostRace();
-          if (c.instance) {
-            const { provider, ...instance } = c.instance;
-            outcomes.set(c.company_id, { kind: 'claimed', instance });
-            assigned.push({
-              type: 'pool.assigned',
-              instance_id: instance.id,
-              company_id: c.company_id,
-              data: { name: instance.name, provider },
-            });
-          } else if (c.existing) outcomes.set(c.company_id, { kind: 'existing', instanceId: c.existing });
-          else outcomes.set(c.company_id, { kind: 'empty' });
-        }
-        if (assigned.length) written.push(...(await tx.events.appendMany(assigned)));
-        return batch.freeAfter;
-      });
-      if (written.length) this.deps.bus.publish(written);
-    } catch (err) {
-      if (!(err instanceof LostRace)) throw err;
-      outcomes.clear();
-      freeAfter = Number.POSITIVE_INFINITY;
-      for (const companyId of companyIds) {
-        const one = await this.claimOne(companyId);
-        outcomes.set(companyId, one.outcome);
-        freeAfter = Math.min(freeAfter, one.freeAfter);
-      }
+    const batch = await this.deps.store.pool.claimAndAssign(companyIds);
+    if (batch.events.length) this.deps.bus.publish(batch.events);
+    let freeAfter = batch.freeAfter;
+    for (const c of batch.claims) {
+      if (c.instance) {
+        const { provider: _provider, ...instance } = c.instance;
+        outcomes.set(c.company_id, { kind: 'claimed', instance });
+      } else if (c.existing) outcomes.set(c.company_id, { kind: 'existing', instanceId: c.existing });
+      else if (!c.lost) outcomes.set(c.company_id, { kind: 'empty' });
+    }
+    for (const c of batch.claims) {
+      if (!c.lost) continue;
+      const one = await this.claimOne(c.company_id);
+      outcomes.set(c.company_id, one.outcome);
+      freeAfter = Math.min(freeAfter, one.freeAfter);
     }
     if (freeAfter < this.deps.options.minFree) {
       void this.claimer.idle().then(() => this.refill());
@@ -264,7 +247,7 @@ export class PoolService {
     return outcomes;
   }
 
-  /** One company's claim in its own transaction (the fallback of a batch that lost a race). */
+  /** One company's claim in its own transaction (the fallback of a company whose batch claim lost a race). */
   private async claimOne(
     companyId: string,
   ): Promise<{ outcome: ClaimOutcome<ClaimedInstance>; freeAfter: number }> {

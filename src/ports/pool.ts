@@ -1,6 +1,6 @@
 // The warm-pool port (seed 004): pooled instances' counts, the atomic claim and the wipe of a released instance,
 // and the company_connections table (a company's one WhatsApp connection, pooled or its own session).
-import type { Instance } from '../domain/model.js';
+import type { GatewayEvent, Instance } from '../domain/model.js';
 
 /** Which instance is a company's WhatsApp, and where it came from. */
 export interface CompanyConnection {
@@ -43,15 +43,18 @@ export interface PoolClaim {
   freeAfter: number;
 }
 
-/** One company's part of a batch claim (`claimMany`). */
+/** One company's part of a batch claim (`claimAndAssign`). */
 export interface PoolBatchClaim {
   company_id: string;
   /** The instance of the connection the company already had (nothing was claimed for it), else null. */
   existing: string | null;
-  /** The instance claimed for the company; null when it had a connection or no instance was left. */
+  /** The instance claimed for the company; null when it had a connection, lost a race, or none was left. */
   instance: PoolClaim['instance'] | null;
-  /** False when a claimed instance's connection was not recorded: the caller must roll the transaction back. */
-  recorded: boolean;
+  /**
+   * True when a free instance was set aside for the company but its connection could not be recorded (another
+   * transaction recorded one meanwhile): nothing was claimed for it; the caller reads the company's connection.
+   */
+  lost: boolean;
 }
 
 /** SQL of the warm pool over pooled instances (`instances.is_pooled`). */
@@ -67,12 +70,18 @@ export interface PoolRepo {
    */
   claim(companyId: string): Promise<PoolClaim | null>;
   /**
-   * `claim` for many companies in one statement (group commit of concurrent connects): each distinct company
-   * without a connection gets its own free instance (the oldest go to the earliest companies in the list; `FOR
-   * UPDATE SKIP LOCKED`), recorded as its connection; a company that has one gets its instance id as `existing`.
-   * One entry per distinct company, in first-appearance order; `freeAfter` counts free instances after the claim.
+   * `claim` for many companies in ONE statement, committed on its own (group commit of concurrent connects; no
+   * BEGIN/COMMIT round trips): each distinct company without a connection is paired with its own free instance
+   * (the oldest go to the earliest companies in the list; `FOR UPDATE SKIP LOCKED`); its connection is recorded
+   * and only then is the instance assigned, so a company whose connection was recorded meanwhile by another
+   * transaction claims nothing (`lost`) and its instance stays free. A company that has a connection gets its
+   * instance id as `existing`. One `pool.assigned` event (data: name, provider) is appended per claimed instance,
+   * with its outbox deliveries, in the same statement; `events` are those rows in id order, to publish. One entry
+   * per distinct company, in first-appearance order; `freeAfter` counts free instances after the claim.
    */
-  claimMany(companyIds: readonly string[]): Promise<{ claims: PoolBatchClaim[]; freeAfter: number }>;
+  claimAndAssign(
+    companyIds: readonly string[],
+  ): Promise<{ claims: PoolBatchClaim[]; events: GatewayEvent[]; freeAfter: number }>;
   /**
    * Deletes what an instance's previous company left: webhook deliveries, then their endpoints (the order the
    * delivery worker locks them in), messages, chats, contacts, pending acks, cached media, WhatsApp identities,

@@ -142,7 +142,7 @@ const chatKey = (ev: string) => {
 };
 
 /** Transactional outbox: the deliveries of the webhook/agent endpoints matching each inserted event (`ev`). */
-const outbox = (s: string) =>
+export const outbox = (s: string) =>
   `INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id, chat_key)
    SELECT w.id, ev.id, ev.company_id, ev.instance_id, ${chatKey('ev')}
    FROM ev JOIN ${s}.webhook_endpoints w ON w.enabled

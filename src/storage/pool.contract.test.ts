@@ -1,7 +1,8 @@
 // Storage contract of the warm pool and company connections (storage/pool.ts) on every backend: counts, the
 // one-statement claim (SKIP LOCKED, one connection per company), the wipe of a released instance.
 import { beforeAll, expect, it } from 'vitest';
-import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
+import { describeOnBackends, newMessage, seedEndpoint, seedInstance } from '../../test/support/db.js';
+import { queuedDeliveries } from '../ports/deliveries.js';
 import type { InstancePatch, Store } from '../ports/store.js';
 
 const POOL = '__pool_test__';
@@ -113,7 +114,7 @@ describeOnBackends('warm pool and connections repositories', (db) => {
 
   it('claims for many companies in one statement: one instance each, oldest first, existing ones reported', async () => {
     await wipeAll();
-    expect(await store.pool.claimMany([])).toEqual({ claims: [], freeAfter: 0 });
+    expect(await store.pool.claimAndAssign([])).toEqual({ claims: [], events: [], freeAfter: 0 });
     await pooled({ status: 'running', auth_status: 'pending' });
     const first = await pooled(ready);
     const second = await pooled(ready);
@@ -121,7 +122,15 @@ describeOnBackends('warm pool and connections repositories', (db) => {
     const own = await pooled();
     expect(await store.connections.insert('pc2', own, 'session')).toBe(true);
     // pc1 twice: one entry, one instance. pc2 has a connection: reported, nothing claimed. pc5: none left.
-    const { claims, freeAfter } = await store.pool.claimMany(['pc3', 'pc1', 'pc2', 'pc1', 'pc4', 'pc5']);
+    const since = await store.events.latestId();
+    const { claims, events, freeAfter } = await store.pool.claimAndAssign([
+      'pc3',
+      'pc1',
+      'pc2',
+      'pc1',
+      'pc4',
+      'pc5',
+    ]);
     const claimed = (id: string) => ({
       id,
       name: expect.any(String),
@@ -132,12 +141,28 @@ describeOnBackends('warm pool and connections repositories', (db) => {
       provider: 'simulator',
     });
     expect(claims).toEqual([
-      { company_id: 'pc3', existing: null, instance: claimed(first), recorded: true },
-      { company_id: 'pc1', existing: null, instance: claimed(second), recorded: true },
-      { company_id: 'pc2', existing: own, instance: null, recorded: false },
-      { company_id: 'pc4', existing: null, instance: claimed(third), recorded: true },
-      { company_id: 'pc5', existing: null, instance: null, recorded: false },
+      { company_id: 'pc3', existing: null, instance: claimed(first), lost: false },
+      { company_id: 'pc1', existing: null, instance: claimed(second), lost: false },
+      { company_id: 'pc2', existing: own, instance: null, lost: false },
+      { company_id: 'pc4', existing: null, instance: claimed(third), lost: false },
+      { company_id: 'pc5', existing: null, instance: null, lost: false },
     ]);
+    // One pool.assigned event per claimed instance, in the same statement, ids in the batch's order.
+    const assigned = [
+      ['pc3', first],
+      ['pc1', second],
+      ['pc4', third],
+    ].map(([company, id]) => ({
+      id: expect.any(Number),
+      type: 'pool.assigned',
+      instance_id: id,
+      company_id: company,
+      created_at: expect.any(String),
+      data: { name: expect.any(String), provider: 'simulator' },
+    }));
+    expect(events).toEqual(assigned);
+    expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id)].sort((a, b) => a - b));
+    expect(await store.events.listSince({ since, limit: 10, types: ['pool.assigned'] })).toEqual(events);
     // Free before the claim (pending, three ready, the session's own row, which is pooled here) minus three.
     expect(freeAfter).toBe(2);
     for (const [company, id] of [
@@ -150,11 +175,33 @@ describeOnBackends('warm pool and connections repositories', (db) => {
     }
     expect(await store.connections.get('pc5')).toBeNull();
     // Everyone connected now: a second batch claims nothing and reports each company's instance.
-    const again = await store.pool.claimMany(['pc1', 'pc3']);
+    const again = await store.pool.claimAndAssign(['pc1', 'pc3']);
     expect(again.claims.map((c) => [c.existing, c.instance])).toEqual([
       [second, null],
       [first, null],
     ]);
+    expect(again.events).toEqual([]);
+  });
+
+  it("a batch claim queues its pool.assigned events' outbox deliveries in the same statement", async () => {
+    await wipeAll();
+    await pooled(ready);
+    await pooled(ready);
+    const ep = await seedEndpoint(store, { company_id: 'pc1', events: ['pool.assigned'] });
+    try {
+      const { events } = await store.pool.claimAndAssign(['pc1', 'pc2']);
+      expect(events.map((e) => e.company_id)).toEqual(['pc1', 'pc2']);
+      // Only pc1 has an endpoint for the event: its event is marked for the outbox worker and has its delivery.
+      expect(events.map(queuedDeliveries)).toEqual([true, false]);
+      const rows = await q(
+        `SELECT event_id::int AS event_id, company_id FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1`,
+        [ep.id],
+      );
+      expect(rows).toEqual([{ event_id: events[0].id, company_id: 'pc1' }]);
+    } finally {
+      await q(`DELETE FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1`, [ep.id]);
+      await q(`DELETE FROM "${db.schema}".webhook_endpoints WHERE id = $1`, [ep.id]);
+    }
   });
 
   it('concurrent batch claims take different instances (SKIP LOCKED)', async () => {
@@ -164,7 +211,7 @@ describeOnBackends('warm pool and connections repositories', (db) => {
       [
         ['pc1', 'pc2'],
         ['pc3', 'pc4'],
-      ].map((ids) => store.tx((tx) => tx.pool.claimMany(ids))),
+      ].map((ids) => store.pool.claimAndAssign(ids)),
     );
     const ids = batches.flatMap((b) => b.claims.map((c) => c.instance?.id));
     expect(ids.every(Boolean)).toBe(true);

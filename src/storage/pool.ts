@@ -1,5 +1,7 @@
 // SQL of the warm pool (seed 004): pooled instances' counts, the one-statement claim, the wipe of a released
 // instance, and company_connections (a company's one WhatsApp connection).
+import type { GatewayEvent } from '../domain/model.js';
+import { markQueued } from '../ports/deliveries.js';
 import type {
   CompanyConnection,
   CompanyConnectionRepo,
@@ -8,6 +10,8 @@ import type {
   PoolCounts,
   PoolRepo,
 } from '../ports/pool.js';
+import { outbox } from './batch-writes.js';
+import { toEvent } from './event-repo.js';
 import { isoReq } from './rows.js';
 import type { SqlRunner } from './sql.js';
 
@@ -153,10 +157,14 @@ export class SqlPoolRepo implements PoolRepo {
     return { instance: toClaimed(r), recorded: Number(r.recorded) === 1, freeAfter: Number(r.free_after) };
   }
 
-  async claimMany(companyIds: readonly string[]): Promise<{ claims: PoolBatchClaim[]; freeAfter: number }> {
-    if (companyIds.length === 0) return { claims: [], freeAfter: await this.countFree() };
+  async claimAndAssign(
+    companyIds: readonly string[],
+  ): Promise<{ claims: PoolBatchClaim[]; events: GatewayEvent[]; freeAfter: number }> {
+    if (companyIds.length === 0) return { claims: [], events: [], freeAfter: await this.countFree() };
     const s = this.s;
-    // The n-th company without a connection gets the n-th oldest free instance; all CTEs share one snapshot.
+    // The n-th company without a connection is paired with the n-th oldest free instance; all CTEs share one
+    // snapshot. The connection is inserted first and the instance assigned only for a recorded one, so a conflict
+    // (a connection recorded meanwhile) leaves that instance free instead of needing a rollback.
     const rows = await this.sql.query<Row>(
       `WITH input AS (
          SELECT w.company_id, min(w.ord) AS ord,
@@ -170,32 +178,58 @@ export class SqlPoolRepo implements PoolRepo {
                   WHERE is_pooled AND assigned_to IS NULL AND status = 'running'
                     AND auth_status = 'qr_ready' AND qr IS NOT NULL
                   ORDER BY created_at, id LIMIT (SELECT count(*) FROM want) FOR UPDATE SKIP LOCKED) f
-       ), claimed AS (
-         UPDATE ${s}.instances i SET assigned_to = w.company_id, company_id = w.company_id, updated_at = now()
-           FROM want w JOIN free f USING (n)
-          WHERE i.id = f.id
-          RETURNING i.id, i.name, i.qr, i.status, i.auth_status, i.account, i.provider, w.company_id AS claimed_by
+       ), pair AS (
+         SELECT w.company_id, f.id FROM want w JOIN free f USING (n)
        ), recorded AS (
          INSERT INTO ${s}.company_connections (company_id, instance_id, source)
-         SELECT claimed_by, id, 'pool' FROM claimed ON CONFLICT DO NOTHING RETURNING company_id
-       )
+         SELECT company_id, id, 'pool' FROM pair ORDER BY company_id
+         ON CONFLICT DO NOTHING RETURNING company_id, instance_id
+       ), claimed AS (
+         UPDATE ${s}.instances i SET assigned_to = r.company_id, company_id = r.company_id, updated_at = now()
+           FROM recorded r
+          WHERE i.id = r.instance_id
+          RETURNING i.id, i.name, i.qr, i.status, i.auth_status, i.account, i.provider, r.company_id AS claimed_by
+       ), ev AS (
+         INSERT INTO ${s}.events (type, instance_id, company_id, data)
+         SELECT 'pool.assigned', c.id, c.claimed_by, jsonb_build_object('name', c.name, 'provider', c.provider)
+           FROM claimed c JOIN input i ON i.company_id = c.claimed_by
+          ORDER BY i.ord
+         RETURNING id, type, instance_id, company_id, data, created_at
+       ), outbox AS (${outbox(s)} RETURNING event_id)
        SELECT i.company_id, i.existing::text AS existing, c.id::text AS id, c.name, c.qr, c.status,
-              c.auth_status, c.account, c.provider, r.company_id IS NOT NULL AS recorded,
+              c.auth_status, c.account, c.provider, p.company_id IS NOT NULL AND c.id IS NULL AS lost,
+              e.id AS event_id, e.type AS event_type, e.data AS event_data, e.created_at AS event_created_at,
+              COALESCE(e.id IN (SELECT event_id FROM outbox), false) AS event_queued,
               (SELECT count(*)::int FROM ${s}.instances WHERE is_pooled AND assigned_to IS NULL)
                 - (SELECT count(*)::int FROM claimed) AS free_after
          FROM input i
+         LEFT JOIN pair p ON p.company_id = i.company_id
          LEFT JOIN claimed c ON c.claimed_by = i.company_id
-         LEFT JOIN recorded r ON r.company_id = i.company_id
+         LEFT JOIN ev e ON e.company_id = i.company_id
         ORDER BY i.ord`,
       [companyIds],
     );
+    const events: GatewayEvent[] = [];
+    for (const r of rows) {
+      if (r.event_id === null || r.event_id === undefined) continue;
+      const ev = toEvent({
+        id: r.event_id,
+        type: r.event_type,
+        instance_id: r.id,
+        company_id: r.company_id,
+        data: r.event_data,
+        created_at: r.event_created_at,
+      });
+      events.push(r.event_queued ? markQueued(ev) : ev);
+    }
     return {
       claims: rows.map((r) => ({
         company_id: r.company_id,
         existing: r.existing ?? null,
         instance: r.id ? toClaimed(r) : null,
-        recorded: r.recorded === true,
+        lost: r.lost === true,
       })),
+      events,
       freeAfter: Number(rows[0]?.free_after ?? 0),
     };
   }

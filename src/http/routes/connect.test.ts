@@ -255,7 +255,7 @@ describe('seed 004 warm pool', () => {
 
   // Only PostgreSQL runs two transactions at once (PGlite serialises them, so this race cannot happen there).
   it.runIf(process.env.TEST_DATABASE_URL)(
-    'a claim batch that loses a race to a connection recorded meanwhile rolls back; the company gets that connection',
+    'a claim batch that loses a race to a connection recorded meanwhile claims nothing for it; the company gets that connection',
     async () => {
       const user = await userOf('epsilon');
       const own = await t.gw.store.instances.create({
@@ -285,7 +285,7 @@ describe('seed 004 warm pool', () => {
       });
       await inserted;
       const connecting = call('POST', '/api/whatsapp/connect', user);
-      // The batch claimed an instance and now waits on the held row to record its connection.
+      // The batch set an instance aside and now waits on the held row to record its connection.
       const q = t.db.driver;
       await eventually(async () => {
         const rows = await q.query<{ n: number }>(
@@ -300,7 +300,7 @@ describe('seed 004 warm pool', () => {
       const res = await connecting;
       expect(res.statusCode).toBe(200);
       expect(res.json().instanceName).toBe('epsilon own');
-      // The instance the lost batch had claimed went back with its rollback; no assignment was announced.
+      // The instance the batch had set aside was never assigned and stays free; no assignment was announced.
       expect((await t.gw.pool.stats()).in_use).toBe(before.in_use);
       const assigned = await t.gw.store.events.listSince({
         since: 0,
