@@ -92,6 +92,48 @@ async function deliveries(endpointId: string) {
   return (await db.store.deliveries.listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
 }
 
+/**
+ * The test store with its first `recordDelivered` held until `hold()` resolves, and its claims counted
+ * (`nextClaim(n)` resolves once claim number n + 1 has returned).
+ */
+function gatedStore(hold: () => Promise<void>) {
+  const repo = db.store.deliveries;
+  let held = false;
+  const done: Array<{ n: number; resolve: () => void }> = [];
+  const counter = {
+    claims: 0,
+    nextClaim: (n: number) => new Promise<void>((resolve) => done.push({ n, resolve })),
+    store: db.store,
+  };
+  const gated = new Proxy(repo, {
+    get: (t, k) => {
+      if (k === 'recordDelivered') {
+        return async (...a: Parameters<typeof t.recordDelivered>) => {
+          if (!held) {
+            held = true;
+            await hold();
+          }
+          return t.recordDelivered(...a);
+        };
+      }
+      if (k === 'claim') {
+        return async (...a: Parameters<typeof t.claim>) => {
+          const out = await t.claim(...a);
+          counter.claims++;
+          for (const d of done.splice(0)) {
+            if (counter.claims > d.n) d.resolve();
+            else done.push(d);
+          }
+          return out;
+        };
+      }
+      return Reflect.get(t, k);
+    },
+  });
+  counter.store = new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? gated : Reflect.get(t, k)) });
+  return counter;
+}
+
 describe('retry policy helpers', () => {
   it('follows the schedule with ±10 % jitter and ends with null', () => {
     const schedule = [0, 5_000, 300_000];
@@ -265,6 +307,46 @@ describe('delivery worker', () => {
     expect(new Set(ids).size).toBe(30);
     expect(ids).toHaveLength(30);
   });
+
+  it('frees a slot when the receiver answers 2xx, before the success is recorded', async () => {
+    const ep = await endpoint('/early-release');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    // The first success record waits until the receiver has seen the other chat's delivery.
+    rx.respond = (r) => {
+      if (r.path === '/early-release' && r.body.includes('"E2"')) release();
+      return { status: 200 };
+    };
+    const store = gatedStore(() => gate);
+    const w = worker({ concurrency: 1, endpointConcurrency: 1 }, store.store);
+    await emitMessage('e-1', 'E1');
+    await emitMessage('e-2', 'E2');
+    await w.tick();
+    expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(['delivered', 'delivered']);
+  }, 20_000);
+
+  it('starts the next delivery of a chat only after the previous success is recorded', async () => {
+    const ep = await endpoint('/early-order');
+    const store = gatedStore(async () => {
+      // A claim that runs while the success of F1 is not yet recorded must not take F2.
+      const claims = store.claims;
+      await store.nextClaim(claims);
+      const bodies = rx.requests.filter((r) => r.path === '/early-order').map((r) => r.body);
+      expect(bodies.some((b) => b.includes('"F2"'))).toBe(false);
+    });
+    const w = worker({ concurrency: 4, endpointConcurrency: 4 }, store.store);
+    await emitMessage('f-1', 'F1');
+    await emitMessage('f-1', 'F2');
+    w.wake();
+    await w.tick();
+    const bodies = rx.requests
+      .filter((r) => r.path === '/early-order')
+      .map((r) => JSON.parse(r.body).data.message.body as string);
+    expect(bodies).toEqual(['F1', 'F2']);
+    expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(['delivered', 'delivered']);
+  }, 20_000);
 
   it('claims at once only after a commit of this process that queued deliveries', async () => {
     let claims = 0;

@@ -61,7 +61,6 @@ const EXCERPT = 512;
 interface Success {
   c: ClaimedDelivery;
   out: Outcome;
-  done: () => void;
 }
 
 /**
@@ -176,7 +175,7 @@ export class DeliveryWorker {
   }
 
   private checkIdle(): void {
-    if (this.filling || this.inFlight > 0 || this.again) return;
+    if (this.filling || this.inFlight > 0 || this.again || this.flushing || this.successes.length) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -251,7 +250,10 @@ export class DeliveryWorker {
     });
   }
 
-  /** Attempts one delivery and records its outcome (successes are group-committed); never rejects. */
+  /**
+   * Attempts one delivery and records its outcome; never rejects. A success is queued for the group commit and
+   * resolves at once (its slot is free while the record commits); a failure resolves once recorded.
+   */
   private async process(c: ClaimedDelivery): Promise<void> {
     let outcome: Outcome;
     try {
@@ -272,10 +274,11 @@ export class DeliveryWorker {
       };
     }
     if (outcome.ok) {
-      await new Promise<void>((done) => {
-        this.successes.push({ c, out: outcome, done });
-        void this.flushSuccesses();
-      });
+      // The slot is free once the receiver answered: the claim lease keeps the row from a second claim (and its
+      // chat's next delivery from being claimed) until the group commit records it; a crash before that sends it
+      // again (at least once).
+      this.successes.push({ c, out: outcome });
+      void this.flushSuccesses();
       return;
     }
     try {
@@ -314,19 +317,21 @@ export class DeliveryWorker {
             'could not record webhook successes',
           );
         }
-        for (const { c, done: release } of done) {
-          if (ok) {
-            this.o.observer?.onResult(
+        if (ok && this.o.observer) {
+          for (const { c } of done) {
+            this.o.observer.onResult(
               c.endpoint.kind,
               'delivered',
               now.getTime() - Date.parse(c.event.created_at),
             );
           }
-          release();
         }
+        // The chats of the deliveries just recorded may have their next delivery due: claim again.
+        if (ok && !this.stopped) this.fill();
       }
     } finally {
       this.flushing = false;
+      this.checkIdle();
     }
   }
 
