@@ -5,6 +5,7 @@ import { openTestDb, seedInstance, type TestDb } from '../../../test/support/db.
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
 import type { GatewayEvent, Message } from '../../domain/model.js';
+import { type PostFn, postRequest } from './http-post.js';
 import { nextDelayMs, retryAfterMs } from './retry.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker, type WebhookSettings } from './worker.js';
@@ -41,7 +42,16 @@ afterEach(async () => {
 });
 
 function worker(settings: Partial<WebhookSettings> = {}, store = db.store) {
-  return new DeliveryWorker({
+  return new DeliveryWorker(workerOptions(settings, store));
+}
+
+/** Resolves once `ok()` holds (checked every few milliseconds). */
+async function until(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, 5));
+}
+
+function workerOptions(settings: Partial<WebhookSettings> = {}, store = db.store) {
+  return {
     store,
     bus,
     logger: silent,
@@ -57,7 +67,7 @@ function worker(settings: Partial<WebhookSettings> = {}, store = db.store) {
       endpointConcurrency: 50,
       ...settings,
     },
-  });
+  };
 }
 
 /** Endpoints made by the running test. */
@@ -347,6 +357,90 @@ describe('delivery worker', () => {
     expect(bodies).toEqual(['F1', 'F2']);
     expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(['delivered', 'delivered']);
   }, 20_000);
+
+  it('claims one slot-load ahead: the next delivery starts when a slot frees, without another claim', async () => {
+    const ep = await endpoint('/ahead');
+    let taking = 0;
+    const repo = db.store.deliveries;
+    const counted = new Proxy(repo, {
+      get: (t, k) =>
+        k === 'claim'
+          ? async (...a: Parameters<typeof t.claim>) => {
+              const got = await t.claim(...a);
+              if (got.length) taking++;
+              return got;
+            }
+          : Reflect.get(t, k),
+    });
+    const w = worker(
+      { concurrency: 1, endpointConcurrency: 1 },
+      new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? counted : Reflect.get(t, k)) }),
+    );
+    await emitMessage('ahead-1', 'H1');
+    await emitMessage('ahead-2', 'H2');
+    await w.tick();
+    expect((await deliveries(ep.id)).map((d) => [d.status, d.attempts])).toEqual([
+      ['delivered', 1],
+      ['delivered', 1],
+    ]);
+    // One claim took both (one in flight, one ahead); one slot, so one attempt at a time.
+    expect(taking).toBe(1);
+    const paths = rx.requests.filter((r) => r.path === '/ahead');
+    expect(paths).toHaveLength(2);
+  });
+
+  it('gives back a delivery claimed ahead when it stops, or when its lease would end before its attempt', async () => {
+    const ep = await endpoint('/give-back');
+    const held: Array<() => void> = [];
+    const post: PostFn = async (url, body, headers, opts) => {
+      if (body.includes('"G1"')) await new Promise<void>((r) => held.push(r));
+      return postRequest(url, body, headers, opts);
+    };
+    const settings = { concurrency: 1, endpointConcurrency: 1, timeoutMs: 5_000 };
+    const released: number[] = [];
+    const repo = db.store.deliveries;
+    const watched = new Proxy(repo, {
+      get: (t, k) =>
+        k === 'release'
+          ? (...a: Parameters<typeof t.release>) => {
+              released.push(...a[0]);
+              return t.release(...a);
+            }
+          : Reflect.get(t, k),
+    });
+    const store = new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? watched : Reflect.get(t, k)) });
+    const w = new DeliveryWorker({ ...workerOptions(settings, store), post });
+    await emitMessage('give-1', 'G1');
+    await emitMessage('give-2', 'G2');
+    const first = w.tick();
+    await until(() => held.length === 1);
+    // G2 waits in this process; the attempt of G1 hangs past G2's lease margin, so G2 is given back, not sent.
+    now += 5_000;
+    held[0]();
+    await first;
+    let ds = await deliveries(ep.id);
+    expect(ds.map((d) => [d.status, d.attempts])).toEqual([
+      ['delivered', 1],
+      ['delivered', 1],
+    ]);
+    expect(rx.requests.filter((r) => r.path === '/give-back')).toHaveLength(2);
+    // Newest first: G2 was the one given back.
+    const g2 = ds[0].id;
+    expect(released).toEqual([g2]);
+
+    // Stopping gives back what waits: due again, the attempt not counted.
+    await emitMessage('give-1', 'G1');
+    await emitMessage('give-2', 'G3');
+    void w.tick();
+    await until(() => held.length === 2);
+    await w.stop(0);
+    ds = await deliveries(ep.id);
+    const g3 = ds.find((d) => d.id === Math.max(...ds.map((x) => x.id)));
+    expect(g3).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(released).toEqual([g2, g3!.id]);
+    expect(Date.parse(g3!.next_attempt_at)).toBeLessThanOrEqual(now);
+    held[1]();
+  });
 
   it('claims at once only after a commit of this process that queued deliveries', async () => {
     let claims = 0;
