@@ -442,6 +442,39 @@ describe('delivery worker', () => {
     held[1]();
   });
 
+  it('gives back what a claim running at stop() brings back', async () => {
+    const ep = await endpoint('/stop-claim');
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let claiming = false;
+    const repo = db.store.deliveries;
+    const slow = new Proxy(repo, {
+      get: (t, k) =>
+        k === 'claim'
+          ? async (...a: Parameters<typeof t.claim>) => {
+              claiming = true;
+              const got = await t.claim(...a);
+              await gate;
+              return got;
+            }
+          : Reflect.get(t, k),
+    });
+    const w = worker(
+      {},
+      new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? slow : Reflect.get(t, k)) }),
+    );
+    await emitMessage('stop-1', 'S1');
+    w.wake();
+    await until(() => claiming);
+    const stopped = w.stop(5_000);
+    open();
+    await stopped;
+    expect((await deliveries(ep.id)).map((d) => [d.status, d.attempts])).toEqual([['pending', 0]]);
+    expect(rx.requests.filter((r) => r.path === '/stop-claim')).toHaveLength(0);
+  });
+
   it('claims at once only after a commit of this process that queued deliveries', async () => {
     let claims = 0;
     const deliveriesRepo = db.store.deliveries;

@@ -242,6 +242,11 @@ export class DeliveryWorker {
         busy,
         after: this.cursors,
       });
+      if (this.stopped) {
+        // stop() ran while this claim was out: what it brought back is given back, not left to its lease.
+        await this.release(claimed.map((c) => ({ c, lease })));
+        return;
+      }
       this.advanceCursors(claimed);
       for (const c of claimed) {
         this.ready.push({ c, lease });
