@@ -1,4 +1,5 @@
 // Benchmark: inbound simulator messages across 100 instances → stored and delivered to a local webhook receiver.
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -75,6 +76,8 @@ main(async () => {
     const statementsBefore = db.statements();
     const writerBefore = { ...t.gw.supervisor.writer.stats };
     const stopSampling = await sampleDbStates(db);
+    const pgCpu0 = await backendCpuMs(db);
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     const stopAt = start + injectS * 1000;
     await Promise.all(
@@ -90,6 +93,10 @@ main(async () => {
       }),
     );
     const storeS = (performance.now() - start) / 1000;
+    const gatewayCpu = process.cpuUsage(cpu0);
+    const pgCpu1 = await backendCpuMs(db);
+    // Deliveries received while the injection ran (the worker's pace against the ingest's, same window).
+    const deliveredDuringIngest = [...received.values()].filter((at) => at <= start + storeS * 1000).length;
     const dbStates = await stopSampling();
     const statementsPerMessage = (db.statements() - statementsBefore) / Math.max(1, injected);
     const w = t.gw.supervisor.writer.stats;
@@ -131,6 +138,13 @@ main(async () => {
       webhook,
       delivered,
       delivered_per_s: webhook ? round(delivered / deliverS, 1) : null,
+      delivered_during_ingest_per_s: webhook ? round(deliveredDuringIngest / storeS, 1) : null,
+      delivery_over_ingest: webhook ? round(deliveredDuringIngest / storeS / (injected / storeS), 3) : null,
+      cpu_split: {
+        what: "CPU seconds per wall second during the injection (2 cores = 2.0): this process (gateway, webhook worker, receiver, load) and this benchmark's PostgreSQL backends",
+        node: round((gatewayCpu.user + gatewayCpu.system) / 1e6 / storeS, 2),
+        postgres: pgCpu0 === null || pgCpu1 === null ? null : round((pgCpu1 - pgCpu0) / 1000 / storeS, 2),
+      },
       undelivered_after_drain: webhook ? committed.size - delivered : null,
       lag_p50_ms: webhook ? round(percentile(lags, 50)) : null,
       lag_p99_ms: webhook ? round(percentile(lags, 99)) : null,
@@ -156,6 +170,29 @@ main(async () => {
     await db.close();
   }
 });
+
+/**
+ * CPU milliseconds used so far by this benchmark's PostgreSQL backends (found by application_name; read from /proc,
+ * so only for a server on this machine), or null (PGlite, or /proc not readable).
+ */
+async function backendCpuMs(db: BenchDb): Promise<number | null> {
+  if (db.kind !== 'postgres') return null;
+  try {
+    const rows = await db.driver.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name = $1`,
+      [db.schema],
+    );
+    let ticks = 0;
+    for (const { pid } of rows) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks * 10;
+  } catch {
+    return null;
+  }
+}
 
 /** Inserts `n` rows shaped like the stored inbound messages with multi-row INSERTs; rows per second. */
 async function multiRowInsert(db: BenchDb, ids: string[], n: number): Promise<{ rps: number }> {

@@ -1,12 +1,16 @@
 // Benchmark: events committed → signed webhook deliveries from the outbox; deliveries/s and commit→receipt lag.
 // `--backlog N` sets the depth of the outbox drained in phase 1; its first and last fifth are timed apart (deep vs shallow).
+
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
 import { commitWithEvents } from '../src/core/commit.js';
 import { postRequest } from '../src/delivery/webhooks/http-post.js';
 import type { NewEvent } from '../src/domain/model.js';
+import { createGuardedFetch } from '../src/runtime/outbound/guarded-fetch.js';
 import {
   machine,
   main,
@@ -66,6 +70,8 @@ main(async () => {
       res.writeHead(204).end();
     });
   });
+  let connections = 0;
+  receiver.on('connection', () => connections++);
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
 
@@ -128,9 +134,15 @@ main(async () => {
     progress(`webhook-throughput: committed in ${round(commitS, 1)} s; draining the backlog`);
     const d0 = performance.now();
     const s0 = db.statements();
+    const stopProfile = await profileIfAsked();
+    const cpu0 = process.cpuUsage();
     worker.start();
     await drain();
+    const cpuDrain = process.cpuUsage(cpu0);
+    await stopProfile();
     const backlogDelivered = received.size;
+    const drainConnections = connections;
+    const cpuMsPerDelivery = (cpuDrain.user + cpuDrain.system) / 1000 / Math.max(1, backlogDelivered);
     // Every statement the gateway sent while it drained the backlog (the worker's claims and outcomes), per delivery.
     const statementsPerDelivery = (db.statements() - s0) / Math.max(1, backlogDelivered);
     const times = [...received.values()].sort((a, b) => a - b);
@@ -158,16 +170,19 @@ main(async () => {
     }
 
     progress(
-      'webhook-throughput: baseline (the same POSTs straight to the receiver, 50 at a time, no outbox)',
+      'webhook-throughput: baseline (the same POSTs straight to the receiver, 50 at a time, kept alive, no outbox)',
     );
     const body = JSON.stringify({
       id: 1,
       type: 'bench.message',
       data: { message: { body: 'x'.repeat(40) } },
     });
+    // Kept-alive connections, as the worker's (a new connection per POST would flatter the worker).
+    const direct = createGuardedFetch({ allowPrivate: true, keepAlive: true });
     const n = Math.min(events, 5000);
     let sent = 0;
     const b0 = performance.now();
+    const bcpu0 = process.cpuUsage();
     await Promise.all(
       Array.from({ length: 50 }, async () => {
         while (sent < n) {
@@ -176,12 +191,14 @@ main(async () => {
             `${hookUrl}/baseline`,
             body,
             { 'content-type': 'application/json' },
-            { timeoutMs: 15_000, allowPrivate: true },
+            { timeoutMs: 15_000, allowPrivate: true, outbound: direct },
           );
         }
       }),
     );
     const baselinePs = n / ((performance.now() - b0) / 1000);
+    const bcpu = process.cpuUsage(bcpu0);
+    direct.close();
     const dps = backlogDelivered / deliverS;
     report({
       name: 'webhook-throughput',
@@ -192,6 +209,8 @@ main(async () => {
       shallow_last_fifth_per_s: shallowDps === null ? null : round(shallowDps, 1),
       deep_over_shallow: deepDps === null || shallowDps === null ? null : round(deepDps / shallowDps, 2),
       statements_per_delivery: round(statementsPerDelivery, 2),
+      cpu_ms_per_delivery: round(cpuMsPerDelivery, 3),
+      receiver_connections_during_drain: drainConnections,
       lag_p50_ms: round(percentile(lags, 50)),
       lag_p99_ms: round(percentile(lags, 99)),
       events: events + live,
@@ -200,8 +219,9 @@ main(async () => {
       bad_signatures_sampled: bad,
       commit_per_s: round(events / commitS, 1),
       baseline: {
-        what: 'the same POSTs sent directly, 50 concurrent, no outbox',
+        what: 'the same POSTs sent directly, 50 concurrent on kept-alive connections, no outbox',
         posts_per_s: round(baselinePs, 1),
+        cpu_ms_per_post: round((bcpu.user + bcpu.system) / 1000 / n, 3),
       },
       ratio: round(dps / baselinePs, 3),
       goal: `>= ${GOAL_DPS} deliveries/s, nothing undelivered`,
@@ -214,3 +234,21 @@ main(async () => {
     await db.close();
   }
 });
+
+/**
+ * With BENCH_CPU_PROFILE=<file.cpuprofile>, a CPU profile of this process while it drains the backlog only (the
+ * outbox fill and the baseline run in this process too and would blur it); read it with bench/profile-top.ts.
+ */
+async function profileIfAsked(): Promise<() => Promise<void>> {
+  const path = process.env.BENCH_CPU_PROFILE;
+  if (!path) return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+  };
+}

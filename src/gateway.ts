@@ -78,6 +78,8 @@ export function createGateway(
       allowPrivate: config.outbound.allowPrivate,
       timeoutMs: config.outbound.timeoutMs,
       maxRedirects: config.outbound.maxRedirects,
+      // Webhook POSTs to the same receivers reuse connections (a new one still passes the connect-time check).
+      keepAlive: true,
     });
   const identities = opts.identities ?? store.identities;
   const providers =

@@ -157,6 +157,12 @@ export interface DeliveryRepo {
    * chat-key order from `caps.after` and the walk stops once the endpoint's free slots are filled.
    */
   claim(now: Date, leaseUntil: Date, limit: number, caps?: ClaimCaps): Promise<ClaimedDelivery[]>;
+  /**
+   * Gives back claimed deliveries that were never attempted: `attempts - 1` and due again at their claim time. Only
+   * rows still pending under this claim's lease (`next_attempt_at = leaseUntil`) change, so a row whose lease ran out
+   * and that another worker claimed is left alone. Returns how many were given back.
+   */
+  release(ids: readonly number[], leaseUntil: Date): Promise<number>;
   /** Records the outcome of an attempt. Only a still-pending delivery is changed (replays are not clobbered). */
   record(id: number, r: AttemptRecord): Promise<void>;
   /** Marks deliveries delivered (still-pending ones only) and clears their endpoints' failure state, in one statement. */

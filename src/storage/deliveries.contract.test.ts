@@ -233,6 +233,39 @@ describeOnBackends('deliveries repository', (db) => {
       expect(await claim(10, undefined, new Date(LATER.getTime() + 2))).toEqual([]);
     });
 
+    it('gives back claimed deliveries still under their lease, and leaves ones claimed again alone', async () => {
+      const co = await company();
+      const ep = await endpoint(co);
+      await events(co, 2, (i) => `r${i}`);
+      const at = soon();
+      const got = await claim(10, undefined, at);
+      expect(got).toHaveLength(2);
+      const [first, second] = got.map((c) => c.delivery.id);
+      // The first one's lease ran out and another worker claimed it: its release must not undo that claim.
+      const later = new Date(LATER.getTime() + 60_000);
+      const retaken = await store.deliveries.claim(new Date(LATER.getTime() + 1), later, 10);
+      expect(retaken.map((c) => c.delivery.id)).toEqual([first, second]);
+      await store.deliveries.record(second, {
+        status: 'pending',
+        next_attempt_at: LATER,
+        code: null,
+        error: null,
+        excerpt: null,
+        at,
+      });
+      expect(await store.deliveries.release([first, second], LATER)).toBe(1);
+      const rows = (await store.deliveries.listDeliveries({ endpoint_id: ep.id, limit: 10 })).items;
+      const byId = new Map(rows.map((d) => [d.id, d]));
+      expect(byId.get(first)).toMatchObject({ attempts: 2, next_attempt_at: later.toISOString() });
+      // Given back: the attempt is not counted and it is due again at its claim time.
+      expect(byId.get(second)).toMatchObject({ attempts: 1 });
+      expect(byId.get(second)?.next_attempt_at).toBe(new Date(LATER.getTime() + 1).toISOString());
+      expect((await claim(10, undefined, new Date(LATER.getTime() + 2))).map((c) => c.delivery.id)).toEqual([
+        second,
+      ]);
+      expect(await store.deliveries.release([], LATER)).toBe(0);
+    });
+
     it('never claims a later delivery of a chat while an earlier one is pending; chatless ones are not ordered', async () => {
       const co = await company();
       const ep = await endpoint(co);

@@ -214,6 +214,18 @@ export class SqlDeliveryRepo implements DeliveryRepo {
     });
   }
 
+  /** See the port: un-claims deliveries still under this lease (the claim set last_attempt_at to its time). */
+  async release(ids: readonly number[], leaseUntil: Date): Promise<number> {
+    if (!ids.length) return 0;
+    const rows = await this.sql.query(
+      `UPDATE ${this.s}.webhook_deliveries SET attempts = attempts - 1,
+         next_attempt_at = COALESCE(last_attempt_at, next_attempt_at)
+       WHERE id = ANY($1::bigint[]) AND status = 'pending' AND next_attempt_at = $2 RETURNING id`,
+      [ids, leaseUntil.toISOString()],
+    );
+    return rows.length;
+  }
+
   /** Records the outcome of an attempt. Only a still-pending delivery is changed (replays are not clobbered). */
   async record(id: number, r: AttemptRecord): Promise<void> {
     await this.sql.query(

@@ -68,8 +68,10 @@ export function startDelivery(deps: DeliveryDeps): DeliveryRuntime {
     agent,
     sinks: (c) => sinkDispatcher.dispatch(c),
     observer: metrics,
-    // Every POST goes through the gateway's guarded fetch (connect-time address check).
-    post: (url, body, headers, opts) => postRequest(url, body, headers, { ...opts, outbound: deps.outbound }),
+    // Every POST goes through the gateway's guarded fetch (connect-time address check, kept-alive connections);
+    // without one, through the worker's own keep-alive guarded fetch.
+    post: (url, body, headers, opts) =>
+      postRequest(url, body, headers, { ...opts, outbound: deps.outbound ?? opts.outbound }),
   });
   const webhooks = new WebhookService(deps.store, {
     allowPrivate: settings.allowPrivate,

@@ -5,6 +5,7 @@ import { openTestDb, seedInstance, type TestDb } from '../../../test/support/db.
 import { commitWithEvents } from '../../core/commit.js';
 import { MemoryEventBus } from '../../core/event-bus-memory.js';
 import type { GatewayEvent, Message } from '../../domain/model.js';
+import { type PostFn, postRequest } from './http-post.js';
 import { nextDelayMs, retryAfterMs } from './retry.js';
 import { generateSecret } from './signer.js';
 import { DeliveryWorker, type WebhookSettings } from './worker.js';
@@ -41,7 +42,16 @@ afterEach(async () => {
 });
 
 function worker(settings: Partial<WebhookSettings> = {}, store = db.store) {
-  return new DeliveryWorker({
+  return new DeliveryWorker(workerOptions(settings, store));
+}
+
+/** Resolves once `ok()` holds (checked every few milliseconds). */
+async function until(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, 5));
+}
+
+function workerOptions(settings: Partial<WebhookSettings> = {}, store = db.store) {
+  return {
     store,
     bus,
     logger: silent,
@@ -57,7 +67,7 @@ function worker(settings: Partial<WebhookSettings> = {}, store = db.store) {
       endpointConcurrency: 50,
       ...settings,
     },
-  });
+  };
 }
 
 /** Endpoints made by the running test. */
@@ -90,6 +100,48 @@ async function emitMessage(chat: string, body: string, instance = instanceId): P
 
 async function deliveries(endpointId: string) {
   return (await db.store.deliveries.listDeliveries({ endpoint_id: endpointId, limit: 100 })).items;
+}
+
+/**
+ * The test store with its first `recordDelivered` held until `hold()` resolves, and its claims counted
+ * (`nextClaim(n)` resolves once claim number n + 1 has returned).
+ */
+function gatedStore(hold: () => Promise<void>) {
+  const repo = db.store.deliveries;
+  let held = false;
+  const done: Array<{ n: number; resolve: () => void }> = [];
+  const counter = {
+    claims: 0,
+    nextClaim: (n: number) => new Promise<void>((resolve) => done.push({ n, resolve })),
+    store: db.store,
+  };
+  const gated = new Proxy(repo, {
+    get: (t, k) => {
+      if (k === 'recordDelivered') {
+        return async (...a: Parameters<typeof t.recordDelivered>) => {
+          if (!held) {
+            held = true;
+            await hold();
+          }
+          return t.recordDelivered(...a);
+        };
+      }
+      if (k === 'claim') {
+        return async (...a: Parameters<typeof t.claim>) => {
+          const out = await t.claim(...a);
+          counter.claims++;
+          for (const d of done.splice(0)) {
+            if (counter.claims > d.n) d.resolve();
+            else done.push(d);
+          }
+          return out;
+        };
+      }
+      return Reflect.get(t, k);
+    },
+  });
+  counter.store = new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? gated : Reflect.get(t, k)) });
+  return counter;
 }
 
 describe('retry policy helpers', () => {
@@ -264,6 +316,163 @@ describe('delivery worker', () => {
     const ids = rx.requests.filter((r) => r.path === '/shared').map((r) => r.headers['webhook-id']);
     expect(new Set(ids).size).toBe(30);
     expect(ids).toHaveLength(30);
+  });
+
+  it('frees a slot when the receiver answers 2xx, before the success is recorded', async () => {
+    const ep = await endpoint('/early-release');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    // The first success record waits until the receiver has seen the other chat's delivery.
+    rx.respond = (r) => {
+      if (r.path === '/early-release' && r.body.includes('"E2"')) release();
+      return { status: 200 };
+    };
+    const store = gatedStore(() => gate);
+    const w = worker({ concurrency: 1, endpointConcurrency: 1 }, store.store);
+    await emitMessage('e-1', 'E1');
+    await emitMessage('e-2', 'E2');
+    await w.tick();
+    expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(['delivered', 'delivered']);
+  }, 20_000);
+
+  it('starts the next delivery of a chat only after the previous success is recorded', async () => {
+    const ep = await endpoint('/early-order');
+    const store = gatedStore(async () => {
+      // A claim that runs while the success of F1 is not yet recorded must not take F2.
+      const claims = store.claims;
+      await store.nextClaim(claims);
+      const bodies = rx.requests.filter((r) => r.path === '/early-order').map((r) => r.body);
+      expect(bodies.some((b) => b.includes('"F2"'))).toBe(false);
+    });
+    const w = worker({ concurrency: 4, endpointConcurrency: 4 }, store.store);
+    await emitMessage('f-1', 'F1');
+    await emitMessage('f-1', 'F2');
+    w.wake();
+    await w.tick();
+    const bodies = rx.requests
+      .filter((r) => r.path === '/early-order')
+      .map((r) => JSON.parse(r.body).data.message.body as string);
+    expect(bodies).toEqual(['F1', 'F2']);
+    expect((await deliveries(ep.id)).map((d) => d.status)).toEqual(['delivered', 'delivered']);
+  }, 20_000);
+
+  it('claims one slot-load ahead: the next delivery starts when a slot frees, without another claim', async () => {
+    const ep = await endpoint('/ahead');
+    let taking = 0;
+    const repo = db.store.deliveries;
+    const counted = new Proxy(repo, {
+      get: (t, k) =>
+        k === 'claim'
+          ? async (...a: Parameters<typeof t.claim>) => {
+              const got = await t.claim(...a);
+              if (got.length) taking++;
+              return got;
+            }
+          : Reflect.get(t, k),
+    });
+    const w = worker(
+      { concurrency: 1, endpointConcurrency: 1 },
+      new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? counted : Reflect.get(t, k)) }),
+    );
+    await emitMessage('ahead-1', 'H1');
+    await emitMessage('ahead-2', 'H2');
+    await w.tick();
+    expect((await deliveries(ep.id)).map((d) => [d.status, d.attempts])).toEqual([
+      ['delivered', 1],
+      ['delivered', 1],
+    ]);
+    // One claim took both (one in flight, one ahead); one slot, so one attempt at a time.
+    expect(taking).toBe(1);
+    const paths = rx.requests.filter((r) => r.path === '/ahead');
+    expect(paths).toHaveLength(2);
+  });
+
+  it('gives back a delivery claimed ahead when it stops, or when its lease would end before its attempt', async () => {
+    const ep = await endpoint('/give-back');
+    const held: Array<() => void> = [];
+    const post: PostFn = async (url, body, headers, opts) => {
+      if (body.includes('"G1"')) await new Promise<void>((r) => held.push(r));
+      return postRequest(url, body, headers, opts);
+    };
+    const settings = { concurrency: 1, endpointConcurrency: 1, timeoutMs: 5_000 };
+    const released: number[] = [];
+    const repo = db.store.deliveries;
+    const watched = new Proxy(repo, {
+      get: (t, k) =>
+        k === 'release'
+          ? (...a: Parameters<typeof t.release>) => {
+              released.push(...a[0]);
+              return t.release(...a);
+            }
+          : Reflect.get(t, k),
+    });
+    const store = new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? watched : Reflect.get(t, k)) });
+    const w = new DeliveryWorker({ ...workerOptions(settings, store), post });
+    await emitMessage('give-1', 'G1');
+    await emitMessage('give-2', 'G2');
+    const first = w.tick();
+    await until(() => held.length === 1);
+    // G2 waits in this process; the attempt of G1 hangs past G2's lease margin, so G2 is given back, not sent.
+    now += 5_000;
+    held[0]();
+    await first;
+    let ds = await deliveries(ep.id);
+    expect(ds.map((d) => [d.status, d.attempts])).toEqual([
+      ['delivered', 1],
+      ['delivered', 1],
+    ]);
+    expect(rx.requests.filter((r) => r.path === '/give-back')).toHaveLength(2);
+    // Newest first: G2 was the one given back.
+    const g2 = ds[0].id;
+    expect(released).toEqual([g2]);
+
+    // Stopping gives back what waits: due again, the attempt not counted.
+    await emitMessage('give-1', 'G1');
+    await emitMessage('give-2', 'G3');
+    void w.tick();
+    await until(() => held.length === 2);
+    await w.stop(0);
+    ds = await deliveries(ep.id);
+    const g3 = ds.find((d) => d.id === Math.max(...ds.map((x) => x.id)));
+    expect(g3).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(released).toEqual([g2, g3!.id]);
+    expect(Date.parse(g3!.next_attempt_at)).toBeLessThanOrEqual(now);
+    held[1]();
+  });
+
+  it('gives back what a claim running at stop() brings back', async () => {
+    const ep = await endpoint('/stop-claim');
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let claiming = false;
+    const repo = db.store.deliveries;
+    const slow = new Proxy(repo, {
+      get: (t, k) =>
+        k === 'claim'
+          ? async (...a: Parameters<typeof t.claim>) => {
+              claiming = true;
+              const got = await t.claim(...a);
+              await gate;
+              return got;
+            }
+          : Reflect.get(t, k),
+    });
+    const w = worker(
+      {},
+      new Proxy(db.store, { get: (t, k) => (k === 'deliveries' ? slow : Reflect.get(t, k)) }),
+    );
+    await emitMessage('stop-1', 'S1');
+    w.wake();
+    await until(() => claiming);
+    const stopped = w.stop(5_000);
+    open();
+    await stopped;
+    expect((await deliveries(ep.id)).map((d) => [d.status, d.attempts])).toEqual([['pending', 0]]);
+    expect(rx.requests.filter((r) => r.path === '/stop-claim')).toHaveLength(0);
   });
 
   it('claims at once only after a commit of this process that queued deliveries', async () => {

@@ -61,8 +61,16 @@ const EXCERPT = 512;
 interface Success {
   c: ClaimedDelivery;
   out: Outcome;
-  done: () => void;
 }
+
+/** A delivery claimed ahead, waiting in this process for a free slot, and the lease its claim took. */
+interface Ready {
+  c: ClaimedDelivery;
+  lease: Date;
+}
+
+/** Margin kept between an attempt's end at the latest (start + timeout) and its claim lease's end. */
+const LEASE_MARGIN_MS = 1_000;
 
 /**
  * Polls the outbox every `workerIntervalMs`, and at once when this process commits events that queued deliveries;
@@ -70,6 +78,9 @@ interface Success {
  * Attempts run as a pump, not in rounds: a freed slot is refilled at once, at most `concurrency` attempts are in
  * flight in the process and at most `endpointConcurrency` per endpoint, so a slow or dead receiver holds only its
  * own slots and every other endpoint's deliveries and retries keep their schedule.
+ * Claims run one slot-load ahead: a claim may take up to as many deliveries again as there are slots (per endpoint
+ * and in all), which wait in `ready` and start as slots free up, without waiting for the next claim's round trip.
+ * One whose lease could run out before its attempt ends is given back (`release`) instead of started.
  */
 export class DeliveryWorker {
   private timer: NodeJS.Timeout | null = null;
@@ -81,6 +92,11 @@ export class DeliveryWorker {
   /** Attempts in flight: all together, and per endpoint id. */
   private inFlight = 0;
   private readonly perEndpoint = new Map<string, number>();
+  /** Claimed deliveries waiting for a slot (in claim order), and how many of them each endpoint has. */
+  private ready: Ready[] = [];
+  private readonly readyPerEndpoint = new Map<string, number>();
+  /** Releases of stale ready deliveries under way. */
+  private releasing = 0;
   /** Per endpoint, the chat key where its last claim stopped (the next claim goes on from there). */
   private readonly cursors = new Map<string, string>();
   /** Attempts started since the worker was made (tick() reports its own share). */
@@ -126,6 +142,9 @@ export class DeliveryWorker {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe?.();
+    // Claimed but not started: given back at once (due again, the attempt not counted).
+    await this.release(this.ready.splice(0));
+    this.readyPerEndpoint.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.whenIdle(),
@@ -176,7 +195,9 @@ export class DeliveryWorker {
   }
 
   private checkIdle(): void {
-    if (this.filling || this.inFlight > 0 || this.again) return;
+    if (this.filling || this.inFlight > 0 || this.again || this.flushing || this.successes.length) return;
+    if (this.releasing > 0) return;
+    if (this.ready.length && !this.stopped) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -205,23 +226,90 @@ export class DeliveryWorker {
   }
 
   private async fillSlots(): Promise<void> {
-    const { concurrency, endpointConcurrency, timeoutMs } = this.o.settings;
-    while (!this.stopped && this.inFlight < concurrency) {
+    const { concurrency, endpointConcurrency, sinkConcurrency, timeoutMs } = this.o.settings;
+    // Slots plus one slot-load claimed ahead, in all and per endpoint.
+    const cap = 2 * concurrency;
+    while (!this.stopped && this.inFlight + this.ready.length < cap) {
       const now = this.clock.now();
       const lease = new Date(now.getTime() + timeoutMs + 5_000);
-      const asked = concurrency - this.inFlight;
+      const asked = cap - this.inFlight - this.ready.length;
+      const busy = new Map(this.perEndpoint);
+      for (const [ep, n] of this.readyPerEndpoint) busy.set(ep, (busy.get(ep) ?? 0) + n);
       // One statement, no transaction around it (BEGIN and COMMIT would be two more round trips per claim).
       const claimed = await this.o.store.deliveries.claim(now, lease, asked, {
-        perEndpoint: endpointConcurrency,
-        perSink: this.o.settings.sinkConcurrency,
-        busy: this.perEndpoint,
+        perEndpoint: 2 * endpointConcurrency,
+        perSink: 2 * (sinkConcurrency ?? endpointConcurrency),
+        busy,
         after: this.cursors,
       });
+      if (this.stopped) {
+        // stop() ran while this claim was out: what it brought back is given back, not left to its lease.
+        await this.release(claimed.map((c) => ({ c, lease })));
+        return;
+      }
       this.advanceCursors(claimed);
-      for (const c of claimed) this.launch(c);
+      for (const c of claimed) {
+        this.ready.push({ c, lease });
+        this.readyPerEndpoint.set(c.endpoint.id, (this.readyPerEndpoint.get(c.endpoint.id) ?? 0) + 1);
+      }
+      this.pump();
       // Fewer than asked: nothing more is claimable now (not due, or its endpoint's slots are taken). A finished
       // attempt, a published event or the interval fills again; another claim now would only come back empty.
       if (claimed.length < asked) break;
+    }
+  }
+
+  /** Starts ready deliveries whose endpoint has a free slot, in claim order; gives back those whose lease is short. */
+  private pump(): void {
+    if (this.stopped || !this.ready.length) return;
+    const { concurrency, endpointConcurrency, sinkConcurrency, timeoutMs } = this.o.settings;
+    // An attempt started now ends by this time at the latest; its lease must outlast it.
+    const latestEnd = this.clock.now().getTime() + timeoutMs + LEASE_MARGIN_MS;
+    const waiting: Ready[] = [];
+    const stale: Ready[] = [];
+    for (const r of this.ready) {
+      const ep = r.c.endpoint;
+      const sink = ep.kind === 'rabbitmq' || ep.kind === 'nats';
+      const epCap = sink ? (sinkConcurrency ?? endpointConcurrency) : endpointConcurrency;
+      if (r.lease.getTime() < latestEnd) {
+        this.unready(ep.id);
+        stale.push(r);
+      } else if (this.inFlight < concurrency && (this.perEndpoint.get(ep.id) ?? 0) < epCap) {
+        this.unready(ep.id);
+        this.launch(r.c);
+      } else waiting.push(r);
+    }
+    this.ready = waiting;
+    if (stale.length) {
+      this.releasing++;
+      void this.release(stale).finally(() => {
+        this.releasing--;
+        if (this.stopped) this.checkIdle();
+        else this.fill();
+      });
+    }
+  }
+
+  private unready(endpointId: string): void {
+    const n = (this.readyPerEndpoint.get(endpointId) ?? 1) - 1;
+    if (n <= 0) this.readyPerEndpoint.delete(endpointId);
+    else this.readyPerEndpoint.set(endpointId, n);
+  }
+
+  /** Gives back claimed deliveries that were not started (a failure leaves them to their lease). */
+  private async release(rs: readonly Ready[]): Promise<void> {
+    const byLease = new Map<number, number[]>();
+    for (const { c, lease } of rs)
+      byLease.set(lease.getTime(), [...(byLease.get(lease.getTime()) ?? []), c.delivery.id]);
+    for (const [lease, ids] of byLease) {
+      try {
+        await this.o.store.deliveries.release(ids, new Date(lease));
+      } catch (err) {
+        this.o.logger.warn(
+          { err: String(err), deliveries: ids.length },
+          'could not give back claimed deliveries',
+        );
+      }
     }
   }
 
@@ -247,11 +335,17 @@ export class DeliveryWorker {
       if (n <= 0) this.perEndpoint.delete(ep);
       else this.perEndpoint.set(ep, n);
       if (this.stopped) this.checkIdle();
-      else this.fill();
+      else {
+        this.pump();
+        this.fill();
+      }
     });
   }
 
-  /** Attempts one delivery and records its outcome (successes are group-committed); never rejects. */
+  /**
+   * Attempts one delivery and records its outcome; never rejects. A success is queued for the group commit and
+   * resolves at once (its slot is free while the record commits); a failure resolves once recorded.
+   */
   private async process(c: ClaimedDelivery): Promise<void> {
     let outcome: Outcome;
     try {
@@ -272,10 +366,11 @@ export class DeliveryWorker {
       };
     }
     if (outcome.ok) {
-      await new Promise<void>((done) => {
-        this.successes.push({ c, out: outcome, done });
-        void this.flushSuccesses();
-      });
+      // The slot is free once the receiver answered: the claim lease keeps the row from a second claim (and its
+      // chat's next delivery from being claimed) until the group commit records it; a crash before that sends it
+      // again (at least once).
+      this.successes.push({ c, out: outcome });
+      void this.flushSuccesses();
       return;
     }
     try {
@@ -314,19 +409,21 @@ export class DeliveryWorker {
             'could not record webhook successes',
           );
         }
-        for (const { c, done: release } of done) {
-          if (ok) {
-            this.o.observer?.onResult(
+        if (ok && this.o.observer) {
+          for (const { c } of done) {
+            this.o.observer.onResult(
               c.endpoint.kind,
               'delivered',
               now.getTime() - Date.parse(c.event.created_at),
             );
           }
-          release();
         }
+        // The chats of the deliveries just recorded may have their next delivery due: claim again.
+        if (ok && !this.stopped) this.fill();
       }
     } finally {
       this.flushing = false;
+      this.checkIdle();
     }
   }
 
