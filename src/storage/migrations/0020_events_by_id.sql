@@ -4,4 +4,4 @@
 -- that none are left. {{schema}} is replaced by the quoted DATABASE_SCHEMA; every statement is schema-qualified.
 
 DROP INDEX IF EXISTS {{schema}}.events_created_idx;
-CREATE INDEX events_created_brin ON {{schema}}.events USING brin (created_at);
+CREATE INDEX IF NOT EXISTS events_created_brin ON {{schema}}.events USING brin (created_at);
