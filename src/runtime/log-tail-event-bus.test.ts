@@ -77,6 +77,38 @@ describe('LogTailEventBus', () => {
     expect(read).toEqual([3]);
   });
 
+  it('delivers a local batch that continues the log at once, without reading the log', async () => {
+    const rows = [ev(1)];
+    const read: number[] = [];
+    let reads = 0;
+    const store = fakeStore(rows, read);
+    const listSince = store.events.listSince.bind(store.events);
+    store.events.listSince = (f) => {
+      reads++;
+      return listSince(f);
+    };
+    const bus = new LogTailEventBus(store, { pollMs: 600_000, gapWaitMs: 60_000 }, () => {});
+    const seen: number[] = [];
+    bus.subscribe((e) => seen.push(e.id));
+    await bus.start();
+    bus.poke();
+    await eventually(() => seen.length === 1);
+    const before = reads;
+    // 2 and 3 follow the last delivered id: no other replica's event can sit between them.
+    rows.push(ev(2), ev(3));
+    bus.publish([ev(3), ev(2)]);
+    expect(seen).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads).toBe(before);
+    // 5 does not (4 is another replica's): the log is read for 4, and 5 follows it.
+    rows.push(ev(4), ev(5));
+    bus.publish([ev(5)]);
+    await eventually(() => seen.length === 5);
+    await bus.stop();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(reads).toBeGreaterThan(before);
+  });
+
   it('gives up on a hole after gapWaitMs and keeps tailing', async () => {
     const rows = [ev(1), ev(3)];
     const bus = new LogTailEventBus(fakeStore(rows), { pollMs: 10, gapWaitMs: 50 }, () => {});

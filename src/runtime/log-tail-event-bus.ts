@@ -9,7 +9,7 @@ const PAGE = 500;
  * `subscribe` listeners get every replica's events through the log tail, in id order (this replica's too, so there
  * is one path and no duplicates); `subscribeLocal` listeners get this replica's events at once. A local publish
  * wakes the tail, which reads only the other replicas' rows: this replica's are excluded from the read and merged
- * in from memory. Ids are taken before commit, so a lower id can appear after a higher one: the tail waits up to
+ * in from memory. A local batch whose ids directly follow the cursor is delivered at once, without a read. Ids are taken before commit, so a lower id can appear after a higher one: the tail waits up to
  * `gapWaitMs` for a missing id before skipping it (a rolled-back transaction leaves a permanent hole).
  */
 export class LogTailEventBus extends ClusterEventBus {
@@ -47,8 +47,22 @@ export class LogTailEventBus extends ClusterEventBus {
   publish(events: readonly GatewayEvent[]): void {
     if (events.length === 0) return;
     this.deliver(this.local, events);
+    const sorted = [...events].sort((a, b) => a.id - b.id);
+    if (this.continuesLog(sorted)) {
+      // Nothing of another replica can sit between the cursor and these ids: delivered now, no read of the log.
+      for (const e of sorted) this.delivered.add(e.id);
+      this.deliver(this.all, sorted);
+      this.advance();
+      return;
+    }
     for (const e of events) this.mine.set(e.id, e);
     this.poke();
+  }
+
+  /** True when the ids are exactly cursor+1, cursor+2, … (sorted), none delivered yet and none held back. */
+  private continuesLog(sorted: readonly GatewayEvent[]): boolean {
+    if (this.mine.size > 0) return false;
+    return sorted.every((e, i) => e.id === this.cursor + 1 + i && !this.delivered.has(e.id));
   }
 
   /** Polls now (or right after the poll in progress). */
@@ -95,7 +109,8 @@ export class LogTailEventBus extends ClusterEventBus {
       // A row published while its read ran can come from the log and from memory: delivered once.
       const fresh: GatewayEvent[] = [];
       for (const e of batch) {
-        if (this.delivered.has(e.id)) continue;
+        // An id at or below the cursor was delivered meanwhile (a local batch that continued the log).
+        if (e.id <= this.cursor || this.delivered.has(e.id)) continue;
         this.delivered.add(e.id);
         fresh.push(e);
       }
