@@ -293,6 +293,8 @@ export interface EventRepo {
     company_id?: string;
     instance_id?: string;
     types?: string[];
+    /** Ids left out of the read (the log tail's own events, which it holds already). */
+    exclude?: readonly number[];
   }): Promise<GatewayEvent[]>;
   latestId(): Promise<number>;
   /**

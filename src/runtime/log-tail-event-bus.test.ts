@@ -15,16 +15,22 @@ const ev = (id: number): GatewayEvent => ({
   data: {},
 });
 
-/** A log whose visible rows the test controls (an id missing = a transaction not committed yet). */
-function fakeStore(rows: GatewayEvent[]): Store {
+/**
+ * A log whose visible rows the test controls (an id missing = a transaction not committed yet); `read` counts the
+ * rows each read returned, as the database would send them.
+ */
+function fakeStore(rows: GatewayEvent[], read: number[] = []): Store {
   return {
     events: {
       latestId: async () => 0,
-      listSince: async (f: { since: number; limit: number }) =>
-        rows
-          .filter((e) => e.id > f.since)
+      listSince: async (f: { since: number; limit: number; exclude?: readonly number[] }) => {
+        const page = rows
+          .filter((e) => e.id > f.since && !f.exclude?.includes(e.id))
           .sort((a, b) => a.id - b.id)
-          .slice(0, f.limit),
+          .slice(0, f.limit);
+        read.push(...page.map((e) => e.id));
+        return page;
+      },
     },
   } as unknown as Store;
 }
@@ -49,6 +55,58 @@ describe('LogTailEventBus', () => {
     await bus.stop();
     expect(seen).toEqual([1, 3, 2, 4]);
     expect(local).toEqual([2]);
+  });
+
+  it("does not read back this replica's own events, and still delivers them with the others' in id order", async () => {
+    const rows = [ev(1)];
+    const read: number[] = [];
+    const bus = new LogTailEventBus(fakeStore(rows, read), { pollMs: 600_000, gapWaitMs: 60_000 }, () => {});
+    const seen: number[] = [];
+    bus.subscribe((e) => seen.push(e.id));
+    await bus.start();
+    bus.poke();
+    await eventually(() => seen.length === 1);
+    // Another replica committed 3; this one committed 2 and 4 and publishes them.
+    const mine = [ev(2), ev(4)];
+    rows.push(ev(3), ...mine);
+    read.length = 0;
+    bus.publish(mine);
+    await eventually(() => seen.length === 4);
+    await bus.stop();
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(read).toEqual([3]);
+  });
+
+  it('delivers a local batch that continues the log at once, without reading the log', async () => {
+    const rows = [ev(1)];
+    const read: number[] = [];
+    let reads = 0;
+    const store = fakeStore(rows, read);
+    const listSince = store.events.listSince.bind(store.events);
+    store.events.listSince = (f) => {
+      reads++;
+      return listSince(f);
+    };
+    const bus = new LogTailEventBus(store, { pollMs: 600_000, gapWaitMs: 60_000 }, () => {});
+    const seen: number[] = [];
+    bus.subscribe((e) => seen.push(e.id));
+    await bus.start();
+    bus.poke();
+    await eventually(() => seen.length === 1);
+    const before = reads;
+    // 2 and 3 follow the last delivered id: no other replica's event can sit between them.
+    rows.push(ev(2), ev(3));
+    bus.publish([ev(3), ev(2)]);
+    expect(seen).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads).toBe(before);
+    // 5 does not (4 is another replica's): the log is read for 4, and 5 follows it.
+    rows.push(ev(4), ev(5));
+    bus.publish([ev(5)]);
+    await eventually(() => seen.length === 5);
+    await bus.stop();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(reads).toBeGreaterThan(before);
   });
 
   it('gives up on a hole after gapWaitMs and keeps tailing', async () => {

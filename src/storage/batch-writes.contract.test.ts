@@ -254,6 +254,13 @@ describeOnBackends('batched storage writes', (db, backend) => {
     }
     const logged = await store.events.listSince({ since: ids[0]! - 1, limit: 10 });
     expect(logged.filter((e) => ids.includes(e.id))).toEqual(events);
+    // The log tail leaves out the ids it holds already (its own events).
+    const others = await store.events.listSince({
+      since: ids[0]! - 1,
+      limit: 10,
+      exclude: [ids[0]!, ids[2]!],
+    });
+    expect(others.filter((e) => ids.includes(e.id)).map((e) => e.id)).toEqual([ids[1], ...ids.slice(3)]);
     // Chats as touchMany of the stored ones: the later message's preview (whole characters), unread counted.
     expect(await store.chats.get(c, chat)).toMatchObject({
       name: 'Ann',

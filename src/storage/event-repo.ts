@@ -38,6 +38,10 @@ export function createEventRepo(sql: Sql, s: string, batch: BatchWrites): EventR
         params.push(f.types);
         where.push(`type = ANY($${params.length}::text[])`);
       }
+      if (f.exclude?.length) {
+        params.push(f.exclude);
+        where.push(`id <> ALL($${params.length}::bigint[])`);
+      }
       params.push(f.limit);
       const rows = await sql.query(
         `SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at FROM ${s}.events
