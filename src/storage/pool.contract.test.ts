@@ -4,6 +4,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { describeOnBackends, newMessage, seedEndpoint, seedInstance } from '../../test/support/db.js';
 import { queuedDeliveries } from '../ports/deliveries.js';
 import type { InstancePatch, Store } from '../ports/store.js';
+import { SqlPoolRepo } from './pool.js';
 
 const POOL = '__pool_test__';
 
@@ -299,6 +300,12 @@ describeOnBackends('warm pool and connections repositories', (db) => {
         `INSERT INTO ${s}.webhook_deliveries (endpoint_id, event_id, company_id, instance_id) VALUES ($1, 1, 'pc1', $2)`,
         [ep[0]!.id, id],
       );
+      // The copy migration 0018 kept of an instance's old webhook/agent settings is its company's data too.
+      await q(
+        `INSERT INTO ${s}.instance_hook_config_0018 (instance_id, api_webhook_schema, agent)
+         VALUES ($1, '{"url":"http://127.0.0.1:1/old"}', '{}')`,
+        [id],
+      );
     }
     const tables = [
       'messages',
@@ -309,6 +316,7 @@ describeOnBackends('warm pool and connections repositories', (db) => {
       'whatsapp_identities',
       'webhook_endpoints',
       'webhook_deliveries',
+      'instance_hook_config_0018',
     ];
     const counts = async (id: string) => {
       const out: Record<string, number> = {};
@@ -341,5 +349,21 @@ describeOnBackends('warm pool and connections repositories', (db) => {
       is_pooled: true,
     });
     expect(await store.instances.get(kept)).toMatchObject({ company_id: POOL, qr: 'qr-payload' });
+  });
+
+  it('wipes a released instance after an operator dropped the copy table of migration 0018', async () => {
+    await wipeAll();
+    const id = await pooled(ready);
+    await assign(id, 'pc1');
+    const rolledBack = new Error('roll back the DROP');
+    await expect(
+      db.driver.transaction(async (sql) => {
+        await sql.query(`DROP TABLE "${db.schema}".instance_hook_config_0018`);
+        const pool = new SqlPoolRepo(sql, `"${db.schema}"`);
+        await pool.clearInstanceData(id);
+        await pool.resetInstance(id, POOL, 'pool-again');
+        throw rolledBack;
+      }),
+    ).rejects.toBe(rolledBack);
   });
 });

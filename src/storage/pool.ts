@@ -98,6 +98,9 @@ const HISTORY_TABLES = [
   'mcp_audit',
 ] as const;
 
+/** Migration 0018's copy of instances' old webhook and agent settings: an operator may have dropped it already. */
+const HOOK_CONFIG_COPY = 'instance_hook_config_0018';
+
 /** The warm pool's statements over any connection or transaction; `s` is the quoted schema. */
 export class SqlPoolRepo implements PoolRepo {
   constructor(
@@ -245,6 +248,13 @@ export class SqlPoolRepo implements PoolRepo {
     await this.sql.query(`DELETE FROM ${s}.webhook_endpoints WHERE instance_id = $1`, [instanceId]);
     for (const table of HISTORY_TABLES) {
       await this.sql.query(`DELETE FROM ${s}.${table} WHERE instance_id = $1`, [instanceId]);
+    }
+    const [copy] = await this.sql.query<{ present: boolean }>(
+      `SELECT to_regclass($1) IS NOT NULL AS present`,
+      [`${s}.${HOOK_CONFIG_COPY}`],
+    );
+    if (copy?.present) {
+      await this.sql.query(`DELETE FROM ${s}.${HOOK_CONFIG_COPY} WHERE instance_id = $1`, [instanceId]);
     }
   }
 
