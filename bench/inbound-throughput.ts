@@ -1,9 +1,7 @@
 // Benchmark: inbound simulator messages across 100 instances → stored and delivered to a local webhook receiver.
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { GatewayEvent } from '../src/domain/model.js';
+import { startReceiver, wallMs } from './receiver.js';
 import {
   type BenchDb,
   connectedInstances,
@@ -28,24 +26,9 @@ main(async () => {
   const drainS = QUICK ? 10 : 60;
   const db = await openBenchDb({ poolSize: 10 });
 
-  // The local webhook receiver: records when each message event arrives.
-  const received = new Map<number, number>();
-  const receiver = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const now = performance.now();
-      try {
-        const e = JSON.parse(Buffer.concat(chunks).toString('utf8')) as GatewayEvent;
-        if (e.type === 'message' && !received.has(e.id)) received.set(e.id, now);
-      } catch {
-        // Not an event: ignored.
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  // The webhook receiver, in a process of its own (it records when each message event arrives).
+  const receiver = await startReceiver();
+  const hookUrl = receiver.url;
 
   const t = await startBenchGateway(db, {
     env: { WEBHOOK_ALLOW_PRIVATE: 'on', WEBHOOK_WORKER_INTERVAL_MS: '50' },
@@ -67,7 +50,7 @@ main(async () => {
     const committed = new Map<number, number>();
     t.gw.bus.subscribe((e) => {
       if (e.type === 'message' && e.data && !(e.data.message as { is_from_me?: boolean })?.is_from_me) {
-        committed.set(e.id, performance.now());
+        committed.set(e.id, wallMs());
       }
     });
 
@@ -79,6 +62,7 @@ main(async () => {
     const pgCpu0 = await backendCpuMs(db);
     const cpu0 = process.cpuUsage();
     const start = performance.now();
+    const startWall = wallMs();
     const stopAt = start + injectS * 1000;
     await Promise.all(
       ids.map(async (id, w) => {
@@ -96,7 +80,10 @@ main(async () => {
     const gatewayCpu = process.cpuUsage(cpu0);
     const pgCpu1 = await backendCpuMs(db);
     // Deliveries received while the injection ran (the worker's pace against the ingest's, same window).
-    const deliveredDuringIngest = [...received.values()].filter((at) => at <= start + storeS * 1000).length;
+    const receivedDuringIngest = webhook ? await receiver.arrivals() : new Map<number, number>();
+    const deliveredDuringIngest = [...receivedDuringIngest.values()].filter(
+      (at) => at <= startWall + storeS * 1000,
+    ).length;
     const dbStates = await stopSampling();
     const statementsPerMessage = (db.statements() - statementsBefore) / Math.max(1, injected);
     const w = t.gw.supervisor.writer.stats;
@@ -113,12 +100,13 @@ main(async () => {
     if (webhook) {
       progress(`inbound-throughput: waiting up to ${drainS} s for webhook deliveries`);
       const drainEnd = performance.now() + drainS * 1000;
-      while (received.size < committed.size && performance.now() < drainEnd) {
+      while ((await receiver.count()) < committed.size && performance.now() < drainEnd) {
         await new Promise((r) => setTimeout(r, 50));
       }
+      const received = await receiver.arrivals();
       delivered = received.size;
       const last = Math.max(...received.values());
-      deliverS = (last - start) / 1000;
+      deliverS = (last - startWall) / 1000;
       for (const [id, at] of received) {
         const c = committed.get(id);
         if (c !== undefined) lags.push(at - c);
@@ -141,7 +129,7 @@ main(async () => {
       delivered_during_ingest_per_s: webhook ? round(deliveredDuringIngest / storeS, 1) : null,
       delivery_over_ingest: webhook ? round(deliveredDuringIngest / storeS / (injected / storeS), 3) : null,
       cpu_split: {
-        what: "CPU seconds per wall second during the injection (2 cores = 2.0): this process (gateway, webhook worker, receiver, load) and this benchmark's PostgreSQL backends",
+        what: "CPU seconds per wall second during the injection (2 cores = 2.0): this process (gateway, webhook worker, load; the receiver runs in its own process) and this benchmark's PostgreSQL backends",
         node: round((gatewayCpu.user + gatewayCpu.system) / 1e6 / storeS, 2),
         postgres: pgCpu0 === null || pgCpu1 === null ? null : round((pgCpu1 - pgCpu0) / 1000 / storeS, 2),
       },
@@ -166,7 +154,7 @@ main(async () => {
     });
   } finally {
     await t.close();
-    await new Promise((r) => receiver.close(r));
+    await receiver.close();
     await db.close();
   }
 });
