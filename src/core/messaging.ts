@@ -131,6 +131,11 @@ export class MessagingService {
       group_id: chatId.endsWith('@g.us') ? chatId : null,
       contact_name: null,
       reply_to: input.reply_to ?? null,
+      // What the provider will mention (WhatsApp's `@<digits>` in a text or caption), stored as inbound mentions are.
+      mentions: input.reaction
+        ? []
+        : (factory.mentionsIn?.((input.media ? (input.media.caption ?? input.text) : input.text) ?? '') ??
+          []),
       media: input.media
         ? {
             mimetype: input.media.mimetype ?? null,

@@ -142,6 +142,11 @@ export interface ProviderFactory {
    * `OutboundMessage.message_id`. Absent when the server assigns ids (Telegram, WAHA).
    */
   newMessageId?(): string;
+  /**
+   * Present when an outgoing text can mention people (WhatsApp: `@<digits>`): the JIDs the provider will mention
+   * for `text`, stored with the sent message as an inbound message stores its mentions.
+   */
+  mentionsIn?(text: string): string[];
   createSession(ctx: SessionContext): ProviderSession;
 }
 

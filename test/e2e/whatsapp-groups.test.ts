@@ -83,8 +83,11 @@ describe('whatsapp groups with real Baileys against the emulator', () => {
       const res = await api('POST', `/api/v1/instances/${id}/messages`, { to: groupId, text });
       expect(res.statusCode).toBe(201);
       expect(res.json().message).toMatchObject({ chat_id: groupId, is_group: true });
+      // The stored message names whom it mentions, as an inbound one does.
+      expect(res.json().message.mentions).toEqual(text.includes('@') ? [jid(ANNA)] : []);
       ids.push(res.json().message.message_id);
     }
+    expect((await t.gw.store.messages.getByMessageId(id, ids[0]!))?.mentions).toEqual([jid(ANNA)]);
     const first = await eventually(() => emu.sentMessages(PHONE).find((m) => m.id === ids[0]));
     expect(first).toMatchObject({ group: groupId, text: `hi @${ANNA}` });
     expect(first.error).toBeUndefined();

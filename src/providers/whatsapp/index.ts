@@ -7,7 +7,7 @@ import type { SessionLeases } from '../../ports/leases.js';
 import type { ProviderFactory } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
 import { type WhatsAppAuthPort, WhatsAppAuthStore } from './auth-store.js';
-import { newWhatsAppMessageId } from './outbound.js';
+import { mentionsIn, newWhatsAppMessageId } from './outbound.js';
 import { quietLibsignal } from './quiet-libsignal.js';
 import {
   type SocketMaker,
@@ -80,6 +80,7 @@ export function createWhatsAppProvider(opts: WhatsAppProviderOptions): ProviderF
     addressing: 'phone',
     secretSettings: [],
     newMessageId: newWhatsAppMessageId,
+    mentionsIn,
     createSession: (ctx) =>
       new WhatsAppSession({
         ctx,
