@@ -5,10 +5,7 @@ import type { ClaimedDelivery, WebhookEndpoint } from '../../ports/deliveries.js
 import type { ProviderLogger } from '../../ports/provider.js';
 import { signedHeaders } from '../webhooks/signer.js';
 import type { Outcome } from '../webhooks/worker.js';
-import { openAmqpPublisher } from './amqp-publisher.js';
 import type { BrokerGuard } from './guard.js';
-import { openMqttPublisher } from './mqtt-publisher.js';
-import { openNatsPublisher } from './nats-publisher.js';
 import type { SinkPublisher } from './publisher.js';
 import {
   amqpConnectUrl,
@@ -63,9 +60,12 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
 
   const open =
     o.open ??
-    ((ep: WebhookEndpoint): Promise<SinkPublisher> => {
+    // Each broker client is loaded on its first sink (import() is cached): a gateway without sinks never loads
+    // amqplib, mqtt or the NATS client, which keeps their start-up time and memory out of every other process.
+    (async (ep: WebhookEndpoint): Promise<SinkPublisher> => {
       const name = `switchboard-sink-${ep.id}`;
       if (ep.kind === 'rabbitmq') {
+        const { openAmqpPublisher } = await import('./amqp-publisher.js');
         return openAmqpPublisher({
           url: amqpConnectUrl(ep),
           target: ep.options as unknown as RabbitTarget,
@@ -77,6 +77,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
         });
       }
       if (ep.kind === 'mqtt') {
+        const { openMqttPublisher } = await import('./mqtt-publisher.js');
         return openMqttPublisher({
           url: ep.url,
           credentials: parseCredentials(ep),
@@ -87,6 +88,7 @@ export function createSinkDispatcher(o: SinkDispatcherOptions): SinkDispatcher {
           secrets: secretsOf(ep),
         });
       }
+      const { openNatsPublisher } = await import('./nats-publisher.js');
       return openNatsPublisher({
         target: ep.options as unknown as NatsTarget,
         credentials: parseCredentials(ep),
