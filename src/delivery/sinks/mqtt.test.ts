@@ -12,7 +12,12 @@ import {
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
-import { loopbackResolvingDispatcher } from '../../../test/support/sinks.js';
+import {
+  loopbackResolvingDispatcher,
+  postSink,
+  sinkDeliveries,
+  sinkGatewayEnv,
+} from '../../../test/support/sinks.js';
 import { SinkService } from './service.js';
 
 let t: TestGateway;
@@ -26,13 +31,7 @@ const mosquitto = await requireService('mosquitto');
 beforeAll(async () => {
   [t, mb] = await Promise.all([
     startTestGateway({
-      env: {
-        LOG_LEVEL: 'debug',
-        OUTBOUND_ALLOW_PRIVATE: 'true',
-        WEBHOOK_RETRY_SCHEDULE: '0,100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s',
-        WEBHOOK_WORKER_INTERVAL_MS: '50',
-        WEBHOOK_TIMEOUT_MS: '1500',
-      },
+      env: sinkGatewayEnv('0,100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s', 1500),
       logs: { write: (line: string) => void logs.push(line) },
     }),
     startMosquitto(mosquitto.target),
@@ -49,27 +48,10 @@ afterAll(async () => {
 const inbound = (from: string, text: string) => simulateInbound(t, acme, inst.id, { from, text });
 const brokerUrl = () => `mqtt://${mb.user}:${mb.pass}@127.0.0.1:${mb.port}`;
 
-async function createSink(body: Record<string, unknown>) {
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/sinks', headers: acme, payload: body });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json() as { sink: { id: string; mqtt: { url: string; topic: string } }; secret: string };
-}
+const createSink = (body: Record<string, unknown>) =>
+  postSink<{ mqtt: { url: string; topic: string } }>(t, acme, body);
 
-const deliveries = async (id: string) => {
-  const res = await t.app.inject({
-    method: 'GET',
-    url: `/api/v1/sinks/${id}/deliveries?limit=200`,
-    headers: acme,
-  });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json().deliveries as Array<{
-    status: string;
-    event_id: number;
-    attempts: number;
-    last_error: string | null;
-    response_excerpt: string | null;
-  }>;
-};
+const deliveries = (id: string) => sinkDeliveries(t, acme, id);
 
 interface Received {
   topic: string;

@@ -13,7 +13,12 @@ import {
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
-import { loopbackResolvingDispatcher } from '../../../test/support/sinks.js';
+import {
+  loopbackResolvingDispatcher,
+  postSink,
+  sinkDeliveries,
+  sinkGatewayEnv,
+} from '../../../test/support/sinks.js';
 
 let t: TestGateway;
 let ns: NatsServer;
@@ -26,13 +31,7 @@ const natsServer = await requireService('nats-server');
 beforeAll(async () => {
   [t, ns] = await Promise.all([
     startTestGateway({
-      env: {
-        LOG_LEVEL: 'debug',
-        OUTBOUND_ALLOW_PRIVATE: 'true',
-        WEBHOOK_RETRY_SCHEDULE: '0,100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s',
-        WEBHOOK_WORKER_INTERVAL_MS: '50',
-        WEBHOOK_TIMEOUT_MS: '1500',
-      },
+      env: sinkGatewayEnv('0,100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s', 1500),
       logs: { write: (line: string) => void logs.push(line) },
     }),
     startNatsServer(natsServer.target),
@@ -48,21 +47,10 @@ afterAll(async () => {
 
 const inbound = (from: string, text: string) => simulateInbound(t, acme, inst.id, { from, text });
 
-async function createSink(body: Record<string, unknown>) {
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/sinks', headers: acme, payload: body });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json() as { sink: { id: string; nats: { auth: string; servers: string[] } }; secret: string };
-}
+const createSink = (body: Record<string, unknown>) =>
+  postSink<{ nats: { auth: string; servers: string[] } }>(t, acme, body);
 
-const deliveries = async (id: string) => {
-  const res = await t.app.inject({
-    method: 'GET',
-    url: `/api/v1/sinks/${id}/deliveries?limit=200`,
-    headers: acme,
-  });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json().deliveries as Array<{ status: string; event_id: number; response_excerpt: string }>;
-};
+const deliveries = (id: string) => sinkDeliveries(t, acme, id);
 
 /** Reads a stream from the start with a durable pull consumer until `done`; acks everything it reads. */
 async function readStream(

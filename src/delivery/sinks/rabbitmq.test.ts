@@ -12,7 +12,12 @@ import {
   type TestGateway,
 } from '../../../test/support/gateway.js';
 import { requireService } from '../../../test/support/services.js';
-import { loopbackResolvingDispatcher } from '../../../test/support/sinks.js';
+import {
+  loopbackResolvingDispatcher,
+  postSink,
+  sinkDeliveries,
+  sinkGatewayEnv,
+} from '../../../test/support/sinks.js';
 import { rawSql } from '../../storage/sql-store.js';
 import { SinkService } from './service.js';
 
@@ -29,13 +34,7 @@ const rabbit = await requireService('rabbitmq');
 beforeAll(async () => {
   [t, rb] = await Promise.all([
     startTestGateway({
-      env: {
-        LOG_LEVEL: 'debug',
-        OUTBOUND_ALLOW_PRIVATE: 'true',
-        WEBHOOK_RETRY_SCHEDULE: '0,100ms,200ms,400ms,800ms',
-        WEBHOOK_WORKER_INTERVAL_MS: '50',
-        WEBHOOK_TIMEOUT_MS: '3000',
-      },
+      env: sinkGatewayEnv('0,100ms,200ms,400ms,800ms', 3000),
       logs: { write: (line: string) => void logs.push(line) },
     }),
     rabbitScope(),
@@ -83,26 +82,10 @@ async function consume(
 
 const inbound = (from: string, text: string) => simulateInbound(t, acme, inst.id, { from, text });
 
-async function createSink(body: Record<string, unknown>, headers = acme) {
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/sinks', headers, payload: body });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json() as { sink: { id: string; rabbitmq: { url: string } }; secret: string };
-}
+const createSink = (body: Record<string, unknown>, headers = acme) =>
+  postSink<{ rabbitmq: { url: string } }>(t, headers, body);
 
-const deliveries = async (id: string, status?: string) => {
-  const res = await t.app.inject({
-    method: 'GET',
-    url: `/api/v1/sinks/${id}/deliveries?limit=200${status ? `&status=${status}` : ''}`,
-    headers: acme,
-  });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json().deliveries as Array<{
-    id: number;
-    status: string;
-    event_id: number;
-    response_excerpt: string;
-  }>;
-};
+const deliveries = (id: string, status?: string) => sinkDeliveries(t, acme, id, status);
 
 describe.skipIf(!rabbit.available)('RabbitMQ sink', () => {
   it('publishes signed events that a real consumer receives; credentials are write-only', async () => {
