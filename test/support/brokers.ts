@@ -63,25 +63,23 @@ async function waitForPort(port: number, up: boolean, ms = 15_000): Promise<void
   }
 }
 
-export interface NatsServer {
-  port: number;
-  url: string;
-  token: string;
+/** A server child on `port` that can be stopped and started again; dispose also removes its directory. */
+interface Restartable {
   stop(): Promise<void>;
   start(): Promise<void>;
   dispose(): Promise<void>;
 }
 
-/** A nats-server with JetStream on its own port and store directory, token auth, that can be stopped and started. */
-export async function startNatsServer(bin = '/usr/sbin/nats-server'): Promise<NatsServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sb-nats-'));
-  const token = `tok-${randomBytes(12).toString('hex')}`;
+/** Runs `bin args` as a child that serves on `port` (started now); stop waits for the port to close. */
+async function restartableServer(
+  bin: string,
+  args: string[],
+  port: number,
+  dir: string,
+): Promise<Restartable> {
   let child: ChildProcess | null = null;
   const start = async () => {
-    child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '--auth', token], {
-      stdio: 'ignore',
-    });
+    child = spawn(bin, args, { stdio: 'ignore' });
     await waitForPort(port, true);
   };
   const stop = async () => {
@@ -95,9 +93,6 @@ export async function startNatsServer(bin = '/usr/sbin/nats-server'): Promise<Na
   };
   await start();
   return {
-    port,
-    url: `nats://127.0.0.1:${port}`,
-    token,
     stop,
     start,
     async dispose() {
@@ -107,7 +102,27 @@ export async function startNatsServer(bin = '/usr/sbin/nats-server'): Promise<Na
   };
 }
 
-export interface MosquittoBroker {
+export interface NatsServer extends Restartable {
+  port: number;
+  url: string;
+  token: string;
+}
+
+/** A nats-server with JetStream on its own port and store directory, token auth, that can be stopped and started. */
+export async function startNatsServer(bin = '/usr/sbin/nats-server'): Promise<NatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-nats-'));
+  const token = `tok-${randomBytes(12).toString('hex')}`;
+  const server = await restartableServer(
+    bin,
+    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '--auth', token],
+    port,
+    dir,
+  );
+  return { port, url: `nats://127.0.0.1:${port}`, token, ...server };
+}
+
+export interface MosquittoBroker extends Restartable {
   port: number;
   /** mqtt://127.0.0.1:<port> (no credentials). */
   url: string;
@@ -145,31 +160,6 @@ export async function startMosquitto(bin = '/usr/sbin/mosquitto'): Promise<Mosqu
       '',
     ].join('\n'),
   );
-  let child: ChildProcess | null = null;
-  const start = async () => {
-    child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
-    await waitForPort(port, true);
-  };
-  const stop = async () => {
-    const c = child;
-    child = null;
-    if (!c || c.exitCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await exited;
-    await waitForPort(port, false);
-  };
-  await start();
-  return {
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
-    user,
-    pass,
-    stop,
-    start,
-    async dispose() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await restartableServer(bin, ['-c', join(dir, 'mosquitto.conf')], port, dir);
+  return { port, url: `mqtt://127.0.0.1:${port}`, user, pass, ...server };
 }
