@@ -233,6 +233,19 @@ describeOnBackends('deliveries repository', (db) => {
       expect(await claim(10, undefined, new Date(LATER.getTime() + 2))).toEqual([]);
     });
 
+    it('gives every claimed delivery its whole endpoint, when one claim takes several of two endpoints', async () => {
+      const co = await company();
+      const a = await endpoint(co, { options: { template: 'a' } });
+      const b = await endpoint(co, { url: 'http://127.0.0.1:9/b' });
+      await events(co, 3, (i) => `c${i}`);
+      const got = await claim(10);
+      expect(got).toHaveLength(6);
+      for (const c of got) {
+        expect(c.endpoint).toEqual(c.delivery.endpoint_id === a.id ? a : b);
+      }
+      expect(new Set(got.map((c) => c.endpoint.id))).toEqual(new Set([a.id, b.id]));
+    });
+
     it('gives back claimed deliveries still under their lease, and leaves ones claimed again alone', async () => {
       const co = await company();
       const ep = await endpoint(co);

@@ -182,7 +182,9 @@ export class SqlDeliveryRepo implements DeliveryRepo {
          FROM due WHERE d.id = due.id RETURNING d.*)
        SELECT ${DELIVERY_COLS}, ${ENDPOINT_COLS_W},
          e.type AS e_type, e.data AS e_data, e.created_at AS e_created_at
-       FROM claimed d JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id
+       FROM (SELECT c.*, row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.id) = 1 AS first
+             FROM claimed c) d
+       LEFT JOIN ${s}.webhook_endpoints w ON w.id = d.endpoint_id AND d.first
        LEFT JOIN ${s}.events e ON e.id = d.event_id
        ORDER BY d.id`,
       [
@@ -197,11 +199,19 @@ export class SqlDeliveryRepo implements DeliveryRepo {
         after.map(([, key]) => key),
       ],
     );
+    // The endpoint's columns come on the first row of each endpoint only (the driver parses them once per claim,
+    // not once per delivery); its later rows share that record.
+    const endpoints = new Map<string, WebhookEndpoint>();
     return rows.map((r) => {
       const delivery = toDelivery(r);
+      let endpoint = endpoints.get(delivery.endpoint_id);
+      if (!endpoint) {
+        endpoint = toEndpoint(r, 'w_');
+        endpoints.set(delivery.endpoint_id, endpoint);
+      }
       return {
         delivery,
-        endpoint: toEndpoint(r, 'w_'),
+        endpoint,
         event: {
           id: delivery.event_id,
           type: r.e_type ?? 'unknown',

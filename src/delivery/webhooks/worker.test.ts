@@ -1,4 +1,5 @@
 // Outbox worker with a fake clock: retry schedule, dead letter, 410, 429/503 Retry-After, per-chat order, disable.
+import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../../../test/e2e/webhook-receiver.js';
 import { openTestDb, seedInstance, type TestDb } from '../../../test/support/db.js';
@@ -163,6 +164,23 @@ describe('retry policy helpers', () => {
 });
 
 describe('delivery worker', () => {
+  it('sends the event view byte for byte (keys in this order, data as stored), signed over those bytes', async () => {
+    const ep = await endpoint('/bytes');
+    const text = 'quote " backslash \\ tab \t é 😀 \u2028 </script>';
+    const e = await emitMessage('c-bytes', text);
+    expect(await worker().tick()).toBe(1);
+    const [r] = rx.requests.filter((x) => x.path === '/bytes');
+    // The stored jsonb's key order (shorter keys first), written out by hand: a change of shape or order fails here.
+    const data = `{"message":{"body":${JSON.stringify(text)},"chat_id":"c-bytes","is_group":false,"is_from_me":false}}`;
+    expect(r.body).toBe(
+      `{"id":${e.id},"type":"message","instance_id":"${instanceId}","company_id":"co","created_at":"${e.created_at}","data":${data}}`,
+    );
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers['user-agent']).toBe('Switchboard-Webhooks/1');
+    expect(r.headers['content-length']).toBe(String(Buffer.byteLength(r.body)));
+    expect(() => new Webhook(ep.secret ?? '').verify(r.body, r.headers)).not.toThrow();
+  });
+
   it('retries on the schedule under a fake clock, then dead-letters with webhook.exhausted', async () => {
     const ep = await endpoint('/retry');
     rx.respond = () => ({ status: 500, body: 'down' });

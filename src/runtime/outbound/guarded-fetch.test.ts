@@ -304,6 +304,26 @@ describe('guarded fetch: keep-alive', () => {
     expect(new Set(seenPorts).size).toBe(3);
   });
 
+  it('a URL parsed once is reused as it was checked: changing what check() returned changes no later request', async () => {
+    const f = keepAlive();
+    const raw = `http://public.test:${allowed.port}/same?q=1`;
+    const paths: string[] = [];
+    allowedHandler = (req, res) => {
+      paths.push(req.url ?? '');
+      res.end('ok');
+    };
+    expect((await f.request(raw, { method: 'POST', body: '{}' })).url).toBe(raw);
+    const checked = await f.check(raw);
+    checked.hostname = '127.0.0.1';
+    checked.port = String(canary.port);
+    checked.pathname = '/moved';
+    const again = await f.request(raw, { method: 'POST', body: '{}' });
+    expect([again.status, again.url]).toEqual([200, raw]);
+    expect(paths).toEqual(['/same?q=1', '/same?q=1']);
+    expect(hits).toEqual([]);
+    f.close();
+  });
+
   it('checks the address of every new connection: a host re-pointed at loopback is refused once its connection is gone', async () => {
     const table = { ...TABLE, 'moving.test': ['127.0.0.2'] };
     const f = keepAlive(table);

@@ -7,6 +7,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { urlToHttpOptions } from 'node:url';
 import { SbError } from '../../domain/errors.js';
 import type { OutboundFetch, OutboundRequest, OutboundResponse } from '../../ports/outbound.js';
 import { blockedReason } from './address-policy.js';
@@ -131,7 +132,21 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
       }
     : null;
 
+  /**
+   * URLs this fetch has parsed and let through, with their request options (a webhook worker posts to the same few
+   * URLs over and over). Only URLs that passed are kept; the policy is this fetch's own, so the answer cannot change.
+   * The address a name resolves to is still checked at every connect, by `lookup`.
+   */
+  const parsed = new Map<string, { url: URL; target: http.RequestOptions }>();
+  const MAX_PARSED = 1_000;
+  const target = (url: URL): http.RequestOptions => {
+    const hit = parsed.get(url.href);
+    return hit && hit.url === url ? hit.target : urlToHttpOptions(url);
+  };
+
   const parse = (raw: string): URL => {
+    const hit = parsed.get(raw);
+    if (hit) return hit.url;
     let url: URL;
     try {
       url = new URL(raw);
@@ -144,11 +159,19 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const why = blocked && isIP(host) ? blocked(host) : null;
     if (why) throw urlBlocked(why);
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    parsed.set(raw, { url, target: urlToHttpOptions(url) });
     return url;
   };
 
   /** One hop: no redirect handling. `fresh`: on a new connection even with keep-alive. */
-  const hop = (url: URL, init: OutboundRequest, deadline: number, fresh = false): Promise<OutboundResponse> =>
+  const hop = (
+    url: URL,
+    init: OutboundRequest,
+    sent: Record<string, string>,
+    deadline: number,
+    fresh = false,
+  ): Promise<OutboundResponse> =>
     new Promise((done, fail) => {
       const maxBytes = init.maxBytes ?? o.maxBytes ?? 16 * 1024 * 1024;
       const payload =
@@ -157,8 +180,7 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
           : typeof init.body === 'string'
             ? Buffer.from(init.body)
             : init.body;
-      const headers = { ...init.headers };
-      if (payload) headers['content-length'] = String(payload.length);
+      const headers = payload ? { ...sent, 'content-length': String(payload.length) } : sent;
       const tls = url.protocol === 'https:';
       const mod = tls ? https : http;
       let settled = false;
@@ -173,8 +195,8 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
         else done(res!);
       };
       const req = mod.request(
-        url,
         {
+          ...target(url),
           method: init.method ?? 'GET',
           headers,
           lookup,
@@ -234,11 +256,13 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
     const method = init.method ?? 'GET';
     const maxRedirects = method === 'GET' ? (init.maxRedirects ?? o.maxRedirects ?? 3) : 0;
     let url = parse(raw);
-    let headers = { ...init.headers };
+    // Never changed in place: a redirect to another origin gets a filtered copy.
+    let headers = init.headers ?? {};
     for (let hops = 0; ; hops++) {
-      const res = await hop(url, { ...init, headers }, deadline).catch((err) => {
+      const sent = headers;
+      const res = await hop(url, init, sent, deadline).catch((err) => {
         // Sent once more on a new connection (a reused one is never the last try).
-        if (err instanceof StaleConnection) return hop(url, { ...init, headers }, deadline, true);
+        if (err instanceof StaleConnection) return hop(url, init, sent, deadline, true);
         throw err;
       });
       const location = res.headers.location;
@@ -278,7 +302,8 @@ export function createGuardedFetch(o: GuardedFetchOptions): GuardedFetch {
       return res.body;
     },
     async check(raw) {
-      const url = parse(raw);
+      // A copy: the parsed URL is kept for this fetch's own requests and must not be changed by a caller.
+      const url = new URL(parse(raw).href);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (!blocked || isIP(host)) return url;
       let addrs: LookupAddress[];
