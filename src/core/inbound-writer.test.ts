@@ -335,4 +335,35 @@ describe('inbound writer (group commit)', () => {
     expect(fast.events).toEqual(slow.events);
     expect(fast.chats).toEqual(slow.chats);
   });
+  it('finalises a send whose 120th UTF-16 unit halves a character outside the BMP, through either path', async () => {
+    const [, , c] = ids as [string, string, string];
+    const w = createInboundWriter({ store, bus });
+    const body = `${'x'.repeat(119)}\u{1F600} and more`;
+    const row = async (chat_id: string, message_id: string | null) =>
+      (
+        await store.messages.insertOutbound({
+          ...{ instance_id: c, company_id: 'w1', message_id, chat_id, from: null },
+          ...{ to: chat_id, body, type: 'text', is_from_me: true, is_group: false, group_id: null },
+          ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
+          timestamp: new Date().toISOString(),
+        })
+      ).message;
+    const server = await row('cut-server', null);
+    const pre = await row('cut-pre', 'CUT-PRE');
+    const at = new Date().toISOString();
+    const [a, b] = await Promise.all([
+      w.submit({
+        kind: 'sent',
+        sent: { id: server.id, instance_id: c, message_id: 'CUT-SRV', timestamp: at },
+      }),
+      w.submit({
+        kind: 'sent',
+        sent: { id: pre.id, instance_id: c, message_id: 'CUT-PRE', timestamp: at, preassigned: true },
+      }),
+    ]);
+    expect([a?.status, b?.status]).toEqual(['sent', 'sent']);
+    for (const chat of ['cut-server', 'cut-pre']) {
+      expect((await store.chats.get(c, chat))?.last_message_preview).toBe('x'.repeat(119));
+    }
+  });
 });

@@ -50,6 +50,17 @@ export function chatPreview(body: string | null | undefined, type: string): stri
   return out;
 }
 
+/**
+ * A chat's preview of a send: the body's first 120 UTF-16 code units, less a high surrogate the cut leaves alone (no
+ * text PostgreSQL takes), else `[type]`. `finaliseSent` does the same in SQL.
+ */
+export function sendPreview(body: string | null, type: string): string {
+  if (body === null) return `[${type}]`;
+  const cut = body.slice(0, 120);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
 /** The row of a provider message: its fields (optional ones empty), the tenant, and its first status. */
 const toNewMessage = ({ message: m, instance_id, company_id }: SpoolRecord): NewMessage => ({
   ...m,
@@ -178,7 +189,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
           name: null,
           is_group: m.is_group,
           at: m.timestamp,
-          preview: m.body?.slice(0, 120) ?? `[${m.type}]`,
+          preview: sendPreview(m.body, m.type),
           unread_delta: 0,
         });
         active.add(m.instance_id);

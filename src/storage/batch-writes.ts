@@ -221,7 +221,7 @@ const lateOf = (s: string) =>
 const ASTRAL = '[\\U00010000-\\U0010FFFF]';
 
 /**
- * A send's chat preview as core/inbound-writer.ts writes it, `body?.slice(0, 120) ?? '[type]'`: the first 120 UTF-16
+ * A send's chat preview as core/inbound-writer.ts's sendPreview writes it, `[type]` or the first 120 UTF-16
  * code units. Each astral character is doubled so that `left` counts code units; a pair cut in half is dropped (a
  * lone surrogate is no text PostgreSQL stores).
  */
