@@ -252,4 +252,118 @@ describe('inbound writer (group commit)', () => {
     ]);
     expect((await store.messages.get(c, p.id))?.status).toBe('read');
   });
+  it('finalises a batch of pre-assigned sends alone in one statement, with the transaction’s results and events', async () => {
+    const run = async (forceTransaction: boolean) => {
+      const inst = (await seedInstance(store, { company_id: 'w1' })).id;
+      let txs = 0;
+      const counted: Store = {
+        ...store,
+        tx: (fn) => {
+          txs++;
+          return store.tx(fn);
+        },
+      };
+      const w = createInboundWriter({ store: counted, bus });
+      await w.submit(message(inst, pm('in-1')));
+      const outbound = async (id: string, over: { chat_id?: string; body?: string | null; type?: string }) =>
+        (
+          await store.messages.insertOutbound({
+            ...{ instance_id: inst, company_id: 'w1', message_id: id, chat_id: 'pa-chat', from: null },
+            ...{ to: 'pa-chat', body: id, type: 'text', is_from_me: true, is_group: false, group_id: null },
+            ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
+            timestamp: new Date().toISOString(),
+            ...over,
+          })
+        ).message;
+      const rows = [
+        await outbound('PA-1', {}),
+        await outbound('PA-2', { chat_id: 'emoji-chat', body: '\u{1F600}'.repeat(70) }),
+        await outbound('PA-3', {}),
+        await outbound('PA-4', { chat_id: 'other-chat', body: null, type: 'image' }),
+      ];
+      // PA-3's ack overtook its send: kept on its row.
+      await w.submit({
+        kind: 'ack',
+        instance_id: inst,
+        message_id: 'PA-3',
+        status: 'read',
+        preassigned: true,
+      });
+      published.length = 0;
+      txs = 0;
+      const at = (i: number) => `2026-03-03T0${i}:00:00.000Z`;
+      const facts: InboundFact[] = rows.map((r, i) => ({
+        kind: 'sent',
+        sent: { id: r.id, instance_id: inst, message_id: r.message_id!, timestamp: at(i), preassigned: true },
+      }));
+      // A re-delivered message writes nothing and publishes nothing, but takes the batch through the transaction.
+      if (forceTransaction) facts.push(message(inst, pm('in-1')));
+      const flushes = w.stats.flushes;
+      const results = await Promise.all(facts.map((f) => w.submit(f)));
+      expect(w.stats.flushes - flushes).toBe(1);
+      const names = new Map<string, string>([[inst, 'INST']]);
+      for (const [k, r] of rows.entries()) names.set(r.id, `ROW-${k}`);
+      const plain = (v: unknown) =>
+        JSON.parse(
+          JSON.stringify(v, (k, x) =>
+            k === 'created_at' || (k === 'id' && typeof x === 'number') ? undefined : x,
+          ),
+          (_, x) => (typeof x === 'string' ? (names.get(x) ?? x) : x),
+        );
+      const chats = await Promise.all(
+        ['pa-chat', 'emoji-chat', 'other-chat'].map((c) => store.chats.get(inst, c)),
+      );
+      return {
+        txs,
+        results: plain(results.slice(0, 4)),
+        events: plain(published.flat()),
+        chats: plain(chats),
+      };
+    };
+    const fast = await run(false);
+    const slow = await run(true);
+    expect([fast.txs, slow.txs]).toEqual([0, 1]);
+    expect(fast.results.map((m: { status: string }) => m.status)).toEqual(['sent', 'sent', 'read', 'sent']);
+    expect(fast.events.map((e: GatewayEvent) => e.type)).toEqual([
+      'message',
+      'message',
+      'message',
+      'message.ack',
+      'message',
+    ]);
+    expect(fast.results).toEqual(slow.results);
+    expect(fast.events).toEqual(slow.events);
+    expect(fast.chats).toEqual(slow.chats);
+  });
+  it('finalises a send whose 120th UTF-16 unit halves a character outside the BMP, through either path', async () => {
+    const [, , c] = ids as [string, string, string];
+    const w = createInboundWriter({ store, bus });
+    const body = `${'x'.repeat(119)}\u{1F600} and more`;
+    const row = async (chat_id: string, message_id: string | null) =>
+      (
+        await store.messages.insertOutbound({
+          ...{ instance_id: c, company_id: 'w1', message_id, chat_id, from: null },
+          ...{ to: chat_id, body, type: 'text', is_from_me: true, is_group: false, group_id: null },
+          ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
+          timestamp: new Date().toISOString(),
+        })
+      ).message;
+    const server = await row('cut-server', null);
+    const pre = await row('cut-pre', 'CUT-PRE');
+    const at = new Date().toISOString();
+    const [a, b] = await Promise.all([
+      w.submit({
+        kind: 'sent',
+        sent: { id: server.id, instance_id: c, message_id: 'CUT-SRV', timestamp: at },
+      }),
+      w.submit({
+        kind: 'sent',
+        sent: { id: pre.id, instance_id: c, message_id: 'CUT-PRE', timestamp: at, preassigned: true },
+      }),
+    ]);
+    expect([a?.status, b?.status]).toEqual(['sent', 'sent']);
+    for (const chat of ['cut-server', 'cut-pre']) {
+      expect((await store.chats.get(c, chat))?.last_message_preview).toBe('x'.repeat(119));
+    }
+  });
 });

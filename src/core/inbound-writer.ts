@@ -50,6 +50,17 @@ export function chatPreview(body: string | null | undefined, type: string): stri
   return out;
 }
 
+/**
+ * A chat's preview of a send: the body's first 120 UTF-16 code units, less a high surrogate the cut leaves alone (no
+ * text PostgreSQL takes), else `[type]`. `finaliseSent` does the same in SQL.
+ */
+export function sendPreview(body: string | null, type: string): string {
+  if (body === null) return `[${type}]`;
+  const cut = body.slice(0, 120);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
 /** The row of a provider message: its fields (optional ones empty), the tenant, and its first status. */
 const toNewMessage = ({ message: m, instance_id, company_id }: SpoolRecord): NewMessage => ({
   ...m,
@@ -68,6 +79,8 @@ const toNewMessage = ({ message: m, instance_id, company_id }: SpoolRecord): New
  * server-assigned ids), messages, chats (aggregated per chat), contacts, instance activity, acks, then events with
  * their outbox rows — one statement each, skipped when empty; its events are published after commit, in the order
  * the facts arrived. A message already stored (re-delivery) writes nothing and publishes nothing, as before.
+ * Two kinds of batch take one statement instead, atomic without a transaction: inbound messages alone
+ * (`ingestMany`) and sends of pre-assigned ids alone (`finaliseSent`), with the same rows and events.
  */
 export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<InboundFact, FactResult> {
   const interval = deps.activityIntervalMs ?? 1000;
@@ -97,8 +110,25 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
     return recs.map(() => null);
   };
 
+  // Sends of pre-assigned ids alone (a batch of sends under load): one statement too, no transaction.
+  const finalise = async (sends: readonly SentInput[]): Promise<FactResult[]> => {
+    const now = Date.now();
+    const due = activityDue(
+      sends.map((s) => s.instance_id),
+      now,
+    );
+    const { results, events } = await deps.store.messages.finaliseSent(sends, due);
+    const stored = new Set(results.flatMap((m) => (m ? [m.instance_id] : [])));
+    for (const id of due) if (stored.has(id)) lastActivity.set(id, now);
+    if (events.length) deps.bus.publish(events);
+    return results;
+  };
+
   const flush = async (facts: readonly InboundFact[]): Promise<FactResult[]> => {
     if (facts.every((f) => f.kind === 'message')) return ingest(facts.map((f) => f.rec));
+    const pre: SentInput[] = [];
+    for (const f of facts) if (f.kind === 'sent' && f.sent.preassigned) pre.push(f.sent);
+    if (pre.length === facts.length) return finalise(pre);
     const messages: NewMessage[] = [];
     const recs: SpoolRecord[] = [];
     const acks: AckInput[] = [];
@@ -159,7 +189,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
           name: null,
           is_group: m.is_group,
           at: m.timestamp,
-          preview: m.body?.slice(0, 120) ?? `[${m.type}]`,
+          preview: sendPreview(m.body, m.type),
           unread_delta: 0,
         });
         active.add(m.instance_id);

@@ -191,6 +191,17 @@ export interface MessageRepo {
   recordSent(
     rows: readonly SentInput[],
   ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>>;
+  /**
+   * `recordSent` of sends whose ids were pre-assigned, with all they change in ONE statement, atomic without a
+   * transaction: for each row updated, its chat (as `chats.touchMany`: time and preview, no unread), its instance's
+   * activity when in `activityDue`, and its `message` event — showing it `sent` when an ack got it further, that
+   * ack then following as its own `message.ack` — with the outbox rows, in input order. Returns per input the stored
+   * message (its status the furthest) or null when its row is gone, and the committed events in id order.
+   */
+  finaliseSent(
+    rows: readonly SentInput[],
+    activityDue: readonly string[],
+  ): Promise<{ results: Array<Message | null>; events: GatewayEvent[] }>;
   /** `lockMessageId` for many ids in one statement, in a stable order (take it before any row lock). */
   lockMessageIds(keys: ReadonlyArray<{ instance_id: string; message_id: string }>): Promise<void>;
   /** Inserts an outbound message keyed by idempotency key; returns the existing one on a repeat. */

@@ -417,6 +417,129 @@ describeOnBackends('batched storage writes', (db, backend) => {
     expect(after.map((o) => o.kind)).toEqual(['progressed']);
   });
 
+  it('finalises pre-assigned sends with their chats, activity, events (a late ack after its send) in one statement', async () => {
+    const c = await newInstance();
+    const [hook] = await db.driver.query<{ id: string }>(
+      `INSERT INTO "${db.schema}".webhook_endpoints (company_id, instance_id, url, events)
+       VALUES ('bc1', $1, 'http://127.0.0.1:9/h', '{message,message.ack}') RETURNING id`,
+      [c],
+    );
+    const chat = '4915100000009@s.whatsapp.net';
+    const emoji = '\u{1F600}'.repeat(70);
+    const cut = `${'x'.repeat(119)}\u{1F600} and more`;
+    const outbound = async (id: string, over: Partial<NewMessage> = {}) =>
+      (
+        await store.messages.insertOutbound(
+          msg(c, { message_id: id, chat_id: chat, is_from_me: true, status: 'pending', body: id, ...over }),
+        )
+      ).message;
+    const rows = [
+      await outbound('F-1', { from: '4915100000001:12@s.whatsapp.net' }),
+      await outbound('F-2', { body: emoji, from: '123456789012345@lid' }),
+      await outbound('F-3'),
+      await outbound('F-4'),
+      await outbound('F-5', { chat_id: 'g@g.us', is_group: true, body: null, type: 'image' }),
+      await outbound('F-6', { chat_id: 'cut-chat', body: cut }),
+    ];
+    // F-3's read ack overtook its send (kept on the row); F-4's row is removed meanwhile.
+    await store.tx((tx) => tx.messages.applyAcks([{ instance_id: c, message_id: 'F-3', status: 'read' }]));
+    await db.driver.query(`DELETE FROM "${db.schema}".messages WHERE id = $1`, [rows[3]!.id]);
+    const at = (h: number) => `2026-03-01T${10 + h}:00:00.000Z`;
+    let statements = 0;
+    const counting: Driver = {
+      kind: db.driver.kind,
+      query: (text, params) => {
+        statements++;
+        return db.driver.query(text, params);
+      },
+      transaction: (fn) => {
+        statements += 2;
+        return db.driver.transaction(fn);
+      },
+      close: async () => {},
+    };
+    const { results, events } = await createSqlStore(counting, db.schema).messages.finaliseSent(
+      rows.map((r, i) => ({
+        id: r.id,
+        instance_id: c,
+        message_id: r.message_id!,
+        timestamp: at(i === 0 ? 2 : 1),
+        preassigned: true,
+      })),
+      [c],
+    );
+    expect(statements).toBe(1);
+    expect(results.map((r) => r && [r.message_id, r.status])).toEqual([
+      ['F-1', 'sent'],
+      ['F-2', 'sent'],
+      ['F-3', 'read'],
+      null,
+      ['F-5', 'sent'],
+      ['F-6', 'sent'],
+    ]);
+    // Each result is the row as the messages API reads it (sender phone included).
+    for (const r of results) if (r) expect(r).toEqual(await store.messages.get(c, r.id));
+    expect(results[0]?.sender_phone).toBe('+4915100000001');
+    expect(results[1]?.sender_phone).toBeNull();
+    // Events in input order: the late send shows `sent`, its ack follows as its own event.
+    expect(
+      events.map((e) => [e.type, (e.data.message as Message | undefined)?.message_id ?? e.data.status]),
+    ).toEqual([
+      ['message', 'F-1'],
+      ['message', 'F-2'],
+      ['message', 'F-3'],
+      ['message.ack', 'read'],
+      ['message', 'F-5'],
+      ['message', 'F-6'],
+    ]);
+    const ids = events.map((e) => e.id);
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+    expect(events[2]?.data.message).toEqual({ ...results[2], status: 'sent' });
+    expect(events[3]).toMatchObject({
+      instance_id: c,
+      company_id: 'bc1',
+      data: { id: results[2]!.id, message_id: 'F-3', chat_id: chat, status: 'read' },
+    });
+    for (const [k, i] of [
+      [0, 0],
+      [1, 1],
+      [4, 4],
+      [5, 5],
+    ] as const) {
+      expect(events[k]).toMatchObject({ type: 'message', instance_id: c, company_id: 'bc1' });
+      expect(events[k]?.data.message).toEqual(results[i]);
+    }
+    const logged = await store.events.listSince({ since: ids[0]! - 1, limit: 10 });
+    expect(logged.filter((e) => ids.includes(e.id))).toEqual(events);
+    // Chats as touchMany of the sends: the latest one's time and preview (`body.slice(0, 120)`), nothing unread.
+    expect(await store.chats.get(c, chat)).toMatchObject({
+      name: null,
+      unread_count: 0,
+      last_message_at: at(2),
+      last_message_preview: 'F-1',
+    });
+    expect(await store.chats.get(c, 'g@g.us')).toMatchObject({
+      is_group: true,
+      last_message_preview: '[image]',
+    });
+    // A preview cut through a character outside the BMP keeps the code units before it.
+    expect((await store.chats.get(c, 'cut-chat'))?.last_message_preview).toBe('x'.repeat(119));
+    expect((await store.instances.get(c))?.last_activity_at).not.toBeNull();
+    const outbox = await db.driver.query<{ event_id: number }>(
+      `SELECT event_id FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1 ORDER BY id`,
+      [hook!.id],
+    );
+    expect(outbox.map((o) => Number(o.event_id))).toEqual(ids);
+    // A second batch on the same chat: an earlier send keeps the chat's latest preview; the emoji one cut by code units.
+    const again = await outbound('F-7', { body: emoji });
+    await store.messages.finaliseSent(
+      [{ id: again.id, instance_id: c, message_id: 'F-7', timestamp: at(3), preassigned: true }],
+      [],
+    );
+    expect((await store.chats.get(c, chat))?.last_message_preview).toBe(emoji.slice(0, 120));
+    expect(await store.messages.finaliseSent([], [c])).toEqual({ results: [], events: [] });
+  });
+
   // PostgreSQL only: PGlite has one connection, so two transactions cannot be open at once (not registered there).
   const onPostgres = backend === 'postgres' ? it : () => undefined;
   onPostgres(

@@ -154,10 +154,85 @@ export const outbox = (s: string) =>
      AND (ev.data->>'endpoint_id') IS DISTINCT FROM w.id::text
    ORDER BY ev.id, w.id`;
 
+/**
+ * A message row's columns as the JSON of its `Message` (storage/message-repo.ts: toMessage), with its status and
+ * sender phone given as SQL expressions.
+ */
+const messageJson = (status: string, senderPhone: string) =>
+  `jsonb_build_object(
+     'id', id::text, 'instance_id', instance_id::text, 'company_id', company_id, 'message_id', message_id,
+     'chat_id', chat_id, 'from', from_id, 'to', to_id, 'body', body, 'type', type, 'is_from_me', is_from_me,
+     'is_group', is_group, 'group_id', group_id, 'contact_name', contact_name, 'reply_to', reply_to,
+     'media', media, 'mentions', to_jsonb(COALESCE(mentions, '{}')), 'status', ${status},
+     'timestamp', ${isoSql('ts')}, 'created_at', ${isoSql('created_at')}, 'sender_phone', ${senderPhone})`;
+
+/** domain/phones.ts's phoneOfUserJid in SQL: `+<digits>` of a WhatsApp user JID, else NULL. */
+const phoneOfUserJidSql = (jid: string) =>
+  `'+' || substring(${jid} from '^([0-9]{5,20})(?::[0-9]+)?@(?:s\\.whatsapp\\.net|c\\.us)$')`;
+
 /** The appended events in id order, each with whether the outbox part queued deliveries for it (`queued`). */
 const selectQueued = `SELECT id, type, instance_id::text AS instance_id, company_id, data, created_at,
     id IN (SELECT event_id FROM outbox) AS queued
   FROM ev ORDER BY id`;
+
+/** Accepted sends as the `v` recordset ($1) of recordSent and finaliseSent. */
+const sentSet = `v AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+  AS v(ord int, row_id uuid, inst uuid, mid text, sent_at timestamptz, pre boolean))`;
+
+const sentParam = (rows: readonly SentInput[]) =>
+  JSON.stringify(
+    rows.map((r, ord) => ({
+      ord,
+      row_id: r.id,
+      inst: r.instance_id,
+      mid: r.message_id,
+      sent_at: r.timestamp,
+      pre: r.preassigned === true,
+    })),
+  );
+
+/** The acks stashed for sends whose ids the server assigned (`late`), consumed. */
+const sentLate = (s: string) =>
+  `late AS (
+     DELETE FROM ${s}.pending_acks p USING v
+     WHERE NOT v.pre AND p.instance_id = v.inst AND p.message_id = v.mid
+     RETURNING p.instance_id AS late_inst, p.message_id AS late_mid, p.status AS late_status)`;
+
+/**
+ * Each send's row (joined through `from`, which holds `v`) takes its provider id and time and becomes `sent`, or
+ * the furthest of a stashed ack (server-assigned ids) and one kept on the row (pre-assigned ids) when beyond
+ * `sent`. The recordset's columns are named apart from messages' so RETURNING's unqualified columns stay
+ * unambiguous; the UPDATE reads the row as it is once its lock is held, so an ack committed meanwhile is never missed.
+ */
+const sentUpdate = (s: string, from: string) => {
+  const best = `CASE WHEN ${rankSql('late.late_status')} >= ${rankSql(`${s}.messages.early_status`)}
+    THEN late.late_status ELSE ${s}.messages.early_status END`;
+  return `UPDATE ${s}.messages SET message_id = v.mid, ts = v.sent_at, early_status = NULL,
+      status = CASE WHEN ${rankSql(best)} > 1 THEN ${best} ELSE 'sent' END
+    FROM ${from} LEFT JOIN late ON late.late_inst = v.inst AND late.late_mid = v.mid
+    WHERE ${s}.messages.id = v.row_id AND ${s}.messages.instance_id = v.inst`;
+};
+
+/** In an updated send's RETURNING: its status when an ack got it beyond `sent`, else NULL. */
+const lateOf = (s: string) =>
+  `CASE WHEN ${rankSql(`${s}.messages.status`)} > 1 THEN ${s}.messages.status END`;
+
+/** A character outside the Basic Multilingual Plane (two UTF-16 code units), as a regular expression class. */
+const ASTRAL = '[\\U00010000-\\U0010FFFF]';
+
+/**
+ * A send's chat preview as core/inbound-writer.ts's sendPreview writes it, `[type]` or the first 120 UTF-16
+ * code units. Each astral character is doubled so that `left` counts code units; a pair cut in half is dropped (a
+ * lone surrogate is no text PostgreSQL stores).
+ */
+const sentPreview = (body: string, type: string) =>
+  `CASE WHEN ${body} IS NULL THEN '[' || ${type} || ']'
+     WHEN octet_length(${body}) <= ${PREVIEW_CHARS} THEN ${body}
+     ELSE (SELECT CASE WHEN (char_length(c) - char_length(regexp_replace(c, '${ASTRAL}', '', 'g'))) % 2 = 1
+                  THEN left(d, -1) ELSE d END
+           FROM (SELECT c, regexp_replace(c, '(${ASTRAL})\\1', '\\1', 'g') AS d
+                 FROM (SELECT left(regexp_replace(${body}, '(${ASTRAL})', '\\1\\1', 'g'), ${PREVIEW_CHARS}) AS c) c0) c1)
+   END`;
 
 export interface BatchWriteDeps {
   sql: Sql;
@@ -220,12 +295,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
            ${onContactConflict(s)}),
          activity AS (${touchActivity(s, '$2')} AND id IN (SELECT instance_id FROM n)),
          ev AS (INSERT INTO ${s}.events (type, instance_id, company_id, data)
-           SELECT 'message', instance_id, company_id, jsonb_build_object('message', jsonb_build_object(
-             'id', id::text, 'instance_id', instance_id::text, 'company_id', company_id, 'message_id', message_id,
-             'chat_id', chat_id, 'from', from_id, 'to', to_id, 'body', body, 'type', type, 'is_from_me', is_from_me,
-             'is_group', is_group, 'group_id', group_id, 'contact_name', contact_name, 'reply_to', reply_to,
-             'media', media, 'mentions', to_jsonb(COALESCE(mentions, '{}')), 'status', status,
-             'timestamp', ${isoSql('ts')}, 'created_at', ${isoSql('created_at')}, 'sender_phone', sender_phone))
+           SELECT 'message', instance_id, company_id, jsonb_build_object('message', ${messageJson('status', 'sender_phone')})
            FROM n ORDER BY ord
            RETURNING id, type, instance_id, company_id, data, created_at),
          outbox AS (${outbox(s)} RETURNING event_id)
@@ -239,43 +309,71 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
       rows: readonly SentInput[],
     ): Promise<Array<{ message: Message; late: MessageStatus | null } | null>> {
       if (!rows.length) return [];
-      // The recordset's columns are named apart from messages' so RETURNING's unqualified columns stay unambiguous.
-      // The furthest of a stashed ack (server-assigned ids) and one kept on the row (pre-assigned ids) wins; the
-      // UPDATE reads the row as it is once its lock is held, so an ack committed meanwhile is never missed.
-      const best = `CASE WHEN ${rankSql('late.late_status')} >= ${rankSql(`${s}.messages.early_status`)}
-        THEN late.late_status ELSE ${s}.messages.early_status END`;
       const out = await sql.query(
-        `WITH v AS (
-           SELECT * FROM jsonb_to_recordset($1::jsonb)
-             AS v(ord int, row_id uuid, inst uuid, mid text, sent_at timestamptz, pre boolean)),
-         late AS (
-           DELETE FROM ${s}.pending_acks p USING v
-           WHERE NOT v.pre AND p.instance_id = v.inst AND p.message_id = v.mid
-           RETURNING p.instance_id AS late_inst, p.message_id AS late_mid, p.status AS late_status)
-         UPDATE ${s}.messages SET message_id = v.mid, ts = v.sent_at, early_status = NULL,
-           status = CASE WHEN ${rankSql(best)} > 1 THEN ${best} ELSE 'sent' END
-         FROM v LEFT JOIN late ON late.late_inst = v.inst AND late.late_mid = v.mid
-         WHERE ${s}.messages.id = v.row_id AND ${s}.messages.instance_id = v.inst
-         RETURNING ${messageColumns},
-           CASE WHEN ${rankSql(`${s}.messages.status`)} > 1 THEN ${s}.messages.status END AS late`,
-        [
-          JSON.stringify(
-            rows.map((r, ord) => ({
-              ord,
-              row_id: r.id,
-              inst: r.instance_id,
-              mid: r.message_id,
-              sent_at: r.timestamp,
-              pre: r.preassigned === true,
-            })),
-          ),
-        ],
+        `WITH ${sentSet}, ${sentLate(s)}
+         ${sentUpdate(s, 'v')}
+         RETURNING ${messageColumns}, ${lateOf(s)} AS late`,
+        [sentParam(rows)],
       );
       const byId = new Map(out.map((r) => [r.id as string, r]));
       return rows.map((r) => {
         const row = byId.get(r.id);
         return row ? { message: toMessage(row), late: (row.late as MessageStatus | null) ?? null } : null;
       });
+    },
+
+    async finaliseSent(
+      rows: readonly SentInput[],
+      activityDue: readonly string[],
+    ): Promise<{ results: Array<Message | null>; events: GatewayEvent[] }> {
+      if (!rows.length) return { results: [], events: [] };
+      // One statement, atomic without a transaction, for sends whose ids were pre-assigned (no message-id lock, no
+      // stash): recordSent's update (rows locked in id order first), then — reading only the updated rows `u` —
+      // the chats (aggregated as aggregateChats does, in key order), the instances' activity, and per send its
+      // `message` event (showing it `sent` when an ack overtook it) followed by that ack's own `message.ack`.
+      const events = (
+        await sql.query(
+          `WITH ${sentSet}, ${sentLate(s)},
+           lk AS (SELECT m.id AS lk_id FROM ${s}.messages m JOIN v ON m.id = v.row_id AND m.instance_id = v.inst
+             ORDER BY m.id FOR UPDATE OF m),
+           u AS (${sentUpdate(s, 'v JOIN lk ON lk.lk_id = v.row_id')}
+             RETURNING v.ord, ${s}.messages.id, instance_id, company_id, message_id, chat_id, from_id, to_id, body,
+               type, is_from_me, is_group, group_id, contact_name, reply_to, media, mentions, status, ts, created_at,
+               ${lateOf(s)} AS late),
+           p AS (SELECT u.*, date_trunc('milliseconds', ts) AS at, ${sentPreview('body', 'type')} AS preview FROM u),
+           chats AS (${upsertChats(s)}
+             SELECT instance_id, chat_id, NULL, (array_agg(is_group ORDER BY ord))[1], max(at),
+               (array_agg(preview ORDER BY at DESC, ord DESC))[1], 0
+             FROM p GROUP BY instance_id, chat_id ORDER BY instance_id, chat_id COLLATE "C"
+             ${onChatConflict(s)}),
+           activity AS (${touchActivity(s, '$2')} AND id IN (SELECT instance_id FROM u)),
+           ev AS (INSERT INTO ${s}.events (type, instance_id, company_id, data)
+             SELECT e.type, e.instance_id, e.company_id, e.data FROM (
+               SELECT ord, 0 AS k, 'message' AS type, instance_id, company_id, jsonb_build_object('message',
+                 ${messageJson("CASE WHEN late IS NULL THEN status ELSE 'sent' END", phoneOfUserJidSql('from_id'))}) AS data
+               FROM u
+               UNION ALL
+               SELECT ord, 1, 'message.ack', instance_id, company_id, jsonb_build_object('id', id::text,
+                 'message_id', message_id, 'chat_id', chat_id, 'status', late)
+               FROM u WHERE late IS NOT NULL) e
+             ORDER BY e.ord, e.k
+             RETURNING id, type, instance_id, company_id, data, created_at),
+           outbox AS (${outbox(s)} RETURNING event_id)
+           ${selectQueued}`,
+          [sentParam(rows), [...new Set(activityDue)].sort()],
+        )
+      ).map(eventOf);
+      // Each stored send's message is its `message` event's, with the status of the ack that follows it, if any.
+      const byId = new Map<string, Message>();
+      events.forEach((e, k) => {
+        if (e.type !== 'message') return;
+        const m = e.data.message as Message;
+        const next = events[k + 1];
+        const late =
+          next?.type === 'message.ack' && next.data.id === m.id ? (next.data.status as MessageStatus) : null;
+        byId.set(m.id, late ? { ...m, status: late } : { ...m });
+      });
+      return { results: rows.map((r) => byId.get(r.id) ?? null), events };
     },
 
     async lockMessageIds(keys: ReadonlyArray<{ instance_id: string; message_id: string }>): Promise<void> {
