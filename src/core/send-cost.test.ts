@@ -1,6 +1,6 @@
 // The cost of a send and of its acks in SQL statements (counted at the driver), and acks racing their send.
 import { afterEach, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb } from '../../test/support/db.js';
+import { openTestDb, type QueryGate, queryGate, type TestDb } from '../../test/support/db.js';
 import {
   createCompany,
   createConnectedInstance,
@@ -18,33 +18,11 @@ const counted = (xs: string[]) =>
 /** Work that runs beside a send (the webhook worker's claim, the event log read of the cluster bus). */
 const BACKGROUND = [/^\s*WITH busy AS/, /FROM "[^"]+"\.events\s+WHERE id >/];
 
-/** Once armed, holds the next pending-row insert until `release()`; `held` resolves when it is held. */
-function holdFirstPendingInsert() {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  let reached!: () => void;
-  const held = new Promise<void>((r) => {
-    reached = r;
-  });
-  let armed = false;
-  const wait = async (text: string) => {
-    if (!armed || !/\bins AS \(\s*INSERT INTO/.test(text)) return;
-    armed = false;
-    reached();
-    await gate;
-  };
-  const arm = () => {
-    armed = true;
-  };
-  return { wait, arm, release, held };
-}
+/** Once armed, holds the next pending-row insert until `release()`. */
+const holdFirstPendingInsert = () => queryGate((text) => /\bins AS \(\s*INSERT INTO/.test(text));
 
 /** The test database with a store whose driver counts (and names) the statements it runs. */
-async function countedDb(
-  hold?: ReturnType<typeof holdFirstPendingInsert>,
-): Promise<{ db: TestDb; seen: string[] }> {
+async function countedDb(hold?: QueryGate): Promise<{ db: TestDb; seen: string[] }> {
   const db = await openTestDb();
   const seen: string[] = [];
   const name = (text: string) => {

@@ -1,6 +1,6 @@
 // The group-committed pending rows of sends: a shared batch, Idempotency-Key repeats inside it, a bad row alone.
 import { afterEach, describe, expect, it } from 'vitest';
-import { newMessage, openTestDb, seedInstance, type TestDb } from '../../test/support/db.js';
+import { newMessage, openTestDb, queryGate, seedInstance, type TestDb } from '../../test/support/db.js';
 import {
   createCompany,
   createConnectedInstance,
@@ -25,30 +25,19 @@ const isPendingInsert = (text: string) => /jsonb_to_recordset/.test(text) && /\b
  */
 async function heldDb(): Promise<{ db: TestDb; release(): void; held: Promise<void> }> {
   const db = await openTestDb();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  let reached!: () => void;
-  const held = new Promise<void>((r) => {
-    reached = r;
-  });
-  let first = true;
+  const gate = queryGate(isPendingInsert);
+  gate.arm();
   const inner = db.driver;
   const driver: Driver = {
     kind: inner.kind,
     query: async (text, params) => {
-      if (first && isPendingInsert(text)) {
-        first = false;
-        reached();
-        await gate;
-      }
+      await gate.wait(text);
       return inner.query(text, params);
     },
     transaction: (fn) => inner.transaction(fn),
     close: () => inner.close(),
   };
-  return { db: { ...db, store: createSqlStore(driver, db.schema) }, release, held };
+  return { db: { ...db, store: createSqlStore(driver, db.schema) }, release: gate.release, held: gate.held };
 }
 
 describe('send writer (group commit of pending rows)', { timeout: 120_000 }, () => {

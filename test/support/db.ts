@@ -187,3 +187,39 @@ export function seedEndpoint(store: Store, over: Partial<NewEndpoint> = {}): Pro
     ...over,
   });
 }
+
+/** A gate on one statement: once armed, the next query `matches` waits in `wait` until `release()`. */
+export interface QueryGate {
+  /** Call before each query; holds the first matching one after `arm()`. */
+  wait(text: string): Promise<void>;
+  arm(): void;
+  release(): void;
+  /** Resolves once a query is held. */
+  held: Promise<void>;
+}
+
+/** Holds the first query that `matches` (after `arm()`), so work arriving meanwhile queues behind it. */
+export function queryGate(matches: (text: string) => boolean): QueryGate {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let reached!: () => void;
+  const held = new Promise<void>((r) => {
+    reached = r;
+  });
+  let armed = false;
+  return {
+    async wait(text) {
+      if (!armed || !matches(text)) return;
+      armed = false;
+      reached();
+      await gate;
+    },
+    arm() {
+      armed = true;
+    },
+    release: () => release(),
+    held,
+  };
+}
