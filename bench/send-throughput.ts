@@ -1,6 +1,4 @@
 // Benchmark: POST /api/v1/instances/:id/messages under autocannon vs. a bare Fastify route returning {}.
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { runLoad } from './autocannon.js';
@@ -10,6 +8,7 @@ import {
   machine,
   main,
   openBenchDb,
+  profileIfAsked,
   progress,
   QUICK,
   report,
@@ -156,24 +155,6 @@ main(async () => {
     await db.close();
   }
 });
-
-/**
- * With BENCH_CPU_PROFILE=<file.cpuprofile>, a CPU profile of this process during the headline load only (the bare
- * baseline and the database ceiling run in this process too and would blur it); read it with bench/profile-top.ts.
- */
-async function profileIfAsked(): Promise<() => Promise<void>> {
-  const path = process.env.BENCH_CPU_PROFILE;
-  if (!path) return async () => {};
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return async () => {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(path, JSON.stringify(profile));
-    session.disconnect();
-  };
-}
 
 /** Sends per second the database alone sustains: the statements of one send, `workers` at a time, plain SQL. */
 async function sqlCeiling(db: BenchDb, ids: string[], workers: number, durationS: number): Promise<number> {

@@ -1,5 +1,7 @@
 // Shared benchmark helpers: database, in-process gateway, percentiles, machine info and the one-line JSON result.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
@@ -389,5 +391,24 @@ export async function sampleDbStates(db: BenchDb, everyMs = 100): Promise<() => 
       lock_wait_pct: pct(counts.lock),
       idle_pct: pct(counts.idle),
     };
+  };
+}
+
+/**
+ * With BENCH_CPU_PROFILE=<file.cpuprofile>, starts a V8 CPU profile of this process; the function it returns stops
+ * it and writes the file (read it with bench/profile-top.ts). Without the variable both do nothing. A benchmark
+ * brackets only its measured phase, so its fill and baseline, run in the same process, do not blur the profile.
+ */
+export async function profileIfAsked(): Promise<() => Promise<void>> {
+  const path = process.env.BENCH_CPU_PROFILE;
+  if (!path) return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
   };
 }

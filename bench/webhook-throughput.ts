@@ -1,9 +1,7 @@
 // Benchmark: events committed → signed webhook deliveries from the outbox; deliveries/s and commit→receipt lag.
 // `--backlog N` sets the depth of the outbox drained in phase 1; its first and last fifth are timed apart (deep vs shallow).
 
-import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
@@ -16,6 +14,7 @@ import {
   main,
   openBenchDb,
   percentile,
+  profileIfAsked,
   progress,
   QUICK,
   report,
@@ -234,21 +233,3 @@ main(async () => {
     await db.close();
   }
 });
-
-/**
- * With BENCH_CPU_PROFILE=<file.cpuprofile>, a CPU profile of this process while it drains the backlog only (the
- * outbox fill and the baseline run in this process too and would blur it); read it with bench/profile-top.ts.
- */
-async function profileIfAsked(): Promise<() => Promise<void>> {
-  const path = process.env.BENCH_CPU_PROFILE;
-  if (!path) return async () => {};
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return async () => {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(path, JSON.stringify(profile));
-    session.disconnect();
-  };
-}
