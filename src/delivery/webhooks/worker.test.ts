@@ -407,6 +407,43 @@ describe('delivery worker', () => {
     expect(paths).toHaveLength(2);
   });
 
+  it('runs every sink kind at SINK_CONCURRENCY, an MQTT sink as a RabbitMQ or NATS one', async () => {
+    const ep = await db.store.deliveries.insertEndpoint({
+      company_id: 'co',
+      instance_id: null,
+      kind: 'mqtt',
+      url: 'mqtt://127.0.0.1:1',
+      events: [],
+      enabled: true,
+      secret: generateSecret(),
+    });
+    made.push(ep.id);
+    let inFlight = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const sinks = async () => {
+      inFlight++;
+      await gate;
+      inFlight--;
+      return { ok: true, code: null, error: null, excerpt: 'puback' };
+    };
+    const w = new DeliveryWorker({
+      ...workerOptions({ concurrency: 50, endpointConcurrency: 1, sinkConcurrency: 3 }),
+      sinks,
+    });
+    for (let i = 0; i < 6; i++) await emitMessage(`sink-${i}`, `S${i}`);
+    const done = w.tick();
+    await until(() => inFlight > 0);
+    // The sink's own limit, not the webhook endpoints' one.
+    expect(inFlight).toBe(3);
+    open();
+    await done;
+    await w.stop();
+    expect((await deliveries(ep.id)).filter((d) => d.status === 'delivered')).toHaveLength(6);
+  });
+
   it('gives back a delivery claimed ahead when it stops, or when its lease would end before its attempt', async () => {
     const ep = await endpoint('/give-back');
     const held: Array<() => void> = [];

@@ -15,6 +15,7 @@ import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
 import { createGuardedFetch, type GuardedFetch } from '../../runtime/outbound/guarded-fetch.js';
 import { type PostFn, postRequest } from './http-post.js';
+import { SINK_KINDS } from './records.js';
 import { MAX_RETRY_AFTER_MS, nextDelayMs, retryAfterMs } from './retry.js';
 import { signedHeaders } from './signer.js';
 import type { Resolver } from './ssrf.js';
@@ -51,7 +52,7 @@ export interface DeliveryWorkerOptions {
   post?: PostFn;
   resolve?: Resolver;
   agent?: Dispatcher;
-  /** Event sinks (kinds rabbitmq, nats): publishes to a broker (src/delivery/sinks). */
+  /** Event sinks (SINK_KINDS: rabbitmq, nats, mqtt): publishes to a broker (src/delivery/sinks). */
   sinks?: Dispatcher;
   observer?: DeliveryObserver;
 }
@@ -269,8 +270,9 @@ export class DeliveryWorker {
     const stale: Ready[] = [];
     for (const r of this.ready) {
       const ep = r.c.endpoint;
-      const sink = ep.kind === 'rabbitmq' || ep.kind === 'nats';
-      const epCap = sink ? (sinkConcurrency ?? endpointConcurrency) : endpointConcurrency;
+      const epCap = SINK_KINDS.includes(ep.kind)
+        ? (sinkConcurrency ?? endpointConcurrency)
+        : endpointConcurrency;
       if (r.lease.getTime() < latestEnd) {
         this.unready(ep.id);
         stale.push(r);
