@@ -1,6 +1,6 @@
 // The group-committed inbound writer on a real database: batches across sessions, events after commit, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, seedInstance, type TestDb } from '../../test/support/db.js';
+import { insertOutbound, openTestDb, seedInstance, type TestDb } from '../../test/support/db.js';
 import type { GatewayEvent } from '../domain/model.js';
 import type { ProviderMessage } from '../ports/provider.js';
 import type { Store } from '../ports/store.js';
@@ -166,7 +166,7 @@ describe('inbound writer (group commit)', () => {
       ['s1', 's2'].map(
         async (body) =>
           (
-            await store.messages.insertOutbound({
+            await insertOutbound(store, {
               ...{ instance_id: c, company_id: 'w1', message_id: null, chat_id: 'sent-chat', from: null },
               ...{ to: 'sent-chat', body, type: 'text', is_from_me: true, is_group: false, group_id: null },
               ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
@@ -213,7 +213,7 @@ describe('inbound writer (group commit)', () => {
   it('keeps an ack that arrived just before its send in the same batch behind the send’s own event', async () => {
     const w = createInboundWriter({ store, bus });
     const [, , c] = ids as [string, string, string];
-    const { message: p } = await store.messages.insertOutbound({
+    const { message: p } = await insertOutbound(store, {
       ...{
         instance_id: c,
         company_id: 'w1',
@@ -267,7 +267,7 @@ describe('inbound writer (group commit)', () => {
       await w.submit(message(inst, pm('in-1')));
       const outbound = async (id: string, over: { chat_id?: string; body?: string | null; type?: string }) =>
         (
-          await store.messages.insertOutbound({
+          await insertOutbound(store, {
             ...{ instance_id: inst, company_id: 'w1', message_id: id, chat_id: 'pa-chat', from: null },
             ...{ to: 'pa-chat', body: id, type: 'text', is_from_me: true, is_group: false, group_id: null },
             ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },
@@ -341,7 +341,7 @@ describe('inbound writer (group commit)', () => {
     const body = `${'x'.repeat(119)}\u{1F600} and more`;
     const row = async (chat_id: string, message_id: string | null) =>
       (
-        await store.messages.insertOutbound({
+        await insertOutbound(store, {
           ...{ instance_id: c, company_id: 'w1', message_id, chat_id, from: null },
           ...{ to: chat_id, body, type: 'text', is_from_me: true, is_group: false, group_id: null },
           ...{ contact_name: null, reply_to: null, media: null, status: 'pending' },

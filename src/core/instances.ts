@@ -67,16 +67,17 @@ const SEND_CACHE_MAX = 10_000;
 export class InstanceService {
   /**
    * Instance rows as the send path last read them, with their version. Never trusted alone: a send that uses one
-   * writes its message only while the row is still at that version (`insertOutboundIfUnchanged`), so a change on
-   * any replica is seen by the next send; a change made here is dropped at once.
+   * writes its message only while the row is still at that version (`insertOutboundMany` with that version), so a
+   * change on any replica is seen by the next send; a change made here is dropped at once.
    */
   private readonly sendCache = new Map<string, { instance: Instance; version: string }>();
 
   constructor(private readonly deps: InstanceServiceDeps) {}
 
   /**
-   * The instance for a send: from the send cache when it is there and passes the access check (`version` set:
-   * the caller must write with `insertOutboundIfUnchanged`), else read fresh (`version` null). 404 as `get`.
+   * The instance for a send: from the send cache when it is there and passes the access check (`version` set: the
+   * caller must write with that version through `insertOutboundMany`), else read fresh (`version` null). 404 as
+   * `get`.
    */
   async getForSend(p: Principal, id: string): Promise<{ instance: Instance; version: string | null }> {
     const hit = this.sendCache.get(id);

@@ -79,7 +79,7 @@ export interface InstanceRepo {
   getForUpdate(id: string): Promise<Instance | null>;
   /**
    * The row and its version (`updated_at` to the microsecond; every change of the row but the activity time moves
-   * it), for a cache that `insertOutboundIfUnchanged` validates.
+   * it), for a cache that `insertOutboundMany` validates.
    */
   getVersioned(id: string): Promise<{ instance: Instance; version: string } | null>;
   list(f: InstanceFilter): Promise<Page<Instance>>;
@@ -204,28 +204,16 @@ export interface MessageRepo {
   ): Promise<{ results: Array<Message | null>; events: GatewayEvent[] }>;
   /** `lockMessageId` for many ids in one statement, in a stable order (take it before any row lock). */
   lockMessageIds(keys: ReadonlyArray<{ instance_id: string; message_id: string }>): Promise<void>;
-  /** Inserts an outbound message keyed by idempotency key; returns the existing one on a repeat. */
-  insertOutbound(
-    m: NewMessage,
-  ): Promise<{ message: Message; inserted: boolean; request_hash: string | null }>;
-  /**
-   * `insertOutbound`, in the same statement only while the instance is still at `version` (see `getVersioned`):
-   * null when it changed or is gone, and nothing was written (a repeated key is still answered with its message).
-   */
-  insertOutboundIfUnchanged(
-    m: NewMessage,
-    version: string,
-  ): Promise<{ message: Message; inserted: boolean; request_hash: string | null } | null>;
   get(instanceId: string, id: string): Promise<Message | null>;
   getByIdempotencyKey(
     instanceId: string,
     key: string,
   ): Promise<{ message: Message; request_hash: string | null } | null>;
   /**
-   * Many sends' pending rows in ONE statement (atomic without a transaction), each as `insertOutbound` or, with a
-   * `version`, as `insertOutboundIfUnchanged`. Returns per input, in order: the row inserted; or, for an
-   * Idempotency-Key already used (stored before, or by an earlier input of the same batch), that row with
-   * `inserted` false; or null when the instance row moved past `version` (nothing written).
+   * Many sends' pending rows in ONE statement (atomic without a transaction); a row with a `version` is written
+   * only while its instance row is still at it (see `getVersioned`). Returns per input, in order: the row inserted;
+   * or, for an Idempotency-Key already used (stored before, or by an earlier input of the same batch), that row
+   * with `inserted` false; or null when the instance row moved past `version` (nothing written).
    */
   insertOutboundMany(rows: readonly OutboundInsert[]): Promise<Array<OutboundOutcome | null>>;
   getByMessageId(instanceId: string, messageId: string): Promise<Message | null>;

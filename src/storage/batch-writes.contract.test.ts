@@ -1,6 +1,13 @@
 // Storage contract for the batched writes behind group commit: each equals its one-by-one form, on both drivers.
 import { beforeAll, expect, it } from 'vitest';
-import { describeOnBackends, newMessage, seedInstance, type TestDb } from '../../test/support/db.js';
+import {
+  describeOnBackends,
+  insertOutbound,
+  insertOutboundIfUnchanged,
+  newMessage,
+  seedInstance,
+  type TestDb,
+} from '../../test/support/db.js';
 import type { Message } from '../domain/model.js';
 import type { ChatTouch, NewMessage, Store } from '../ports/store.js';
 import type { Driver } from './sql.js';
@@ -337,7 +344,8 @@ describeOnBackends('batched storage writes', (db, backend) => {
   it('records accepted sends, taking an ack stashed for their id meanwhile when it is further along', async () => {
     const pending = await Promise.all(
       ['p1', 'p2', 'p3'].map(async (body) => {
-        const r = await store.messages.insertOutbound(
+        const r = await insertOutbound(
+          store,
           msg(b, { message_id: null, is_from_me: true, status: 'pending', body }),
         );
         return r.message;
@@ -379,11 +387,8 @@ describeOnBackends('batched storage writes', (db, backend) => {
 
   it('keeps an ack that overtakes a pre-assigned send on its row (no stash, no event) for recordSent', async () => {
     const outbound = async (id: string) =>
-      (
-        await store.messages.insertOutbound(
-          msg(b, { message_id: id, is_from_me: true, status: 'pending', body: id }),
-        )
-      ).message;
+      (await insertOutbound(store, msg(b, { message_id: id, is_from_me: true, status: 'pending', body: id })))
+        .message;
     const [early, plain] = [await outbound('PRE-1'), await outbound('PRE-2')];
     // No message-id lock: the pre-assigned row exists, and the statement locks it.
     const outcomes = await store.tx((tx) =>
@@ -429,7 +434,8 @@ describeOnBackends('batched storage writes', (db, backend) => {
     const cut = `${'x'.repeat(119)}\u{1F600} and more`;
     const outbound = async (id: string, over: Partial<NewMessage> = {}) =>
       (
-        await store.messages.insertOutbound(
+        await insertOutbound(
+          store,
           msg(c, { message_id: id, chat_id: chat, is_from_me: true, status: 'pending', body: id, ...over }),
         )
       ).message;
@@ -566,7 +572,7 @@ describeOnBackends('batched storage writes', (db, backend) => {
       for (const first of ['send', 'ack'] as const) {
         const id = `RACE-${first}`;
         const row = (
-          await store.messages.insertOutbound(msg(b, { message_id: id, is_from_me: true, status: 'pending' }))
+          await insertOutbound(store, msg(b, { message_id: id, is_from_me: true, status: 'pending' }))
         ).message;
         const sent = { id: row.id, instance_id: b, message_id: id, timestamp: at, preassigned: true };
         const ack = { instance_id: b, message_id: id, status: 'delivered' as const };
@@ -611,19 +617,19 @@ describeOnBackends('batched storage writes', (db, backend) => {
     expect((await store.instances.getVersioned(c))?.version).toBe(v1);
     const out = (body: string, key: string | null = null) =>
       msg(c, { message_id: null, is_from_me: true, status: 'pending', body, idempotency_key: key });
-    expect((await store.messages.insertOutboundIfUnchanged(out('at v1'), v1))?.inserted).toBe(true);
+    expect((await insertOutboundIfUnchanged(store, out('at v1'), v1))?.inserted).toBe(true);
     await store.instances.update(c, { auth_status: 'reconnecting' });
     const v2 = (await store.instances.getVersioned(c))!.version;
     expect(v2).not.toBe(v1);
-    expect(await store.messages.insertOutboundIfUnchanged(out('stale'), v1)).toBeNull();
-    const keyed = await store.messages.insertOutboundIfUnchanged(out('keyed', 'k1'), v2);
+    expect(await insertOutboundIfUnchanged(store, out('stale'), v1)).toBeNull();
+    const keyed = await insertOutboundIfUnchanged(store, out('keyed', 'k1'), v2);
     expect(keyed?.inserted).toBe(true);
     // A repeated key is answered with its message, whatever the version.
-    const again = await store.messages.insertOutboundIfUnchanged(out('keyed', 'k1'), v1);
+    const again = await insertOutboundIfUnchanged(store, out('keyed', 'k1'), v1);
     expect(again).toMatchObject({ inserted: false, message: { id: keyed!.message.id } });
     await store.instances.delete(c);
     expect(await store.instances.getVersioned(c)).toBeNull();
-    expect(await store.messages.insertOutboundIfUnchanged(out('gone'), v2)).toBeNull();
+    expect(await insertOutboundIfUnchanged(store, out('gone'), v2)).toBeNull();
   });
 
   it('records activity for many instances at once', async () => {

@@ -1,6 +1,6 @@
 // The MCP repository contract (audit, approvals, the MCP-only chat/message/event reads) on PGlite and PostgreSQL.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
+import { describeOnBackends, insertOutbound, newMessage, seedInstance } from '../../test/support/db.js';
 import type { NewAuditEntry } from '../ports/mcp.js';
 import type { Store } from '../ports/store.js';
 
@@ -354,7 +354,8 @@ describeOnBackends('MCP repository contract', (db) => {
       await store.messages.upsert(
         msg(inst, { chat_id: chat, message_id: 'own', is_from_me: true, timestamp: at(4) }),
       );
-      await store.messages.insertOutbound(
+      await insertOutbound(
+        store,
         msg(inst, {
           chat_id: chat,
           message_id: null,

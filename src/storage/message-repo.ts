@@ -83,8 +83,6 @@ export function createMessageRepo(sql: Sql, s: string, batch: BatchWrites): Mess
     lockMessageIds: (keys) => batch.lockMessageIds(keys),
     recordSent: (rows) => batch.recordSent(rows),
     finaliseSent: (rows, due) => batch.finaliseSent(rows, due),
-    insertOutbound: async (m) => (await insertOutboundMany([{ message: m, version: null }]))[0]!,
-    insertOutboundIfUnchanged: async (m, version) => (await insertOutboundMany([{ message: m, version }]))[0],
     insertOutboundMany: (rows) => insertOutboundMany(rows),
     async getByIdempotencyKey(instanceId, key) {
       const rows = await sql.query(

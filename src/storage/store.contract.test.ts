@@ -1,6 +1,6 @@
 // The storage contract: the same suite against embedded PGlite and real PostgreSQL.
 import { beforeAll, expect, it } from 'vitest';
-import { describeOnBackends, newMessage, seedInstance } from '../../test/support/db.js';
+import { describeOnBackends, insertOutbound, newMessage, seedInstance } from '../../test/support/db.js';
 import type { Store } from '../ports/store.js';
 import { migrate, pendingMigrations, splitStatements } from './migrate.js';
 
@@ -84,9 +84,7 @@ describeOnBackends('storage contract', (db) => {
     const one = await store.messages.upsert(msg(instanceId, { message_id: 'men-1', mentions: jids }));
     expect(one.message.mentions).toEqual(jids);
     expect((await store.messages.getByMessageId(instanceId, 'men-1'))?.mentions).toEqual(jids);
-    const none = await store.messages.insertOutbound(
-      msg(instanceId, { message_id: null, status: 'pending' }),
-    );
+    const none = await insertOutbound(store, msg(instanceId, { message_id: null, status: 'pending' }));
     expect(none.message.mentions).toEqual([]);
     const page = await store.messages.list({ instance_id: instanceId, limit: 100 });
     expect(page.items.find((m) => m.message_id === 'men-1')?.mentions).toEqual(jids);
@@ -100,8 +98,8 @@ describeOnBackends('storage contract', (db) => {
       idempotency_key: 'k1',
       request_hash: 'h1',
     });
-    const a = await store.messages.insertOutbound(m);
-    const b = await store.messages.insertOutbound({ ...m, request_hash: 'h2' });
+    const a = await insertOutbound(store, m);
+    const b = await insertOutbound(store, { ...m, request_hash: 'h2' });
     expect(a.inserted).toBe(true);
     expect(b.inserted).toBe(false);
     expect(b.message.id).toBe(a.message.id);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { Instance } from '../../src/domain/model.js';
 import type { NewEndpoint, WebhookEndpoint } from '../../src/ports/deliveries.js';
-import type { NewInstance, NewMessage, Store } from '../../src/ports/store.js';
+import type { NewInstance, NewMessage, OutboundOutcome, Store } from '../../src/ports/store.js';
 import { loadMigrations, migrate, splitStatements } from '../../src/storage/migrate.js';
 import { createPgDriver } from '../../src/storage/pg-driver.js';
 import { createPgliteDriver } from '../../src/storage/pglite-driver.js';
@@ -222,4 +222,21 @@ export function queryGate(matches: (text: string) => boolean): QueryGate {
     release: () => release(),
     held,
   };
+}
+
+/** One send's pending row through `insertOutboundMany` (a batch of one): inserted, or the row its key names. */
+export async function insertOutbound(store: Store, m: NewMessage): Promise<OutboundOutcome> {
+  const [out] = await store.messages.insertOutboundMany([{ message: m, version: null }]);
+  if (!out) throw new Error('insertOutboundMany wrote nothing for an unversioned row');
+  return out;
+}
+
+/** The same, only while the instance row is at `version`: null when it moved (nothing written). */
+export async function insertOutboundIfUnchanged(
+  store: Store,
+  m: NewMessage,
+  version: string,
+): Promise<OutboundOutcome | null> {
+  const [out] = await store.messages.insertOutboundMany([{ message: m, version }]);
+  return out ?? null;
 }
