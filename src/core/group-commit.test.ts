@@ -150,4 +150,60 @@ describe('group commit', () => {
     expect(idle).toBe(true);
     expect(g.busy).toBe(false);
   });
+  describe('with concurrency 2 and a partition per item', () => {
+    /** A flush per call that each test releases by hand: every running flush and its items. */
+    function gates() {
+      const running: Array<{ items: string[]; release: () => void }> = [];
+      const flush = (items: readonly string[]) =>
+        new Promise<string[]>((resolve) => {
+          running.push({ items: [...items], release: () => resolve(items.map((x) => `${x}!`)) });
+        });
+      return { running, flush };
+    }
+    const part = (x: string) => x[0]!;
+    const tick = async () => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    };
+
+    it('shares a burst out over two flushes that run at once', async () => {
+      const f = gates();
+      const g = new GroupCommitter(f.flush, { concurrency: 2, partition: part });
+      const all = ['a1', 'b1', 'c1', 'd1'].map((x) => g.submit(x));
+      await tick();
+      expect(f.running.map((r) => r.items)).toEqual([
+        ['a1', 'b1'],
+        ['c1', 'd1'],
+      ]);
+      for (const r of f.running) r.release();
+      expect(await Promise.all(all)).toEqual(['a1!', 'b1!', 'c1!', 'd1!']);
+    });
+
+    it("keeps an item out of a flush while its partition's earlier item is in another one", async () => {
+      const f = gates();
+      const g = new GroupCommitter(f.flush, { concurrency: 2, partition: part });
+      const first = g.submit('a1');
+      await tick();
+      expect(f.running.map((r) => r.items)).toEqual([['a1']]);
+      // a2 must wait for a1's flush; b1 may go beside it.
+      const later = [g.submit('a2'), g.submit('b1')];
+      await tick();
+      expect(f.running.map((r) => r.items)).toEqual([['a1'], ['b1']]);
+      expect(g.waiting).toBe(1);
+      f.running[0]!.release();
+      expect(await first).toBe('a1!');
+      await tick();
+      expect(f.running.map((r) => r.items)).toEqual([['a1'], ['b1'], ['a2']]);
+      f.running[1]!.release();
+      f.running[2]!.release();
+      expect(await Promise.all(later)).toEqual(['a2!', 'b1!']);
+      await g.whenIdle();
+      expect(g.busy).toBe(false);
+    });
+
+    it('refuses concurrency without a partition', () => {
+      expect(() => new GroupCommitter(async (xs: readonly string[]) => [...xs], { concurrency: 2 })).toThrow(
+        /partition/,
+      );
+    });
+  });
 });
