@@ -284,4 +284,21 @@ describe('send path cost', { timeout: 120_000 }, () => {
     );
     expect(bodies).toEqual([]);
   });
+
+  it('previews a send by its first 120 code points, emoji counted as one, as an inbound message is', async () => {
+    t = await startTestGateway();
+    const headers = await createCompany(t, 'preview');
+    const inst = await createConnectedInstance(t, headers, 'preview');
+    // 20 emoji (40 UTF-16 units) then 200 letters: 120 code points are the emoji and 100 letters.
+    const text = `${'\u{1F600}'.repeat(20)}${'x'.repeat(200)}`;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/instances/${inst.id}/messages`,
+      headers,
+      payload: { to: '+4915123456789', text },
+    });
+    expect(res.statusCode).toBe(201);
+    const chat = await t.db.store.chats.get(inst.id, res.json().message.chat_id);
+    expect(chat?.last_message_preview).toBe(`${'\u{1F600}'.repeat(20)}${'x'.repeat(100)}`);
+  });
 });
