@@ -301,4 +301,29 @@ describe('send path cost', { timeout: 120_000 }, () => {
     const chat = await t.db.store.chats.get(inst.id, res.json().message.chat_id);
     expect(chat?.last_message_preview).toBe(`${'\u{1F600}'.repeat(20)}${'x'.repeat(100)}`);
   });
+
+  it('reads the instance row once for a send that finds it uncached (not once more to send with it)', async () => {
+    const { db, seen } = await countedDb();
+    t = await startTestGateway({ db });
+    t.network.knobs.ackDelayMs = 3_600_000;
+    const headers = await createCompany(t, 'miss');
+    const inst = await createConnectedInstance(t, headers, 'miss');
+    const send = () =>
+      t!.app.inject({
+        method: 'POST',
+        url: `/api/v1/instances/${inst.id}/messages`,
+        headers,
+        payload: { to: '+4915123456789', text: 'hello' },
+      });
+    expect((await send()).statusCode).toBe(201); // warm: key, chat row
+    const instanceReads = () => seen.filter((x) => /^SELECT id::text AS id, company_id, name/.test(x)).length;
+    t.gw.instances.forget(inst.id);
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(instanceReads()).toBe(1);
+    // Cached now: the next send reads it not at all.
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(instanceReads()).toBe(0);
+  });
 });
