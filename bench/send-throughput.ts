@@ -89,8 +89,10 @@ main(async () => {
     const stopSampling = await sampleDbStates(db);
     const stopProfile = await profileIfAsked();
     const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
     const ours = await runLoad({ url: t.url, requests: spread, connections, durationS });
     const cpu = process.cpuUsage(cpuBefore);
+    const wallS = (performance.now() - wallBefore) / 1000;
     await stopProfile();
     const dbStates = await stopSampling();
     const statementsPerSend = (db.statements() - before) / Math.max(1, ours.total);
@@ -144,6 +146,9 @@ main(async () => {
       group_commit: groupCommit,
       // The gateway's CPU (user + system, every thread of this process; the load generator is a child process).
       cpu_ms_per_send: round((cpu.user + cpu.system) / 1000 / Math.max(1, ours.total), 3),
+      // Cores the gateway kept busy during that load: well under the machine's cores means the sends were bounded
+      // by their latency (commits, connections), not by the gateway's CPU.
+      gateway_cores_busy: round((cpu.user + cpu.system) / 1e6 / wallS, 2),
       db_connection_states: dbStates,
       ratio: round(ratio, 3),
       goal: `>= ${GOAL_RATIO} of baseline req/s`,

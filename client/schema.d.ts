@@ -1618,6 +1618,7 @@ export interface components {
             instance_id: string;
             is_group: boolean;
             last_message_at: string | null;
+            /** @description The latest message's body cut to its first 120 characters (Unicode code points: an emoji counts once and is never cut in half), or `[type]` when it has no text; the same rule for received and sent messages. */
             last_message_preview: string | null;
             name: string | null;
             /** @description Phone (E.164) of a 1:1 WhatsApp chat when known. */
@@ -1629,6 +1630,7 @@ export interface components {
             instance_id: string;
             is_group: boolean;
             last_message_at: string | null;
+            /** @description The latest message's body cut to its first 120 characters (Unicode code points: an emoji counts once and is never cut in half), or `[type]` when it has no text; the same rule for received and sent messages. */
             last_message_preview: string | null;
             name: string | null;
             /** @description Phone (E.164) of a 1:1 WhatsApp chat when known. */

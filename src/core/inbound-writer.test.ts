@@ -335,7 +335,7 @@ describe('inbound writer (group commit)', () => {
     expect(fast.events).toEqual(slow.events);
     expect(fast.chats).toEqual(slow.chats);
   });
-  it('finalises a send whose 120th UTF-16 unit halves a character outside the BMP, through either path', async () => {
+  it('finalises a send whose 120th code point is a character outside the BMP, kept whole through either path', async () => {
     const [, , c] = ids as [string, string, string];
     const w = createInboundWriter({ store, bus });
     const body = `${'x'.repeat(119)}\u{1F600} and more`;
@@ -363,7 +363,7 @@ describe('inbound writer (group commit)', () => {
     ]);
     expect([a?.status, b?.status]).toEqual(['sent', 'sent']);
     for (const chat of ['cut-server', 'cut-pre']) {
-      expect((await store.chats.get(c, chat))?.last_message_preview).toBe('x'.repeat(119));
+      expect((await store.chats.get(c, chat))?.last_message_preview).toBe(`${'x'.repeat(119)}\u{1F600}`);
     }
   });
   it('with concurrency 2, writes two instances side by side and keeps one instance in order', async () => {

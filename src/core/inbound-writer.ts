@@ -40,8 +40,10 @@ export interface InboundWriterDeps {
 }
 
 /**
- * A chat's preview of an inbound message: the body's first 120 characters, whole code points (a cut through a
- * surrogate pair would leave text PostgreSQL's jsonb refuses), else `[type]`. `ingestMany` does the same in SQL.
+ * A chat's preview of a message, inbound or sent (the one rule): the body's first 120 code points, so a character
+ * outside the BMP counts once and is never cut in half (a lone surrogate is text PostgreSQL's jsonb refuses), else
+ * `[type]` for an empty or absent body. `ingestMany` and `finaliseSent` cut the same way in SQL (`left` counts code
+ * points).
  */
 export function chatPreview(body: string | null | undefined, type: string): string {
   if (!body) return `[${type}]`;
@@ -53,17 +55,6 @@ export function chatPreview(body: string | null | undefined, type: string): stri
     out += ch;
   }
   return out;
-}
-
-/**
- * A chat's preview of a send: the body's first 120 UTF-16 code units, less a high surrogate the cut leaves alone (no
- * text PostgreSQL takes), else `[type]`. `finaliseSent` does the same in SQL.
- */
-export function sendPreview(body: string | null, type: string): string {
-  if (body === null) return `[${type}]`;
-  const cut = body.slice(0, 120);
-  const last = cut.charCodeAt(cut.length - 1);
-  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
 /** The row of a provider message: its fields (optional ones empty), the tenant, and its first status. */
@@ -194,7 +185,7 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
           name: null,
           is_group: m.is_group,
           at: m.timestamp,
-          preview: sendPreview(m.body, m.type),
+          preview: chatPreview(m.body, m.type),
           unread_delta: 0,
         });
         active.add(m.instance_id);

@@ -73,6 +73,8 @@ export class MessagingService {
     // The send cache saves reading the instance row; a cached row is only written against while unchanged, and
     // anything it would refuse (or a keyed request, whose replay must not depend on it) is read fresh.
     const cached = idempotencyKey ? null : await this.deps.instances.getForSend(p, instanceId);
+    // Not in the cache: getForSend has just read the row fresh (version null), so the send uses that read.
+    if (cached && cached.version === null) return (await this.sendAs(cached.instance, null, input))!;
     if (cached?.version && cached.instance.auth_status === 'client_ready') {
       const sent = await this.sendAs(cached.instance, cached.version, input, idempotencyKey);
       if (sent) return sent;

@@ -284,4 +284,46 @@ describe('send path cost', { timeout: 120_000 }, () => {
     );
     expect(bodies).toEqual([]);
   });
+
+  it('previews a send by its first 120 code points, emoji counted as one, as an inbound message is', async () => {
+    t = await startTestGateway();
+    const headers = await createCompany(t, 'preview');
+    const inst = await createConnectedInstance(t, headers, 'preview');
+    // 20 emoji (40 UTF-16 units) then 200 letters: 120 code points are the emoji and 100 letters.
+    const text = `${'\u{1F600}'.repeat(20)}${'x'.repeat(200)}`;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/instances/${inst.id}/messages`,
+      headers,
+      payload: { to: '+4915123456789', text },
+    });
+    expect(res.statusCode).toBe(201);
+    const chat = await t.db.store.chats.get(inst.id, res.json().message.chat_id);
+    expect(chat?.last_message_preview).toBe(`${'\u{1F600}'.repeat(20)}${'x'.repeat(100)}`);
+  });
+
+  it('reads the instance row once for a send that finds it uncached (not once more to send with it)', async () => {
+    const { db, seen } = await countedDb();
+    t = await startTestGateway({ db });
+    t.network.knobs.ackDelayMs = 3_600_000;
+    const headers = await createCompany(t, 'miss');
+    const inst = await createConnectedInstance(t, headers, 'miss');
+    const send = () =>
+      t!.app.inject({
+        method: 'POST',
+        url: `/api/v1/instances/${inst.id}/messages`,
+        headers,
+        payload: { to: '+4915123456789', text: 'hello' },
+      });
+    expect((await send()).statusCode).toBe(201); // warm: key, chat row
+    const instanceReads = () => seen.filter((x) => /^SELECT id::text AS id, company_id, name/.test(x)).length;
+    t.gw.instances.forget(inst.id);
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(instanceReads()).toBe(1);
+    // Cached now: the next send reads it not at all.
+    seen.length = 0;
+    expect((await send()).statusCode).toBe(201);
+    expect(instanceReads()).toBe(0);
+  });
 });

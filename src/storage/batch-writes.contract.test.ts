@@ -528,21 +528,27 @@ describeOnBackends('batched storage writes', (db, backend) => {
       is_group: true,
       last_message_preview: '[image]',
     });
-    // A preview cut through a character outside the BMP keeps the code units before it.
-    expect((await store.chats.get(c, 'cut-chat'))?.last_message_preview).toBe('x'.repeat(119));
+    // A preview is the first 120 code points: a character outside the BMP at the 120th is kept whole.
+    expect((await store.chats.get(c, 'cut-chat'))?.last_message_preview).toBe(`${'x'.repeat(119)}\u{1F600}`);
     expect((await store.instances.get(c))?.last_activity_at).not.toBeNull();
     const outbox = await db.driver.query<{ event_id: number }>(
       `SELECT event_id FROM "${db.schema}".webhook_deliveries WHERE endpoint_id = $1 ORDER BY id`,
       [hook!.id],
     );
     expect(outbox.map((o) => Number(o.event_id))).toEqual(ids);
-    // A second batch on the same chat: an earlier send keeps the chat's latest preview; the emoji one cut by code units.
+    // A second batch on the same chat: an earlier send keeps the chat's latest preview; the emoji one (70 code
+    // points, 140 UTF-16 units) is whole; an empty caption previews as `[type]`, as an inbound message does.
     const again = await outbound('F-7', { body: emoji });
+    const empty = await outbound('F-8', { chat_id: 'empty-chat', body: '', type: 'media' });
     await store.messages.finaliseSent(
-      [{ id: again.id, instance_id: c, message_id: 'F-7', timestamp: at(3), preassigned: true }],
+      [
+        { id: again.id, instance_id: c, message_id: 'F-7', timestamp: at(3), preassigned: true },
+        { id: empty.id, instance_id: c, message_id: 'F-8', timestamp: at(3), preassigned: true },
+      ],
       [],
     );
-    expect((await store.chats.get(c, chat))?.last_message_preview).toBe(emoji.slice(0, 120));
+    expect((await store.chats.get(c, chat))?.last_message_preview).toBe(emoji);
+    expect((await store.chats.get(c, 'empty-chat'))?.last_message_preview).toBe('[media]');
     expect(await store.messages.finaliseSent([], [c])).toEqual({ results: [], events: [] });
   });
 

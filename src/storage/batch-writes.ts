@@ -70,6 +70,14 @@ export function aggregateContacts(cs: readonly ContactInput[]): ContactInput[] {
 /** Characters (code points) of a message body a chat keeps as its preview (core/inbound-writer.ts: chatPreview). */
 const PREVIEW_CHARS = 120;
 
+/**
+ * A chat's preview of a message, inbound or sent, in SQL: the body's first 120 code points (PostgreSQL's `left`
+ * counts code points, so a character outside the BMP is never cut in half), else `[type]` for an empty or absent
+ * body. The same rule as core/inbound-writer.ts's `chatPreview`.
+ */
+const previewSql = (body: string, type: string) =>
+  `COALESCE(NULLIF(left(${body}, ${PREVIEW_CHARS}), ''), '[' || ${type} || ']')`;
+
 /** A timestamptz as JavaScript's toISOString() writes it (milliseconds truncated, as `pg` reads them). */
 const isoSql = (v: string) => `to_char(${v} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -217,23 +225,6 @@ const sentUpdate = (s: string, from: string) => {
 const lateOf = (s: string) =>
   `CASE WHEN ${rankSql(`${s}.messages.status`)} > 1 THEN ${s}.messages.status END`;
 
-/** A character outside the Basic Multilingual Plane (two UTF-16 code units), as a regular expression class. */
-const ASTRAL = '[\\U00010000-\\U0010FFFF]';
-
-/**
- * A send's chat preview as core/inbound-writer.ts's sendPreview writes it, `[type]` or the first 120 UTF-16
- * code units. Each astral character is doubled so that `left` counts code units; a pair cut in half is dropped (a
- * lone surrogate is no text PostgreSQL stores).
- */
-const sentPreview = (body: string, type: string) =>
-  `CASE WHEN ${body} IS NULL THEN '[' || ${type} || ']'
-     WHEN octet_length(${body}) <= ${PREVIEW_CHARS} THEN ${body}
-     ELSE (SELECT CASE WHEN (char_length(c) - char_length(regexp_replace(c, '${ASTRAL}', '', 'g'))) % 2 = 1
-                  THEN left(d, -1) ELSE d END
-           FROM (SELECT c, regexp_replace(c, '(${ASTRAL})\\1', '\\1', 'g') AS d
-                 FROM (SELECT left(regexp_replace(${body}, '(${ASTRAL})', '\\1\\1', 'g'), ${PREVIEW_CHARS}) AS c) c0) c1)
-   END`;
-
 export interface BatchWriteDeps {
   sql: Sql;
   /** Quoted schema. */
@@ -276,7 +267,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
          ins AS (${insertMessages(s)} RETURNING id, instance_id, company_id, message_id, created_at),
          n AS (
            SELECT DISTINCT ON (v.instance_id, v.message_id) v.*, ins.id, ins.company_id, ins.created_at,
-             COALESCE(NULLIF(left(v.body, ${PREVIEW_CHARS}), ''), '[' || v.type || ']') AS preview
+             ${previewSql('v.body', 'v.type')} AS preview
            FROM v JOIN ins ON ins.instance_id = v.instance_id AND ins.message_id = v.message_id
            ORDER BY v.instance_id, v.message_id, v.ord),
          chats AS (${upsertChats(s)}
@@ -340,7 +331,7 @@ export function createBatchWrites({ sql, s, messageColumns, toMessage, toEvent }
              RETURNING v.ord, ${s}.messages.id, instance_id, company_id, message_id, chat_id, from_id, to_id, body,
                type, is_from_me, is_group, group_id, contact_name, reply_to, media, mentions, status, ts, created_at,
                ${lateOf(s)} AS late),
-           p AS (SELECT u.*, date_trunc('milliseconds', ts) AS at, ${sentPreview('body', 'type')} AS preview FROM u),
+           p AS (SELECT u.*, date_trunc('milliseconds', ts) AS at, ${previewSql('body', 'type')} AS preview FROM u),
            chats AS (${upsertChats(s)}
              SELECT instance_id, chat_id, NULL, (array_agg(is_group ORDER BY ord))[1], max(at),
                (array_agg(preview ORDER BY at DESC, ord DESC))[1], 0

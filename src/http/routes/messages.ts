@@ -87,7 +87,12 @@ const chatView = z
     name: z.string().nullable(),
     is_group: z.boolean(),
     last_message_at: z.string().nullable(),
-    last_message_preview: z.string().nullable(),
+    last_message_preview: z
+      .string()
+      .nullable()
+      .describe(
+        "The latest message's body cut to its first 120 characters (Unicode code points: an emoji counts once and is never cut in half), or `[type]` when it has no text; the same rule for received and sent messages.",
+      ),
     unread_count: z.number(),
     phone: z.string().nullable().optional().describe('Phone (E.164) of a 1:1 WhatsApp chat when known.'),
   })
