@@ -10,7 +10,6 @@ import {
   claimCursor,
   type DeliveryRepo,
   queuedDeliveries,
-  type WebhookEndpoint,
 } from '../../ports/deliveries.js';
 import type { EventBus } from '../../ports/event-bus.js';
 import type { ProviderLogger } from '../../ports/provider.js';
@@ -89,8 +88,6 @@ export class DeliveryWorker {
   private unsubscribe: (() => void) | null = null;
   private filling: Promise<void> | null = null;
   private again = false;
-  /** Endpoints whose attempt or record asked for a refill while a claim ran (checked again when it returns). */
-  private readonly refills = new Set<WebhookEndpoint>();
   private kicked = false;
   private stopped = false;
   /** Attempts in flight: all together, and per endpoint id. */
@@ -207,34 +204,6 @@ export class DeliveryWorker {
     for (const w of waiters) w();
   }
 
-  /** This endpoint's in-flight cap (sinks have their own). */
-  private endpointCap(ep: WebhookEndpoint): number {
-    const { endpointConcurrency, sinkConcurrency } = this.o.settings;
-    return isSinkKind(ep.kind) ? (sinkConcurrency ?? endpointConcurrency) : endpointConcurrency;
-  }
-
-  /**
-   * After an attempt of these endpoints ended or their successes were recorded: claims again once one of them has
-   * half a slot-load or less waiting (`ready`), not at every freed slot. Its slots stay busy meanwhile (what waits
-   * starts as they free), and each claim, the outbox's heaviest statement, brings back at least half a slot-load
-   * instead of the one or two deliveries that finished during the previous claim. A new event, the interval and
-   * wake() still claim at once (fill()).
-   */
-  private refill(endpoints: Iterable<WebhookEndpoint>): void {
-    if (this.stopped) return;
-    for (const ep of endpoints) {
-      if (this.filling) {
-        this.refills.add(ep);
-        continue;
-      }
-      if ((this.readyPerEndpoint.get(ep.id) ?? 0) <= this.endpointCap(ep) / 2) {
-        // One claim serves every endpoint.
-        this.fill();
-        return;
-      }
-    }
-  }
-
   /** Fills free slots (or runs again right after the fill in progress). */
   private fill(): void {
     if (this.filling) {
@@ -249,17 +218,10 @@ export class DeliveryWorker {
         this.filling = null;
         if (this.again && !this.stopped) {
           this.again = false;
-          this.refills.clear();
           this.fill();
           return;
         }
         this.again = false;
-        if (this.refills.size) {
-          const eps = [...this.refills];
-          this.refills.clear();
-          this.refill(eps);
-          if (this.filling) return;
-        }
         this.checkIdle();
       });
   }
@@ -301,14 +263,14 @@ export class DeliveryWorker {
   /** Starts ready deliveries whose endpoint has a free slot, in claim order; gives back those whose lease is short. */
   private pump(): void {
     if (this.stopped || !this.ready.length) return;
-    const { concurrency, timeoutMs } = this.o.settings;
+    const { concurrency, endpointConcurrency, sinkConcurrency, timeoutMs } = this.o.settings;
     // An attempt started now ends by this time at the latest; its lease must outlast it.
     const latestEnd = this.clock.now().getTime() + timeoutMs + LEASE_MARGIN_MS;
     const waiting: Ready[] = [];
     const stale: Ready[] = [];
     for (const r of this.ready) {
       const ep = r.c.endpoint;
-      const epCap = this.endpointCap(ep);
+      const epCap = isSinkKind(ep.kind) ? (sinkConcurrency ?? endpointConcurrency) : endpointConcurrency;
       if (r.lease.getTime() < latestEnd) {
         this.unready(ep.id);
         stale.push(r);
@@ -363,8 +325,7 @@ export class DeliveryWorker {
   }
 
   private launch(c: ClaimedDelivery): void {
-    const endpoint = c.endpoint;
-    const ep = endpoint.id;
+    const ep = c.endpoint.id;
     this.inFlight++;
     this.attempts++;
     this.perEndpoint.set(ep, (this.perEndpoint.get(ep) ?? 0) + 1);
@@ -376,7 +337,7 @@ export class DeliveryWorker {
       if (this.stopped) this.checkIdle();
       else {
         this.pump();
-        this.refill([endpoint]);
+        this.fill();
       }
     });
   }
@@ -457,8 +418,8 @@ export class DeliveryWorker {
             );
           }
         }
-        // The chats of the deliveries just recorded may have their next delivery due: claim again (refill()).
-        if (ok && !this.stopped) this.refill(new Set(done.map(({ c }) => c.endpoint)));
+        // The chats of the deliveries just recorded may have their next delivery due: claim again.
+        if (ok && !this.stopped) this.fill();
       }
     } finally {
       this.flushing = false;
