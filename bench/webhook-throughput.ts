@@ -131,6 +131,17 @@ main(async () => {
     await commit(0, events, FILL_BATCH);
     const commitS = (performance.now() - c0) / 1000;
     progress(`webhook-throughput: committed in ${round(commitS, 1)} s; draining the backlog`);
+    // The worker's claims during the drain, and the deliveries they brought back (claims per delivery).
+    const repo = t.gw.store.deliveries;
+    const claim = repo.claim.bind(repo);
+    let claims = 0;
+    let claimedRows = 0;
+    repo.claim = async (...a) => {
+      const got = await claim(...a);
+      claims++;
+      claimedRows += got.length;
+      return got;
+    };
     const d0 = performance.now();
     const s0 = db.statements();
     const stopProfile = await profileIfAsked();
@@ -138,6 +149,9 @@ main(async () => {
     worker.start();
     await drain();
     const cpuDrain = process.cpuUsage(cpu0);
+    const drainClaims = claims;
+    const drainClaimedRows = claimedRows;
+    repo.claim = claim;
     await stopProfile();
     const backlogDelivered = received.size;
     const drainConnections = connections;
@@ -208,6 +222,8 @@ main(async () => {
       shallow_last_fifth_per_s: shallowDps === null ? null : round(shallowDps, 1),
       deep_over_shallow: deepDps === null || shallowDps === null ? null : round(deepDps / shallowDps, 2),
       statements_per_delivery: round(statementsPerDelivery, 2),
+      claims_per_delivery: round(drainClaims / Math.max(1, backlogDelivered), 3),
+      rows_per_claim: round(drainClaimedRows / Math.max(1, drainClaims), 1),
       cpu_ms_per_delivery: round(cpuMsPerDelivery, 3),
       receiver_connections_during_drain: drainConnections,
       lag_p50_ms: round(percentile(lags, 50)),

@@ -1,6 +1,7 @@
 // The event log's payloads: one zod schema per event type for its `data`, the union every emitter must build, and
 // the source of the OpenAPI `webhooks` payload schemas and the dashboard's event types (issue 19, one source per shape).
 import { z } from 'zod';
+import { ENDPOINT_KINDS } from './endpoint-kinds.js';
 import type { Message } from './model.js';
 import { AUTH_STATUSES, INSTANCE_STATUSES, INSTANCE_TYPES, MESSAGE_STATUSES } from './statuses.js';
 
@@ -52,7 +53,7 @@ const historyCounts = {
 /** What a webhook/agent delivery that gave up (or whose endpoint was disabled) reports. */
 const deliveryFacts = {
   endpoint_id: z.string(),
-  kind: z.enum(['webhook', 'agent', 'rabbitmq', 'nats', 'mqtt']),
+  kind: z.enum(ENDPOINT_KINDS),
   delivery_id: z.number().int(),
   event_id: z.number().int(),
   event_type: z.string(),

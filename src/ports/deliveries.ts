@@ -1,7 +1,9 @@
 // The deliveries port: webhook, agent and sink endpoints and their delivery outbox (claims, outcomes, replays).
 
-/** `rabbitmq`, `nats` and `mqtt` are event sinks (src/delivery/sinks): broker targets in the same outbox. */
-export type EndpointKind = 'webhook' | 'agent' | 'rabbitmq' | 'nats' | 'mqtt';
+import type { EndpointKind } from '../domain/endpoint-kinds.js';
+
+/** The endpoint kinds (the sinks among them: SINK_KINDS) are listed once, in src/domain/endpoint-kinds.ts. */
+export type { EndpointKind };
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 /** An endpoint as stored. `secret` (webhook signing secret or agent API key) never leaves the server. */
@@ -151,7 +153,7 @@ export interface DeliveryRepo {
    * delivery is skipped while an earlier pending delivery of the same endpoint and chat exists (per-chat order). At
    * most `caps.perEndpoint` deliveries of one endpoint are in flight: `caps.busy` says how many each endpoint already
    * has in this process, and an endpoint's share of one claim is limited accordingly, so one endpoint's backlog or a
-   * hanging receiver never takes the slots of the others; event sinks (rabbitmq, nats) take `caps.perSink`. Claimed
+   * hanging receiver never takes the slots of the others; event sinks (SINK_KINDS) take `caps.perSink`. Claimed
    * rows get `attempts + 1` and a lease (`next_attempt_at = leaseUntil`): a worker that dies leaves them to be
    * retried. The cost of a claim does not grow with the depth of the backlog; the chats of an endpoint are walked in
    * chat-key order from `caps.after` and the walk stops once the endpoint's free slots are filled.

@@ -1,5 +1,6 @@
 // SQL for webhook, agent and sink endpoints and their delivery outbox (works on the pool or inside a transaction).
 
+import { SINK_KINDS } from '../domain/endpoint-kinds.js';
 import { isUuid } from '../domain/ids.js';
 import type {
   AttemptRecord,
@@ -155,7 +156,7 @@ export class SqlDeliveryRepo implements DeliveryRepo {
       `WITH busy AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS b(endpoint_id, n)),
        cursors AS (SELECT * FROM unnest($8::uuid[], $9::text[]) AS a(endpoint_id, chat_key)),
        free AS (
-         SELECT w.id, LEAST(CASE WHEN w.kind IN ('rabbitmq', 'nats', 'mqtt') THEN $7::int ELSE $6::int END
+         SELECT w.id, LEAST(CASE WHEN w.kind = ANY($10::text[]) THEN $7::int ELSE $6::int END
              - COALESCE(b.n, 0), $3::int) AS slots, COALESCE(a.chat_key, '') AS after
          FROM ${s}.webhook_endpoints w LEFT JOIN busy b ON b.endpoint_id = w.id
          LEFT JOIN cursors a ON a.endpoint_id = w.id
@@ -197,6 +198,7 @@ export class SqlDeliveryRepo implements DeliveryRepo {
         caps.perSink ?? caps.perEndpoint,
         after.map(([id]) => id),
         after.map(([, key]) => key),
+        SINK_KINDS,
       ],
     );
     // The endpoint's columns come on the first row of each endpoint only (the driver parses them once per claim,

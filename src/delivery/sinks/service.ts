@@ -1,12 +1,12 @@
 // Event sinks API logic: create, list, change, delete, delivery log and replay, with the webhook tenant rules.
 import { canSeeInstance, requireCompanyLevel } from '../../core/access.js';
+import { isSinkKind, SINK_KINDS } from '../../domain/endpoint-kinds.js';
 import { SbError } from '../../domain/errors.js';
 import { DEPLOYMENT_COMPANY, type Principal } from '../../domain/model.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Delivery, DeliveryStatus, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { Store } from '../../ports/store.js';
-import { SINK_KINDS } from '../webhooks/records.js';
 import { rotateSecret } from '../webhooks/repo.js';
 import { generateSecret } from '../webhooks/signer.js';
 import { assertAllowedBroker, type BrokerGuard } from './guard.js';
@@ -82,7 +82,7 @@ export class SinkService {
   /** Loads a sink the principal may see (instance keys and restricted keys: their instances' sinks only). */
   async get(p: Principal, id: string): Promise<WebhookEndpoint> {
     const ep = await this.store.deliveries.getEndpoint(id);
-    if (!ep || !SINK_KINDS.includes(ep.kind) || !this.visible(p, ep)) throw this.notFound(id);
+    if (!ep || !isSinkKind(ep.kind) || !this.visible(p, ep)) throw this.notFound(id);
     return ep;
   }
 

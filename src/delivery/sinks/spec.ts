@@ -1,5 +1,6 @@
 // Event sink settings: the request schemas, the stored form (url, options, write-only credentials), templates, views.
 import { z } from 'zod';
+import type { SinkKind } from '../../domain/endpoint-kinds.js';
 import { eventTypeFilter } from '../../domain/events.js';
 import type { NewEndpoint, WebhookEndpoint } from '../../ports/deliveries.js';
 
@@ -318,7 +319,7 @@ export function sinkColumns(
 /** The API view of a sink: no credentials (the URL redacted), no signing secret. */
 export interface SinkView {
   id: string;
-  kind: 'rabbitmq' | 'nats' | 'mqtt';
+  kind: SinkKind;
   company_id: string;
   instance_id: string | null;
   events: string[];

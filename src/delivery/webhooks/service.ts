@@ -2,13 +2,13 @@
 import { z } from 'zod';
 import { canSeeInstance, requireCompanyLevel } from '../../core/access.js';
 import type { InstanceEndpointConfig } from '../../core/instance-endpoints.js';
+import { isSinkKind } from '../../domain/endpoint-kinds.js';
 import { SbError } from '../../domain/errors.js';
 import type { Instance, Principal } from '../../domain/model.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
 import type { Delivery, DeliveryRepo, DeliveryStatus, WebhookEndpoint } from '../../ports/deliveries.js';
 import type { Repos, Store } from '../../ports/store.js';
-import { SINK_KINDS } from './records.js';
 import { rotateSecret } from './repo.js';
 import { generateSecret } from './signer.js';
 import { assertAllowedUrl, type Resolver } from './ssrf.js';
@@ -187,7 +187,7 @@ export class WebhookService {
   async endpoint(p: Principal, id: string): Promise<WebhookEndpoint> {
     const ep = await this.store.deliveries.getEndpoint(id);
     // Sinks are managed by /api/v1/sinks (their own view and rules).
-    if (!ep || SINK_KINDS.includes(ep.kind)) throw this.notFound(id);
+    if (!ep || isSinkKind(ep.kind)) throw this.notFound(id);
     const visible =
       ep.instance_id === null
         ? p.kind === 'admin' || (p.kind === 'company' && p.companyId === ep.company_id && !p.instanceIds)

@@ -1,6 +1,7 @@
 // The outbox worker: claims due deliveries (SKIP LOCKED), sends them, and records retries, dead letters and events.
 import type { Config } from '../../config/index.js';
 import { commitWithEvents } from '../../core/commit.js';
+import { isSinkKind } from '../../domain/endpoint-kinds.js';
 import type { EventData } from '../../domain/events.js';
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
@@ -15,7 +16,6 @@ import type { ProviderLogger } from '../../ports/provider.js';
 import type { Store } from '../../ports/store.js';
 import { createGuardedFetch, type GuardedFetch } from '../../runtime/outbound/guarded-fetch.js';
 import { type PostFn, postRequest } from './http-post.js';
-import { SINK_KINDS } from './records.js';
 import { MAX_RETRY_AFTER_MS, nextDelayMs, retryAfterMs } from './retry.js';
 import { signedHeaders } from './signer.js';
 import type { Resolver } from './ssrf.js';
@@ -52,7 +52,7 @@ export interface DeliveryWorkerOptions {
   post?: PostFn;
   resolve?: Resolver;
   agent?: Dispatcher;
-  /** Event sinks (SINK_KINDS: rabbitmq, nats, mqtt): publishes to a broker (src/delivery/sinks). */
+  /** Event sinks (SINK_KINDS in src/domain/endpoint-kinds.ts): publishes to a broker (src/delivery/sinks). */
   sinks?: Dispatcher;
   observer?: DeliveryObserver;
 }
@@ -270,9 +270,7 @@ export class DeliveryWorker {
     const stale: Ready[] = [];
     for (const r of this.ready) {
       const ep = r.c.endpoint;
-      const epCap = SINK_KINDS.includes(ep.kind)
-        ? (sinkConcurrency ?? endpointConcurrency)
-        : endpointConcurrency;
+      const epCap = isSinkKind(ep.kind) ? (sinkConcurrency ?? endpointConcurrency) : endpointConcurrency;
       if (r.lease.getTime() < latestEnd) {
         this.unready(ep.id);
         stale.push(r);

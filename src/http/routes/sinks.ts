@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createSinkBody, patchSinkBody, sinkView } from '../../delivery/sinks/spec.js';
+import { SINK_KINDS } from '../../domain/endpoint-kinds.js';
 import { SbError } from '../../domain/errors.js';
 import { principal } from '../auth.js';
 import { companyIdSchema, errorBody, stdErrors } from '../schemas.js';
@@ -11,7 +12,7 @@ import { deliverySchema, registerTargetRoutes } from './delivery-log.js';
 const sinkSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(['rabbitmq', 'nats', 'mqtt']),
+    kind: z.enum(SINK_KINDS),
     company_id: z.string(),
     instance_id: z.string().nullable(),
     events: z.array(z.string()),
