@@ -114,7 +114,6 @@ export function createGateway(
     spool,
     spoolObserver: { onSpool: (result) => delivery?.metrics.onSpool(result) },
     identities,
-    writeConcurrency: config.database.inboundWriteConcurrency,
   });
   // Every gateway has a forwarder (the lease runtime's): a command for a session another replica runs goes there.
   // A graph built without one (some tests) uses the local supervisor alone.

@@ -56,7 +56,6 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: int(10, 1, 500),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   PGLITE_SHARED_BUFFERS_MB: int(16, 1, 4096),
-  INBOUND_WRITE_CONCURRENCY: int(1, 1, 8),
   ADMIN_API_KEY: optionalString.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIMULATOR: bool(true),
@@ -205,11 +204,6 @@ export interface Config {
     dataDir: string;
     /** The embedded database's shared_buffers in MB (default 16; PostgreSQL's own default of 128 MB stays resident). */
     pgliteSharedBuffersMb?: number;
-    /**
-     * Group commits of provider facts (inbound messages, acks, sends' finalise) in flight at once, each on its own
-     * connection (INBOUND_WRITE_CONCURRENCY, default 1); always 1 on the embedded database, which has one connection.
-     */
-    inboundWriteConcurrency?: number;
   };
   adminApiKey: string | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -338,7 +332,6 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       poolSize: e.DATABASE_POOL_SIZE,
       dataDir: e.DATA_DIR,
       pgliteSharedBuffersMb: e.PGLITE_SHARED_BUFFERS_MB,
-      inboundWriteConcurrency: e.DATABASE_URL ? e.INBOUND_WRITE_CONCURRENCY : 1,
     },
     adminApiKey: e.ADMIN_API_KEY,
     logLevel: e.LOG_LEVEL,

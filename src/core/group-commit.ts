@@ -26,15 +26,6 @@ export interface GroupCommitOptions<T = unknown> {
    * submitted in the same tick share it). Either way, items arriving while a flush runs wait for the next one.
    */
   startAtOnce?: boolean;
-  /**
-   * Flushes in flight at once (default 1). Above 1, `partition` is required: a flush takes no item whose partition
-   * has an item in a flush still running (that item waits, so each partition's items commit in submission order and
-   * two flushes never write the same partition's rows), and waiting items are shared out over the free flushes so a
-   * burst becomes several smaller flushes running side by side instead of one.
-   */
-  concurrency?: number;
-  /** The ordering partition of an item (e.g. its instance id); required with `concurrency` above 1. */
-  partition?: (item: T) => string;
 }
 
 interface Settle<R> {
@@ -61,17 +52,12 @@ export class GroupCommitter<T, R = void> {
   private queue: Waiting<T, R>[] = [];
   /** Waiting items by dedupe key (only with the `key` option). */
   private readonly queued = new Map<string, Waiting<T, R>>();
-  /** Flushes in flight, and per partition how many of its items they hold (only with `partition`). */
-  private inFlight = 0;
-  private readonly busyPartitions = new Map<string, number>();
-  private scheduled = false;
+  private running = false;
   private idleWaiters: Array<() => void> = [];
   private readonly maxBatch: number;
   private readonly key: ((item: T) => string) | undefined;
   private readonly retryAlone: boolean;
   private readonly startAtOnce: boolean;
-  private readonly concurrency: number;
-  private readonly partition: ((item: T) => string) | undefined;
   /**
    * Flushes done, items written, the largest batch, and the milliseconds spent inside flushes (from the call to
    * its settling; for tests and benchmarks: the rest of the wall time is the writer waiting for items).
@@ -86,10 +72,6 @@ export class GroupCommitter<T, R = void> {
     this.key = opts.key;
     this.retryAlone = opts.retryAlone ?? true;
     this.startAtOnce = opts.startAtOnce ?? false;
-    this.concurrency = Math.max(1, opts.concurrency ?? 1);
-    this.partition = opts.partition;
-    if (this.concurrency > 1 && !this.partition)
-      throw new Error('GroupCommitter: concurrency > 1 needs partition');
   }
 
   /** Items waiting for a flush (not counting the one running; equal items counted once). */
@@ -99,7 +81,7 @@ export class GroupCommitter<T, R = void> {
 
   /** True while a flush runs or items wait. */
   get busy(): boolean {
-    return this.inFlight > 0 || this.queue.length > 0;
+    return this.running || this.queue.length > 0;
   }
 
   /** Resolves once no flush runs and no item waits (at once if so already). */
@@ -121,76 +103,24 @@ export class GroupCommitter<T, R = void> {
       const w: Waiting<T, R> = { item, resolve, reject };
       this.queue.push(w);
       if (k !== undefined) this.queued.set(k, w);
-      if (this.inFlight < this.concurrency && !this.scheduled) {
+      if (!this.running) {
+        this.running = true;
         // A microtask, not a timer: items submitted in the same tick share the flush, a lone one is not delayed.
-        if (this.startAtOnce && this.inFlight === 0) this.pump();
-        else {
-          this.scheduled = true;
-          queueMicrotask(() => {
-            this.scheduled = false;
-            this.pump();
-          });
-        }
+        if (this.startAtOnce) void this.run();
+        else queueMicrotask(() => void this.run());
       }
     });
   }
 
-  /** Starts flushes while a slot is free and some waiting item may go (its partition not in a running flush). */
-  private pump(): void {
-    while (this.inFlight < this.concurrency && this.queue.length) {
-      const batch = this.take();
-      if (!batch.length) return;
-      this.inFlight++;
-      void this.flushBatch(batch).finally(() => this.done(batch));
-    }
-  }
-
-  /**
-   * The next batch: waiting items in order, up to maxBatch. With partitions, an item whose partition a running flush
-   * holds stays waiting, and the partitions that may go are shared out over the free slots (rounded up), each with
-   * all its waiting items (in order), so no partition's items are split over two flushes.
-   */
-  private take(): Waiting<T, R>[] {
-    let batch: Waiting<T, R>[];
-    const part = this.partition;
-    if (!part) {
-      batch = this.queue.splice(0, this.maxBatch);
-    } else {
-      const free = new Set<string>();
-      for (const w of this.queue) {
-        const p = part(w.item);
-        if (!this.busyPartitions.has(p)) free.add(p);
+  private async run(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        if (this.key) for (const w of batch) this.queued.delete(this.key(w.item));
+        await this.flushBatch(batch);
       }
-      const share = Math.ceil(free.size / (this.concurrency - this.inFlight));
-      const chosen = new Set([...free].slice(0, share));
-      batch = [];
-      const rest: Waiting<T, R>[] = [];
-      for (const w of this.queue) {
-        if (batch.length < this.maxBatch && chosen.has(part(w.item))) batch.push(w);
-        else rest.push(w);
-      }
-      this.queue = rest;
-      for (const w of batch) {
-        const p = part(w.item);
-        this.busyPartitions.set(p, (this.busyPartitions.get(p) ?? 0) + 1);
-      }
-    }
-    if (this.key) for (const w of batch) this.queued.delete(this.key(w.item));
-    return batch;
-  }
-
-  private done(batch: Waiting<T, R>[]): void {
-    this.inFlight--;
-    if (this.partition) {
-      for (const w of batch) {
-        const p = this.partition(w.item);
-        const n = (this.busyPartitions.get(p) ?? 1) - 1;
-        if (n > 0) this.busyPartitions.set(p, n);
-        else this.busyPartitions.delete(p);
-      }
-    }
-    this.pump();
-    if (!this.busy) {
+    } finally {
+      this.running = false;
       const idle = this.idleWaiters;
       this.idleWaiters = [];
       for (const resolve of idle) resolve();

@@ -366,33 +366,4 @@ describe('inbound writer (group commit)', () => {
       expect((await store.chats.get(c, chat))?.last_message_preview).toBe(`${'x'.repeat(119)}\u{1F600}`);
     }
   });
-  it('with concurrency 2, writes two instances side by side and keeps one instance in order', async () => {
-    const w = createInboundWriter({ store, bus, concurrency: 2 });
-    const [a, b, c] = ids as [string, string, string];
-    await Promise.all(ids.map((id) => w.submit(message(id, pm(`conc-warm-${id}`)))));
-    const before = { ...w.stats };
-    published.length = 0;
-    // Instance a's message, its ack and a second message, all submitted at once beside b's and c's.
-    const results = await Promise.all([
-      w.submit(message(a, pm('conc-a1', { is_from_me: true }))),
-      w.submit(message(b, pm('conc-b1'))),
-      w.submit(message(c, pm('conc-c1'))),
-      w.submit({ kind: 'ack', instance_id: a, message_id: 'conc-a1', status: 'read' }),
-      w.submit(message(a, pm('conc-a2'))),
-    ]);
-    expect(results).toHaveLength(5);
-    // Two flushes side by side: a's facts (in order) with b's, and c's; a's facts are never split between them.
-    expect(w.stats.flushes - before.flushes).toBe(2);
-    expect(published.map((batch) => new Set(batch.map((e) => e.instance_id)).size).sort()).toEqual([1, 2]);
-    const order = published.flat().filter((e) => e.instance_id === a);
-    expect(
-      order.map((e) =>
-        e.type === 'message' ? (e.data.message as { message_id: string }).message_id : `ack:${e.data.status}`,
-      ),
-    ).toEqual(['conc-a1', 'ack:read', 'conc-a2']);
-    expect(order.map((e) => e.id)).toEqual([...order.map((e) => e.id)].sort((x, y) => x - y));
-    expect((await store.messages.getByMessageId(a, 'conc-a1'))?.status).toBe('read');
-    expect(await store.messages.getByMessageId(b, 'conc-b1')).not.toBeNull();
-    expect(await store.messages.getByMessageId(c, 'conc-c1')).not.toBeNull();
-  });
 });

@@ -32,11 +32,6 @@ export interface InboundWriterDeps {
   maxBatch?: number;
   /** Writes `last_activity_at` at most this often per instance from this process, in ms (default 1000). */
   activityIntervalMs?: number;
-  /**
-   * Group commits in flight at once (default 1), each on its own connection; facts of one instance never go into
-   * two of them at once, so each instance's facts commit in order and two flushes never write the same rows.
-   */
-  concurrency?: number;
 }
 
 /**
@@ -269,11 +264,5 @@ export function createInboundWriter(deps: InboundWriterDeps): GroupCommitter<Inb
     return results;
   };
 
-  const instanceOf = (f: InboundFact) =>
-    f.kind === 'message' ? f.rec.instance_id : f.kind === 'ack' ? f.instance_id : f.sent.instance_id;
-  return new GroupCommitter(flush, {
-    maxBatch: deps.maxBatch,
-    concurrency: deps.concurrency,
-    partition: instanceOf,
-  });
+  return new GroupCommitter(flush, { maxBatch: deps.maxBatch });
 }

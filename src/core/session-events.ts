@@ -37,8 +37,6 @@ export interface SessionEventsDeps<S extends EventSource> {
   spoolObserver?: SpoolObserver;
   /** WhatsApp LID ↔ phone pairs: a message still named by a LID whose phone is known is stored under the phone. */
   identities?: IdentityStore;
-  /** Group commits of provider facts in flight at once (default 1; see core/inbound-writer.ts). */
-  writeConcurrency?: number;
   /**
    * The session ended itself (login failed, logged out by the phone): the supervisor closes it once `write` (its
    * final status) committed. Resolves with what `write` returned.
@@ -56,11 +54,7 @@ export class SessionEvents<S extends EventSource> {
   readonly writer: GroupCommitter<InboundFact, FactResult>;
 
   constructor(private readonly deps: SessionEventsDeps<S>) {
-    this.writer = createInboundWriter({
-      store: deps.store,
-      bus: deps.bus,
-      concurrency: deps.writeConcurrency,
-    });
+    this.writer = createInboundWriter({ store: deps.store, bus: deps.bus });
     this.inbound = new InboundSpooler({
       spool: deps.spool ?? null,
       commit: (rec) => this.commitMessage(rec),

@@ -43,8 +43,6 @@ export interface SupervisorDeps {
   spoolObserver?: SpoolObserver;
   /** WhatsApp LID ↔ phone pairs: a message still named by a LID whose phone is known is stored under the phone. */
   identities?: IdentityStore;
-  /** Group commits of provider facts in flight at once (default 1; see core/inbound-writer.ts). */
-  writeConcurrency?: number;
 }
 
 /** The supervisor of this process's sessions; it runs every command here. */
@@ -60,7 +58,7 @@ export class LocalSupervisor implements SessionSupervisor {
   readonly writer: GroupCommitter<InboundFact, FactResult>;
 
   constructor(private readonly deps: SupervisorDeps) {
-    const { store, bus, logger, spool, spoolObserver, identities, writeConcurrency } = deps;
+    const { store, bus, logger, spool, spoolObserver, identities } = deps;
     this.events = new SessionEvents<LiveSession>({
       store,
       bus,
@@ -68,7 +66,6 @@ export class LocalSupervisor implements SessionSupervisor {
       spool,
       spoolObserver,
       identities,
-      writeConcurrency,
       endItself: (live, write) => this.endItself(live, write),
     });
     this.inbound = this.events.inbound;
