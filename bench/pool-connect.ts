@@ -41,8 +41,8 @@ main(async () => {
     await t.gw.pool.fill();
     const stats = await t.gw.pool.stats();
     if (stats.ready < USERS * rounds) throw new Error(`pool not ready: ${JSON.stringify(stats)}`);
-    // BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the gateway process during the bursts only.
-    const profile = await startProfile(process.env.BENCH_PROFILE);
+    // BENCH_CPU_PROFILE=<file.cpuprofile>, as in the other benchmarks: a CPU profile of the gateway during the bursts only.
+    const profile = await startProfile(process.env.BENCH_CPU_PROFILE);
     // The gateway's own share of each connect (request received → response finished), apart from the load generator.
     const served = serverTimes(t.app.server);
     const ms: number[] = [];
