@@ -1,5 +1,5 @@
 // The cost of a send and of its acks in SQL statements (counted at the driver), and acks racing their send.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type QueryGate, queryGate, type TestDb } from '../../test/support/db.js';
 import {
   createCompany,
@@ -21,8 +21,11 @@ const BACKGROUND = [/^\s*WITH busy AS/, /FROM "[^"]+"\.events\s+WHERE id >/];
 /** Once armed, holds the next pending-row insert until `release()`. */
 const holdFirstPendingInsert = () => queryGate((text) => /\bins AS \(\s*INSERT INTO/.test(text));
 
-/** The test database with a store whose driver counts (and names) the statements it runs. */
-async function countedDb(hold?: QueryGate): Promise<{ db: TestDb; seen: string[] }> {
+/**
+ * The test database with a store whose driver counts (and names) the statements it runs; a query waits at
+ * `holds.gate` while one is set.
+ */
+async function countedDb(holds: { gate?: QueryGate }): Promise<{ db: TestDb; seen: string[] }> {
   const db = await openTestDb();
   const seen: string[] = [];
   const name = (text: string) => {
@@ -45,7 +48,7 @@ async function countedDb(hold?: QueryGate): Promise<{ db: TestDb; seen: string[]
     kind: inner.kind,
     query: async (text, params) => {
       note(text);
-      await hold?.wait(text);
+      await holds.gate?.wait(text);
       return inner.query(text, params);
     },
     transaction: (fn) => {
@@ -73,20 +76,33 @@ async function countedDb(hold?: QueryGate): Promise<{ db: TestDb; seen: string[]
 }
 
 describe('send path cost', { timeout: 120_000 }, () => {
-  let t: TestGateway | undefined;
-  afterEach(async () => {
+  // One gateway for the file (a gateway start is most of a test's time): each test has its own company and
+  // instance, empties `seen` before it measures, and the knobs and gate it sets are put back after it.
+  let t: TestGateway;
+  let seen: string[];
+  let db: TestDb;
+  const holds: { gate?: QueryGate } = {};
+  let knobs: TestGateway['network']['knobs'];
+  beforeAll(async () => {
+    ({ db, seen } = await countedDb(holds));
+    t = await startTestGateway({ db });
+    knobs = { ...t.network.knobs };
+  }, 180_000);
+  afterEach(() => {
+    holds.gate?.release();
+    holds.gate = undefined;
+    Object.assign(t.network.knobs, knobs);
+  });
+  afterAll(async () => {
     await t?.close();
-    t = undefined;
   });
 
   it('counts the statements of one send and of each of its acks', async () => {
-    const { db, seen } = await countedDb();
-    t = await startTestGateway({ db });
     t.network.knobs.ackDelayMs = 3_600_000; // acks are released by hand below
     const headers = await createCompany(t, 'cost');
     const inst = await createConnectedInstance(t, headers, 'cost');
     const send = () =>
-      t!.app.inject({
+      t.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${inst.id}/messages`,
         headers,
@@ -123,7 +139,7 @@ describe('send path cost', { timeout: 120_000 }, () => {
     ]);
     expect([...perSend, ...perAck].filter((x) => /advisory|pending_acks/.test(x))).toEqual([]);
     const stored = await eventually(async () => {
-      const m = await t!.db.store.messages.get(inst.id, res.json().message.id);
+      const m = await t.db.store.messages.get(inst.id, res.json().message.id);
       return m?.status === 'delivered' ? m : null;
     });
     expect(stored.status).toBe('delivered');
@@ -131,13 +147,12 @@ describe('send path cost', { timeout: 120_000 }, () => {
 
   it('writes the pending rows of overlapping sends in one statement', async () => {
     const hold = holdFirstPendingInsert();
-    const { db, seen } = await countedDb(hold);
-    t = await startTestGateway({ db });
+    holds.gate = hold;
     t.network.knobs.ackDelayMs = 3_600_000;
     const headers = await createCompany(t, 'cost-many');
     const inst = await createConnectedInstance(t, headers, 'cost-many');
     const send = (i: number) =>
-      t!.app.inject({
+      t.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${inst.id}/messages`,
         headers,
@@ -170,8 +185,6 @@ describe('send path cost', { timeout: 120_000 }, () => {
   });
 
   it('counts the statements of a status change that comes with a second event (client_ready + connected)', async () => {
-    const { db, seen } = await countedDb();
-    t = await startTestGateway({ db });
     const headers = await createCompany(t, 'cost-status');
     const inst = await createConnectedInstance(t, headers, 'cost-status');
     seen.length = 0;
@@ -201,12 +214,12 @@ describe('send path cost', { timeout: 120_000 }, () => {
     ['pre-assigned ids (WhatsApp, simulator)', false],
     ['server-assigned ids (Telegram, WAHA)', true],
   ])('an ack that overtakes its send is never lost: %s', async (_kind, serverIds) => {
-    t = await startTestGateway();
     // Set before the session starts: it decides whether the provider chooses its ids.
     t.network.knobs.serverIds = serverIds;
     t.network.knobs.acksFirst = true;
-    const headers = await createCompany(t, 'race');
-    const inst = await createConnectedInstance(t, headers, 'race');
+    const company = serverIds ? 'race-server-ids' : 'race';
+    const headers = await createCompany(t, company);
+    const inst = await createConnectedInstance(t, headers, company);
     const res = await t.app.inject({
       method: 'POST',
       url: `/api/v1/instances/${inst.id}/messages`,
@@ -239,13 +252,11 @@ describe('send path cost', { timeout: 120_000 }, () => {
   });
 
   it('never trusts a cached instance row past a change, here or by another replica', async () => {
-    const { db, seen } = await countedDb();
-    t = await startTestGateway({ db });
     t.network.knobs.ackDelayMs = 3_600_000;
     const headers = await createCompany(t, 'cache');
     const inst = await createConnectedInstance(t, headers, 'cache');
     const send = (text = 'hello') =>
-      t!.app.inject({
+      t.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${inst.id}/messages`,
         headers,
