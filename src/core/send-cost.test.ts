@@ -297,7 +297,6 @@ describe('send path cost', { timeout: 120_000 }, () => {
   });
 
   it('previews a send by its first 120 code points, emoji counted as one, as an inbound message is', async () => {
-    t = await startTestGateway();
     const headers = await createCompany(t, 'preview');
     const inst = await createConnectedInstance(t, headers, 'preview');
     // 20 emoji (40 UTF-16 units) then 200 letters: 120 code points are the emoji and 100 letters.
@@ -314,13 +313,11 @@ describe('send path cost', { timeout: 120_000 }, () => {
   });
 
   it('reads the instance row once for a send that finds it uncached (not once more to send with it)', async () => {
-    const { db, seen } = await countedDb();
-    t = await startTestGateway({ db });
     t.network.knobs.ackDelayMs = 3_600_000;
     const headers = await createCompany(t, 'miss');
     const inst = await createConnectedInstance(t, headers, 'miss');
     const send = () =>
-      t!.app.inject({
+      t.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${inst.id}/messages`,
         headers,
