@@ -97,10 +97,11 @@ describe('send path cost', { timeout: 120_000 }, () => {
     await t?.close();
   });
 
-  it('counts the statements of one send and of each of its acks', async () => {
-    t.network.knobs.ackDelayMs = 3_600_000; // acks are released by hand below
-    const headers = await createCompany(t, 'cost');
-    const inst = await createConnectedInstance(t, headers, 'cost');
+  /** A company with a connected instance whose acks wait (released by hand), and a send of 'hello' through it. */
+  const helloSender = async (name: string) => {
+    t.network.knobs.ackDelayMs = 3_600_000;
+    const headers = await createCompany(t, name);
+    const inst = await createConnectedInstance(t, headers, name);
     const send = () =>
       t.app.inject({
         method: 'POST',
@@ -108,6 +109,11 @@ describe('send path cost', { timeout: 120_000 }, () => {
         headers,
         payload: { to: '+4915123456789', text: 'hello' },
       });
+    return { inst, send };
+  };
+
+  it('counts the statements of one send and of each of its acks', async () => {
+    const { inst, send } = await helloSender('cost');
     expect((await send()).statusCode).toBe(201); // warm: key, chat row
     seen.length = 0;
     const res = await send();
@@ -313,16 +319,7 @@ describe('send path cost', { timeout: 120_000 }, () => {
   });
 
   it('reads the instance row once for a send that finds it uncached (not once more to send with it)', async () => {
-    t.network.knobs.ackDelayMs = 3_600_000;
-    const headers = await createCompany(t, 'miss');
-    const inst = await createConnectedInstance(t, headers, 'miss');
-    const send = () =>
-      t.app.inject({
-        method: 'POST',
-        url: `/api/v1/instances/${inst.id}/messages`,
-        headers,
-        payload: { to: '+4915123456789', text: 'hello' },
-      });
+    const { inst, send } = await helloSender('miss');
     expect((await send()).statusCode).toBe(201); // warm: key, chat row
     const instanceReads = () => seen.filter((x) => /^SELECT id::text AS id, company_id, name/.test(x)).length;
     t.gw.instances.forget(inst.id);
