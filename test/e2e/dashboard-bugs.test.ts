@@ -379,4 +379,25 @@ describe.skipIf(!chromium.available)('dashboard defects (issue 22)', () => {
     // The connected transition put focus on the new state, not on <body>.
     expect((await focused(page)).tag).not.toBe('body');
   });
+  it('an open confirm keeps focus where the keyboard moved it while the list around it re-renders', async () => {
+    const id = await createSimulator('Confirm focus');
+    await signIn(page, env.t.url, env.companyKey);
+    await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
+    const row = page.locator(`tr[data-instance="${id}"]`);
+    await row.getByRole('button', { name: 'Restart' }).focus();
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await focused(page)).text === 'Yes, restart', UI_WAIT);
+    await page.keyboard.press('Tab');
+    expect((await focused(page)).text).toBe('Cancel');
+    // Another instance appears through the live stream: the list re-renders with the confirm still open.
+    await createSimulator('Newcomer');
+    await page.locator('tr', { hasText: 'Newcomer' }).waitFor();
+    // The re-render that shows it is committed (refs run in the same commit); two frames more for good measure.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    expect((await focused(page)).text).toBe('Cancel');
+    // Enter on Cancel cancels (it must never confirm the restart) and focus returns to the trigger.
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await focused(page)).text === 'Restart', UI_WAIT);
+    expect(await row.getByRole('button', { name: 'Yes, restart' }).count()).toBe(0);
+  });
 });

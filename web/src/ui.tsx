@@ -214,10 +214,14 @@ export function ConfirmButton(props: {
 }) {
   const [asking, setAsking] = useState(false);
   const trigger = useRef<HTMLButtonElement>(null);
+  const confirming = useRef<HTMLButtonElement>(null);
   const returnFocus = useRef(false);
-  // A layout effect: focus returns in the same render, before focus could be seen falling to <body>.
+  // Focus moves only when the question opens or closes, never on a re-render while it is open (a list refreshed by
+  // a live event would otherwise pull the keyboard from Cancel back to the confirming button). A layout effect:
+  // focus moves in the same render, before it could be seen falling to <body>.
   useLayoutEffect(() => {
-    if (!asking && returnFocus.current) {
+    if (asking) confirming.current?.focus();
+    else if (returnFocus.current) {
       returnFocus.current = false;
       trigger.current?.focus();
     }
@@ -254,7 +258,7 @@ export function ConfirmButton(props: {
       <button
         type="button"
         class={props.danger ? 'danger' : 'primary'}
-        ref={(el) => el?.focus()}
+        ref={confirming}
         onClick={async () => {
           close();
           await props.onConfirm();
