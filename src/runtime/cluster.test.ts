@@ -25,6 +25,9 @@ for (const { transport, env, skip } of transports)
     let b: TestGateway;
     let headers: Record<string, string>;
     let instanceId: string;
+    /** The replica holding the first test's session, and the other one. */
+    let owner: TestGateway;
+    let other: TestGateway;
 
     const replica = (id: string) =>
       startTestGateway({
@@ -63,12 +66,18 @@ for (const { transport, env, skip } of transports)
       });
       expect(res.statusCode).toBe(201);
       instanceId = res.json().instance.id;
-      expect(a.gw.supervisor.has(instanceId)).toBe(true);
-      expect(b.gw.supervisor.has(instanceId)).toBe(false);
-      expect(await b.gw.cluster!.leases.owner(instanceId)).toBe(`${transport}-a`);
+      // The replica that took the lease runs the session: usually the one the create reached (it starts the session
+      // at once), but the other's claim loop (every 100 ms here) may take the new running instance first. Either is
+      // right; the lease says which, and the other one must forward to it.
+      const leaseOwner = await b.gw.cluster!.leases.owner(instanceId);
+      expect([`${transport}-a`, `${transport}-b`]).toContain(leaseOwner);
+      owner = leaseOwner === `${transport}-a` ? a : b;
+      other = owner === a ? b : a;
+      await eventually(() => owner.gw.supervisor.has(instanceId));
+      expect(other.gw.supervisor.has(instanceId)).toBe(false);
 
-      // The scan arrives at B and is run by A, which holds the session.
-      const scan = await b.app.inject({
+      // The scan arrives at the other replica and is run by the owner, which holds the session.
+      const scan = await other.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${instanceId}/simulate/scan`,
         headers,
@@ -77,45 +86,46 @@ for (const { transport, env, skip } of transports)
       expect(scan.statusCode).toBe(200);
       expect(scan.json().account).toBe('15550001111@s.whatsapp.net');
 
-      const seenOnB: GatewayEvent[] = [];
-      const off = b.gw.bus.subscribe((e) => seenOnB.push(e));
-      const send = await b.app.inject({
+      const seenOnOther: GatewayEvent[] = [];
+      const off = other.gw.bus.subscribe((e) => seenOnOther.push(e));
+      const send = await other.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${instanceId}/messages`,
         headers,
-        payload: { to: '+4915112345678', text: 'via B' },
+        payload: { to: '+4915112345678', text: 'via the other replica' },
       });
       expect(send.statusCode).toBeLessThan(300);
       const sent = send.json().message ?? send.json();
       expect(sent.status).toBe('sent');
-      expect(b.gw.supervisor.has(instanceId)).toBe(false);
-      // Events committed on A (the acks of the message A sent) reach B's subscribers.
+      expect(other.gw.supervisor.has(instanceId)).toBe(false);
+      // Events committed on the owner (the acks of the message it sent) reach the other's subscribers.
       await eventually(() =>
-        seenOnB.some((e) => e.type === 'message.ack' && (e.data as { id?: string }).id === sent.id),
+        seenOnOther.some((e) => e.type === 'message.ack' && (e.data as { id?: string }).id === sent.id),
       );
       off();
 
-      // A restart arriving at B is run by A: the session stays there and logs in again with the saved account.
-      const restart = await b.app.inject({
+      // A restart arriving at the other is run by the owner: the session stays there and logs in again with the
+      // saved account.
+      const restart = await other.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${instanceId}/restart`,
         headers,
       });
       expect(restart.statusCode).toBe(200);
-      expect(a.gw.supervisor.has(instanceId)).toBe(true);
-      expect(b.gw.supervisor.has(instanceId)).toBe(false);
+      expect(owner.gw.supervisor.has(instanceId)).toBe(true);
+      expect(other.gw.supervisor.has(instanceId)).toBe(false);
       await eventually(
         async () => (await db.store.instances.get(instanceId))?.auth_status === 'client_ready',
       );
     });
 
     it('answers a clear error when the owner does not respond', async () => {
-      const { forwarder } = b.gw.cluster!;
-      const err = await b.gw.cluster!.forwarder.forward({ op: 'start', instance_id: instanceId }).then(
+      const { forwarder } = other.gw.cluster!;
+      const err = await forwarder.forward({ op: 'start', instance_id: instanceId }).then(
         () => null,
         (e) => e,
       );
-      expect(err).toBeNull(); // A is alive: start is a no-op there
+      expect(err).toBeNull(); // the owner is alive: start is a no-op there
       // A replica id with no listener: the transport reports the owner as unavailable.
       const gone = await (
         forwarder as unknown as {
@@ -135,7 +145,7 @@ for (const { transport, env, skip } of transports)
         `UPDATE ${rawSql(db.store).qschema}.session_leases SET owner = 'intruder', expires_at = now() + interval '1 second' WHERE instance_id = $1`,
         [instanceId],
       );
-      await eventually(() => !a.gw.supervisor.has(instanceId), 5000);
+      await eventually(() => !owner.gw.supervisor.has(instanceId), 5000);
       // After the intruder's lease expires one of the two replicas claims the session again, and logs in with the
       // saved account (no QR).
       await eventually(() => a.gw.supervisor.has(instanceId) || b.gw.supervisor.has(instanceId), 8000);
@@ -146,18 +156,18 @@ for (const { transport, env, skip } of transports)
     });
 
     it('hands the sessions of a dead replica over to a live one', async () => {
-      const owner = a.gw.supervisor.has(instanceId) ? a : b;
-      const other = owner === a ? b : a;
-      await owner.gw.cluster!.stop();
-      await owner.gw.supervisor.abandon(instanceId); // as if the process died: nothing written, lease left to expire
-      await eventually(() => other.gw.supervisor.has(instanceId), 8000);
-      const stop = await other.app.inject({
+      const holder = a.gw.supervisor.has(instanceId) ? a : b;
+      const survivor = holder === a ? b : a;
+      await holder.gw.cluster!.stop();
+      await holder.gw.supervisor.abandon(instanceId); // as if the process died: nothing written, lease left to expire
+      await eventually(() => survivor.gw.supervisor.has(instanceId), 8000);
+      const stop = await survivor.app.inject({
         method: 'POST',
         url: `/api/v1/instances/${instanceId}/stop`,
         headers,
       });
       expect(stop.statusCode).toBe(200);
-      expect(other.gw.supervisor.has(instanceId)).toBe(false);
+      expect(survivor.gw.supervisor.has(instanceId)).toBe(false);
       expect((await db.store.instances.get(instanceId))?.desired_state).toBe('stopped');
     });
   });
