@@ -73,14 +73,15 @@ export class MessagingService {
     // The send cache saves reading the instance row; a cached row is only written against while unchanged, and
     // anything it would refuse (or a keyed request, whose replay must not depend on it) is read fresh.
     const cached = idempotencyKey ? null : await this.deps.instances.getForSend(p, instanceId);
-    // Not in the cache: getForSend has just read the row fresh (version null), so the send uses that read.
-    if (cached && cached.version === null) return (await this.sendAs(cached.instance, null, input))!;
     if (cached?.version && cached.instance.auth_status === 'client_ready') {
       const sent = await this.sendAs(cached.instance, cached.version, input, idempotencyKey);
       if (sent) return sent;
       this.deps.instances.forget(instanceId);
     }
-    const inst = await this.deps.instances.getFresh(p, instanceId);
+    // Not in the cache, getForSend has just read the row fresh (version null): the send uses that read. Otherwise
+    // (a keyed request, or a cached row the send refused or that moved) the row is read fresh here.
+    const inst =
+      cached && cached.version === null ? cached.instance : await this.deps.instances.getFresh(p, instanceId);
     return (await this.sendAs(inst, null, input, idempotencyKey))!;
   }
 

@@ -119,7 +119,7 @@ describe('send writer (group commit of pending rows)', { timeout: 120_000 }, () 
       });
     const writer = t.gw.messaging.pending;
     // The gateway's writer is shared by the file: its stats count from here, as a new gateway's would.
-    Object.assign(writer.stats, { flushes: 0, items: 0, largest: 0 });
+    Object.assign(writer.stats, { flushes: 0, items: 0, largest: 0, flushMs: 0 });
     const blocker = send('blocker');
     await gate.held;
     const keyed = bodies.map((b) => send(b, { 'idempotency-key': 'order-7' }));
